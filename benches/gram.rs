@@ -1,0 +1,599 @@
+//! Throughput of the shared Gram routine [`Moments::compute`] (DESIGN.md §5).
+//!
+//! Run: `cargo bench --bench gram` (everything, a few minutes on 2 cores), or with a filter, e.g.
+//! `cargo bench --bench gram -- side_by_side` (only the interleaved comparison, see below) or
+//! `cargo bench --bench gram -- gram/compute`.
+//!
+//! # Flop counts
+//!
+//! - Gram routine (one triangle, diagonal included): `n·d·(d+1)` flops — d(d+1)/2 entries of
+//!   XcᵀXc, each an n-term dot product of 2n flops. The O(n·d) centring, the d-vector Xcᵀyc and
+//!   the O((n/B)·d²) block merges are *not* counted, so the rate is slightly pessimistic.
+//! - Dense reference GEMM C = AᵀA (full d × d): `2·n·d²` flops.
+//!
+//! Criterion's `Throughput::Elements` is set to these counts, so its "elem/s" column reads as
+//! FLOP/s directly.
+//!
+//! # Side-by-side comparison
+//!
+//! Because the machine is shared and noisy, the headline ratio "Gram rate / dense GEMM rate" is
+//! measured by *interleaving* the candidates in one loop on the same 100 000 × 500 matrix
+//! (group `side_by_side`, printed to stdout as medians, GFLOP/s and % of GEMM; repeated on
+//! 100 000 × 100, 100 000 × 10 and 1 000 × 500), not by dividing
+//! two criterion results taken minutes apart. It also times experimental variants of the routine
+//! copied into this file (block size, merge), to locate where time goes without editing `src/`.
+//! Set `GRAM_REPS` to change the number of interleaved repetitions (default 7).
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
+use faer::linalg::matmul::matmul;
+use faer::linalg::matmul::triangular::{self, BlockStructure};
+use faer::reborrow::{Reborrow, ReborrowMut};
+use faer::{Accum, Col, Mat, MatMut, MatRef, Par};
+use tikhonov::data::gaussian;
+use tikhonov::moments::Moments;
+
+const NS: [usize; 3] = [1_000, 10_000, 100_000];
+const DS: [usize; 3] = [10, 100, 500];
+
+fn gram_flops(n: usize, d: usize) -> f64 {
+    (n * d * (d + 1)) as f64
+}
+
+fn gemm_flops(n: usize, d: usize) -> f64 {
+    2.0 * (n * d * d) as f64
+}
+
+fn data(n: usize, d: usize) -> (Mat<f64>, Col<f64>) {
+    // Offset columns, so centring does real work; values do not matter for speed.
+    let mut x = gaussian(n, d, 1);
+    for j in 0..d {
+        for v in x.col_as_slice_mut(j) {
+            *v += 3.0;
+        }
+    }
+    let y = Col::from_fn(n, |i| x[(i, 0)] - 0.5 * x[(i, d - 1)]);
+    (x, y)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Criterion grid: the library routine on every size, and the dense GEMM reference.
+// ---------------------------------------------------------------------------------------------
+
+fn bench_grid(c: &mut Criterion) {
+    let par = Par::rayon(2);
+    let mut group = c.benchmark_group("gram/compute");
+    group.sampling_mode(SamplingMode::Flat);
+    for &n in &NS {
+        for &d in &DS {
+            let (x, y) = data(n, d);
+            let work = n * d * d;
+            if work >= 1_000_000_000 {
+                // 100 000 × 500: ~0.5 s per call.
+                group.sample_size(10);
+                group.measurement_time(Duration::from_secs(8));
+                group.warm_up_time(Duration::from_secs(1));
+            } else if work >= 100_000_000 {
+                group.sample_size(10);
+                group.measurement_time(Duration::from_secs(3));
+                group.warm_up_time(Duration::from_millis(500));
+            } else {
+                group.sample_size(30);
+                group.measurement_time(Duration::from_secs(2));
+                group.warm_up_time(Duration::from_millis(500));
+            }
+            group.throughput(Throughput::Elements(gram_flops(n, d) as u64));
+            group.bench_with_input(BenchmarkId::from_parameter(format!("{n}x{d}")), &(), |b, _| {
+                b.iter(|| {
+                    black_box(Moments::compute(
+                        black_box(x.as_ref()),
+                        y.as_mat(),
+                        None,
+                        true,
+                        par,
+                    ))
+                })
+            });
+        }
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("gram/gemm_ata_reference");
+    group.sampling_mode(SamplingMode::Flat);
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(10));
+    group.warm_up_time(Duration::from_secs(1));
+    let (n, d) = (100_000, 500);
+    let (x, _) = data(n, d);
+    let mut out = Mat::<f64>::zeros(d, d);
+    group.throughput(Throughput::Elements(gemm_flops(n, d) as u64));
+    group.bench_function(BenchmarkId::from_parameter(format!("{n}x{d}")), |b| {
+        b.iter(|| {
+            matmul(
+                out.as_mut(),
+                Accum::Replace,
+                x.as_ref().transpose(),
+                x.as_ref(),
+                1.0,
+                par,
+            );
+            black_box(&out);
+        })
+    });
+    group.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Experimental copy of `Moments::compute` (src/moments.rs), unweighted and centred only, with the
+// block size and the merge as parameters. Used to find where the time goes; not a library API.
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug)]
+enum Merge {
+    /// As in src/moments.rs: a fresh d × d matrix per block (allocation, zero-fill), the block
+    /// product with `Accum::Replace` into it, then an indexed (bounds-checked) merge loop.
+    AsLibrary,
+    /// Reused d × d scratch, and the merge done column by column on slices.
+    Scratch,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Prep {
+    /// As in src/moments.rs: copy the block (rows × d), two passes over the buffer for the
+    /// means, one more to subtract them: four sweeps of a rows·d·8-byte buffer (16 MB read +
+    /// write traffic per 2048 × 500 block, beyond the 1 MB L2).
+    AsLibrary,
+    /// One sweep per column: mean, correction and centred write of one column slice
+    /// (rows·8 bytes, in L1) before moving to the next column. Same values, bit for bit.
+    Fused,
+    /// No copy and no centring: the raw blocked product on views of X, accumulated with
+    /// `Accum::Add` and no merge (a lower bound on what blocking costs; not a valid Gram of
+    /// centred data).
+    Raw,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Variant {
+    block_rows: usize,
+    merge: Merge,
+    prep: Prep,
+}
+
+struct Stats {
+    s: f64,
+    xm: Col<f64>,
+    ym: Col<f64>,
+    xx: Mat<f64>,
+    xy: Mat<f64>,
+}
+
+impl Stats {
+    fn zeros(d: usize, k: usize) -> Self {
+        Stats {
+            s: 0.0,
+            xm: Col::zeros(d),
+            ym: Col::zeros(k),
+            xx: Mat::zeros(d, d),
+            xy: Mat::zeros(d, k),
+        }
+    }
+
+    /// Chan–Golub–LeVeque merge of (sb, xm, ym, bxx, bxy) into self, on slices.
+    fn merge_parts(&mut self, sb: f64, xm: &Col<f64>, ym: &Col<f64>, bxx: &Mat<f64>, bxy: &Mat<f64>, how: Merge) {
+        let (d, k) = (bxx.nrows(), bxy.ncols());
+        let (sa, s) = (self.s, self.s + sb);
+        let c = sa * sb / s;
+        let dx = xm - &self.xm;
+        let dy = ym - &self.ym;
+        match how {
+            Merge::AsLibrary => {
+                for j in 0..d {
+                    for i in j..d {
+                        self.xx[(i, j)] += bxx[(i, j)] + c * dx[i] * dx[j];
+                    }
+                    for t in 0..k {
+                        self.xy[(j, t)] += bxy[(j, t)] + c * dx[j] * dy[t];
+                    }
+                }
+            }
+            Merge::Scratch => {
+                let dxs: Vec<f64> = dx.iter().copied().collect();
+                for j in 0..d {
+                    let cj = c * dxs[j];
+                    let dst = &mut self.xx.col_as_slice_mut(j)[j..];
+                    let src = &bxx.col_as_slice(j)[j..];
+                    for ((o, b), di) in dst.iter_mut().zip(src).zip(&dxs[j..]) {
+                        *o += b + cj * di;
+                    }
+                    for t in 0..k {
+                        self.xy[(j, t)] += bxy[(j, t)] + cj * dy[t];
+                    }
+                }
+            }
+        }
+        self.xm += dx * faer::Scale(sb / s);
+        self.ym += dy * faer::Scale(sb / s);
+        self.s = s;
+    }
+}
+
+/// Copies the block `src` into `dst` centred by its own column means (returned), one column at a
+/// time so each column slice is read from memory once and then served from L1.
+fn copy_centred(mut dst: MatMut<'_, f64>, src: MatRef<'_, f64>) -> Col<f64> {
+    let len = src.nrows() as f64;
+    Col::from_fn(src.ncols(), |j| {
+        let c = src.col(j);
+        let m0 = c.iter().sum::<f64>() / len;
+        let m = m0 + c.iter().map(|v| v - m0).sum::<f64>() / len;
+        for (o, v) in dst.rb_mut().col_mut(j).iter_mut().zip(c.iter()) {
+            *o = v - m;
+        }
+        m
+    })
+}
+
+fn compute_variant(x: MatRef<'_, f64>, y: MatRef<'_, f64>, v: Variant, par: Par) -> Stats {
+    let (n, d, k) = (x.nrows(), x.ncols(), y.ncols());
+    let mut total = Stats::zeros(d, k);
+    let rows = v.block_rows.min(n.max(1));
+    let mut xb = Mat::<f64>::zeros(rows, d);
+    let mut yb = Mat::<f64>::zeros(rows, k);
+    let mut pxx = Mat::<f64>::zeros(d, d);
+    let mut pxy = Mat::<f64>::zeros(d, k);
+    let mut start = 0;
+    while start < n {
+        let len = rows.min(n - start);
+        let (xs, ys) = (x.subrows(start, len), y.subrows(start, len));
+        if let Prep::Raw = v.prep {
+            let accum = if start == 0 { Accum::Replace } else { Accum::Add };
+            triangular::matmul(
+                total.xx.as_mut(),
+                BlockStructure::TriangularLower,
+                accum,
+                xs.transpose(),
+                BlockStructure::Rectangular,
+                xs,
+                BlockStructure::Rectangular,
+                1.0,
+                par,
+            );
+            matmul(total.xy.as_mut(), accum, xs.transpose(), ys, 1.0, par);
+            total.s += len as f64;
+            start += len;
+            continue;
+        }
+        let mut xb = xb.as_mut().subrows_mut(0, len);
+        let mut yb = yb.as_mut().subrows_mut(0, len);
+        let sb = len as f64;
+        let (xm, ym) = match v.prep {
+            Prep::AsLibrary => {
+                xb.copy_from(xs);
+                yb.copy_from(ys);
+                let xm = col_means(xb.rb(), sb);
+                let ym = col_means(yb.rb(), sb);
+                for (j, m) in xm.iter().enumerate() {
+                    xb.rb_mut().col_mut(j).iter_mut().for_each(|v| *v -= m);
+                }
+                for (t, m) in ym.iter().enumerate() {
+                    yb.rb_mut().col_mut(t).iter_mut().for_each(|v| *v -= m);
+                }
+                (xm, ym)
+            }
+            _ => (copy_centred(xb.rb_mut(), xs), copy_centred(yb.rb_mut(), ys)),
+        };
+        let (mut bxx, mut bxy) = match v.merge {
+            Merge::AsLibrary => (Mat::<f64>::zeros(d, d), Mat::<f64>::zeros(d, k)),
+            Merge::Scratch => (
+                std::mem::replace(&mut pxx, Mat::new()),
+                std::mem::replace(&mut pxy, Mat::new()),
+            ),
+        };
+        triangular::matmul(
+            bxx.as_mut(),
+            BlockStructure::TriangularLower,
+            Accum::Replace,
+            xb.rb().transpose(),
+            BlockStructure::Rectangular,
+            xb.rb(),
+            BlockStructure::Rectangular,
+            1.0,
+            par,
+        );
+        matmul(bxy.as_mut(), Accum::Replace, xb.rb().transpose(), yb.rb(), 1.0, par);
+        total.merge_parts(sb, &xm, &ym, &bxx, &bxy, v.merge);
+        if let Merge::Scratch = v.merge {
+            pxx = bxx;
+            pxy = bxy;
+        }
+        start += len;
+    }
+    total
+}
+
+/// Row-split parallelism over the experimental variant: each of the `par.degree()` threads runs
+/// `compute_variant(.., Par::Seq)` on a contiguous slice of rows; the partial statistics are merged.
+fn variant_row_split(x: MatRef<'_, f64>, y: MatRef<'_, f64>, v: Variant, par: Par) -> Stats {
+    let p = par.degree();
+    let n = x.nrows();
+    if p <= 1 || n < 2 * v.block_rows {
+        return compute_variant(x, y, v, Par::Seq);
+    }
+    let h = n * (p / 2) / p;
+    let (mut a, mut b) = (None, None);
+    faer::utils::thread::join_raw(
+        |_| a = Some(variant_row_split(x.subrows(0, h), y.subrows(0, h), v, Par::rayon(p / 2))),
+        |_| b = Some(variant_row_split(x.subrows(h, n - h), y.subrows(h, n - h), v, Par::rayon(p - p / 2))),
+        par,
+    );
+    let mut a = a.unwrap();
+    let b = b.unwrap();
+    if let Prep::Raw = v.prep {
+        a.xx += &b.xx;
+        a.xy += &b.xy;
+        a.s += b.s;
+    } else {
+        a.merge_parts(b.s, &b.xm, &b.ym, &b.xx, &b.xy, Merge::Scratch);
+    }
+    a
+}
+
+/// Proposed parallel scheme: split the rows into `par.degree()` contiguous slices, run the
+/// library routine on each with `Par::Seq` (so each thread streams its own rows through the
+/// single-threaded triangular kernel, which balances perfectly), and merge the partial moments
+/// exactly with `Moments::merge`.
+fn compute_row_split(x: MatRef<'_, f64>, y: MatRef<'_, f64>, par: Par) -> Moments {
+    // Too few rows for every thread to get a block or more: keep the library's path, whose
+    // kernel-level parallelism is the better choice for a single block (see 1 000 × 500).
+    if x.nrows() < par.degree() * 2048 {
+        return Moments::compute(x, y, None, true, par);
+    }
+    fn rec(x: MatRef<'_, f64>, y: MatRef<'_, f64>, par: Par) -> Moments {
+        let p = par.degree();
+        let n = x.nrows();
+        if p <= 1 || n < 2 * 2048 {
+            return Moments::compute(x, y, None, true, Par::Seq);
+        }
+        let h = n * (p / 2) / p;
+        let (mut a, mut b) = (None, None);
+        faer::utils::thread::join_raw(
+            |_| a = Some(rec(x.subrows(0, h), y.subrows(0, h), Par::rayon(p / 2))),
+            |_| b = Some(rec(x.subrows(h, n - h), y.subrows(h, n - h), Par::rayon(p - p / 2))),
+            par,
+        );
+        let mut a = a.unwrap();
+        a.merge(&b.unwrap());
+        a
+    }
+    rec(x, y, par)
+}
+
+fn col_means(m: MatRef<'_, f64>, sb: f64) -> Col<f64> {
+    Col::from_fn(m.ncols(), |j| {
+        let c = m.col(j);
+        let m0 = c.iter().sum::<f64>() / sb;
+        m0 + c.iter().map(|v| v - m0).sum::<f64>() / sb
+    })
+}
+
+/// The bare lower-triangular product XᵀX on the whole (uncentred) X, no blocking, no copy: the
+/// speed the routine's kernel could reach if blocking cost nothing.
+fn syrk_whole(out: MatMut<'_, f64>, x: MatRef<'_, f64>, par: Par) {
+    triangular::matmul(
+        out,
+        BlockStructure::TriangularLower,
+        Accum::Replace,
+        x.transpose(),
+        BlockStructure::Rectangular,
+        x,
+        BlockStructure::Rectangular,
+        1.0,
+        par,
+    );
+}
+
+fn max_rel_diff_lower(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> f64 {
+    let d = a.nrows();
+    let mut num: f64 = 0.0;
+    let mut den: f64 = 0.0;
+    for j in 0..d {
+        for i in j..d {
+            num = num.max((a[(i, j)] - b[(i, j)]).abs());
+            den = den.max(b[(i, j)].abs());
+        }
+    }
+    num / den
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let m = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        0.5 * (v[m - 1] + v[m])
+    }
+}
+
+/// Interleaved timing of the library routine, its variants and the dense GEMM on one matrix.
+fn side_by_side(n: usize, d: usize, reps: usize) {
+    let par = Par::rayon(2);
+    let (x, y) = data(n, d);
+    let ym = y.as_mat();
+    let x = x.as_ref();
+    let mut gemm_out = Mat::<f64>::zeros(d, d);
+    let mut syrk_out = Mat::<f64>::zeros(d, d);
+    let mut gemm_out1 = Mat::<f64>::zeros(d, d);
+    let mut syrk_out1 = Mat::<f64>::zeros(d, d);
+
+    type Run<'a> = Box<dyn FnMut() + 'a>;
+    let mut cands: Vec<(String, f64, Run<'_>)> = Vec::new();
+    cands.push((
+        "dense GEMM AᵀA (faer matmul, full)".into(),
+        gemm_flops(n, d),
+        Box::new(|| {
+            matmul(gemm_out.as_mut(), Accum::Replace, x.transpose(), x, 1.0, par);
+            black_box(&gemm_out);
+        }),
+    ));
+    cands.push((
+        "Moments::compute (library, BLOCK_ROWS=2048)".into(),
+        gram_flops(n, d),
+        Box::new(|| {
+            black_box(Moments::compute(x, ym, None, true, par));
+        }),
+    ));
+    cands.push((
+        "lower-triangular XᵀX, whole X (no blocks)".into(),
+        gram_flops(n, d),
+        Box::new(|| {
+            syrk_whole(syrk_out.as_mut(), x, par);
+            black_box(&syrk_out);
+        }),
+    ));
+    cands.push((
+        "row-split: library on 2 row halves, Par::Seq, merge".into(),
+        gram_flops(n, d),
+        Box::new(|| {
+            black_box(compute_row_split(x, ym, par));
+        }),
+    ));
+    cands.push((
+        "dense GEMM AᵀA, Par::Seq (1 thread)".into(),
+        gemm_flops(n, d),
+        Box::new(|| {
+            matmul(gemm_out1.as_mut(), Accum::Replace, x.transpose(), x, 1.0, Par::Seq);
+            black_box(&gemm_out1);
+        }),
+    ));
+    cands.push((
+        "lower-triangular XᵀX, whole X, Par::Seq".into(),
+        gram_flops(n, d),
+        Box::new(|| {
+            syrk_whole(syrk_out1.as_mut(), x, Par::Seq);
+            black_box(&syrk_out1);
+        }),
+    ));
+    let lib_copy = Variant { block_rows: 2048, merge: Merge::AsLibrary, prep: Prep::AsLibrary };
+    let fused = |b| Variant { block_rows: b, merge: Merge::Scratch, prep: Prep::Fused };
+    let mut variants: Vec<(String, Variant, bool)> = vec![
+        ("copy of library (block 2048)".into(), lib_copy, false),
+        ("fused prep + slice merge, block 2048".into(), fused(2048), false),
+        ("row-split + fused prep, block 2048".into(), fused(2048), true),
+    ];
+    for b in [256, 512, 1024, 4096] {
+        variants.push((format!("row-split + fused prep, block {b}"), fused(b), true));
+    }
+    variants.push((
+        "row-split, raw blocks 2048 (no copy/centre/merge)".into(),
+        Variant { block_rows: 2048, merge: Merge::Scratch, prep: Prep::Raw },
+        true,
+    ));
+    variants.push((
+        "raw blocks 2048, Par::rayon(2) kernel per block".into(),
+        Variant { block_rows: 2048, merge: Merge::Scratch, prep: Prep::Raw },
+        false,
+    ));
+    for (name, v, split) in variants {
+        cands.push((
+            name,
+            gram_flops(n, d),
+            Box::new(move || {
+                if split {
+                    black_box(variant_row_split(x, ym, v, par));
+                } else {
+                    black_box(compute_variant(x, ym, v, par));
+                }
+            }),
+        ));
+    }
+
+    // Check the copy computes what the library does (guards the experiment, not the library).
+    {
+        let lib = Moments::compute(x, ym, None, true, par);
+        let mut worst: f64 = 0.0;
+        let vs = [
+            compute_variant(x, ym, Variant { block_rows: 2048, merge: Merge::AsLibrary, prep: Prep::AsLibrary }, par),
+            compute_variant(x, ym, Variant { block_rows: 2048, merge: Merge::Scratch, prep: Prep::Fused }, par),
+            variant_row_split(x, ym, Variant { block_rows: 512, merge: Merge::Scratch, prep: Prep::Fused }, par),
+        ];
+        for v in &vs {
+            worst = worst.max(max_rel_diff_lower(v.xx.as_ref(), lib.xx.as_ref()));
+            worst = worst.max((&v.xy - &lib.xy).norm_max() / lib.xy.norm_max());
+            worst = worst.max((&v.xm - &lib.x_mean).norm_max() / lib.x_mean.norm_max());
+        }
+        let r = compute_row_split(x, ym, par);
+        worst = worst.max(max_rel_diff_lower(r.xx.as_ref(), lib.xx.as_ref()));
+        println!("side_by_side {n}x{d}: variants vs library, max rel diff of Cxx, Cxy, x̄ = {worst:.2e}");
+        assert!(worst < 1e-10);
+    }
+
+    // One warm-up call each, then `reps` interleaved rounds.
+    for c in cands.iter_mut() {
+        (c.2)();
+    }
+    let mut times = vec![Vec::with_capacity(reps); cands.len()];
+    for _ in 0..reps {
+        for (i, c) in cands.iter_mut().enumerate() {
+            let t = Instant::now();
+            (c.2)();
+            times[i].push(t.elapsed().as_secs_f64());
+        }
+    }
+    let rates: Vec<f64> = times
+        .iter_mut()
+        .zip(&cands)
+        .map(|(t, c)| c.1 / median(t) / 1e9)
+        .collect();
+    let gemm_rate = rates[0];
+    let gemm_time = median(&mut times[0].clone());
+    println!(
+        "\nside_by_side {n} x {d}, Par::rayon(2), {reps} interleaved rounds; Gram flops = n·d·(d+1) = {:.3e}, GEMM flops = 2·n·d² = {:.3e}",
+        gram_flops(n, d),
+        gemm_flops(n, d)
+    );
+    println!(
+        "{:<48} {:>10} {:>10} {:>10} {:>9} {:>9}",
+        "candidate", "median s", "min s", "max s", "GFLOP/s", "% GEMM"
+    );
+    for ((c, t), r) in cands.iter().zip(times.iter_mut()).zip(&rates) {
+        let med = median(t);
+        let (mn, mx) = (t[0], t[t.len() - 1]);
+        println!(
+            "{:<48} {:>10.4} {:>10.4} {:>10.4} {:>9.2} {:>8.1}%",
+            c.0,
+            med,
+            mn,
+            mx,
+            r,
+            100.0 * r / gemm_rate
+        );
+    }
+    println!("(time ratio library Gram / GEMM = {:.3})\n", median(&mut times[1].clone()) / gemm_time);
+}
+
+fn main() {
+    // Positional arguments are criterion filters; run the interleaved comparison when there is no
+    // filter or one of them is a substring of "side_by_side".
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let run_sbs = filters.is_empty() || filters.iter().any(|f| "side_by_side".contains(f.as_str()));
+    let run_grid = filters.is_empty() || filters.iter().any(|f| f.starts_with("gram"));
+    if run_sbs {
+        let reps = std::env::var("GRAM_REPS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(7);
+        for (n, d) in [(100_000, 500), (100_000, 100), (100_000, 10), (1_000, 500)] {
+            side_by_side(n, d, reps);
+        }
+    }
+    if run_grid {
+        let mut c = Criterion::default().configure_from_args();
+        bench_grid(&mut c);
+        c.final_summary();
+    }
+}

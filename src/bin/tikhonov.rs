@@ -1,0 +1,316 @@
+//! `tikhonov`: compare ridge solvers on one problem, or fit with one of them.
+//!
+//! The front end only parses, loads, calls the library and prints; no mathematics lives here.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use faer::{Col, Mat};
+use serde_json::{Value, json};
+use tikhonov::compare::{self, Comparison};
+use tikhonov::data::{self, Synthetic};
+use tikhonov::solvers::{self, SolverOptions};
+use tikhonov::{Error, Fit, RidgeProblem};
+
+/// Compare L2-regularised regression solvers, or fit one.
+///
+/// Without a subcommand, runs `compare` (on a built-in synthetic problem unless data are given).
+#[derive(Parser, Debug)]
+#[command(name = "tikhonov", version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    compare: CompareArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run several solvers on one problem against a reference and tabulate how they agree.
+    Compare(CompareArgs),
+    /// Fit with one solver and print the model.
+    Fit(FitArgs),
+}
+
+#[derive(Args, Debug)]
+struct CompareArgs {
+    /// Comma-separated solver names, or `all`.
+    #[arg(long, value_delimiter = ',', default_value = "all")]
+    solvers: Vec<String>,
+    /// The solver whose answer the others are measured against.
+    #[arg(long, default_value = "qr")]
+    reference: String,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Args, Debug)]
+struct FitArgs {
+    /// The backend to use.
+    #[arg(long, default_value = "cholesky")]
+    solver: String,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Args, Debug)]
+struct CommonArgs {
+    /// CSV file with a header row (use with --target).
+    #[arg(long, value_name = "FILE.csv", conflicts_with_all = ["x", "y"], requires = "target")]
+    data: Option<PathBuf>,
+    /// Name of the target column in the CSV; every other column is a feature.
+    #[arg(long, value_name = "COL")]
+    target: Option<String>,
+    /// Design matrix X as a 2-D float64 .npy file (use with --y).
+    #[arg(long, value_name = "X.npy", requires = "y")]
+    x: Option<PathBuf>,
+    /// Targets y as a 1-D float64 .npy file.
+    #[arg(long, value_name = "y.npy", requires = "x")]
+    y: Option<PathBuf>,
+    /// Sample weights as a 1-D float64 .npy file.
+    #[arg(long, value_name = "w.npy")]
+    weights: Option<PathBuf>,
+    /// Penalty λ of J = 1/(2S)·Σsᵢrᵢ² + (λ/2)‖w‖² (scikit-learn's Ridge alpha = λ·S).
+    #[arg(long, default_value_t = 1e-3, allow_negative_numbers = true)]
+    lambda: f64,
+    /// Fit the model through the origin (no intercept).
+    #[arg(long)]
+    no_intercept: bool,
+    /// Relative tolerance ‖∇J(w)‖ ≤ tol·‖∇J(w₀)‖ for iterative solvers.
+    #[arg(long, allow_negative_numbers = true)]
+    tol: Option<f64>,
+    /// Iteration (epoch) budget for iterative solvers.
+    #[arg(long)]
+    max_iter: Option<usize>,
+    /// Wall-time budget in seconds for iterative solvers.
+    #[arg(long, allow_negative_numbers = true)]
+    time_limit: Option<f64>,
+    /// Fixed step size for gradient methods (default: 1/L, or a decaying schedule for sgd).
+    #[arg(long, allow_negative_numbers = true)]
+    step: Option<f64>,
+    /// Seed of stochastic solvers and of the built-in problem.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Built-in problem: number of samples.
+    #[arg(long, default_value_t = 10_000)]
+    n: usize,
+    /// Built-in problem: number of features.
+    #[arg(long, default_value_t = 50)]
+    d: usize,
+    /// Built-in problem: condition number of the centred design.
+    #[arg(long, default_value_t = 10.0)]
+    condition: f64,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Table,
+    Json,
+}
+
+/// Data owned by the front end; the problem borrows from it.
+struct Loaded {
+    x: Mat<f64>,
+    y: Col<f64>,
+    weights: Option<Col<f64>>,
+    description: String,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Fit(args)) => run_fit(&args),
+        Some(Command::Compare(args)) => run_compare(&args),
+        None => run_compare(&cli.compare),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            // 1 for bad data or a numerical failure, 2 for bad usage (as clap does).
+            if e.is_data_error() || e.is_numerical() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::from(2)
+            }
+        }
+    }
+}
+
+fn load(args: &CommonArgs) -> Result<Loaded, Error> {
+    let (x, y, description) = if let Some(path) = &args.data {
+        // clap guarantees --target with --data.
+        let target = args.target.as_deref().unwrap_or_default();
+        let ds = data::read_csv(path, &[target])?;
+        let y = ds.y.col(0).to_owned();
+        let desc = format!("{} (target `{target}`)", path.display());
+        (ds.x, y, desc)
+    } else if let (Some(xp), Some(yp)) = (&args.x, &args.y) {
+        let x = data::read_npy_matrix(xp)?;
+        let y = data::read_npy_vector(yp)?;
+        (x, y, format!("{} / {}", xp.display(), yp.display()))
+    } else {
+        let spec = Synthetic {
+            n_samples: args.n,
+            n_features: args.d,
+            condition: args.condition,
+            seed: args.seed,
+            ..Synthetic::default()
+        };
+        let s = spec.generate()?;
+        let desc = format!(
+            "built-in synthetic problem: n = {}, d = {}, κ(Xc) = {}, noise σ = {}, seed = {}",
+            spec.n_samples, spec.n_features, spec.condition, spec.noise, spec.seed
+        );
+        (s.x, s.y, desc)
+    };
+    let weights = args
+        .weights
+        .as_deref()
+        .map(data::read_npy_vector)
+        .transpose()?;
+    Ok(Loaded {
+        x,
+        y,
+        weights,
+        description,
+    })
+}
+
+fn problem<'a>(data: &'a Loaded, args: &CommonArgs) -> Result<RidgeProblem<'a>, Error> {
+    let mut b = RidgeProblem::builder(data.x.as_ref(), data.y.as_ref())
+        .lambda(args.lambda)
+        .intercept(!args.no_intercept);
+    if let Some(w) = &data.weights {
+        b = b.weights(w.as_ref());
+    }
+    b.build()
+}
+
+fn options(args: &CommonArgs) -> SolverOptions {
+    SolverOptions {
+        tol: args.tol,
+        max_iter: args.max_iter,
+        time_limit: args.time_limit,
+        step: args.step,
+        seed: Some(args.seed),
+        record_every: 0,
+    }
+}
+
+fn run_fit(args: &FitArgs) -> Result<(), Error> {
+    let solver = solvers::by_name(&args.solver, &options(&args.common))?;
+    let data = load(&args.common)?;
+    let problem = problem(&data, &args.common)?;
+    let fit = solver.solve(&problem)?;
+    match args.common.format {
+        Format::Json => println!("{}", fit_json(&problem, &fit)),
+        Format::Table => {
+            println!("{}", data.description);
+            println!("solver        {}", fit.solver);
+            println!("lambda        {}", problem.lambda());
+            println!("intercept     {:.12e}", fit.intercept);
+            for (j, c) in fit.coef.iter().enumerate() {
+                println!("coef[{j:>3}]     {c:.12e}");
+            }
+            println!("objective     {:.12e}", fit.objective);
+            println!("‖∇J‖          {:.3e}", fit.gradient_norm);
+            println!("iterations    {}", fit.iterations);
+            println!("converged     {}", fit.converged);
+            println!("fit seconds   {:.6}", fit.fit_seconds);
+        }
+    }
+    Ok(())
+}
+
+fn run_compare(args: &CompareArgs) -> Result<(), Error> {
+    let opts = options(&args.common);
+    let names: Vec<String> = if args.solvers.iter().any(|s| s == "all") {
+        solvers::names().map(String::from).collect()
+    } else {
+        args.solvers.clone()
+    };
+    let list = names
+        .iter()
+        .map(|n| solvers::by_name(n, &opts))
+        .collect::<Result<Vec<_>, _>>()?;
+    let reference = solvers::by_name(&args.reference, &opts)?;
+    let data = load(&args.common)?;
+    let problem = problem(&data, &args.common)?;
+    let comparison = compare::compare(&problem, reference.as_ref(), &list)?;
+    match args.common.format {
+        Format::Json => println!("{}", compare_json(&problem, &comparison)),
+        Format::Table => print_table(&data.description, &problem, &comparison),
+    }
+    Ok(())
+}
+
+fn fit_json(problem: &RidgeProblem<'_>, fit: &Fit) -> Value {
+    json!({
+        "solver": fit.solver,
+        "lambda": problem.lambda(),
+        "n_samples": problem.n_samples(),
+        "n_features": problem.n_features(),
+        "intercept": fit.intercept,
+        "coef": fit.coef.iter().collect::<Vec<_>>(),
+        "objective": fit.objective,
+        "gradient_norm": fit.gradient_norm,
+        "iterations": fit.iterations,
+        "passes": fit.passes,
+        "converged": fit.converged,
+        "fit_seconds": fit.fit_seconds,
+        "condition_estimate": fit.condition_estimate,
+    })
+}
+
+fn compare_json(problem: &RidgeProblem<'_>, c: &Comparison) -> Value {
+    let results: Vec<Value> = c
+        .entries
+        .iter()
+        .map(|e| match &e.outcome {
+            Ok(m) => {
+                let mut v = fit_json(problem, &m.fit);
+                v["objective_gap"] = json!(m.objective_gap);
+                v["coef_rel_error"] = json!(m.coef_rel_error);
+                v
+            }
+            Err(err) => json!({ "solver": e.solver, "error": err.to_string() }),
+        })
+        .collect();
+    json!({ "reference": c.reference.solver, "results": results })
+}
+
+fn print_table(description: &str, problem: &RidgeProblem<'_>, c: &Comparison) {
+    println!("{description}");
+    println!(
+        "λ = {}, intercept {}, reference: {} (objective {:.12e})\n",
+        problem.lambda(),
+        if problem.fit_intercept() { "on" } else { "off" },
+        c.reference.solver,
+        c.reference.objective
+    );
+    println!(
+        "{:<10} {:>10} {:>7} {:>8} {:>9} {:>11} {:>10} {:>11}",
+        "solver", "time (s)", "iters", "passes", "converged", "obj. gap", "‖∇J‖", "rel. error"
+    );
+    for e in &c.entries {
+        match &e.outcome {
+            Ok(m) => println!(
+                "{:<10} {:>10.4} {:>7} {:>8.1} {:>9} {:>11.3e} {:>10.3e} {:>11.3e}",
+                e.solver,
+                m.fit.fit_seconds,
+                m.fit.iterations,
+                m.fit.passes,
+                if m.fit.converged { "yes" } else { "no" },
+                m.objective_gap,
+                m.fit.gradient_norm,
+                m.coef_rel_error
+            ),
+            Err(err) => println!("{:<10} failed: {err}", e.solver),
+        }
+    }
+}

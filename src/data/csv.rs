@@ -1,0 +1,489 @@
+//! Reading a numeric CSV file with a header row into a design matrix and one or more targets.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+
+use ::csv::Position;
+use faer::Mat;
+
+use crate::error::{Error, Result};
+
+/// A data set read from a file: the design matrix, the targets and the column names.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// Features, n × d: every column of the file that is not a target, in file order.
+    pub x: Mat<f64>,
+    /// Targets, n × k: one column per requested target, in the order they were requested.
+    pub y: Mat<f64>,
+    /// Names of the columns of `x`, from the header row.
+    pub feature_names: Vec<String>,
+    /// Names of the columns of `y`, as requested.
+    pub target_names: Vec<String>,
+}
+
+/// Reads a comma-separated file whose first row names the columns.
+///
+/// The columns named in `targets` (one or more, each exactly once) become the columns of
+/// [`Dataset::y`], in the order given; every other column is a feature of [`Dataset::x`], in file
+/// order. Every cell must be a finite decimal number (`1`, `-2.5`, `3e-4`; surrounding spaces are
+/// ignored). Empty lines are skipped and a UTF-8 byte-order mark is tolerated.
+///
+/// # Errors
+///
+/// - [`Error::Io`] if the file cannot be opened or read.
+/// - [`Error::InvalidParameter`] if `targets` is empty or names a column twice.
+/// - [`Error::Format`] (naming the file, and the line and column where there is one) for: a missing
+///   header row; an empty or repeated column name; a target name not in the header (the message
+///   lists the available names); no feature column left; a row with the wrong number of fields;
+///   a cell that is empty, not a number, NaN or ±∞.
+/// - [`Error::Empty`] if there is a header but no data row.
+///
+/// The whole file is parsed into a row-major buffer first (the number of rows is not known until
+/// the end) and then copied into the column-major matrices, so the peak memory is about twice the
+/// size of the binary data — still less than the text of the file.
+pub fn read_csv(path: &Path, targets: &[&str]) -> Result<Dataset> {
+    if targets.is_empty() {
+        return Err(Error::invalid(
+            "targets",
+            "[]",
+            "name at least one column of the file as the target",
+        ));
+    }
+    for (i, t) in targets.iter().enumerate() {
+        if targets[..i].contains(t) {
+            return Err(Error::invalid(
+                "targets",
+                format!("{targets:?}"),
+                format!("each target column may be named only once, but `{t}` appears twice"),
+            ));
+        }
+    }
+
+    let file = File::open(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut reader = ::csv::ReaderBuilder::new()
+        .has_headers(true)
+        // We check the number of fields ourselves, to report it with the line and the header size.
+        .flexible(true)
+        .trim(::csv::Trim::All)
+        .from_reader(BufReader::new(file));
+
+    let format_err = |location: Option<String>, message: String| Error::Format {
+        path: path.to_path_buf(),
+        location,
+        message,
+    };
+
+    let header_record = reader.headers().map_err(|e| csv_error(path, e))?;
+    // Leading empty lines are skipped, so the header is not necessarily on line 1.
+    let header_pos = header_record.position().cloned();
+    let header_line = || format!("line {}", line_of(path, header_pos.as_ref()));
+    let header: Vec<String> = header_record
+        .iter()
+        .enumerate()
+        // Spreadsheet programs often start UTF-8 files with a byte-order mark; it is not part of
+        // the first column's name.
+        .map(|(i, h)| {
+            if i == 0 {
+                h.trim_start_matches('\u{feff}')
+            } else {
+                h
+            }
+            .trim()
+            .to_owned()
+        })
+        .collect();
+    if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
+        return Err(format_err(
+            Some(header_line()),
+            "the file is empty or has no header row; the first line must name the columns, \
+             e.g. `x1,x2,y`"
+                .into(),
+        ));
+    }
+
+    let mut index_of: HashMap<&str, usize> = HashMap::with_capacity(header.len());
+    for (j, name) in header.iter().enumerate() {
+        if name.is_empty() {
+            return Err(format_err(
+                Some(format!("{}, column {}", header_line(), j + 1)),
+                format!(
+                    "column {} has an empty name; give every column a name in the header row \
+                     (pandas writes its row index as an unnamed first column: save with \
+                     `index=False`)",
+                    j + 1
+                ),
+            ));
+        }
+        if let Some(first) = index_of.insert(name.as_str(), j) {
+            return Err(format_err(
+                Some(header_line()),
+                format!(
+                    "column name `{name}` appears twice (columns {} and {}); rename one of them so \
+                     that every column name is unique",
+                    first + 1,
+                    j + 1
+                ),
+            ));
+        }
+    }
+
+    let mut target_cols = Vec::with_capacity(targets.len());
+    for t in targets {
+        match index_of.get(t) {
+            Some(&j) => target_cols.push(j),
+            None => {
+                return Err(format_err(
+                    Some(header_line()),
+                    format!(
+                        "no column named `{t}` to use as the target; the columns are: {}. \
+                         Choose one of these names (they are case-sensitive)",
+                        quoted_list(&header)
+                    ),
+                ));
+            }
+        }
+    }
+    let feature_cols: Vec<usize> = (0..header.len())
+        .filter(|j| !target_cols.contains(j))
+        .collect();
+    if feature_cols.is_empty() {
+        return Err(format_err(
+            Some(header_line()),
+            format!(
+                "every column ({}) is a target, so no feature column is left; a regression needs \
+                 at least one feature column",
+                quoted_list(&header)
+            ),
+        ));
+    }
+
+    let d = feature_cols.len();
+    let k = target_cols.len();
+    let width = header.len();
+    // Row-major buffers, copied into column-major matrices once the row count is known.
+    let mut xbuf: Vec<f64> = Vec::new();
+    let mut ybuf: Vec<f64> = Vec::new();
+    let mut record = ::csv::StringRecord::new();
+    let mut n = 0usize;
+    // `read_record` reuses one record allocation for the whole file.
+    while reader
+        .read_record(&mut record)
+        .map_err(|e| csv_error(path, e))?
+    {
+        let pos = record.position();
+        if record.len() != width {
+            return Err(format_err(
+                Some(format!("line {}", line_of(path, pos))),
+                format!(
+                    "this row has {} field{} but the header has {width} columns; every row needs \
+                     exactly one value per column (check for a missing or extra comma, or an \
+                     unquoted comma inside a value)",
+                    record.len(),
+                    if record.len() == 1 { "" } else { "s" }
+                ),
+            ));
+        }
+        for &j in &feature_cols {
+            xbuf.push(parse_cell(path, pos, &header[j], &record[j])?);
+        }
+        for &j in &target_cols {
+            ybuf.push(parse_cell(path, pos, &header[j], &record[j])?);
+        }
+        n += 1;
+    }
+
+    if n == 0 {
+        return Err(Error::Empty {
+            what: format!("{} has a header row but no data rows", path.display()),
+        });
+    }
+
+    let x = Mat::from_fn(n, d, |i, j| xbuf[i * d + j]);
+    drop(xbuf);
+    let y = Mat::from_fn(n, k, |i, j| ybuf[i * k + j]);
+    Ok(Dataset {
+        x,
+        y,
+        feature_names: feature_cols.iter().map(|&j| header[j].clone()).collect(),
+        target_names: targets.iter().map(|t| (*t).to_owned()).collect(),
+    })
+}
+
+/// Parses one (already trimmed) cell as a finite `f64`, or says where and why it cannot.
+fn parse_cell(path: &Path, pos: Option<&Position>, column: &str, text: &str) -> Result<f64> {
+    let err = |message: String| Error::Format {
+        path: path.to_path_buf(),
+        location: Some(format!("line {}, column `{column}`", line_of(path, pos))),
+        message,
+    };
+    if text.is_empty() {
+        return Err(err(
+            "empty cell (a missing value); remove or impute missing values before fitting".into(),
+        ));
+    }
+    match text.parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        Ok(_) => Err(err(format!(
+            "non-finite value `{text}`; remove or impute missing and infinite values before fitting"
+        ))),
+        Err(_) => Err(err(format!(
+            "`{}` is not a number; every feature and target cell must be a decimal number such \
+             as `1.5` or `-2e3` (encode categories as numbers, remove or impute missing values)",
+            shorten(text)
+        ))),
+    }
+}
+
+/// Converts an error of the `csv` crate into ours, keeping the line number when it has one.
+fn csv_error(path: &Path, e: ::csv::Error) -> Error {
+    let line = e
+        .position()
+        .map(|p| format!("line {}", line_of(path, Some(p))));
+    match e.into_kind() {
+        ::csv::ErrorKind::Io(source) => Error::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+        ::csv::ErrorKind::Utf8 { .. } => Error::Format {
+            path: path.to_path_buf(),
+            location: line,
+            message: "the text is not valid UTF-8; save the file as UTF-8 (or plain ASCII)".into(),
+        },
+        other => Error::Format {
+            path: path.to_path_buf(),
+            location: line,
+            message: format!(
+                "cannot parse the file as CSV ({other:?}); check that it is a \
+                              comma-separated text file"
+            ),
+        },
+    }
+}
+
+/// The 1-based line on which the record whose reader position is `pos` starts.
+///
+/// The `csv` crate's own line numbers are not reliable for this: a record's position is taken
+/// *before* the blank lines preceding it (and, with CRLF endings, before the previous line's LF)
+/// have been counted. The byte offset in the position is exact, though, so on the (rare) error
+/// path we re-read the file up to that offset, count newlines, and skip the line breaks the parser
+/// would skip. If the file cannot be re-read, the `csv` crate's estimate is used.
+fn line_of(path: &Path, pos: Option<&Position>) -> u64 {
+    let Some(pos) = pos else { return 0 };
+    let count = || -> std::io::Result<u64> {
+        let mut newlines = 0u64;
+        let mut offset = 0u64;
+        let mut reader = BufReader::new(File::open(path)?);
+        loop {
+            let buf = reader.fill_buf()?;
+            if buf.is_empty() {
+                return Ok(newlines + 1);
+            }
+            let mut used = 0;
+            for &b in buf {
+                if offset >= pos.byte() && b != b'\n' && b != b'\r' {
+                    return Ok(newlines + 1);
+                }
+                newlines += u64::from(b == b'\n');
+                offset += 1;
+                used += 1;
+            }
+            reader.consume(used);
+        }
+    };
+    count().unwrap_or(pos.line())
+}
+
+/// `` `a`, `b`, `c` ``, for listing column names in messages.
+fn quoted_list(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The text itself if short, else its first characters and an ellipsis, so that one huge garbage
+/// cell does not flood the terminal.
+fn shorten(text: &str) -> String {
+    const MAX: usize = 40;
+    if text.chars().count() <= MAX {
+        text.to_owned()
+    } else {
+        let head: String = text.chars().take(MAX).collect();
+        format!("{head}…")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn write_file(contents: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::Builder::new()
+            .suffix(".csv")
+            .tempfile()
+            .expect("create temp file");
+        f.write_all(contents.as_bytes()).expect("write temp file");
+        f.flush().expect("flush temp file");
+        f
+    }
+
+    fn message(e: &Error) -> String {
+        e.to_string()
+    }
+
+    #[test]
+    fn reads_features_and_targets_by_name() {
+        let f = write_file("x1, y ,x2,z\n1,10,2,100\n3, 30 ,4.5,300\n\n-5e-1,50,6,500\n");
+        let ds = read_csv(f.path(), &["z", "y"]).unwrap();
+        assert_eq!(ds.feature_names, vec!["x1", "x2"]);
+        assert_eq!(ds.target_names, vec!["z", "y"]);
+        assert_eq!((ds.x.nrows(), ds.x.ncols()), (3, 2));
+        assert_eq!((ds.y.nrows(), ds.y.ncols()), (3, 2));
+        assert_eq!(ds.x[(0, 0)], 1.0);
+        assert_eq!(ds.x[(1, 1)], 4.5);
+        assert_eq!(ds.x[(2, 0)], -0.5);
+        assert_eq!(ds.y[(0, 0)], 100.0);
+        assert_eq!(ds.y[(1, 1)], 30.0);
+        assert_eq!(ds.y[(2, 1)], 50.0);
+    }
+
+    #[test]
+    fn tolerates_byte_order_mark() {
+        let f = write_file("\u{feff}a,b\n1,2\n");
+        let ds = read_csv(f.path(), &["a"]).unwrap();
+        assert_eq!(ds.feature_names, vec!["b"]);
+        assert_eq!(ds.y[(0, 0)], 1.0);
+    }
+
+    #[test]
+    fn missing_target_lists_columns() {
+        let f = write_file("x1,x2,y\n1,2,3\n");
+        let e = read_csv(f.path(), &["price"]).unwrap_err();
+        let m = message(&e);
+        assert!(matches!(e, Error::Format { .. }), "{m}");
+        assert!(m.contains("`price`"), "{m}");
+        assert!(m.contains("`x1`, `x2`, `y`"), "{m}");
+        assert!(m.contains(&f.path().display().to_string()), "{m}");
+    }
+
+    #[test]
+    fn bad_number_names_line_and_column() {
+        let f = write_file("x1,x2,y\n1,2,3\n4,5,6\n7,abc,9\n");
+        let e = read_csv(f.path(), &["y"]).unwrap_err();
+        let m = message(&e);
+        assert!(m.contains("line 4, column `x2`"), "{m}");
+        assert!(m.contains("`abc`"), "{m}");
+        assert!(m.contains(&f.path().display().to_string()), "{m}");
+    }
+
+    #[test]
+    fn line_numbers_count_blank_lines_and_crlf() {
+        for (text, line) in [
+            ("\n\nx,y\n1,2\n3,abc\n", 5),
+            ("x,y\n1,2\n\n\n3,abc\n", 5),
+            ("x,y\r\n1,2\r\n\r\n3,abc\r\n", 4),
+            ("x,y\n\"1\",\"2\"\n3,abc\n", 3),
+        ] {
+            let f = write_file(text);
+            let m = message(&read_csv(f.path(), &["y"]).unwrap_err());
+            assert!(m.contains(&format!("line {line}, column")), "{text:?}: {m}");
+        }
+        let f = write_file("\r\nx,y\r\n1,2\r\n3\r\n");
+        let m = message(&read_csv(f.path(), &["y"]).unwrap_err());
+        assert!(m.contains("line 4:"), "{m}");
+        // A header spanning two lines (a quoted newline in a name) shifts the data lines.
+        let f = write_file("\"a\nb\",y\n1,2\n3,abc\n");
+        let m = message(&read_csv(f.path(), &["y"]).unwrap_err());
+        assert!(m.contains("line 4, column `y`"), "{m}");
+    }
+
+    #[test]
+    fn bad_target_value_is_reported_too() {
+        let f = write_file("x,y\n1,2\n3,oops\n");
+        let m = message(&read_csv(f.path(), &["y"]).unwrap_err());
+        assert!(m.contains("line 3, column `y`"), "{m}");
+    }
+
+    #[test]
+    fn nan_inf_and_empty_cells_are_rejected() {
+        for (cell, what) in [
+            ("NaN", "non-finite"),
+            ("-inf", "non-finite"),
+            ("  ", "empty"),
+        ] {
+            let f = write_file(&format!("x1,x2,y\n1,2,3\n4,{cell},6\n"));
+            let m = message(&read_csv(f.path(), &["y"]).unwrap_err());
+            assert!(m.contains("line 3, column `x2`"), "{m}");
+            assert!(m.contains(what), "{m}");
+            assert!(m.contains("remove or impute"), "{m}");
+        }
+    }
+
+    #[test]
+    fn ragged_row_names_line() {
+        let f = write_file("a,b,c\n1,2,3\n4,5\n");
+        let e = read_csv(f.path(), &["c"]).unwrap_err();
+        let m = message(&e);
+        assert!(matches!(e, Error::Format { .. }), "{m}");
+        assert!(m.contains("line 3"), "{m}");
+        assert!(m.contains("2 fields") && m.contains("3 columns"), "{m}");
+    }
+
+    #[test]
+    fn no_rows_is_empty() {
+        let f = write_file("a,b\n");
+        assert!(matches!(
+            read_csv(f.path(), &["a"]),
+            Err(Error::Empty { .. })
+        ));
+    }
+
+    #[test]
+    fn no_feature_left_is_an_error() {
+        let f = write_file("a,b\n1,2\n");
+        let m = message(&read_csv(f.path(), &["a", "b"]).unwrap_err());
+        assert!(m.contains("no feature column"), "{m}");
+    }
+
+    #[test]
+    fn header_problems() {
+        let f = write_file(",a,b\n0,1,2\n");
+        let m = message(&read_csv(f.path(), &["b"]).unwrap_err());
+        assert!(m.contains("empty name") && m.contains("index=False"), "{m}");
+
+        let f = write_file("a,b,a\n0,1,2\n");
+        let m = message(&read_csv(f.path(), &["b"]).unwrap_err());
+        assert!(m.contains("appears twice"), "{m}");
+
+        let f = write_file("");
+        let m = message(&read_csv(f.path(), &["b"]).unwrap_err());
+        assert!(m.contains("no header row"), "{m}");
+    }
+
+    #[test]
+    fn bad_target_lists() {
+        let f = write_file("a,b\n1,2\n");
+        assert!(matches!(
+            read_csv(f.path(), &[]),
+            Err(Error::InvalidParameter { .. })
+        ));
+        assert!(matches!(
+            read_csv(f.path(), &["a", "a"]),
+            Err(Error::InvalidParameter { .. })
+        ));
+    }
+
+    #[test]
+    fn missing_file_is_io_error() {
+        let e = read_csv(Path::new("/nonexistent/dir/data.csv"), &["y"]).unwrap_err();
+        assert!(matches!(e, Error::Io { .. }));
+        assert!(message(&e).contains("/nonexistent/dir/data.csv"));
+    }
+}

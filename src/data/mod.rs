@@ -1,0 +1,44 @@
+//! Getting data in and out: CSV and NumPy `.npy` files, and synthetic problems with a chosen
+//! condition number.
+//!
+//! Everything here returns faer matrices (`faer::Mat<f64>`, column-major), the crate's working type,
+//! and reports bad input as an [`Error`](crate::error::Error) that names the file and, where it can,
+//! the line and column — never a panic.
+//!
+//! | you have | call | you get |
+//! | --- | --- | --- |
+//! | a CSV file with a header row | [`read_csv`]`(path, &["y"])` | [`Dataset`]: `x` (n × d), `y` (n × k), column names |
+//! | a 2-D `.npy` array (C or Fortran order, `float64`) | [`read_npy_matrix`] | `Mat<f64>` (a 1-D array becomes n × 1) |
+//! | a 1-D `.npy` array (or n × 1) | [`read_npy_vector`] | `Col<f64>` |
+//! | a matrix or vector to save for NumPy | [`write_npy_matrix`], [`write_npy_vector`] | a little-endian `<f8` file |
+//! | nothing: a test problem of known conditioning | [`Synthetic`]`{ .. }.generate()` | [`SyntheticData`]: `x`, `y`, `true_coef` |
+//!
+//! `.npy` files are read in C or Fortran order, little- or big-endian (`<f8`, `>f8`); other dtypes
+//! are refused with the NumPy call that converts them. Values are decoded straight into the faer
+//! matrix, so only one copy is held. Files are written as C-order `<f8`, what `np.save` writes.
+//!
+//! All readers reject NaN and ±∞ (and, in CSV, empty cells): missing values must be removed or
+//! imputed before fitting, and it is far easier to say so here, with the file and position, than
+//! later with only a row index.
+//!
+//! ```no_run
+//! use std::path::Path;
+//! use tikhonov::data::{Synthetic, read_csv};
+//!
+//! // One target column chosen by name; every other column is a feature.
+//! let ds = read_csv(Path::new("houses.csv"), &["price"])?;
+//! println!("{} samples, features {:?}", ds.x.nrows(), ds.feature_names);
+//!
+//! // A problem whose centred design has condition number exactly 1e6.
+//! let problem = Synthetic { condition: 1e6, ..Synthetic::default() }.generate()?;
+//! assert_eq!(problem.x.ncols(), 20);
+//! # Ok::<(), tikhonov::error::Error>(())
+//! ```
+
+mod csv;
+mod npy;
+mod synthetic;
+
+pub use self::csv::{Dataset, read_csv};
+pub use self::npy::{read_npy_matrix, read_npy_vector, write_npy_matrix, write_npy_vector};
+pub use self::synthetic::{Synthetic, SyntheticData, gaussian};

@@ -1,0 +1,300 @@
+//! The one iteration driver shared by every iterative backend.
+//!
+//! A method ([`IterativeMethod`]) only says how to take one step; the driver ([`run`]) owns
+//! everything else: the starting point, the stopping rule, the iteration and time budgets,
+//! divergence detection, the history and the observers. So `tol` means the same thing for every
+//! backend:
+//!
+//! ```text
+//! stop when ‖∇f(θₖ)‖ ≤ tol · ‖∇f(θ₀)‖
+//! ```
+//!
+//! and every backend reports the same diagnostics, timed the same way.
+
+use std::ops::ControlFlow;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use faer::{Col, ColRef};
+
+use crate::error::{Error, Result};
+use crate::fit::Record;
+use crate::objective::Objective;
+
+/// A callback that sees every recorded step and may stop the run early.
+pub type Observer = Arc<dyn Fn(&str, &Record) -> ControlFlow<()> + Send + Sync>;
+
+/// Stopping rule and budgets, validated when built.
+#[derive(Clone)]
+pub struct IterationControl {
+    tol: f64,
+    max_iter: usize,
+    time_limit: Option<Duration>,
+    record_every: usize,
+    warm_start: Option<Col<f64>>,
+    observer: Option<Observer>,
+}
+
+impl std::fmt::Debug for IterationControl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IterationControl")
+            .field("tol", &self.tol)
+            .field("max_iter", &self.max_iter)
+            .field("time_limit", &self.time_limit)
+            .field("record_every", &self.record_every)
+            .field("warm_start", &self.warm_start.is_some())
+            .field("observer", &self.observer.is_some())
+            .finish()
+    }
+}
+
+impl IterationControl {
+    /// `tol` ∈ (0, 1): relative optimality residual; `max_iter` ≥ 1: iteration (epoch) budget.
+    pub fn new(tol: f64, max_iter: usize) -> Result<Self> {
+        if !(tol.is_finite() && tol > 0.0 && tol < 1.0) {
+            return Err(Error::invalid(
+                "tol",
+                tol,
+                "a relative tolerance in (0, 1), e.g. 1e-8",
+            ));
+        }
+        if max_iter == 0 {
+            return Err(Error::invalid("max_iter", max_iter, "at least 1"));
+        }
+        Ok(Self {
+            tol,
+            max_iter,
+            time_limit: None,
+            record_every: 0,
+            warm_start: None,
+            observer: None,
+        })
+    }
+
+    /// Stops (unconverged) once the solve has run for `seconds`.
+    pub fn time_limit(mut self, seconds: f64) -> Result<Self> {
+        if !(seconds.is_finite() && seconds > 0.0) {
+            return Err(Error::invalid(
+                "time_limit",
+                seconds,
+                "a positive number of seconds",
+            ));
+        }
+        self.time_limit = Some(Duration::from_secs_f64(seconds));
+        Ok(self)
+    }
+
+    /// Records every k-th iteration (and the first and last) into the history; 0 records nothing.
+    pub fn record_every(mut self, k: usize) -> Self {
+        self.record_every = k;
+        self
+    }
+
+    /// Starts from θ₀ instead of zero. Its length is checked against the problem at run time.
+    pub fn warm_start(mut self, theta0: Col<f64>) -> Self {
+        self.warm_start = Some(theta0);
+        self
+    }
+
+    /// Calls `observer` on every recorded step (set `record_every` ≥ 1); it may stop the run.
+    pub fn observer(mut self, observer: Observer) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// The relative tolerance.
+    pub fn tol(&self) -> f64 {
+        self.tol
+    }
+    /// The iteration budget.
+    pub fn max_iter(&self) -> usize {
+        self.max_iter
+    }
+}
+
+/// The iterate and what is known at it. Methods advance `theta` and call [`IterState::evaluate`]
+/// so that `value`, `grad` and `grad_norm` always describe the current `theta`.
+#[derive(Debug, Clone)]
+pub struct IterState {
+    /// Current iterate θₖ (the one the stopping rule judges).
+    pub theta: Col<f64>,
+    /// f(θₖ).
+    pub value: f64,
+    /// ∇f(θₖ).
+    pub grad: Col<f64>,
+    /// ‖∇f(θₖ)‖.
+    pub grad_norm: f64,
+    /// Completed iterations.
+    pub iteration: usize,
+    /// Passes over the data so far (one full gradient = 1, a sample gradient = 1/n).
+    pub passes: f64,
+}
+
+impl IterState {
+    /// Recomputes value and gradient at `theta` (one pass over the data).
+    pub fn evaluate(&mut self, objective: &dyn Objective) {
+        self.value = objective.value_gradient(self.theta.as_ref(), self.grad.as_mut());
+        self.grad_norm = self.grad.norm_l2();
+        self.passes += 1.0;
+    }
+}
+
+/// One iterative algorithm: how to take a step, nothing else.
+pub trait IterativeMethod {
+    /// Prepares method state at θ₀ (`state` is already evaluated there).
+    fn init(&mut self, _objective: &dyn Objective, _state: &mut IterState) -> Result<()> {
+        Ok(())
+    }
+    /// Takes one iteration (an epoch for stochastic methods), leaving `state` evaluated at the new
+    /// iterate.
+    fn step(&mut self, objective: &dyn Objective, state: &mut IterState) -> Result<()>;
+}
+
+/// Why the driver stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// ‖∇f(θ)‖ ≤ tol·‖∇f(θ₀)‖.
+    Converged,
+    /// The iteration budget ran out.
+    MaxIterations,
+    /// The time budget ran out.
+    TimeLimit,
+    /// An observer asked to stop.
+    Observer,
+}
+
+/// The driver's result.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The final state.
+    pub state: IterState,
+    /// Why it stopped.
+    pub stop: StopReason,
+    /// Recorded steps.
+    pub history: Vec<Record>,
+}
+
+/// Runs `method` on `objective` under `control`. `name` labels errors and observer calls.
+///
+/// Divergence, a non-finite objective or one above its starting value, is an error: a method
+/// whose iterates climb is misconfigured (usually its step is too large), and its output must not
+/// be mistaken for a result.
+pub fn run(
+    name: &str,
+    method: &mut dyn IterativeMethod,
+    objective: &dyn Objective,
+    control: &IterationControl,
+) -> Result<Outcome> {
+    let clock = Instant::now();
+    let mut paused = Duration::ZERO;
+    let d = objective.dim();
+    let theta = match &control.warm_start {
+        Some(t) if t.nrows() != d => {
+            return Err(Error::ShapeMismatch {
+                what: format!(
+                    "warm start has {} entries but the problem has {d} features",
+                    t.nrows()
+                ),
+            });
+        }
+        Some(t) => t.clone(),
+        None => Col::zeros(d),
+    };
+    let mut state = IterState {
+        theta,
+        value: 0.0,
+        grad: Col::zeros(d),
+        grad_norm: 0.0,
+        iteration: 0,
+        passes: 0.0,
+    };
+    state.evaluate(objective);
+    let (start_value, start_norm) = (state.value, state.grad_norm);
+    let target = control.tol * start_norm;
+    method.init(objective, &mut state)?;
+
+    let mut history = Vec::new();
+    let mut record = |state: &IterState, paused: &mut Duration, last: bool| -> ControlFlow<()> {
+        let due = control.record_every > 0
+            && (state.iteration.is_multiple_of(control.record_every) || last);
+        if !due {
+            return ControlFlow::Continue(());
+        }
+        let t = Instant::now();
+        let r = Record {
+            iteration: state.iteration,
+            passes: state.passes,
+            seconds: (t - clock - *paused).as_secs_f64(),
+            objective: state.value,
+            residual: relative(state.grad_norm, start_norm),
+        };
+        if history
+            .last()
+            .is_none_or(|h: &Record| h.iteration != r.iteration)
+        {
+            history.push(r);
+        }
+        let flow = match &control.observer {
+            Some(obs) => obs(name, &r),
+            None => ControlFlow::Continue(()),
+        };
+        *paused += t.elapsed();
+        flow
+    };
+
+    let mut stop = if record(&state, &mut paused, false).is_break() {
+        StopReason::Observer
+    } else {
+        StopReason::MaxIterations
+    };
+    while stop != StopReason::Observer {
+        if state.grad_norm <= target {
+            stop = StopReason::Converged;
+            break;
+        }
+        if state.iteration >= control.max_iter {
+            stop = StopReason::MaxIterations;
+            break;
+        }
+        if control
+            .time_limit
+            .is_some_and(|limit| clock.elapsed() - paused >= limit)
+        {
+            stop = StopReason::TimeLimit;
+            break;
+        }
+        method.step(objective, &mut state)?;
+        state.iteration += 1;
+        // A little slack above the start absorbs rounding when θ₀ is already (nearly) optimal.
+        let slack = 1e-12 * start_value.abs().max(f64::MIN_POSITIVE);
+        if !state.value.is_finite() || state.value > start_value + slack {
+            return Err(Error::Diverged {
+                solver: name.to_owned(),
+                iteration: state.iteration,
+                objective: state.value,
+                start: start_value,
+            });
+        }
+        if record(&state, &mut paused, false).is_break() {
+            stop = StopReason::Observer;
+        }
+    }
+    let _ = record(&state, &mut paused, true);
+    Ok(Outcome {
+        state,
+        stop,
+        history,
+    })
+}
+
+fn relative(norm: f64, start: f64) -> f64 {
+    if start > 0.0 { norm / start } else { 0.0 }
+}
+
+/// θ ← θ + alpha·v.
+pub(crate) fn axpy(theta: &mut Col<f64>, alpha: f64, v: ColRef<'_, f64>) {
+    theta
+        .iter_mut()
+        .zip(v.iter())
+        .for_each(|(t, v)| *t += alpha * v);
+}

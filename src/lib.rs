@@ -1,0 +1,73 @@
+//! # tikhonov
+//!
+//! L2-regularised (ridge) regression with many solvers behind one trait, built to *compare*
+//! them: every backend solves the same objective, is judged by the same diagnostics, and is tested
+//! to agree with an orthogonal-factorisation reference.
+//!
+//! ## The objective
+//!
+//! ```text
+//! J(w, b) = 1/(2S) · Σᵢ sᵢ (yᵢ − xᵢᵀw − b)²  +  (λ/2) · ‖w‖²          S = Σᵢ sᵢ  (= n without weights)
+//! ```
+//!
+//! The intercept b is never penalised. With weighted means x̄, ȳ and centred Xc, yc the optimum
+//! solves (XcᵀSXc + S·λ·I)·w = XcᵀS·yc and b = ȳ − x̄ᵀw.
+//!
+//! | other convention | its parameter | equals |
+//! |---|---|---|
+//! | scikit-learn `Ridge(alpha)` | α | λ·S |
+//! | scikit-learn `SGDRegressor(penalty="l2", alpha)` | α | λ |
+//! | scikit-learn `LogisticRegression(C)` | C | 1/(λ·S) |
+//! | glmnet (gaussian, alpha = 0, standardize = FALSE) | lambda | λ·sd(y) (population, weighted) |
+//! | 1/(2m)·RSS + λ'/(2m)·‖θ‖² | λ' | λ·n |
+//!
+//! ## Quick start
+//!
+//! ```
+//! use tikhonov::{RidgeProblem, solvers::{self, Solver, SolverOptions}};
+//!
+//! // y = 1 + 2·x₁ − x₂, four samples, row-major.
+//! let x = [0.0, 1.0,  1.0, 0.0,  2.0, 1.0,  3.0, 3.0];
+//! let y = [0.0, 3.0,  4.0, 4.0];
+//! let problem = RidgeProblem::from_row_major(&x, 4, 2, &y)?.lambda(1e-3).build()?;
+//!
+//! let fit = solvers::Cholesky.solve(&problem)?;
+//! assert!((fit.coef[0] - 2.0).abs() < 1e-2 && (fit.intercept - 1.0).abs() < 1e-2);
+//!
+//! // Any registered backend, by name:
+//! let gd = solvers::by_name("gd", &SolverOptions::default())?.solve(&problem)?;
+//! assert!(gd.converged && gd.relative_error(fit.coef.as_ref()) < 1e-6);
+//! # Ok::<(), tikhonov::Error>(())
+//! ```
+//!
+//! ## Where things are
+//!
+//! - [`problem`]: [`RidgeProblem`], the objective, its gradient and the objective gap, written once.
+//! - [`moments`]: the one routine that forms the (centred, weighted) Gram system, blockwise and
+//!   mergeable.
+//! - [`solvers`]: the [`Solver`](solvers::Solver) trait, the registry, one file per backend.
+//! - [`objective`] and [`iterate`]: what iterative methods see, and the one driver that runs them.
+//! - [`compare`]: run several solvers on one problem against a reference.
+//! - [`data`]: CSV and `.npy` readers, synthetic problems with a chosen condition number.
+
+#![warn(missing_docs)]
+
+pub mod compare;
+pub mod condition;
+pub mod data;
+pub mod error;
+pub mod fit;
+pub mod iterate;
+pub mod moments;
+pub mod objective;
+pub mod problem;
+pub mod solvers;
+
+pub use error::{Error, Result};
+pub use fit::{Fit, Record};
+pub use problem::{RidgeProblem, RidgeProblemBuilder};
+
+/// The README's code blocks, compiled and run as doctests so the quick start cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -1,0 +1,314 @@
+//! The [`Solver`] trait and the registry of backends.
+//!
+//! | name | method | cost | accuracy |
+//! |---|---|---|---|
+//! | `normal` | Gram system (XcᵀSXc + SλI)w = XcᵀSyc, nalgebra LU | n·d² + d³ | error ∝ κ(X)² |
+//! | `cholesky` | same system, faer Cholesky | n·d² + d³/3 | error ∝ κ(X)² |
+//! | `qr` | Householder QR of [√S·Xc; √(Sλ)·I] | 2·n·d² | error ∝ κ(X) (the reference) |
+//! | `svd` | thin SVD of √S·Xc, filter σ/(σ² + Sλ) | 4·n·d² + 8·d³ | error ∝ κ(X); min-norm at λ = 0 |
+//! | `dual` | Cholesky of the kernel XcSXcᵀ + SλI | n²·d + n³/3 | error ∝ κ(X)²; for d > n |
+//! | `gd` | gradient descent, step 1/L | 2·n·d per iteration, ~κ(X)² iterations | to `tol` |
+//! | `sgd` | mini-batch SGD, decaying step, averaging | n·d per epoch | coarse (~1e-2) |
+//!
+//! Adding a backend is one file in this folder and one line in [`REGISTRY`].
+
+use std::time::Instant;
+
+use crate::error::{Error, Result};
+use crate::fit::{Fit, Solution};
+use crate::iterate::{IterationControl, IterativeMethod, StopReason};
+use crate::objective::LeastSquares;
+use crate::problem::RidgeProblem;
+
+pub mod cholesky;
+pub mod dual;
+pub mod gd;
+pub mod normal;
+pub mod qr;
+pub mod sgd;
+pub mod svd;
+
+pub use cholesky::Cholesky;
+pub use dual::Dual;
+pub use gd::GradientDescent;
+pub use normal::NormalEquations;
+pub use qr::Qr;
+pub use sgd::Sgd;
+pub use svd::{Svd, SvdFactorization};
+
+/// A ridge backend: a stable name and a way to solve a [`RidgeProblem`].
+///
+/// Configuration (tolerances, steps, seeds) lives in the solver value and is validated when the
+/// value is built, so `solve` only fails for reasons that belong to the problem.
+pub trait Solver: Send + Sync {
+    /// The registry name, e.g. `"cholesky"`.
+    fn name(&self) -> &'static str;
+    /// Solves the problem and returns the fit with shared diagnostics.
+    fn solve(&self, problem: &RidgeProblem<'_>) -> Result<Fit>;
+}
+
+/// Whether a backend factors a matrix or iterates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SolverKind {
+    /// Closed form: one factorisation, exact up to rounding.
+    Direct,
+    /// Iterative: stops on `tol`, `max_iter` or a time budget, and says whether it converged.
+    Iterative,
+}
+
+/// The knobs a user can give by name (the command line, a config file). Each backend takes the
+/// ones that apply to it and ignores the rest; each value is validated when the solver is built.
+#[derive(Debug, Clone, Default)]
+pub struct SolverOptions {
+    /// Relative optimality tolerance ‖∇J(w)‖ ≤ tol·‖∇J(w₀)‖.
+    pub tol: Option<f64>,
+    /// Iteration (epoch) budget.
+    pub max_iter: Option<usize>,
+    /// Wall-time budget in seconds.
+    pub time_limit: Option<f64>,
+    /// A fixed step size instead of the backend's default.
+    pub step: Option<f64>,
+    /// Seed for stochastic backends.
+    pub seed: Option<u64>,
+    /// Record every k-th iteration into the fit's history (0 = off).
+    pub record_every: usize,
+}
+
+impl SolverOptions {
+    /// The driver settings these options describe, on top of a backend's defaults.
+    pub fn control(&self, default_tol: f64, default_max_iter: usize) -> Result<IterationControl> {
+        let mut c = IterationControl::new(
+            self.tol.unwrap_or(default_tol),
+            self.max_iter.unwrap_or(default_max_iter),
+        )?
+        .record_every(self.record_every);
+        if let Some(t) = self.time_limit {
+            c = c.time_limit(t)?;
+        }
+        Ok(c)
+    }
+}
+
+/// A registry entry.
+pub struct SolverInfo {
+    /// The stable name.
+    pub name: &'static str,
+    /// Direct or iterative.
+    pub kind: SolverKind,
+    /// One line for `--help` and the README.
+    pub summary: &'static str,
+    /// Builds the backend from user options.
+    pub build: fn(&SolverOptions) -> Result<Box<dyn Solver>>,
+}
+
+/// Every backend, in the order comparisons list them.
+pub const REGISTRY: &[SolverInfo] = &[
+    SolverInfo {
+        name: "qr",
+        kind: SolverKind::Direct,
+        summary: "Householder QR of the augmented centred system (reference)",
+        build: |_| Ok(Box::new(Qr)),
+    },
+    SolverInfo {
+        name: "svd",
+        kind: SolverKind::Direct,
+        summary: "thin SVD of the centred design; minimum-norm solution at λ = 0",
+        build: |_| Ok(Box::new(Svd::default())),
+    },
+    SolverInfo {
+        name: "dual",
+        kind: SolverKind::Direct,
+        summary: "Cholesky of the n × n kernel matrix, for d > n (needs λ > 0)",
+        build: |_| Ok(Box::new(Dual)),
+    },
+    SolverInfo {
+        name: "cholesky",
+        kind: SolverKind::Direct,
+        summary: "Cholesky of the shared Gram system (faer)",
+        build: |_| Ok(Box::new(Cholesky)),
+    },
+    SolverInfo {
+        name: "normal",
+        kind: SolverKind::Direct,
+        summary: "LU of the shared Gram system (nalgebra)",
+        build: |_| Ok(Box::new(NormalEquations)),
+    },
+    SolverInfo {
+        name: "gd",
+        kind: SolverKind::Iterative,
+        summary: "batch gradient descent, step 1/L",
+        build: |o| Ok(Box::new(GradientDescent::from_options(o)?)),
+    },
+    SolverInfo {
+        name: "sgd",
+        kind: SolverKind::Iterative,
+        summary: "mini-batch SGD with decaying step and averaging",
+        build: |o| Ok(Box::new(Sgd::from_options(o)?)),
+    },
+];
+
+/// The registered names, in registry order.
+pub fn names() -> impl Iterator<Item = &'static str> {
+    REGISTRY.iter().map(|s| s.name)
+}
+
+/// Looks a backend up by name and builds it from options.
+pub fn by_name(name: &str, options: &SolverOptions) -> Result<Box<dyn Solver>> {
+    match REGISTRY.iter().find(|s| s.name == name) {
+        Some(info) => (info.build)(options),
+        None => Err(Error::UnknownSolver {
+            name: name.to_owned(),
+            known: names().collect::<Vec<_>>().join(", "),
+        }),
+    }
+}
+
+/// Runs a backend's core under a stopwatch and attaches the shared diagnostics.
+pub(crate) fn timed(
+    problem: &RidgeProblem<'_>,
+    name: &str,
+    solve: impl FnOnce() -> Result<Solution>,
+) -> Result<Fit> {
+    let start = Instant::now();
+    let solution = solve()?;
+    let seconds = start.elapsed().as_secs_f64();
+    if solution.coef.iter().any(|v| !v.is_finite()) || !solution.intercept.is_finite() {
+        return Err(Error::Numerical {
+            solver: name.to_owned(),
+            detail: "the solution has non-finite entries; the problem is too ill-conditioned for \
+                     this backend: try `qr` or a larger λ"
+                .into(),
+        });
+    }
+    Ok(Fit::new(problem, name, solution, seconds))
+}
+
+/// Runs an iterative method on the problem's least-squares objective through the shared driver,
+/// and turns the outcome into a fit (the intercept is the optimal one for the final w).
+pub(crate) fn iterative<M: IterativeMethod>(
+    problem: &RidgeProblem<'_>,
+    name: &str,
+    control: &IterationControl,
+    make: impl FnOnce(&LeastSquares<'_>) -> Result<M>,
+) -> Result<Fit> {
+    timed(problem, name, || {
+        let objective = LeastSquares::new(problem);
+        let mut method = make(&objective)?;
+        let out = crate::iterate::run(name, &mut method, &objective, control)?;
+        let coef = out.state.theta;
+        Ok(Solution {
+            intercept: problem.optimal_intercept(coef.as_ref()),
+            coef,
+            iterations: out.state.iteration,
+            passes: out.state.passes,
+            converged: out.stop == StopReason::Converged,
+            condition_estimate: None,
+            history: out.history,
+        })
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! Small problems shared by the backends' unit tests.
+    use faer::{Col, Mat};
+
+    /// A well-conditioned 40 × 3 design with offset columns, and y from known coefficients.
+    pub fn small() -> (Mat<f64>, Col<f64>) {
+        let x = Mat::from_fn(40, 3, |i, j| {
+            let t = i as f64 / 40.0;
+            100.0 + ((j + 1) as f64 * 3.7 * t + j as f64).sin()
+        });
+        let y = Col::from_fn(40, |i| {
+            2.0 * x[(i, 0)] - x[(i, 1)] + 0.5 * x[(i, 2)] + 0.01 * (i % 3) as f64
+        });
+        (x, y)
+    }
+
+    /// `small()` with its last column replaced by a copy of the first: rank-deficient.
+    pub fn duplicated_column() -> (Mat<f64>, Col<f64>) {
+        let (mut x, y) = small();
+        for i in 0..x.nrows() {
+            x[(i, 2)] = x[(i, 0)];
+        }
+        (x, y)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_resolves_every_name_and_rejects_unknown_ones() {
+        for name in names() {
+            assert_eq!(
+                by_name(name, &SolverOptions::default()).unwrap().name(),
+                name
+            );
+        }
+        let err = by_name("newton", &SolverOptions::default()).err().unwrap();
+        assert!(err.to_string().contains("cholesky"), "{err}");
+    }
+
+    #[test]
+    fn direct_backends_refuse_a_duplicated_column_at_lambda_zero() {
+        let (x, y) = testing::duplicated_column();
+        let p = RidgeProblem::builder(x.as_ref(), y.as_ref())
+            .lambda(0.0)
+            .build()
+            .unwrap();
+        // `svd` returns the minimum-norm solution instead (tested in svd.rs).
+        for info in REGISTRY
+            .iter()
+            .filter(|s| s.kind == SolverKind::Direct && s.name != "svd")
+        {
+            let err = (info.build)(&SolverOptions::default())
+                .unwrap()
+                .solve(&p)
+                .unwrap_err();
+            assert!(
+                matches!(err, Error::Singular { .. }),
+                "{}: {err}",
+                info.name
+            );
+            assert!(err.to_string().contains("λ > 0"), "{err}");
+        }
+        // With a penalty the same data are a well-posed problem, and the backends agree.
+        let p = p.with_lambda(1e-3).unwrap();
+        let reference = Qr.solve(&p).unwrap();
+        for info in REGISTRY.iter().filter(|s| s.kind == SolverKind::Direct) {
+            let fit = (info.build)(&SolverOptions::default())
+                .unwrap()
+                .solve(&p)
+                .unwrap();
+            assert!(
+                fit.relative_error(reference.coef.as_ref()) < 1e-8,
+                "{}",
+                info.name
+            );
+            // The two copies of the duplicated column share the weight equally.
+            assert!((fit.coef[0] - fit.coef[2]).abs() < 1e-8 * fit.coef[0].abs());
+        }
+    }
+
+    #[test]
+    fn direct_backends_recover_coefficients_and_intercept() {
+        let (x, y) = testing::small();
+        let p = RidgeProblem::builder(x.as_ref(), y.as_ref())
+            .lambda(0.0)
+            .build()
+            .unwrap();
+        for name in ["qr", "cholesky", "normal"] {
+            let fit = by_name(name, &SolverOptions::default())
+                .unwrap()
+                .solve(&p)
+                .unwrap();
+            assert!(fit.converged && fit.condition_estimate.unwrap() >= 1.0);
+            assert!(fit.gradient_norm < 1e-9, "{name}: {}", fit.gradient_norm);
+            // y = 2x₀ − x₁ + 0.5x₂ + small periodic term, so w is close to (2, −1, 0.5).
+            assert!((fit.coef[0] - 2.0).abs() < 0.05, "{name}: {:?}", fit.coef);
+            assert!((fit.coef[1] + 1.0).abs() < 0.05);
+        }
+    }
+}

@@ -1,0 +1,246 @@
+//! The command-line front end: the JSON contract, data options and exit codes.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn tikhonov(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tikhonov"))
+        .args(args)
+        .output()
+        .expect("the binary built by cargo can be started")
+}
+
+fn json(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("stdout is one JSON document")
+}
+
+/// The keys `fit --format json` promises, and every `compare` result repeats.
+const FIT_KEYS: [&str; 11] = [
+    "solver",
+    "lambda",
+    "n_samples",
+    "n_features",
+    "intercept",
+    "coef",
+    "objective",
+    "gradient_norm",
+    "iterations",
+    "converged",
+    "fit_seconds",
+];
+
+fn assert_fit_object(v: &Value, d: usize) {
+    for key in FIT_KEYS {
+        assert!(v.get(key).is_some(), "missing key {key} in {v}");
+    }
+    assert_eq!(v["n_features"], d);
+    assert_eq!(v["coef"].as_array().unwrap().len(), d);
+    assert!(
+        v["coef"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c.as_f64().unwrap().is_finite())
+    );
+}
+
+#[test]
+fn compare_json_lists_every_backend_against_the_reference() {
+    let out = tikhonov(&["compare", "--n", "400", "--d", "6", "--format", "json"]);
+    let v = json(&out);
+    assert_eq!(v["reference"], "qr");
+    let results = v["results"].as_array().unwrap();
+    let names: Vec<&str> = results
+        .iter()
+        .map(|r| r["solver"].as_str().unwrap())
+        .collect();
+    for name in tikhonov::solvers::names() {
+        assert!(names.contains(&name), "{name} missing from {names:?}");
+    }
+    for r in results {
+        assert_fit_object(r, 6);
+        assert_eq!(r["n_samples"], 400);
+        let err = r["coef_rel_error"].as_f64().unwrap();
+        let gap = r["objective_gap"].as_f64().unwrap();
+        assert!(gap >= 0.0);
+        match r["solver"].as_str().unwrap() {
+            "qr" | "cholesky" | "normal" => assert!(err < 1e-10, "{r}"),
+            "gd" => assert!(err < 1e-6 && r["converged"] == true, "{r}"),
+            _ => assert!(err < 1e-1, "{r}"),
+        }
+    }
+}
+
+#[test]
+fn default_command_is_compare_with_a_table() {
+    let out = tikhonov(&["--n", "300", "--d", "4", "--solvers", "cholesky,gd"]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("built-in synthetic problem: n = 300, d = 4"),
+        "{text}"
+    );
+    assert!(text.contains("cholesky") && text.contains("gd") && text.contains("rel. error"));
+}
+
+#[test]
+fn fit_reads_csv_by_target_name_and_npy_with_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("d.csv");
+    let mut text = String::from("a,y,b\n");
+    for i in 0..30 {
+        let (a, b) = (i as f64, ((i * 7) % 5) as f64);
+        text += &format!("{a},{},{b}\n", 1.0 + 2.0 * a - 3.0 * b);
+    }
+    std::fs::write(&csv, text).unwrap();
+    let v = json(&tikhonov(&[
+        "fit",
+        "--data",
+        csv.to_str().unwrap(),
+        "--target",
+        "y",
+        "--lambda",
+        "0",
+        "--format",
+        "json",
+    ]));
+    assert_fit_object(&v, 2);
+    let coef: Vec<f64> = v["coef"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_f64().unwrap())
+        .collect();
+    assert!(
+        (coef[0] - 2.0).abs() < 1e-10 && (coef[1] + 3.0).abs() < 1e-10,
+        "{coef:?}"
+    );
+    assert!((v["intercept"].as_f64().unwrap() - 1.0).abs() < 1e-9);
+
+    // The same data as .npy, with weights, through the origin.
+    let x = faer::Mat::from_fn(30, 2, |i, j| {
+        if j == 0 {
+            i as f64
+        } else {
+            ((i * 7) % 5) as f64
+        }
+    });
+    let y = faer::Col::from_fn(30, |i| 2.0 * x[(i, 0)] - 3.0 * x[(i, 1)]);
+    let w = faer::Col::from_fn(30, |i| 1.0 + (i % 2) as f64);
+    let (xp, yp, wp) = (
+        dir.path().join("x.npy"),
+        dir.path().join("y.npy"),
+        dir.path().join("w.npy"),
+    );
+    tikhonov::data::write_npy_matrix(&xp, x.as_ref()).unwrap();
+    tikhonov::data::write_npy_vector(&yp, y.as_ref()).unwrap();
+    tikhonov::data::write_npy_vector(&wp, w.as_ref()).unwrap();
+    let p = |p: &Path| p.to_str().unwrap().to_owned();
+    let v = json(&tikhonov(&[
+        "fit",
+        "--x",
+        &p(&xp),
+        "--y",
+        &p(&yp),
+        "--weights",
+        &p(&wp),
+        "--no-intercept",
+        "--lambda",
+        "0",
+        "--solver",
+        "qr",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(v["intercept"], 0.0);
+    assert_eq!(v["solver"], "qr");
+    assert!((v["coef"][0].as_f64().unwrap() - 2.0).abs() < 1e-12);
+}
+
+#[test]
+fn errors_are_one_line_with_the_right_exit_code() {
+    let check = |args: &[&str], code: i32, needle: &str| {
+        let out = tikhonov(args);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    };
+    // Bad usage: exit 2.
+    check(
+        &["fit", "--solver", "newton", "--n", "20", "--d", "2"],
+        2,
+        "unknown solver `newton`",
+    );
+    check(
+        &["fit", "--lambda", "-1", "--n", "20", "--d", "2"],
+        2,
+        "lambda",
+    );
+    check(
+        &[
+            "fit", "--tol", "2", "--solver", "gd", "--n", "20", "--d", "2",
+        ],
+        2,
+        "tol",
+    );
+    check(&["fit", "--data", "x.csv"], 2, "--target");
+    // Bad data or numerical failure: exit 1.
+    check(
+        &[
+            "fit",
+            "--x",
+            "/nonexistent/x.npy",
+            "--y",
+            "/nonexistent/y.npy",
+        ],
+        1,
+        "/nonexistent/x.npy",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("nan.csv");
+    std::fs::write(&csv, "a,y\n1,2\nNaN,3\n").unwrap();
+    check(
+        &["fit", "--data", csv.to_str().unwrap(), "--target", "y"],
+        1,
+        "line 3",
+    );
+    let dup = dir.path().join("dup.csv");
+    std::fs::write(&dup, "a,b,y\n1,1,2\n2,2,3\n3,3,5\n4,4,4\n").unwrap();
+    for solver in ["cholesky", "normal", "qr"] {
+        check(
+            &[
+                "fit",
+                "--data",
+                dup.to_str().unwrap(),
+                "--target",
+                "y",
+                "--lambda",
+                "0",
+                "--solver",
+                solver,
+            ],
+            1,
+            "singular",
+        );
+    }
+    check(
+        &[
+            "fit", "--solver", "gd", "--step", "1000", "--n", "50", "--d", "3",
+        ],
+        1,
+        "diverged",
+    );
+}
