@@ -85,17 +85,21 @@ fn bench_grid(c: &mut Criterion) {
                 group.warm_up_time(Duration::from_millis(500));
             }
             group.throughput(Throughput::Elements(gram_flops(n, d) as u64));
-            group.bench_with_input(BenchmarkId::from_parameter(format!("{n}x{d}")), &(), |b, _| {
-                b.iter(|| {
-                    black_box(Moments::compute(
-                        black_box(x.as_ref()),
-                        y.as_mat(),
-                        None,
-                        true,
-                        par,
-                    ))
-                })
-            });
+            group.bench_with_input(
+                BenchmarkId::from_parameter(format!("{n}x{d}")),
+                &(),
+                |b, _| {
+                    b.iter(|| {
+                        black_box(Moments::compute(
+                            black_box(x.as_ref()),
+                            y.as_mat(),
+                            None,
+                            true,
+                            par,
+                        ))
+                    })
+                },
+            );
         }
     }
     group.finish();
@@ -181,7 +185,15 @@ impl Stats {
     }
 
     /// Chan–Golub–LeVeque merge of (sb, xm, ym, bxx, bxy) into self, on slices.
-    fn merge_parts(&mut self, sb: f64, xm: &Col<f64>, ym: &Col<f64>, bxx: &Mat<f64>, bxy: &Mat<f64>, how: Merge) {
+    fn merge_parts(
+        &mut self,
+        sb: f64,
+        xm: &Col<f64>,
+        ym: &Col<f64>,
+        bxx: &Mat<f64>,
+        bxy: &Mat<f64>,
+        how: Merge,
+    ) {
         let (d, k) = (bxx.nrows(), bxy.ncols());
         let (sa, s) = (self.s, self.s + sb);
         let c = sa * sb / s;
@@ -247,7 +259,11 @@ fn compute_variant(x: MatRef<'_, f64>, y: MatRef<'_, f64>, v: Variant, par: Par)
         let len = rows.min(n - start);
         let (xs, ys) = (x.subrows(start, len), y.subrows(start, len));
         if let Prep::Raw = v.prep {
-            let accum = if start == 0 { Accum::Replace } else { Accum::Add };
+            let accum = if start == 0 {
+                Accum::Replace
+            } else {
+                Accum::Add
+            };
             triangular::matmul(
                 total.xx.as_mut(),
                 BlockStructure::TriangularLower,
@@ -301,7 +317,14 @@ fn compute_variant(x: MatRef<'_, f64>, y: MatRef<'_, f64>, v: Variant, par: Par)
             1.0,
             par,
         );
-        matmul(bxy.as_mut(), Accum::Replace, xb.rb().transpose(), yb.rb(), 1.0, par);
+        matmul(
+            bxy.as_mut(),
+            Accum::Replace,
+            xb.rb().transpose(),
+            yb.rb(),
+            1.0,
+            par,
+        );
         total.merge_parts(sb, &xm, &ym, &bxx, &bxy, v.merge);
         if let Merge::Scratch = v.merge {
             pxx = bxx;
@@ -323,8 +346,22 @@ fn variant_row_split(x: MatRef<'_, f64>, y: MatRef<'_, f64>, v: Variant, par: Pa
     let h = n * (p / 2) / p;
     let (mut a, mut b) = (None, None);
     faer::utils::thread::join_raw(
-        |_| a = Some(variant_row_split(x.subrows(0, h), y.subrows(0, h), v, Par::rayon(p / 2))),
-        |_| b = Some(variant_row_split(x.subrows(h, n - h), y.subrows(h, n - h), v, Par::rayon(p - p / 2))),
+        |_| {
+            a = Some(variant_row_split(
+                x.subrows(0, h),
+                y.subrows(0, h),
+                v,
+                Par::rayon(p / 2),
+            ))
+        },
+        |_| {
+            b = Some(variant_row_split(
+                x.subrows(h, n - h),
+                y.subrows(h, n - h),
+                v,
+                Par::rayon(p - p / 2),
+            ))
+        },
         par,
     );
     let mut a = a.unwrap();
@@ -359,7 +396,13 @@ fn compute_row_split(x: MatRef<'_, f64>, y: MatRef<'_, f64>, par: Par) -> Moment
         let (mut a, mut b) = (None, None);
         faer::utils::thread::join_raw(
             |_| a = Some(rec(x.subrows(0, h), y.subrows(0, h), Par::rayon(p / 2))),
-            |_| b = Some(rec(x.subrows(h, n - h), y.subrows(h, n - h), Par::rayon(p - p / 2))),
+            |_| {
+                b = Some(rec(
+                    x.subrows(h, n - h),
+                    y.subrows(h, n - h),
+                    Par::rayon(p - p / 2),
+                ))
+            },
             par,
         );
         let mut a = a.unwrap();
@@ -433,7 +476,14 @@ fn side_by_side(n: usize, d: usize, reps: usize) {
         "dense GEMM AᵀA (faer matmul, full)".into(),
         gemm_flops(n, d),
         Box::new(|| {
-            matmul(gemm_out.as_mut(), Accum::Replace, x.transpose(), x, 1.0, par);
+            matmul(
+                gemm_out.as_mut(),
+                Accum::Replace,
+                x.transpose(),
+                x,
+                1.0,
+                par,
+            );
             black_box(&gemm_out);
         }),
     ));
@@ -463,7 +513,14 @@ fn side_by_side(n: usize, d: usize, reps: usize) {
         "dense GEMM AᵀA, Par::Seq (1 thread)".into(),
         gemm_flops(n, d),
         Box::new(|| {
-            matmul(gemm_out1.as_mut(), Accum::Replace, x.transpose(), x, 1.0, Par::Seq);
+            matmul(
+                gemm_out1.as_mut(),
+                Accum::Replace,
+                x.transpose(),
+                x,
+                1.0,
+                Par::Seq,
+            );
             black_box(&gemm_out1);
         }),
     ));
@@ -475,24 +532,48 @@ fn side_by_side(n: usize, d: usize, reps: usize) {
             black_box(&syrk_out1);
         }),
     ));
-    let lib_copy = Variant { block_rows: 2048, merge: Merge::AsLibrary, prep: Prep::AsLibrary };
-    let fused = |b| Variant { block_rows: b, merge: Merge::Scratch, prep: Prep::Fused };
+    let lib_copy = Variant {
+        block_rows: 2048,
+        merge: Merge::AsLibrary,
+        prep: Prep::AsLibrary,
+    };
+    let fused = |b| Variant {
+        block_rows: b,
+        merge: Merge::Scratch,
+        prep: Prep::Fused,
+    };
     let mut variants: Vec<(String, Variant, bool)> = vec![
         ("copy of library (block 2048)".into(), lib_copy, false),
-        ("fused prep + slice merge, block 2048".into(), fused(2048), false),
-        ("row-split + fused prep, block 2048".into(), fused(2048), true),
+        (
+            "fused prep + slice merge, block 2048".into(),
+            fused(2048),
+            false,
+        ),
+        (
+            "row-split + fused prep, block 2048".into(),
+            fused(2048),
+            true,
+        ),
     ];
     for b in [256, 512, 1024, 4096] {
         variants.push((format!("row-split + fused prep, block {b}"), fused(b), true));
     }
     variants.push((
         "row-split, raw blocks 2048 (no copy/centre/merge)".into(),
-        Variant { block_rows: 2048, merge: Merge::Scratch, prep: Prep::Raw },
+        Variant {
+            block_rows: 2048,
+            merge: Merge::Scratch,
+            prep: Prep::Raw,
+        },
         true,
     ));
     variants.push((
         "raw blocks 2048, Par::rayon(2) kernel per block".into(),
-        Variant { block_rows: 2048, merge: Merge::Scratch, prep: Prep::Raw },
+        Variant {
+            block_rows: 2048,
+            merge: Merge::Scratch,
+            prep: Prep::Raw,
+        },
         false,
     ));
     for (name, v, split) in variants {
@@ -514,9 +595,36 @@ fn side_by_side(n: usize, d: usize, reps: usize) {
         let lib = Moments::compute(x, ym, None, true, par);
         let mut worst: f64 = 0.0;
         let vs = [
-            compute_variant(x, ym, Variant { block_rows: 2048, merge: Merge::AsLibrary, prep: Prep::AsLibrary }, par),
-            compute_variant(x, ym, Variant { block_rows: 2048, merge: Merge::Scratch, prep: Prep::Fused }, par),
-            variant_row_split(x, ym, Variant { block_rows: 512, merge: Merge::Scratch, prep: Prep::Fused }, par),
+            compute_variant(
+                x,
+                ym,
+                Variant {
+                    block_rows: 2048,
+                    merge: Merge::AsLibrary,
+                    prep: Prep::AsLibrary,
+                },
+                par,
+            ),
+            compute_variant(
+                x,
+                ym,
+                Variant {
+                    block_rows: 2048,
+                    merge: Merge::Scratch,
+                    prep: Prep::Fused,
+                },
+                par,
+            ),
+            variant_row_split(
+                x,
+                ym,
+                Variant {
+                    block_rows: 512,
+                    merge: Merge::Scratch,
+                    prep: Prep::Fused,
+                },
+                par,
+            ),
         ];
         for v in &vs {
             worst = worst.max(max_rel_diff_lower(v.xx.as_ref(), lib.xx.as_ref()));
@@ -525,7 +633,9 @@ fn side_by_side(n: usize, d: usize, reps: usize) {
         }
         let r = compute_row_split(x, ym, par);
         worst = worst.max(max_rel_diff_lower(r.xx.as_ref(), lib.xx.as_ref()));
-        println!("side_by_side {n}x{d}: variants vs library, max rel diff of Cxx, Cxy, x̄ = {worst:.2e}");
+        println!(
+            "side_by_side {n}x{d}: variants vs library, max rel diff of Cxx, Cxy, x̄ = {worst:.2e}"
+        );
         assert!(worst < 1e-10);
     }
 
@@ -570,7 +680,10 @@ fn side_by_side(n: usize, d: usize, reps: usize) {
             100.0 * r / gemm_rate
         );
     }
-    println!("(time ratio library Gram / GEMM = {:.3})\n", median(&mut times[1].clone()) / gemm_time);
+    println!(
+        "(time ratio library Gram / GEMM = {:.3})\n",
+        median(&mut times[1].clone()) / gemm_time
+    );
 }
 
 fn main() {
