@@ -5,6 +5,8 @@
 //! | `normal` | Gram system (XcᵀSXc + SλI)w = XcᵀSyc, nalgebra LU | n·d² + d³ | error ∝ κ(X)² |
 //! | `cholesky` | same system, faer Cholesky | n·d² + d³/3 | error ∝ κ(X)² |
 //! | `qr` | Householder QR of [√S·Xc; √(Sλ)·I] | 2·n·d² | error ∝ κ(X) (the reference) |
+//! | `qr-refined` | `qr` + refinement, residuals in double-double | + O(n·d) per step | the f64 data's exact solution |
+//! | `cholesky-refined` | `cholesky` + the same refinement | + O(n·d) per step | same, while κ(X)²·ε ≪ 1 |
 //! | `svd` | thin SVD of √S·Xc, filter σ/(σ² + Sλ) | 4·n·d² + 8·d³ | error ∝ κ(X); min-norm at λ = 0 |
 //! | `dual` | Cholesky of the kernel XcSXcᵀ + SλI | n²·d + n³/3 | error ∝ κ(X)²; for d > n |
 //! | `gd` | gradient descent, step 1/L | 2·n·d per iteration, ~κ(X)² iterations | to `tol` |
@@ -25,6 +27,7 @@ pub mod dual;
 pub mod gd;
 pub mod normal;
 pub mod qr;
+pub mod refined;
 pub mod sgd;
 pub mod svd;
 
@@ -33,6 +36,7 @@ pub use dual::Dual;
 pub use gd::GradientDescent;
 pub use normal::NormalEquations;
 pub use qr::Qr;
+pub use refined::Refined;
 pub use sgd::Sgd;
 pub use svd::{Svd, SvdFactorization};
 
@@ -110,6 +114,12 @@ pub const REGISTRY: &[SolverInfo] = &[
         build: |_| Ok(Box::new(Qr)),
     },
     SolverInfo {
+        name: "qr-refined",
+        kind: SolverKind::Direct,
+        summary: "qr, then iterative refinement with double-double residuals (most accurate)",
+        build: |_| Ok(Box::new(Qr::refined())),
+    },
+    SolverInfo {
         name: "svd",
         kind: SolverKind::Direct,
         summary: "thin SVD of the centred design; minimum-norm solution at λ = 0",
@@ -126,6 +136,12 @@ pub const REGISTRY: &[SolverInfo] = &[
         kind: SolverKind::Direct,
         summary: "Cholesky of the shared Gram system (faer)",
         build: |_| Ok(Box::new(Cholesky)),
+    },
+    SolverInfo {
+        name: "cholesky-refined",
+        kind: SolverKind::Direct,
+        summary: "cholesky, then iterative refinement with double-double residuals",
+        build: |_| Ok(Box::new(Cholesky::refined())),
     },
     SolverInfo {
         name: "normal",

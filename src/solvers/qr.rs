@@ -8,19 +8,119 @@
 //! whose normal equations are exactly (XcᵀSXc + SλI)w = XcᵀSyc. Working on the matrix itself,
 //! not on its Gram matrix, the error grows with κ(Xc) rather than κ(Xc)²: this is the crate's
 //! reference solution. It needs an (n + d) × d working copy and costs about 2·n·d² flops.
+//! [`Qr::refined`] adds iterative refinement in extended precision ([`crate::refine`]).
 
 use faer::linalg::solvers::{Qr as FaerQr, SolveLstsq};
-use faer::{Col, Mat};
+use faer::linalg::triangular_solve::{
+    solve_lower_triangular_in_place, solve_upper_triangular_in_place,
+};
+use faer::{Col, Mat, MatRef, Par};
 
 use crate::error::{Error, Result};
 use crate::fit::{Fit, Solution};
 use crate::moments::pow2_inverse_sqrt;
 use crate::problem::RidgeProblem;
+use crate::solvers::refined::{Base, Refined};
 use crate::solvers::{Solver, timed};
 
 /// Householder QR of the augmented system: the accuracy reference.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Qr;
+
+impl Qr {
+    /// `qr` followed by iterative refinement with double-double residuals (registered as
+    /// `qr-refined`), at most [`Refined::DEFAULT_MAX_STEPS`] corrections.
+    pub fn refined() -> Refined {
+        Refined::new(Base::Qr)
+    }
+
+    /// `qr` refined with at most `max_steps` corrections (1 to 100).
+    pub fn with_refinement(max_steps: usize) -> Result<Refined> {
+        Refined::new(Base::Qr).max_steps(max_steps)
+    }
+}
+
+/// The QR factorisation of the equilibrated augmented matrix [S^½·Xc; √(Sλ)·I]·D.
+pub(crate) struct QrFactor {
+    qr: FaerQr<f64>,
+    /// D, exact powers of two: column j of the factored matrix has norm within √2 of 1.
+    pub scale: Col<f64>,
+    rows: usize,
+    par: Par,
+    /// max|Rᵢᵢ| / min|Rᵢᵢ|, a lower bound on κ(A·D) (within a small factor in practice).
+    pub condition: f64,
+}
+
+impl QrFactor {
+    /// Factors the problem's augmented system; `Singular` when R has a diagonal entry below
+    /// max(n + d, d)·ε·max|Rᵢᵢ| (λ = 0 with dependent columns).
+    pub fn new(solver: &str, problem: &RidgeProblem<'_>) -> Result<Self> {
+        let (n, d) = (problem.n_samples(), problem.n_features());
+        let lambda = problem.lambda();
+        let extra = if lambda > 0.0 { d } else { 0 };
+        if n + extra < d {
+            return Err(Error::Singular {
+                solver: solver.into(),
+                detail: format!("λ = 0 with fewer samples ({n}) than features ({d})"),
+            });
+        }
+        // Exact power-of-two column equilibration (see `moments::GramSystem`): it leaves the
+        // rounding unchanged but makes the rank threshold below independent of units.
+        let mut m = Mat::zeros(n + extra, d);
+        problem.write_scaled_centred_x(m.as_mut().subrows_mut(0, n));
+        let shift = (problem.weight_sum() * lambda).sqrt();
+        let scale = Col::from_fn(d, |j| {
+            pow2_inverse_sqrt(m.col(j).subrows(0, n).squared_norm_l2() + shift * shift)
+        });
+        for j in 0..d {
+            if extra > 0 {
+                m[(n + j, j)] = shift;
+            }
+            m.col_mut(j).iter_mut().for_each(|v| *v *= scale[j]);
+        }
+        let qr = FaerQr::new(m.as_ref());
+        let r = qr.thin_R();
+        let diag: Vec<f64> = (0..d).map(|j| r[(j, j)].abs()).collect();
+        let max_r = diag.iter().copied().fold(0.0, f64::max);
+        let min_r = diag.iter().copied().fold(f64::INFINITY, f64::min);
+        let threshold = (n + extra).max(d) as f64 * f64::EPSILON * max_r;
+        if min_r <= threshold {
+            return Err(Error::Singular {
+                solver: solver.into(),
+                detail: format!(
+                    "smallest |Rᵢᵢ| {min_r:.3e} ≤ max(n, d)·ε·max |Rᵢᵢ| = {threshold:.3e}"
+                ),
+            });
+        }
+        Ok(Self {
+            qr,
+            scale,
+            rows: n + extra,
+            par: problem.par(),
+            condition: max_r / min_r,
+        })
+    }
+
+    /// The coefficients W (d × k) for right-hand sides S^½·Yc (n × k): the least-squares solution
+    /// of the augmented system through Qᵀ, mapped back by D.
+    pub fn solve_lstsq(&self, rhs: MatRef<'_, f64>) -> Mat<f64> {
+        let (n, k) = (rhs.nrows(), rhs.ncols());
+        let full = Mat::from_fn(self.rows, k, |i, t| if i < n { rhs[(i, t)] } else { 0.0 });
+        let v = self.qr.solve_lstsq(full.as_ref());
+        Mat::from_fn(v.nrows(), k, |j, t| self.scale[j] * v[(j, t)])
+    }
+
+    /// Solves (XcᵀSXc + SλI)·Δ = B (d × k) through RᵀR = D(XcᵀSXc + SλI)D: Δ = D·R⁻¹R⁻ᵀ·D·B.
+    /// Used for refinement corrections, where R's backward stability makes each step contract
+    /// the error by about κ·ε (see [`crate::refine`]).
+    pub fn solve_normal(&self, rhs: MatRef<'_, f64>) -> Mat<f64> {
+        let r = self.qr.thin_R();
+        let mut z = Mat::from_fn(rhs.nrows(), rhs.ncols(), |j, t| self.scale[j] * rhs[(j, t)]);
+        solve_lower_triangular_in_place(r.transpose(), z.as_mut(), self.par);
+        solve_upper_triangular_in_place(r, z.as_mut(), self.par);
+        Mat::from_fn(z.nrows(), z.ncols(), |j, t| self.scale[j] * z[(j, t)])
+    }
+}
 
 impl Solver for Qr {
     fn name(&self) -> &'static str {
@@ -29,49 +129,11 @@ impl Solver for Qr {
 
     fn solve(&self, problem: &RidgeProblem<'_>) -> Result<Fit> {
         timed(problem, self.name(), || {
-            let (n, d) = (problem.n_samples(), problem.n_features());
-            let lambda = problem.lambda();
-            let extra = if lambda > 0.0 { d } else { 0 };
-            if n + extra < d {
-                return Err(Error::Singular {
-                    solver: self.name().into(),
-                    detail: format!("λ = 0 with fewer samples ({n}) than features ({d})"),
-                });
-            }
-            // Exact power-of-two column equilibration (see `moments::GramSystem`): it leaves the
-            // rounding unchanged but makes the rank threshold below independent of units.
-            let mut m = Mat::zeros(n + extra, d);
-            problem.write_scaled_centred_x(m.as_mut().subrows_mut(0, n));
-            let shift = (problem.weight_sum() * lambda).sqrt();
-            let col_scale = Col::from_fn(d, |j| {
-                pow2_inverse_sqrt(m.col(j).subrows(0, n).squared_norm_l2() + shift * shift)
-            });
-            for j in 0..d {
-                if extra > 0 {
-                    m[(n + j, j)] = shift;
-                }
-                m.col_mut(j).iter_mut().for_each(|v| *v *= col_scale[j]);
-            }
-            let y = problem.scaled_centred_y();
-            let rhs = Mat::from_fn(n + extra, 1, |i, _| if i < n { y[i] } else { 0.0 });
-            let qr = FaerQr::new(m.as_ref());
-            let r = qr.thin_R();
-            let diag: Vec<f64> = (0..d).map(|j| r[(j, j)].abs()).collect();
-            let max_r = diag.iter().copied().fold(0.0, f64::max);
-            let min_r = diag.iter().copied().fold(f64::INFINITY, f64::min);
-            let threshold = (n + extra).max(d) as f64 * f64::EPSILON * max_r;
-            if min_r <= threshold {
-                return Err(Error::Singular {
-                    solver: self.name().into(),
-                    detail: format!(
-                        "smallest |Rᵢᵢ| {min_r:.3e} ≤ max(n, d)·ε·max |Rᵢᵢ| = {threshold:.3e}"
-                    ),
-                });
-            }
-            let v = qr.solve_lstsq(rhs.as_ref());
-            let w = Col::from_fn(d, |j| col_scale[j] * v[(j, 0)]);
+            let f = QrFactor::new(self.name(), problem)?;
+            let w = f.solve_lstsq(problem.scaled_centred_y().as_mat());
+            let w = w.col(0).to_owned();
             let b = problem.optimal_intercept(w.as_ref());
-            Ok(Solution::direct(w, b, Some(max_r / min_r)))
+            Ok(Solution::direct(w, b, Some(f.condition)))
         })
     }
 }
