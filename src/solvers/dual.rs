@@ -10,7 +10,7 @@
 //! the n × n kernel instead of the d × d Gram matrix: O(n²·d + n³/3) instead of O(n·d² + d³/3).
 //! X is read twice in blocks of columns, each block centred and weight-scaled in a small buffer:
 //! no n × d copy. At tiny λ the product w = Xsᵀα cancels large terms, so the solution is then
-//! refined in the primal through the same factor (see [`refine`]). The centred kernel is singular at λ = 0 (its rows sum to zero), so this
+//! refined in the primal through the same factor (see `refine` below). The centred kernel is singular at λ = 0 (its rows sum to zero), so this
 //! backend needs λ > 0; `svd` gives the minimum-norm solution at λ = 0.
 
 use faer::linalg::matmul::matmul;
