@@ -2,6 +2,7 @@
 //!
 //! | name | method | cost | accuracy |
 //! |---|---|---|---|
+//! | `auto` | dual if d > n and λ > 0, else cholesky-refined if κ(X)²·ε ≤ 1e-10, else qr-refined; svd at λ = 0 if rank-deficient | that backend's | that backend's; names it in `Fit::solver` |
 //! | `normal` | Gram system (XcᵀSXc + SλI)w = XcᵀSyc, nalgebra LU | n·d² + d³ | error ∝ κ(X)² |
 //! | `cholesky` | same system, faer Cholesky | n·d² + d³/3 | error ∝ κ(X)² |
 //! | `qr` | Householder QR of [√S·Xc; √(Sλ)·I] | 2·n·d² | error ∝ κ(X) (the reference) |
@@ -22,6 +23,7 @@ use crate::iterate::{IterationControl, IterativeMethod, StopReason};
 use crate::objective::LeastSquares;
 use crate::problem::RidgeProblem;
 
+pub mod auto;
 pub mod cholesky;
 pub mod dual;
 pub mod gd;
@@ -31,6 +33,7 @@ pub mod refined;
 pub mod sgd;
 pub mod svd;
 
+pub use auto::Auto;
 pub use cholesky::Cholesky;
 pub use dual::Dual;
 pub use gd::GradientDescent;
@@ -107,6 +110,12 @@ pub struct SolverInfo {
 
 /// Every backend, in the order comparisons list them.
 pub const REGISTRY: &[SolverInfo] = &[
+    SolverInfo {
+        name: "auto",
+        kind: SolverKind::Direct,
+        summary: "picks dual, cholesky-refined, qr-refined or svd by shape, λ and conditioning",
+        build: |_| Ok(Box::new(Auto)),
+    },
     SolverInfo {
         name: "qr",
         kind: SolverKind::Direct,
@@ -274,10 +283,11 @@ mod tests {
             .lambda(0.0)
             .build()
             .unwrap();
-        // `svd` returns the minimum-norm solution instead (tested in svd.rs).
+        // `svd` returns the minimum-norm solution instead (tested in svd.rs), and `auto` falls
+        // back to it (tested in auto.rs).
         for info in REGISTRY
             .iter()
-            .filter(|s| s.kind == SolverKind::Direct && s.name != "svd")
+            .filter(|s| s.kind == SolverKind::Direct && !["svd", "auto"].contains(&s.name))
         {
             let err = (info.build)(&SolverOptions::default())
                 .unwrap()

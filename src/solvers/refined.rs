@@ -37,6 +37,7 @@ pub(crate) enum Base {
 pub struct Refined {
     base: Base,
     max_steps: usize,
+    max_contraction: f64,
 }
 
 /// Beyond this κ·ε a Cholesky-based correction no longer contracts reliably.
@@ -51,7 +52,16 @@ impl Refined {
         Self {
             base,
             max_steps: Self::DEFAULT_MAX_STEPS,
+            max_contraction: MAX_CONTRACTION,
         }
+    }
+
+    /// Refuses (`IllConditioned`) a Cholesky factor whose condition estimate κ has κ·ε above
+    /// `limit` (default 10⁻²): `auto` uses 10⁻¹⁰ to prefer `qr-refined` once the Gram system
+    /// would lose more than 6 of its 16 digits. No effect on `qr-refined`.
+    pub(crate) fn max_contraction(mut self, limit: f64) -> Self {
+        self.max_contraction = limit;
+        self
     }
 
     /// At most `max_steps` corrections, 1 to 100.
@@ -92,7 +102,7 @@ impl Solver for Refined {
             Base::Cholesky => {
                 let system = GramSystem::of_problem(problem);
                 let f = factor_unchecked(name, system.a.as_ref(), problem.par())?;
-                if f.condition * f64::EPSILON > MAX_CONTRACTION {
+                if f.condition * f64::EPSILON > self.max_contraction {
                     return Err(ill_conditioned(name, f.condition));
                 }
                 let v = f.solve(system.rhs.as_ref());
