@@ -141,7 +141,18 @@ impl Refined {
         column_norms: ColRef<'_, f64>,
         correct: impl FnMut(Col<f64>) -> Col<f64>,
     ) -> Result<Solution> {
-        let r = refine(problem, w, b, self.max_steps, column_norms, correct);
+        // One correction shrinks the error by about κ·ε (κ of the factored matrix, QR's R or the
+        // Gram matrix); d covers the constants of the solves.
+        let contraction = problem.n_features() as f64 * condition * f64::EPSILON;
+        let r = refine(
+            problem,
+            w,
+            b,
+            self.max_steps,
+            column_norms,
+            contraction,
+            correct,
+        );
         let promised = 10f64.powi(-(condition::MIN_DIGITS as i32));
         if refused && (r.last_correction > promised || r.last_correction.is_nan()) {
             return Err(ill_conditioned(self.name(), condition));
