@@ -29,6 +29,11 @@ pub trait Objective: Sync {
     fn strong_convexity(&self) -> f64;
     /// The ℓ₂ penalty λ (the part of f that is not a sum over samples).
     fn penalty(&self) -> f64;
+    /// The linear least-squares structure f(θ) = ½‖b − A·θ‖² + (λ/2)‖θ‖², for methods that need
+    /// it (CGLS, coordinate descent with residual updates); `None` for other losses.
+    fn least_squares(&self) -> Option<&LeastSquares<'_>> {
+        None
+    }
     /// Adds `scale`·(n·sᵢ/S)·∇ℓᵢ(θ) for every i in `batch` to `grad`: the terms whose mean over a
     /// uniformly drawn i is the gradient of the data part of f.
     fn add_sample_gradients(
@@ -55,6 +60,8 @@ pub struct LeastSquares<'p> {
     problem: &'p RidgeProblem<'p>,
     smoothness: OnceLock<f64>,
     rows: OnceLock<SampleMajor>,
+    /// D = diag(√(sᵢ/S)) of the least-squares form, built on first use.
+    row_scale: OnceLock<Col<f64>>,
 }
 
 /// Centred samples stored contiguously (column i of `xc` is xᵢ − x̄), with targets and weights.
@@ -73,6 +80,7 @@ impl<'p> LeastSquares<'p> {
             problem,
             smoothness: OnceLock::new(),
             rows: OnceLock::new(),
+            row_scale: OnceLock::new(),
         }
     }
 
@@ -198,6 +206,10 @@ impl Objective for LeastSquares<'_> {
         self.problem.lambda()
     }
 
+    fn least_squares(&self) -> Option<&LeastSquares<'_>> {
+        Some(self)
+    }
+
     fn add_sample_gradients(
         &self,
         w: ColRef<'_, f64>,
@@ -221,5 +233,127 @@ impl Objective for LeastSquares<'_> {
 
     fn max_sample_smoothness(&self) -> f64 {
         self.sample_major().max_smoothness
+    }
+}
+
+/// # The least-squares form
+///
+/// ```text
+/// f(w) = ½‖b − A·w‖² + (λ/2)‖w‖²,     A = D·Xc,  b = D·yc,  D = diag(√(sᵢ/S))
+/// ```
+///
+/// which is the profile objective above written as one damped least-squares problem (Björck,
+/// *Numerical Methods for Least Squares Problems*, 1996, §2.3.3). A is never formed: products
+/// with A centre X on the fly, and the column operations centre each entry as it is read
+/// (aᵢⱼ = dᵢ·(xᵢⱼ − x̄ⱼ)), so no n × d copy of X is made and no cancellation against the column
+/// offset occurs in them. One product with A or Aᵀ, or one sweep of column dot products, reads X
+/// once: half the cost of a full gradient.
+impl LeastSquares<'_> {
+    fn row_scale(&self) -> &Col<f64> {
+        self.row_scale.get_or_init(|| {
+            let p = self.problem;
+            Col::from_fn(p.n_samples(), |i| (p.weight(i) / p.weight_sum()).sqrt())
+        })
+    }
+
+    /// r ← b − A·w, the (scaled) residual at w.
+    pub fn ls_residual(&self, w: ColRef<'_, f64>, mut r: ColMut<'_, f64>) {
+        let p = self.problem;
+        let shift = p.y_mean() - dot(p.x_mean(), w);
+        r.rb_mut()
+            .iter_mut()
+            .zip(p.y().iter())
+            .for_each(|(r, y)| *r = y - shift);
+        matmul(
+            r.rb_mut().as_mat_mut(),
+            Accum::Add,
+            p.x(),
+            w.as_mat(),
+            -1.0,
+            p.par(),
+        );
+        r.iter_mut()
+            .zip(self.row_scale().iter())
+            .for_each(|(r, d)| *r *= d);
+    }
+
+    /// out ← A·v.
+    pub fn ls_apply(&self, v: ColRef<'_, f64>, mut out: ColMut<'_, f64>) {
+        let p = self.problem;
+        out.fill(-dot(p.x_mean(), v));
+        matmul(
+            out.rb_mut().as_mat_mut(),
+            Accum::Add,
+            p.x(),
+            v.as_mat(),
+            1.0,
+            p.par(),
+        );
+        out.iter_mut()
+            .zip(self.row_scale().iter())
+            .for_each(|(o, d)| *o *= d);
+    }
+
+    /// out ← out + alpha·Aᵀu.
+    pub fn ls_apply_transpose(&self, u: ColRef<'_, f64>, alpha: f64, out: ColMut<'_, f64>) {
+        let du = Col::from_fn(u.nrows(), |i| self.row_scale()[i] * u[i]);
+        self.add_xct(du.as_ref(), alpha, out);
+    }
+
+    /// Given r = b − A·w: grad ← λw − Aᵀr = ∇f(w), and returns f(w) = ½‖r‖² + (λ/2)‖w‖².
+    pub fn ls_value_gradient(
+        &self,
+        w: ColRef<'_, f64>,
+        r: ColRef<'_, f64>,
+        mut grad: ColMut<'_, f64>,
+    ) -> f64 {
+        let lambda = self.problem.lambda();
+        grad.copy_from(w);
+        grad *= faer::Scale(lambda);
+        self.ls_apply_transpose(r, -1.0, grad);
+        0.5 * r.squared_norm_l2() + 0.5 * lambda * w.squared_norm_l2()
+    }
+
+    /// aⱼᵀu for column j of A.
+    pub fn ls_column_dot(&self, j: usize, u: ColRef<'_, f64>) -> f64 {
+        let mean = self.problem.x_mean()[j];
+        let mut sum = 0.0;
+        self.for_column(j, |i, aij| sum += aij * u[i], mean);
+        sum
+    }
+
+    /// u ← u + alpha·aⱼ for column j of A.
+    pub fn ls_column_axpy(&self, j: usize, alpha: f64, mut u: ColMut<'_, f64>) {
+        let mean = self.problem.x_mean()[j];
+        self.for_column(j, |i, aij| u[i] += alpha * aij, mean);
+    }
+
+    /// ‖aⱼ‖² for every column: the diagonal of AᵀA = XcᵀSXc/S.
+    pub fn ls_column_norms_sq(&self) -> Col<f64> {
+        Col::from_fn(self.dim(), |j| {
+            let mut sum = 0.0;
+            self.for_column(j, |_, aij| sum += aij * aij, self.problem.x_mean()[j]);
+            sum
+        })
+    }
+
+    /// Calls `f(i, aᵢⱼ)` for i = 0..n, reading column j of X once (contiguously when it is).
+    #[inline]
+    fn for_column(&self, j: usize, mut f: impl FnMut(usize, f64), mean: f64) {
+        let col = self.problem.x().col(j);
+        let scale = self.row_scale();
+        match col.try_as_col_major() {
+            Some(c) => c
+                .as_slice()
+                .iter()
+                .zip(scale.iter())
+                .enumerate()
+                .for_each(|(i, (x, d))| f(i, d * (x - mean))),
+            None => col
+                .iter()
+                .zip(scale.iter())
+                .enumerate()
+                .for_each(|(i, (x, d))| f(i, d * (x - mean))),
+        }
     }
 }
