@@ -119,6 +119,13 @@ fn fit_reads_csv_by_target_name_and_npy_with_weights() {
         "json",
     ]));
     assert_fit_object(&v, 2);
+    // `fit` defaults to `auto`, which names the backend it ran.
+    let ran = v["solver"].as_str().unwrap();
+    assert!(
+        ran.strip_prefix("auto:")
+            .is_some_and(|b| tikhonov::solvers::names().any(|n| n == b)),
+        "{ran}"
+    );
     let coef: Vec<f64> = v["coef"]
         .as_array()
         .unwrap()

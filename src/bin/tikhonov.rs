@@ -47,8 +47,8 @@ struct CompareArgs {
 
 #[derive(Args, Debug)]
 struct FitArgs {
-    /// The backend to use.
-    #[arg(long, default_value = "cholesky")]
+    /// The backend to use (`auto` picks a direct backend and the output names the one it ran).
+    #[arg(long, default_value = "auto")]
     solver: String,
     #[command(flatten)]
     common: CommonArgs,
@@ -272,6 +272,9 @@ fn run_fit(args: &FitArgs) -> Result<(), Error> {
             println!("iterations    {}", fit.iterations);
             println!("converged     {}", fit.converged);
             println!("fit seconds   {:.6}", fit.fit_seconds);
+            if let Some(k) = fit.condition_estimate {
+                println!("condition     {k:.3e} (estimate, of the matrix factored)");
+            }
         }
     }
     Ok(())
@@ -345,6 +348,13 @@ fn compare_json(problem: &RidgeProblem<'_>, c: &Comparison) -> Value {
 }
 
 fn print_table(description: &str, problem: &RidgeProblem<'_>, c: &Comparison) {
+    let w = c
+        .entries
+        .iter()
+        .map(|e| e.solver.len())
+        .max()
+        .unwrap_or(0)
+        .max(6);
     println!("{description}");
     println!(
         "λ = {}, intercept {}, reference: {} (objective {:.12e})\n",
@@ -354,13 +364,13 @@ fn print_table(description: &str, problem: &RidgeProblem<'_>, c: &Comparison) {
         c.reference.objective
     );
     println!(
-        "{:<10} {:>10} {:>7} {:>8} {:>9} {:>11} {:>10} {:>11}",
+        "{:<w$} {:>10} {:>7} {:>8} {:>9} {:>11} {:>10} {:>11}",
         "solver", "time (s)", "iters", "passes", "converged", "obj. gap", "‖∇J‖", "rel. error"
     );
     for e in &c.entries {
         match &e.outcome {
             Ok(m) => println!(
-                "{:<10} {:>10.4} {:>7} {:>8.1} {:>9} {:>11.3e} {:>10.3e} {:>11.3e}",
+                "{:<w$} {:>10.4} {:>7} {:>8.1} {:>9} {:>11.3e} {:>10.3e} {:>11.3e}",
                 e.solver,
                 m.fit.fit_seconds,
                 m.fit.iterations,
@@ -370,7 +380,7 @@ fn print_table(description: &str, problem: &RidgeProblem<'_>, c: &Comparison) {
                 m.fit.gradient_norm,
                 m.coef_rel_error
             ),
-            Err(err) => println!("{:<10} failed: {err}", e.solver),
+            Err(err) => println!("{:<w$} failed: {err}", e.solver),
         }
     }
 }
