@@ -7,10 +7,9 @@
 //! of the rounded design), where plain QR loses up to 9 digits (Wampler5). `Fit::iterations`
 //! reports the number of corrections applied.
 //!
-//! `cholesky-refined` also accepts a Gram system whose condition estimate plain `cholesky`
-//! refuses, as long as refinement can contract (κ·ε ≤ 10⁻²); it then returns a result only if
-//! refinement converged to [`condition::MIN_DIGITS`] digits, and an `IllConditioned` error
-//! otherwise.
+//! Both also accept a factor whose condition estimate the plain backend refuses, as long as
+//! refinement can contract (κ·ε ≤ 10⁻²); they then return a result only if refinement converged
+//! to [`condition::MIN_DIGITS`] digits, and an `IllConditioned` error otherwise.
 
 use faer::{Col, ColRef};
 
@@ -40,7 +39,7 @@ pub struct Refined {
     max_contraction: f64,
 }
 
-/// Beyond this κ·ε a Cholesky-based correction no longer contracts reliably.
+/// Beyond this κ·ε a correction no longer contracts reliably.
 const MAX_CONTRACTION: f64 = 1e-2;
 
 impl Refined {
@@ -56,9 +55,9 @@ impl Refined {
         }
     }
 
-    /// Refuses (`IllConditioned`) a Cholesky factor whose condition estimate κ has κ·ε above
-    /// `limit` (default 10⁻²): `auto` uses 10⁻¹⁰ to prefer `qr-refined` once the Gram system
-    /// would lose more than 6 of its 16 digits. No effect on `qr-refined`.
+    /// Refuses (`IllConditioned`) a factor whose condition estimate κ has κ·ε above `limit`
+    /// (default 10⁻²): `auto` uses 10⁻¹⁰ for `cholesky-refined`, to prefer `qr-refined` once the
+    /// Gram system would lose more than 6 of its 16 digits.
     pub(crate) fn max_contraction(mut self, limit: f64) -> Self {
         self.max_contraction = limit;
         self
@@ -91,11 +90,15 @@ impl Solver for Refined {
         timed(problem, name, || match self.base {
             Base::Qr => {
                 let f = QrFactor::new(name, problem)?;
+                if f.condition * f64::EPSILON > self.max_contraction {
+                    return Err(ill_conditioned(name, f.condition));
+                }
                 let w = f.solve_lstsq(problem.scaled_centred_y().as_mat());
                 let w = w.col(0).to_owned();
                 let b = problem.optimal_intercept(w.as_ref());
                 let norms = Col::from_fn(f.scale.nrows(), |j| 1.0 / f.scale[j]);
-                self.finish(problem, (w, b), f.condition, false, norms.as_ref(), |r| {
+                let refused = f.too_ill_conditioned();
+                self.finish(problem, (w, b), f.condition, refused, norms.as_ref(), |r| {
                     f.solve_normal(r.as_mat()).col(0).to_owned()
                 })
             }

@@ -98,6 +98,9 @@ impl SvdFactorization {
         let (n, d) = (problem.n_samples(), problem.n_features());
         let mut b = Mat::zeros(n, d);
         problem.write_scaled_centred_x(b.as_mut());
+        if problem.fit_intercept() {
+            recentre(problem, b.as_mut());
+        }
         let scale = Col::from_fn(d, |j| pow2_inverse_sqrt(b.col(j).squared_norm_l2()));
         for j in 0..d {
             b.col_mut(j).iter_mut().for_each(|v| *v *= scale[j]);
@@ -209,6 +212,27 @@ impl SvdFactorization {
     }
 }
 
+/// A second centring pass over S^½·Xc: subtracts from each column its remaining weighted mean
+/// mⱼ = Σᵢ √sᵢ·cᵢⱼ / S (so cᵢⱼ ← cᵢⱼ − √sᵢ·mⱼ).
+///
+/// Why: x̄ⱼ is rounded to f64, and the error δⱼ ≈ ε·|x̄ⱼ| of the mean is a multiple of the vector
+/// √s that no other centred column contains; after equilibration it is a direction of size
+/// ε·|x̄ⱼ|/rms(xⱼ − x̄ⱼ) in the column space. A column with a large offset and a small spread
+/// (|x̄ⱼ| = 3, spread 0.01) turns it into a singular value of 300·ε, above the rank cut-off, and an
+/// exactly rank-deficient design looks full rank. After this pass the remaining mean is the
+/// rounding of the centred values themselves, ε relative to the column. The intercept is still
+/// ȳ − x̄ᵀw: the shift mⱼ changes it by mᵀw, at the rounding level of that formula.
+fn recentre(problem: &RidgeProblem<'_>, mut b: faer::MatMut<'_, f64>) {
+    let root: Vec<f64> = (0..b.nrows()).map(|i| problem.weight(i).sqrt()).collect();
+    let total = problem.weight_sum();
+    for j in 0..b.ncols() {
+        let mean = (0..b.nrows()).map(|i| root[i] * b[(i, j)]).sum::<f64>() / total;
+        for (i, r) in root.iter().enumerate() {
+            b[(i, j)] -= r * mean;
+        }
+    }
+}
+
 /// faer's thin SVD, its (rare) failure to converge mapped to a numerical error.
 fn thin_svd(m: MatRef<'_, f64>) -> Result<faer::linalg::solvers::Svd<f64>> {
     faer::linalg::solvers::Svd::new_thin(m).map_err(|e| Error::Numerical {
@@ -293,6 +317,37 @@ mod tests {
         let err = (&w - &expected).norm_l2() / expected.norm_l2();
         assert!(err < 1e-9, "{w:?} vs {expected:?}");
         assert!((b - r.intercept).abs() < 1e-9 * r.intercept.abs());
+    }
+
+    #[test]
+    fn offsets_do_not_hide_an_exact_rank_deficiency() {
+        // x₁ = 10⁶ + t and x₂ = 10⁶ + 4t: exactly rank 1 once centred, but the f64 means
+        // 10⁶ + 6/7 and 10⁶ + 24/7 are rounded independently (by up to 6·10⁻¹¹), which without the
+        // second centring pass leaves a singular value 10⁻¹⁰ relative, far above the cut-off.
+        let t = |i: usize| (i % 3) as f64;
+        let x = Mat::from_fn(7, 2, |i, j| 1e6 + (3 * j + 1) as f64 * t(i));
+        let y = Col::from_fn(7, |i| 0.5 + 3.0 * t(i) + if i == 4 { 0.25 } else { 0.0 });
+        let p = RidgeProblem::builder(x.as_ref(), y.as_ref())
+            .lambda(0.0)
+            .build()
+            .unwrap();
+        let f = SvdFactorization::new(&p, None).unwrap();
+        assert_eq!(f.rank(), 1, "{:?}", f.singular_values);
+        // y ≈ c + a·t with a from the fit on t alone; min-norm split of a·t = w₁x₁ + w₂x₂ (up to
+        // constants) with w₁ + 4w₂ = a is a·(1, 4)/17.
+        let tt = Mat::from_fn(7, 1, |i, _| t(i));
+        let q = RidgeProblem::builder(tt.as_ref(), y.as_ref())
+            .lambda(0.0)
+            .build()
+            .unwrap();
+        let a = Qr.solve(&q).unwrap().coef[0];
+        let (w, _) = f.coefficients(0.0);
+        // The centred values carry the rounding of the 10⁶ offsets: ε·10⁶ against a spread of 1.
+        let expected = faer::col![a / 17.0, 4.0 * a / 17.0];
+        assert!(
+            (&w - &expected).norm_l2() < 1e-8 * expected.norm_l2(),
+            "{w:?} vs {expected:?}"
+        );
     }
 
     #[test]
