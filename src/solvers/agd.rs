@@ -131,7 +131,7 @@ impl IterativeMethod for Nesterov {
         };
         state.theta = &x_new + faer::Scale(beta) * &d;
         state.evaluate(objective);
-        if beta > 0.0 && !(state.value <= self.start_value) {
+        if beta > 0.0 && (state.value.is_nan() || state.value > self.start_value) {
             self.theta = self.theta0();
             state.theta.copy_from(&x_new);
             state.evaluate(objective);

@@ -238,6 +238,7 @@ impl IterativeMethod for Cgls {
         let ls = least_squares(objective, self.name)?;
         let lambda = objective.penalty();
         ls.ls_apply(self.p.as_ref(), self.q.as_mut());
+        state.passes += 0.5;
         let curvature = self.q.squared_norm_l2() + lambda * self.p.squared_norm_l2();
         if !(curvature > 0.0 && curvature.is_finite() && self.gamma.is_finite()) {
             return Err(Error::Numerical {

@@ -132,7 +132,7 @@ fn cubic_minimiser(a: &Trial, b: &Trial) -> Option<f64> {
     let h = b.alpha - a.alpha;
     let d1 = a.slope + b.slope - 3.0 * rise(a, b) / h;
     let disc = d1 * d1 - a.slope * b.slope;
-    if !(disc >= 0.0) {
+    if disc.is_nan() || disc < 0.0 {
         return None;
     }
     let d2 = h.signum() * disc.sqrt();
@@ -160,9 +160,9 @@ impl Quasi {
         }
         q *= faer::Scale(-self.gamma);
         for (p, a) in self.pairs.iter().zip(coef.iter().rev()) {
+            // q holds −r in N&W's notation: b = −β, and r ← r + (α − β)·s becomes this.
             let b = p.rho * dot(p.y.as_ref(), q.as_ref());
-            // q holds −r in N&W's notation, so the update's sign flips.
-            axpy(&mut q, -(a - b), p.s.as_ref());
+            axpy(&mut q, -(a + b), p.s.as_ref());
         }
         q
     }
@@ -265,7 +265,8 @@ impl IterativeMethod for Quasi {
 
     fn step(&mut self, objective: &dyn Objective, state: &mut IterState) -> Result<()> {
         let mut dir = self.direction(&state.grad);
-        if !(dot(dir.as_ref(), state.grad.as_ref()) < 0.0) {
+        let slope = dot(dir.as_ref(), state.grad.as_ref());
+        if slope.is_nan() || slope >= 0.0 {
             // Rounding broke H's positive definiteness: forget the pairs, step along −∇f.
             self.pairs.clear();
             dir = faer::Scale(-self.gamma) * &state.grad;
