@@ -8,7 +8,10 @@
 //! | `svd` | thin SVD of √S·Xc, filter σ/(σ² + Sλ) | 4·n·d² + 8·d³ | error ∝ κ(X); min-norm at λ = 0 |
 //! | `dual` | Cholesky of the kernel XcSXcᵀ + SλI | n²·d + n³/3 | error ∝ κ(X)²; for d > n |
 //! | `gd` | gradient descent, step 1/L | 2·n·d per iteration, ~κ(X)² iterations | to `tol` |
-//! | `sgd` | mini-batch SGD, decaying step, averaging | n·d per epoch | coarse (~1e-2) |
+//! | `sgd` | mini-batch SGD, step schedule, tail averaging | n·d per epoch | coarse (~1e-2) |
+//! | `sag` | stochastic average gradient, step 1/(16·L_max) | 2·n·d per epoch, linear rate | to `tol` |
+//! | `saga` | SAGA, step 1/(3·L_max) | 2·n·d per epoch, linear rate | to `tol` |
+//! | `svrg` | SVRG, step 1/(10·L_max), 2n inner steps | 3·n·d per outer iteration, linear rate | to `tol` |
 //!
 //! Adding a backend is one file in this folder and one line in [`REGISTRY`].
 
@@ -25,16 +28,22 @@ pub mod dual;
 pub mod gd;
 pub mod normal;
 pub mod qr;
+pub mod sag;
+pub mod saga;
 pub mod sgd;
 pub mod svd;
+pub mod svrg;
 
 pub use cholesky::Cholesky;
 pub use dual::Dual;
 pub use gd::GradientDescent;
 pub use normal::NormalEquations;
 pub use qr::Qr;
-pub use sgd::Sgd;
+pub use sag::Sag;
+pub use saga::Saga;
+pub use sgd::{Schedule, Sgd};
 pub use svd::{Svd, SvdFactorization};
+pub use svrg::Svrg;
 
 /// A ridge backend: a stable name and a way to solve a [`RidgeProblem`].
 ///
@@ -144,6 +153,24 @@ pub const REGISTRY: &[SolverInfo] = &[
         kind: SolverKind::Iterative,
         summary: "mini-batch SGD with decaying step and averaging",
         build: |o| Ok(Box::new(Sgd::from_options(o)?)),
+    },
+    SolverInfo {
+        name: "sag",
+        kind: SolverKind::Iterative,
+        summary: "stochastic average gradient (variance-reduced, linear rate)",
+        build: |o| Ok(Box::new(Sag::from_options(o)?)),
+    },
+    SolverInfo {
+        name: "saga",
+        kind: SolverKind::Iterative,
+        summary: "SAGA (variance-reduced, linear rate)",
+        build: |o| Ok(Box::new(Saga::from_options(o)?)),
+    },
+    SolverInfo {
+        name: "svrg",
+        kind: SolverKind::Iterative,
+        summary: "stochastic variance-reduced gradient (linear rate)",
+        build: |o| Ok(Box::new(Svrg::from_options(o)?)),
     },
 ];
 
