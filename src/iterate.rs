@@ -15,7 +15,7 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use faer::{Col, ColRef};
+use faer::{Col, ColMut, ColRef};
 
 use crate::error::{Error, Result};
 use crate::fit::Record;
@@ -134,6 +134,15 @@ impl IterState {
     /// Recomputes value and gradient at `theta` (one pass over the data).
     pub fn evaluate(&mut self, objective: &dyn Objective) {
         self.value = objective.value_gradient(self.theta.as_ref(), self.grad.as_mut());
+        self.grad_norm = self.grad.norm_l2();
+        self.passes += 1.0;
+    }
+
+    /// [`IterState::evaluate`] that also writes the per-sample slopes at `theta`
+    /// ([`Objective::value_gradient_slopes`]) in the same pass.
+    pub fn evaluate_with_slopes(&mut self, objective: &dyn Objective, slopes: ColMut<'_, f64>) {
+        self.value =
+            objective.value_gradient_slopes(self.theta.as_ref(), self.grad.as_mut(), slopes);
         self.grad_norm = self.grad.norm_l2();
         self.passes += 1.0;
     }
@@ -327,10 +336,9 @@ pub(crate) fn axpy(theta: &mut Col<f64>, alpha: f64, v: ColRef<'_, f64>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use faer::ColMut;
 
-    /// f(θ) = ½‖θ − 1‖² in one dimension, f(0) = ½.
-    struct Quadratic;
+    /// f(θ) = ½‖θ − 1‖² in one dimension, f(0) = ½: one sample x₁ = 1 with slope θ − 1.
+    struct Quadratic(Col<f64>);
 
     impl Objective for Quadratic {
         fn dim(&self) -> usize {
@@ -352,13 +360,20 @@ mod tests {
         fn penalty(&self) -> f64 {
             0.0
         }
-        fn add_sample_gradients(
+        fn sample_row(&self, _: usize) -> ColRef<'_, f64> {
+            self.0.as_ref()
+        }
+        fn sample_slope(&self, _: usize, theta: ColRef<'_, f64>) -> f64 {
+            theta[0] - 1.0
+        }
+        fn value_gradient_slopes(
             &self,
-            _: ColRef<'_, f64>,
-            _: &[usize],
-            _: f64,
-            _: ColMut<'_, f64>,
-        ) {
+            theta: ColRef<'_, f64>,
+            grad: ColMut<'_, f64>,
+            mut slopes: ColMut<'_, f64>,
+        ) -> f64 {
+            slopes[0] = theta[0] - 1.0;
+            self.value_gradient(theta, grad)
         }
         fn max_sample_smoothness(&self) -> f64 {
             1.0
@@ -384,7 +399,12 @@ mod tests {
 
     fn jump(to: f64, monotone: bool) -> Result<Outcome> {
         let control = IterationControl::new(1e-6, 3).unwrap();
-        run("jump", &mut Jump { to, monotone }, &Quadratic, &control)
+        run(
+            "jump",
+            &mut Jump { to, monotone },
+            &Quadratic(Col::ones(1)),
+            &control,
+        )
     }
 
     #[test]

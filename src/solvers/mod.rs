@@ -16,7 +16,10 @@
 //! | `pcg` | `cg` with Jacobi (column-norm) preconditioning | as `cg`, + ½ pass once | to `tol` |
 //! | `lbfgs` | L-BFGS (m = 10), strong-Wolfe line search | 1 pass per trial step, ~κ(X) iterations | to `tol` |
 //! | `cd` | cyclic coordinate descent, residual updates | 1.5 passes per sweep, ~κ(X)² sweeps | to `tol` |
-//! | `sgd` | mini-batch SGD, decaying step, averaging | n·d per epoch | coarse (~1e-2) |
+//! | `sgd` | mini-batch SGD, step schedule, tail averaging | n·d per epoch | coarse (~1e-2) |
+//! | `sag` | stochastic average gradient, step 1/(16·L_max) | 2·n·d per epoch, linear rate | to `tol` |
+//! | `saga` | SAGA, step 1/(3·L_max) | 2·n·d per epoch, linear rate | to `tol` |
+//! | `svrg` | SVRG, step 1/(10·L_max), 2n inner steps | 3·n·d per outer iteration, linear rate | to `tol` |
 //!
 //! Adding a backend is one file in this folder and one line in [`REGISTRY`].
 
@@ -39,8 +42,11 @@ pub mod lbfgs;
 pub mod normal;
 pub mod qr;
 pub mod refined;
+pub mod sag;
+pub mod saga;
 pub mod sgd;
 pub mod svd;
+pub mod svrg;
 
 pub use agd::AcceleratedGradient;
 pub use auto::Auto;
@@ -53,8 +59,11 @@ pub use lbfgs::Lbfgs;
 pub use normal::NormalEquations;
 pub use qr::Qr;
 pub use refined::Refined;
-pub use sgd::Sgd;
+pub use sag::Sag;
+pub use saga::Saga;
+pub use sgd::{Schedule, Sgd};
 pub use svd::{Svd, SvdFactorization};
+pub use svrg::Svrg;
 
 /// A ridge backend: a stable name and a way to solve a [`RidgeProblem`].
 ///
@@ -215,6 +224,24 @@ pub const REGISTRY: &[SolverInfo] = &[
         kind: SolverKind::Iterative,
         summary: "mini-batch SGD with decaying step and averaging",
         build: |o| Ok(Box::new(Sgd::from_options(o)?)),
+    },
+    SolverInfo {
+        name: "sag",
+        kind: SolverKind::Iterative,
+        summary: "stochastic average gradient (variance-reduced, linear rate)",
+        build: |o| Ok(Box::new(Sag::from_options(o)?)),
+    },
+    SolverInfo {
+        name: "saga",
+        kind: SolverKind::Iterative,
+        summary: "SAGA (variance-reduced, linear rate)",
+        build: |o| Ok(Box::new(Saga::from_options(o)?)),
+    },
+    SolverInfo {
+        name: "svrg",
+        kind: SolverKind::Iterative,
+        summary: "stochastic variance-reduced gradient (linear rate)",
+        build: |o| Ok(Box::new(Svrg::from_options(o)?)),
     },
 ];
 

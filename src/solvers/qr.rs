@@ -179,10 +179,7 @@ mod tests {
             .build()
             .unwrap();
         let err = Qr.solve(&p).unwrap_err();
-        assert!(
-            matches!(err, Error::IllConditioned { .. }),
-            "{err}"
-        );
+        assert!(matches!(err, Error::IllConditioned { .. }), "{err}");
         // A penalty makes it well posed again.
         let fit = Qr.solve(&p.with_lambda(1e-6).unwrap()).unwrap();
         assert!(fit.coef.norm_l2() < 1e3, "{:?}", fit.coef);
