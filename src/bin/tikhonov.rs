@@ -35,9 +35,10 @@ enum Command {
 
 #[derive(Args, Debug)]
 struct CompareArgs {
-    /// Comma-separated solver names, or `all`.
-    #[arg(long, value_delimiter = ',', default_value = "all")]
-    solvers: Vec<String>,
+    /// Comma-separated solver names, or `all` [default: every backend suited to the data's
+    /// shape: all but `dual` when n > d, whose n × n kernel then costs O(n³) for nothing].
+    #[arg(long, value_delimiter = ',')]
+    solvers: Option<Vec<String>>,
     /// The solver whose answer the others are measured against.
     #[arg(long, default_value = "qr")]
     reference: String,
@@ -282,18 +283,21 @@ fn run_fit(args: &FitArgs) -> Result<(), Error> {
 
 fn run_compare(args: &CompareArgs) -> Result<(), Error> {
     let opts = options(&args.common);
-    let names: Vec<String> = if args.solvers.iter().any(|s| s == "all") {
-        solvers::names().map(String::from).collect()
-    } else {
-        args.solvers.clone()
+    let reference = solvers::by_name(&args.reference, &opts)?;
+    let data = load(&args.common)?;
+    let problem = problem(&data, &args.common)?;
+    let names: Vec<String> = match &args.solvers {
+        Some(list) if !list.iter().any(|s| s == "all") => list.clone(),
+        Some(_) => solvers::names().map(String::from).collect(),
+        None => solvers::names()
+            .filter(|&name| name != "dual" || problem.n_features() > problem.n_samples())
+            .map(String::from)
+            .collect(),
     };
     let list = names
         .iter()
         .map(|n| solvers::by_name(n, &opts))
         .collect::<Result<Vec<_>, _>>()?;
-    let reference = solvers::by_name(&args.reference, &opts)?;
-    let data = load(&args.common)?;
-    let problem = problem(&data, &args.common)?;
     let comparison = compare::compare(&problem, reference.as_ref(), &list)?;
     if let Some(path) = &args.common.history {
         write_history(
