@@ -11,7 +11,15 @@
 //! | `svd` | thin SVD of √S·Xc, filter σ/(σ² + Sλ) | 4·n·d² + 8·d³ | error ∝ κ(X); min-norm at λ = 0 |
 //! | `dual` | Cholesky of the kernel XcSXcᵀ + SλI | n²·d + n³/3 | error ∝ κ(X)²; for d > n |
 //! | `gd` | gradient descent, step 1/L | 2·n·d per iteration, ~κ(X)² iterations | to `tol` |
-//! | `sgd` | mini-batch SGD, decaying step, averaging | n·d per epoch | coarse (~1e-2) |
+//! | `agd` | Nesterov, step 1/L, momentum (√κ−1)/(√κ+1) or FISTA, gradient restart | 1 pass per iteration, ~κ(X) iterations | to `tol` |
+//! | `cg` | CGLS on the normal equations, no XᵀX | 1 pass per iteration, ≤ d and ~κ(X) iterations | to `tol` |
+//! | `pcg` | `cg` with Jacobi (column-norm) preconditioning | as `cg`, + ½ pass once | to `tol` |
+//! | `lbfgs` | L-BFGS (m = 10), strong-Wolfe line search | 1 pass per trial step, ~κ(X) iterations | to `tol` |
+//! | `cd` | cyclic coordinate descent, residual updates | 1.5 passes per sweep, ~κ(X)² sweeps | to `tol` |
+//! | `sgd` | mini-batch SGD, step schedule, tail averaging | n·d per epoch | coarse (~1e-2) |
+//! | `sag` | stochastic average gradient, step 1/(16·L_max) | 2·n·d per epoch, linear rate | to `tol` |
+//! | `saga` | SAGA, step 1/(3·L_max) | 2·n·d per epoch, linear rate | to `tol` |
+//! | `svrg` | SVRG, step 1/(10·L_max), 2n inner steps | 3·n·d per outer iteration, linear rate | to `tol` |
 //!
 //! Adding a backend is one file in this folder and one line in [`REGISTRY`].
 
@@ -23,25 +31,39 @@ use crate::iterate::{IterationControl, IterativeMethod, StopReason};
 use crate::objective::LeastSquares;
 use crate::problem::RidgeProblem;
 
+pub mod agd;
 pub mod auto;
+pub mod cd;
+pub mod cg;
 pub mod cholesky;
 pub mod dual;
 pub mod gd;
+pub mod lbfgs;
 pub mod normal;
 pub mod qr;
 pub mod refined;
+pub mod sag;
+pub mod saga;
 pub mod sgd;
 pub mod svd;
+pub mod svrg;
 
+pub use agd::AcceleratedGradient;
 pub use auto::Auto;
+pub use cd::CoordinateDescent;
+pub use cg::{ConjugateGradient, Preconditioner};
 pub use cholesky::Cholesky;
 pub use dual::Dual;
 pub use gd::GradientDescent;
+pub use lbfgs::Lbfgs;
 pub use normal::NormalEquations;
 pub use qr::Qr;
 pub use refined::Refined;
-pub use sgd::Sgd;
+pub use sag::Sag;
+pub use saga::Saga;
+pub use sgd::{Schedule, Sgd};
 pub use svd::{Svd, SvdFactorization};
+pub use svrg::Svrg;
 
 /// A ridge backend: a stable name and a way to solve a [`RidgeProblem`].
 ///
@@ -165,10 +187,61 @@ pub const REGISTRY: &[SolverInfo] = &[
         build: |o| Ok(Box::new(GradientDescent::from_options(o)?)),
     },
     SolverInfo {
+        name: "agd",
+        kind: SolverKind::Iterative,
+        summary: "Nesterov's accelerated gradient with adaptive restart",
+        build: |o| Ok(Box::new(AcceleratedGradient::from_options(o)?)),
+    },
+    SolverInfo {
+        name: "cg",
+        kind: SolverKind::Iterative,
+        summary: "conjugate gradients on the normal equations (CGLS), no XᵀX",
+        build: |o| Ok(Box::new(ConjugateGradient::from_options(o)?)),
+    },
+    SolverInfo {
+        name: "pcg",
+        kind: SolverKind::Iterative,
+        summary: "CGLS with Jacobi (column-norm) preconditioning",
+        build: |o| {
+            let cg = ConjugateGradient::from_options(o)?;
+            Ok(Box::new(cg.with_preconditioner(Preconditioner::Jacobi)))
+        },
+    },
+    SolverInfo {
+        name: "lbfgs",
+        kind: SolverKind::Iterative,
+        summary: "limited-memory BFGS (m = 10) with a strong-Wolfe line search",
+        build: |o| Ok(Box::new(Lbfgs::from_options(o)?)),
+    },
+    SolverInfo {
+        name: "cd",
+        kind: SolverKind::Iterative,
+        summary: "cyclic coordinate descent with residual updates (glmnet-style)",
+        build: |o| Ok(Box::new(CoordinateDescent::from_options(o)?)),
+    },
+    SolverInfo {
         name: "sgd",
         kind: SolverKind::Iterative,
         summary: "mini-batch SGD with decaying step and averaging",
         build: |o| Ok(Box::new(Sgd::from_options(o)?)),
+    },
+    SolverInfo {
+        name: "sag",
+        kind: SolverKind::Iterative,
+        summary: "stochastic average gradient (variance-reduced, linear rate)",
+        build: |o| Ok(Box::new(Sag::from_options(o)?)),
+    },
+    SolverInfo {
+        name: "saga",
+        kind: SolverKind::Iterative,
+        summary: "SAGA (variance-reduced, linear rate)",
+        build: |o| Ok(Box::new(Saga::from_options(o)?)),
+    },
+    SolverInfo {
+        name: "svrg",
+        kind: SolverKind::Iterative,
+        summary: "stochastic variance-reduced gradient (linear rate)",
+        build: |o| Ok(Box::new(Svrg::from_options(o)?)),
     },
 ];
 
