@@ -92,7 +92,7 @@ pub enum Error {
     /// An iterative method blew up.
     #[error(
         "{solver} diverged at iteration {iteration} (objective {objective:e}, started at {start:e}); \
-         the step size is too large for this problem: use a smaller step, or the default step 1/L"
+         the step size is too large for this problem: use a smaller step, or the backend's default step (1/L for gd)"
     )]
     Diverged {
         /// The backend.

@@ -34,15 +34,27 @@ pub trait Objective: Sync {
     fn least_squares(&self) -> Option<&LeastSquares<'_>> {
         None
     }
-    /// Adds `scale`·(n·sᵢ/S)·∇ℓᵢ(θ) for every i in `batch` to `grad`: the terms whose mean over a
-    /// uniformly drawn i is the gradient of the data part of f.
-    fn add_sample_gradients(
+
+    // --- Per-sample access, for stochastic methods. -------------------------------------------
+    //
+    // The losses are those of a linear prediction, ℓᵢ(θ) = φᵢ(xᵢᵀθ), so the gradient of the
+    // i-th term fᵢ = (n·sᵢ/S)·ℓᵢ (whose mean over i is the data part of f) is a scalar times a
+    // fixed row: ∇fᵢ(θ) = gᵢ(θ)·xᵢ with the *slope* gᵢ(θ) = (n·sᵢ/S)·φᵢ'(xᵢᵀθ). A method that
+    // remembers per-sample gradients (SAG, SAGA, SVRG's snapshot) therefore stores one scalar
+    // per sample, not a d-vector (Schmidt, Le Roux & Bach, 2017, §4.1).
+
+    /// The row xᵢ (as the objective sees it, e.g. centred), contiguous in memory.
+    fn sample_row(&self, i: usize) -> ColRef<'_, f64>;
+    /// The slope gᵢ(θ): ∇fᵢ(θ) = gᵢ(θ)·xᵢ, and the data part of ∇f is (1/n)·Σᵢ gᵢ(θ)·xᵢ.
+    fn sample_slope(&self, i: usize, theta: ColRef<'_, f64>) -> f64;
+    /// [`Objective::value_gradient`] that also writes every slope gᵢ(θ) into `slopes` (length
+    /// n), in the same pass over the data.
+    fn value_gradient_slopes(
         &self,
         theta: ColRef<'_, f64>,
-        batch: &[usize],
-        scale: f64,
         grad: ColMut<'_, f64>,
-    );
+        slopes: ColMut<'_, f64>,
+    ) -> f64;
     /// maxᵢ of the smoothness constants of (n·sᵢ/S)·ℓᵢ, for stochastic step sizes.
     fn max_sample_smoothness(&self) -> f64;
 }
@@ -126,6 +138,13 @@ impl<'p> LeastSquares<'p> {
         }
     }
 
+    /// grad ← λw − (1/S)·Xcᵀu, the gradient from the weighted residuals u.
+    fn finish_gradient(&self, w: ColRef<'_, f64>, u: ColRef<'_, f64>, mut grad: ColMut<'_, f64>) {
+        grad.copy_from(w);
+        grad *= faer::Scale(self.problem.lambda());
+        self.add_xct(u, -1.0 / self.problem.weight_sum(), grad);
+    }
+
     fn sample_major(&self) -> &SampleMajor {
         self.rows.get_or_init(|| {
             let p = self.problem;
@@ -155,11 +174,9 @@ impl Objective for LeastSquares<'_> {
         self.problem.n_samples()
     }
 
-    fn value_gradient(&self, w: ColRef<'_, f64>, mut grad: ColMut<'_, f64>) -> f64 {
+    fn value_gradient(&self, w: ColRef<'_, f64>, grad: ColMut<'_, f64>) -> f64 {
         let (u, value) = self.weighted_residuals(w);
-        grad.copy_from(w);
-        grad *= faer::Scale(self.problem.lambda());
-        self.add_xct(u.as_ref(), -1.0 / self.problem.weight_sum(), grad);
+        self.finish_gradient(w, u.as_ref(), grad);
         value
     }
 
@@ -210,25 +227,32 @@ impl Objective for LeastSquares<'_> {
         Some(self)
     }
 
-    fn add_sample_gradients(
+    fn sample_row(&self, i: usize) -> ColRef<'_, f64> {
+        self.sample_major().xc.col(i)
+    }
+
+    /// gᵢ(w) = −(n·sᵢ/S)·(ycᵢ − x̃ᵢᵀw): ∇ of ½·(n·sᵢ/S)·(ycᵢ − x̃ᵢᵀw)² is gᵢ·x̃ᵢ.
+    fn sample_slope(&self, i: usize, w: ColRef<'_, f64>) -> f64 {
+        let rows = self.sample_major();
+        -rows.factor[i] * (rows.yc[i] - dot(rows.xc.col(i), w))
+    }
+
+    /// The slopes are −(n/S)·uᵢ with u = s ∘ (yc − Xc·w) the weighted residuals that the
+    /// gradient needs anyway.
+    fn value_gradient_slopes(
         &self,
         w: ColRef<'_, f64>,
-        batch: &[usize],
-        scale: f64,
-        mut grad: ColMut<'_, f64>,
-    ) {
-        let rows = self.sample_major();
-        for &i in batch {
-            let x = rows.xc.col(i);
-            // ∇ of ½·factor·(yc − xᵀw)² is −factor·(yc − xᵀw)·x.
-            let c = -scale * rows.factor[i] * (rows.yc[i] - dot(x, w));
-            if c != 0.0 {
-                grad.rb_mut()
-                    .iter_mut()
-                    .zip(x.iter())
-                    .for_each(|(g, xv)| *g += c * xv);
-            }
-        }
+        grad: ColMut<'_, f64>,
+        slopes: ColMut<'_, f64>,
+    ) -> f64 {
+        let (u, value) = self.weighted_residuals(w);
+        let scale = -(self.problem.n_samples() as f64) / self.problem.weight_sum();
+        slopes
+            .iter_mut()
+            .zip(u.iter())
+            .for_each(|(g, ui)| *g = scale * ui);
+        self.finish_gradient(w, u.as_ref(), grad);
+        value
     }
 
     fn max_sample_smoothness(&self) -> f64 {

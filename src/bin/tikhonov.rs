@@ -35,9 +35,10 @@ enum Command {
 
 #[derive(Args, Debug)]
 struct CompareArgs {
-    /// Comma-separated solver names, or `all`.
-    #[arg(long, value_delimiter = ',', default_value = "all")]
-    solvers: Vec<String>,
+    /// Comma-separated solver names, or `all` [default: every backend suited to the data's
+    /// shape: all but `dual` when n > d, whose n × n kernel then costs O(n³) for nothing].
+    #[arg(long, value_delimiter = ',')]
+    solvers: Option<Vec<String>>,
     /// The solver whose answer the others are measured against.
     #[arg(long, default_value = "qr")]
     reference: String,
@@ -47,8 +48,8 @@ struct CompareArgs {
 
 #[derive(Args, Debug)]
 struct FitArgs {
-    /// The backend to use.
-    #[arg(long, default_value = "cholesky")]
+    /// The backend to use (`auto` picks a direct backend and the output names the one it ran).
+    #[arg(long, default_value = "auto")]
     solver: String,
     #[command(flatten)]
     common: CommonArgs,
@@ -272,6 +273,9 @@ fn run_fit(args: &FitArgs) -> Result<(), Error> {
             println!("iterations    {}", fit.iterations);
             println!("converged     {}", fit.converged);
             println!("fit seconds   {:.6}", fit.fit_seconds);
+            if let Some(k) = fit.condition_estimate {
+                println!("condition     {k:.3e} (estimate, of the matrix factored)");
+            }
         }
     }
     Ok(())
@@ -279,18 +283,21 @@ fn run_fit(args: &FitArgs) -> Result<(), Error> {
 
 fn run_compare(args: &CompareArgs) -> Result<(), Error> {
     let opts = options(&args.common);
-    let names: Vec<String> = if args.solvers.iter().any(|s| s == "all") {
-        solvers::names().map(String::from).collect()
-    } else {
-        args.solvers.clone()
+    let reference = solvers::by_name(&args.reference, &opts)?;
+    let data = load(&args.common)?;
+    let problem = problem(&data, &args.common)?;
+    let names: Vec<String> = match &args.solvers {
+        Some(list) if !list.iter().any(|s| s == "all") => list.clone(),
+        Some(_) => solvers::names().map(String::from).collect(),
+        None => solvers::names()
+            .filter(|&name| name != "dual" || problem.n_features() > problem.n_samples())
+            .map(String::from)
+            .collect(),
     };
     let list = names
         .iter()
         .map(|n| solvers::by_name(n, &opts))
         .collect::<Result<Vec<_>, _>>()?;
-    let reference = solvers::by_name(&args.reference, &opts)?;
-    let data = load(&args.common)?;
-    let problem = problem(&data, &args.common)?;
     let comparison = compare::compare(&problem, reference.as_ref(), &list)?;
     if let Some(path) = &args.common.history {
         write_history(
@@ -345,6 +352,13 @@ fn compare_json(problem: &RidgeProblem<'_>, c: &Comparison) -> Value {
 }
 
 fn print_table(description: &str, problem: &RidgeProblem<'_>, c: &Comparison) {
+    let w = c
+        .entries
+        .iter()
+        .map(|e| e.solver.len())
+        .max()
+        .unwrap_or(0)
+        .max(6);
     println!("{description}");
     println!(
         "λ = {}, intercept {}, reference: {} (objective {:.12e})\n",
@@ -354,13 +368,13 @@ fn print_table(description: &str, problem: &RidgeProblem<'_>, c: &Comparison) {
         c.reference.objective
     );
     println!(
-        "{:<10} {:>10} {:>7} {:>8} {:>9} {:>11} {:>10} {:>11}",
+        "{:<w$} {:>10} {:>7} {:>8} {:>9} {:>11} {:>10} {:>11}",
         "solver", "time (s)", "iters", "passes", "converged", "obj. gap", "‖∇J‖", "rel. error"
     );
     for e in &c.entries {
         match &e.outcome {
             Ok(m) => println!(
-                "{:<10} {:>10.4} {:>7} {:>8.1} {:>9} {:>11.3e} {:>10.3e} {:>11.3e}",
+                "{:<w$} {:>10.4} {:>7} {:>8.1} {:>9} {:>11.3e} {:>10.3e} {:>11.3e}",
                 e.solver,
                 m.fit.fit_seconds,
                 m.fit.iterations,
@@ -370,7 +384,7 @@ fn print_table(description: &str, problem: &RidgeProblem<'_>, c: &Comparison) {
                 m.fit.gradient_norm,
                 m.coef_rel_error
             ),
-            Err(err) => println!("{:<10} failed: {err}", e.solver),
+            Err(err) => println!("{:<w$} failed: {err}", e.solver),
         }
     }
 }

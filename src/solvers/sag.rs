@@ -1,0 +1,96 @@
+//! `sag`: the stochastic average gradient (Schmidt, Le Roux & Bach, 2017, "Minimizing finite
+//! sums with the stochastic average gradient", Math. Program. 162).
+//!
+//! Each step draws i uniformly (with replacement), refreshes the remembered gradient of term i,
+//! and moves along the average of all remembered gradients, a biased estimate of ∇f whose
+//! error vanishes at the optimum:
+//!
+//! ```text
+//! αᵢ ← ∇fᵢ(θ),     θ ← θ − η·(ᾱ + λθ),     ᾱ = (1/n)·Σⱼ αⱼ
+//! ```
+//!
+//! For a linear prediction ∇fᵢ = gᵢ·xᵢ, so the table holds one slope per sample (§4.1 of the
+//! paper; `stochastic::SlopeTable`). The table starts at θ₀ (one pass) rather than at zero, so
+//! ᾱ is the exact gradient there and the early steps are not shrunk by unvisited zeros. Step
+//! η = 1/(16·L_max), L_max the largest smoothness of a term fᵢ + (λ/2)‖θ‖²: with it Theorem 1
+//! of the paper gives E[f(θₖ)] − f* ≤ (1 − min(μ/(16·L_max), 1/(8n)))ᵏ·C. The paper notes
+//! that much larger steps (≈ 1/L_max) usually work; pass one with `step` to try. One driver
+//! iteration is an epoch of n steps; the full gradient for the stopping rule is one more pass.
+
+use crate::error::Result;
+use crate::fit::Fit;
+use crate::iterate::{IterState, IterativeMethod};
+use crate::objective::Objective;
+use crate::problem::RidgeProblem;
+use crate::solvers::{Solver, SolverOptions, iterative};
+use crate::stochastic::{Sampler, SlopeTable, StochasticSettings, control_variate_step};
+
+/// SAG with the step of its convergence theorem, η = 1/(16·L_max).
+#[derive(Debug, Clone, Default)]
+pub struct Sag(pub StochasticSettings);
+
+impl Sag {
+    /// The divisor of the theory step η = 1/(16·L_max) (Schmidt et al., 2017, Theorem 1).
+    pub const STEP_DIVISOR: f64 = 16.0;
+
+    /// Builds from user options (`tol`, `max_iter` as epochs, `time_limit`, `step`, `seed`).
+    pub fn from_options(options: &SolverOptions) -> Result<Self> {
+        Ok(Self(StochasticSettings::from_options(options)?))
+    }
+}
+
+/// One SAG run.
+struct Epochs {
+    sampler: Sampler,
+    eta: f64,
+    table: SlopeTable,
+}
+
+impl IterativeMethod for Epochs {
+    fn init(&mut self, objective: &dyn Objective, state: &mut IterState) -> Result<()> {
+        self.table = SlopeTable::at(objective, state);
+        Ok(())
+    }
+
+    fn monotone(&self) -> bool {
+        false
+    }
+
+    fn step(&mut self, objective: &dyn Objective, state: &mut IterState) -> Result<()> {
+        let table = &mut self.table;
+        let lambda = objective.penalty();
+        for _ in 0..objective.n_samples() {
+            let i = self.sampler.uniform();
+            let slope = objective.sample_slope(i, state.theta.as_ref());
+            table.replace(objective, i, slope);
+            let x = objective.sample_row(i);
+            control_variate_step(
+                &mut state.theta,
+                self.eta,
+                lambda,
+                0.0,
+                x,
+                table.mean.as_ref(),
+            );
+        }
+        state.passes += 1.0;
+        state.evaluate(objective);
+        Ok(())
+    }
+}
+
+impl Solver for Sag {
+    fn name(&self) -> &'static str {
+        "sag"
+    }
+
+    fn solve(&self, problem: &RidgeProblem<'_>) -> Result<Fit> {
+        iterative(problem, self.name(), &self.0.control, |objective| {
+            Ok(Epochs {
+                sampler: Sampler::new(self.0.seed, objective.n_samples()),
+                eta: self.0.step_or(objective, Self::STEP_DIVISOR),
+                table: SlopeTable::default(),
+            })
+        })
+    }
+}
