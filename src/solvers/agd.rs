@@ -29,7 +29,7 @@
 
 use faer::Col;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::fit::Fit;
 use crate::iterate::{IterState, IterationControl, IterativeMethod};
 use crate::objective::Objective;
@@ -40,7 +40,6 @@ use crate::solvers::{Solver, SolverOptions, iterative};
 #[derive(Debug, Clone)]
 pub struct AcceleratedGradient {
     control: IterationControl,
-    step: Option<f64>,
 }
 
 impl AcceleratedGradient {
@@ -51,32 +50,14 @@ impl AcceleratedGradient {
 
     /// Accelerated gradient with step 1/L under the given control.
     pub fn new(control: IterationControl) -> Self {
-        Self {
-            control,
-            step: None,
-        }
+        Self { control }
     }
 
-    /// Uses a fixed step η > 0 instead of 1/L; the momentum then takes L = 1/η.
-    pub fn with_step(mut self, step: f64) -> Result<Self> {
-        if !(step.is_finite() && step > 0.0) {
-            return Err(Error::invalid(
-                "step",
-                step,
-                "a positive step size, e.g. 0.01, or omit it for 1/L",
-            ));
-        }
-        self.step = Some(step);
-        Ok(self)
-    }
-
-    /// Builds from user options (`tol`, `max_iter`, `time_limit`, `step`).
+    /// Builds from user options (`tol`, `max_iter`, `time_limit`).
     pub fn from_options(options: &SolverOptions) -> Result<Self> {
-        let agd = Self::new(options.control(Self::DEFAULT_TOL, Self::DEFAULT_MAX_ITER)?);
-        match options.step {
-            Some(step) => agd.with_step(step),
-            None => Ok(agd),
-        }
+        Ok(Self::new(
+            options.control(Self::DEFAULT_TOL, Self::DEFAULT_MAX_ITER)?,
+        ))
     }
 }
 
@@ -148,7 +129,7 @@ impl Solver for AcceleratedGradient {
 
     fn solve(&self, problem: &RidgeProblem<'_>) -> Result<Fit> {
         iterative(problem, self.name(), &self.control, |objective| {
-            let eta = self.step.unwrap_or_else(|| 1.0 / objective.smoothness());
+            let eta = 1.0 / objective.smoothness();
             let q = (objective.strong_convexity() * eta).clamp(0.0, 1.0);
             Ok(Nesterov {
                 eta,
@@ -191,6 +172,5 @@ mod tests {
                 gd.iterations
             );
         }
-        assert!(AcceleratedGradient::default().with_step(0.0).is_err());
     }
 }

@@ -24,8 +24,9 @@
 //! conditions are still verified exactly, only computed accurately.
 //!
 //! Every evaluation of f and ∇f (every line-search trial) counts as one pass. A search that
-//! fails within [`MAX_EVALUATIONS`] trials is an error: it happens only when the tolerance is
-//! below the accuracy that rounding allows.
+//! fails within [`MAX_EVALUATIONS`] trials is an error: φ could not be resolved in floating
+//! point along d (a tolerance below the attainable accuracy, or a problem so ill-conditioned that
+//! no step is measurably better).
 
 use std::collections::VecDeque;
 
@@ -146,6 +147,8 @@ struct Quasi {
     pairs: VecDeque<Pair>,
     /// The initial inverse-Hessian scale γ.
     gamma: f64,
+    /// ‖∇f(w₀)‖, for error messages.
+    start_norm: f64,
 }
 
 impl Quasi {
@@ -181,6 +184,7 @@ impl Quasi {
             grad: state.grad.clone(),
         };
         let slope0 = origin.slope;
+        let start_norm = self.start_norm;
         let mut evaluations = 0;
         let mut eval = |alpha: f64, state: &mut IterState| -> Result<Trial> {
             if evaluations == MAX_EVALUATIONS {
@@ -188,9 +192,12 @@ impl Quasi {
                     solver: "lbfgs".into(),
                     detail: format!(
                         "the line search found no step satisfying the strong Wolfe conditions in \
-                         {MAX_EVALUATIONS} evaluations (‖∇f‖ = {:e}); the tolerance is below the \
-                         accuracy rounding allows on this problem: use a larger tol",
-                        state.grad_norm
+                         {MAX_EVALUATIONS} evaluations (‖∇f‖ = {:e}, {:e} of its starting value): \
+                         f cannot be resolved in floating point along the search direction, \
+                         because tol is below the attainable accuracy or the problem is extremely \
+                         ill-conditioned; use a larger tol or λ, or standardise the features",
+                        state.grad_norm,
+                        state.grad_norm / start_norm
                     ),
                 });
             }
@@ -230,12 +237,20 @@ impl Quasi {
             prev = t;
         };
         // Zoom (N&W Alg. 3.6): lo satisfies Armijo with the least φ so far; φ'(lo)·(hi − lo) < 0.
+        // The cubic's minimiser is used anywhere inside the interval except within 10⁻³ of its
+        // width from an end; if two trials have not shrunk the interval by a third, bisect
+        // instead (the safeguard of Moré & Thuente, ACM TOMS 20, 1994, §4).
+        let mut widths = [f64::INFINITY; 2];
         loop {
             let (a, b) = (lo.alpha.min(hi.alpha), lo.alpha.max(hi.alpha));
-            let margin = 0.1 * (b - a);
-            let alpha = cubic_minimiser(&lo, &hi)
-                .filter(|x| *x >= a + margin && *x <= b - margin)
-                .unwrap_or(0.5 * (a + b));
+            let width = b - a;
+            let alpha = match cubic_minimiser(&lo, &hi) {
+                Some(x) if width <= 2.0 / 3.0 * widths[0] => {
+                    x.clamp(a + 1e-3 * width, b - 1e-3 * width)
+                }
+                _ => 0.5 * (a + b),
+            };
+            widths = [widths[1], width];
             let t = eval(alpha, state)?;
             if !armijo(&t) || rise(&lo, &t) >= 0.0 {
                 hi = t;
@@ -254,6 +269,7 @@ impl Quasi {
 
 impl IterativeMethod for Quasi {
     fn init(&mut self, _objective: &dyn Objective, state: &mut IterState) -> Result<()> {
+        self.start_norm = state.grad_norm;
         // Before any curvature is known, the first trial step has length 1.
         self.gamma = if state.grad_norm > 0.0 {
             1.0 / state.grad_norm
@@ -305,6 +321,7 @@ impl Solver for Lbfgs {
                 memory: self.memory,
                 pairs: VecDeque::with_capacity(self.memory),
                 gamma: 1.0,
+                start_norm: 0.0,
             })
         })
     }
@@ -332,12 +349,14 @@ mod tests {
             passes: 0.0,
         };
         state.evaluate(&objective);
-        // Steepest descent scaled so that α = 1 is far too short, then far too long.
-        for scale in [1e-9, 1e3] {
+        // Steepest descent scaled so that α = 1 is far too short, too long, and 10¹² times too
+        // long (plain bisection would need ~40 trials there).
+        for scale in [1e-9, 1e3, 1e12] {
             let quasi = Quasi {
                 memory: 1,
                 pairs: VecDeque::new(),
                 gamma: 1.0,
+                start_norm: state.grad_norm,
             };
             let dir = faer::Scale(-scale) * &state.grad;
             let slope0 = dot(state.grad.as_ref(), dir.as_ref());
