@@ -23,7 +23,9 @@ use crate::iterate::{IterState, IterativeMethod};
 use crate::objective::Objective;
 use crate::problem::RidgeProblem;
 use crate::solvers::{Solver, SolverOptions, iterative};
-use crate::stochastic::{Sampler, SlopeTable, StochasticSettings, control_variate_step};
+use crate::stochastic::{
+    Sampler, SlopeTable, StochasticSettings, control_variate_step, entries, entries_mut,
+};
 
 /// SAG with the step of its convergence theorem, η = 1/(16·L_max).
 #[derive(Debug, Clone, Default)]
@@ -61,16 +63,16 @@ impl IterativeMethod for Epochs {
         let lambda = objective.penalty();
         for _ in 0..objective.n_samples() {
             let i = self.sampler.uniform();
-            let slope = objective.sample_slope(i, state.theta.as_ref());
+            let slope = objective.sample_slope(i, entries(&state.theta));
             table.replace(objective, i, slope);
             let x = objective.sample_row(i);
             control_variate_step(
-                &mut state.theta,
+                entries_mut(&mut state.theta),
                 self.eta,
                 lambda,
                 0.0,
                 x,
-                table.mean.as_ref(),
+                entries(&table.mean),
             );
         }
         state.passes += 1.0;

@@ -21,7 +21,9 @@ use crate::iterate::{IterState, IterativeMethod};
 use crate::objective::Objective;
 use crate::problem::RidgeProblem;
 use crate::solvers::{Solver, SolverOptions, iterative};
-use crate::stochastic::{Sampler, SlopeTable, StochasticSettings, control_variate_step};
+use crate::stochastic::{
+    Sampler, SlopeTable, StochasticSettings, control_variate_step, entries, entries_mut,
+};
 
 /// SAGA with the step of its convergence theorem, η = 1/(3·L_max).
 #[derive(Debug, Clone, Default)]
@@ -59,16 +61,16 @@ impl IterativeMethod for Epochs {
         let lambda = objective.penalty();
         for _ in 0..objective.n_samples() {
             let i = self.sampler.uniform();
-            let slope = objective.sample_slope(i, state.theta.as_ref());
+            let slope = objective.sample_slope(i, entries(&state.theta));
             let x = objective.sample_row(i);
             let c = slope - table.slope(i);
             control_variate_step(
-                &mut state.theta,
+                entries_mut(&mut state.theta),
                 self.eta,
                 lambda,
                 c,
                 x,
-                table.mean.as_ref(),
+                entries(&table.mean),
             );
             table.replace(objective, i, slope);
         }
