@@ -5,7 +5,7 @@
 //! - [`Sampler`]: seeded sampling, either random reshuffling or uniform draws with replacement
 //!   (ChaCha8, so the same seed gives the same result on every platform).
 //! - [`SlopeTable`]: the per-sample gradient memory of SAG and SAGA, one scalar per sample (see
-//!   [`Objective::sample_slope`]).
+//!   [`Objective::sample_slope`]), and [`TableEpochs`], their shared epoch loop.
 //! - [`control_variate_step`]: the update θ ← (1 − ηλ)θ − η·(c·xᵢ + v) that SAG, SAGA and SVRG
 //!   all take.
 //!
@@ -19,7 +19,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::error::{Error, Result};
-use crate::iterate::{IterState, IterationControl};
+use crate::iterate::{IterState, IterationControl, IterativeMethod};
 use crate::objective::Objective;
 use crate::solvers::SolverOptions;
 
@@ -202,6 +202,59 @@ impl SlopeTable {
                 .zip(objective.sample_row(i))
                 .for_each(|(g, x)| *g += delta * x);
         }
+    }
+}
+
+/// One sample step of a slope-table method: given sample i, update θ and the table (SAG and SAGA
+/// differ only here).
+pub(crate) type TableStep = fn(&dyn Objective, &mut [f64], &mut SlopeTable, usize, f64);
+
+/// The epochs of a slope-table method: the table starts at θ₀ (one pass), then each epoch makes
+/// n uniform draws, hands each to the method's [`TableStep`] with step η, and ends with the
+/// driver's full gradient (one more pass).
+pub(crate) struct TableEpochs {
+    sampler: Sampler,
+    eta: f64,
+    table: SlopeTable,
+    step: TableStep,
+}
+
+impl TableEpochs {
+    /// A run with the settings' seed and step (default 1/(divisor·L_max)).
+    pub(crate) fn new(
+        settings: &StochasticSettings,
+        objective: &dyn Objective,
+        divisor: f64,
+        step: TableStep,
+    ) -> Self {
+        Self {
+            sampler: Sampler::new(settings.seed, objective.n_samples()),
+            eta: settings.step_or(objective, divisor),
+            table: SlopeTable::default(),
+            step,
+        }
+    }
+}
+
+impl IterativeMethod for TableEpochs {
+    fn init(&mut self, objective: &dyn Objective, state: &mut IterState) -> Result<()> {
+        self.table = SlopeTable::at(objective, state);
+        Ok(())
+    }
+
+    fn monotone(&self) -> bool {
+        false
+    }
+
+    fn step(&mut self, objective: &dyn Objective, state: &mut IterState) -> Result<()> {
+        let theta = entries_mut(&mut state.theta);
+        for _ in 0..objective.n_samples() {
+            let i = self.sampler.uniform();
+            (self.step)(objective, theta, &mut self.table, i, self.eta);
+        }
+        state.passes += 1.0;
+        state.evaluate(objective);
+        Ok(())
     }
 }
 
