@@ -63,6 +63,7 @@ pub mod iterate;
 pub mod moments;
 pub mod objective;
 pub mod problem;
+pub mod refine;
 pub mod solvers;
 pub mod stochastic;
 

@@ -29,6 +29,11 @@ pub trait Objective: Sync {
     fn strong_convexity(&self) -> f64;
     /// The ℓ₂ penalty λ (the part of f that is not a sum over samples).
     fn penalty(&self) -> f64;
+    /// The linear least-squares structure f(θ) = ½‖b − A·θ‖² + (λ/2)‖θ‖², for methods that need
+    /// it (CGLS, coordinate descent with residual updates); `None` for other losses.
+    fn least_squares(&self) -> Option<&LeastSquares<'_>> {
+        None
+    }
 
     // --- Per-sample access, for stochastic methods. -------------------------------------------
     //
@@ -71,6 +76,8 @@ pub struct LeastSquares<'p> {
     problem: &'p RidgeProblem<'p>,
     smoothness: OnceLock<f64>,
     rows: OnceLock<SampleMajor>,
+    /// D = diag(√(sᵢ/S)) of the least-squares form, built on first use.
+    row_scale: OnceLock<RowScale>,
 }
 
 /// Centred samples stored contiguously (column i of `xc` is xᵢ − x̄), with targets and weights.
@@ -89,6 +96,7 @@ impl<'p> LeastSquares<'p> {
             problem,
             smoothness: OnceLock::new(),
             rows: OnceLock::new(),
+            row_scale: OnceLock::new(),
         }
     }
 
@@ -231,6 +239,10 @@ impl Objective for LeastSquares<'_> {
         self.problem.lambda()
     }
 
+    fn least_squares(&self) -> Option<&LeastSquares<'_>> {
+        Some(self)
+    }
+
     fn sample_row(&self, i: usize) -> &[f64] {
         self.sample_major()
             .xc
@@ -243,7 +255,7 @@ impl Objective for LeastSquares<'_> {
     /// gᵢ(w) = −(n·sᵢ/S)·(ycᵢ − x̃ᵢᵀw): ∇ of ½·(n·sᵢ/S)·(ycᵢ − x̃ᵢᵀw)² is gᵢ·x̃ᵢ.
     fn sample_slope(&self, i: usize, w: &[f64]) -> f64 {
         let rows = self.sample_major();
-        -rows.factor[i] * (rows.yc[i] - dot_unrolled(self.sample_row(i), w))
+        -rows.factor[i] * (rows.yc[i] - centred_dot(self.sample_row(i), 0.0, None, w))
     }
 
     /// The slopes are −(n/S)·uᵢ with u = s ∘ (yc − Xc·w) the weighted residuals that the
@@ -269,22 +281,196 @@ impl Objective for LeastSquares<'_> {
     }
 }
 
-/// Σⱼ aⱼ·bⱼ over equal-length slices with four independent partial sums: a sequential sum
-/// cannot be vectorised (each addition waits for the previous one), four lanes can. The result
-/// differs from the sequential order by rounding only (the same error bound, Higham §3.1).
-fn dot_unrolled(a: &[f64], b: &[f64]) -> f64 {
-    let mut acc = [0.0; 4];
-    let (a4, b4) = (a.chunks_exact(4), b.chunks_exact(4));
-    let tail: f64 = a4
-        .remainder()
-        .iter()
-        .zip(b4.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in a4.zip(b4) {
-        for k in 0..4 {
-            acc[k] += x[k] * y[k];
+/// # The least-squares form
+///
+/// ```text
+/// f(w) = ½‖b − A·w‖² + (λ/2)‖w‖²,     A = D·Xc,  b = D·yc,  D = diag(√(sᵢ/S))
+/// ```
+///
+/// which is the profile objective above written as one damped least-squares problem (Björck,
+/// *Numerical Methods for Least Squares Problems*, 1996, §2.3.3). A is never formed: products
+/// with A centre X on the fly, and the column operations centre each entry as it is read
+/// (aᵢⱼ = dᵢ·(xᵢⱼ − x̄ⱼ)), so no n × d copy of X is made and no cancellation against the column
+/// offset occurs in them. One product with A or Aᵀ, or one sweep of column dot products, reads X
+/// once: half the cost of a full gradient.
+impl LeastSquares<'_> {
+    fn row_scale(&self) -> &RowScale {
+        self.row_scale.get_or_init(|| {
+            let p = self.problem;
+            match p.weights() {
+                None => RowScale::Uniform((1.0 / p.weight_sum()).sqrt()),
+                Some(s) => {
+                    RowScale::PerRow(s.iter().map(|s| (s / p.weight_sum()).sqrt()).collect())
+                }
+            }
+        })
+    }
+
+    /// r ← b − A·w, the (scaled) residual at w.
+    pub fn ls_residual(&self, w: ColRef<'_, f64>, mut r: ColMut<'_, f64>) {
+        let p = self.problem;
+        let shift = p.y_mean() - dot(p.x_mean(), w);
+        r.rb_mut()
+            .iter_mut()
+            .zip(p.y().iter())
+            .for_each(|(r, y)| *r = y - shift);
+        matmul(
+            r.rb_mut().as_mat_mut(),
+            Accum::Add,
+            p.x(),
+            w.as_mat(),
+            -1.0,
+            p.par(),
+        );
+        self.row_scale().apply(r);
+    }
+
+    /// out ← A·v.
+    pub fn ls_apply(&self, v: ColRef<'_, f64>, mut out: ColMut<'_, f64>) {
+        let p = self.problem;
+        out.fill(-dot(p.x_mean(), v));
+        matmul(
+            out.rb_mut().as_mat_mut(),
+            Accum::Add,
+            p.x(),
+            v.as_mat(),
+            1.0,
+            p.par(),
+        );
+        self.row_scale().apply(out);
+    }
+
+    /// out ← out + alpha·Aᵀu.
+    pub fn ls_apply_transpose(&self, u: ColRef<'_, f64>, alpha: f64, out: ColMut<'_, f64>) {
+        let mut du = u.to_owned();
+        self.row_scale().apply(du.as_mut());
+        self.add_xct(du.as_ref(), alpha, out);
+    }
+
+    /// Given r = b − A·w: grad ← λw − Aᵀr = ∇f(w), and returns f(w) = ½‖r‖² + (λ/2)‖w‖².
+    pub fn ls_value_gradient(
+        &self,
+        w: ColRef<'_, f64>,
+        r: ColRef<'_, f64>,
+        mut grad: ColMut<'_, f64>,
+    ) -> f64 {
+        let lambda = self.problem.lambda();
+        grad.copy_from(w);
+        grad *= faer::Scale(lambda);
+        self.ls_apply_transpose(r, -1.0, grad);
+        0.5 * r.squared_norm_l2() + 0.5 * lambda * w.squared_norm_l2()
+    }
+
+    /// aⱼᵀu for column j of A.
+    pub fn ls_column_dot(&self, j: usize, u: ColRef<'_, f64>) -> f64 {
+        let (x, m) = self.column(j);
+        let scale = self.row_scale();
+        match (x.try_as_col_major(), u.try_as_col_major(), scale) {
+            (Some(x), Some(u), RowScale::Uniform(c)) => {
+                c * centred_dot(x.as_slice(), m, None, u.as_slice())
+            }
+            (Some(x), Some(u), RowScale::PerRow(d)) => {
+                centred_dot(x.as_slice(), m, Some(d), u.as_slice())
+            }
+            _ => (0..x.nrows())
+                .map(|i| scale.get(i) * (x[i] - m) * u[i])
+                .sum(),
         }
     }
-    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
+
+    /// u ← u + alpha·aⱼ for column j of A.
+    pub fn ls_column_axpy(&self, j: usize, alpha: f64, mut u: ColMut<'_, f64>) {
+        let (x, m) = self.column(j);
+        let scale = self.row_scale();
+        match (
+            x.try_as_col_major(),
+            u.rb_mut().try_as_col_major_mut(),
+            scale,
+        ) {
+            (Some(x), Some(u), RowScale::Uniform(c)) => u
+                .as_slice_mut()
+                .iter_mut()
+                .zip(x.as_slice())
+                .for_each(|(u, x)| *u += alpha * c * (x - m)),
+            (Some(x), Some(u), RowScale::PerRow(d)) => u
+                .as_slice_mut()
+                .iter_mut()
+                .zip(x.as_slice().iter().zip(d))
+                .for_each(|(u, (x, d))| *u += alpha * d * (x - m)),
+            _ => (0..x.nrows()).for_each(|i| u[i] += alpha * scale.get(i) * (x[i] - m)),
+        }
+    }
+
+    /// ‖aⱼ‖² for every column: the diagonal of AᵀA = XcᵀSXc/S.
+    pub fn ls_column_norms_sq(&self) -> Col<f64> {
+        let scale = self.row_scale();
+        Col::from_fn(self.dim(), |j| {
+            let (x, m) = self.column(j);
+            (0..x.nrows())
+                .map(|i| (scale.get(i) * (x[i] - m)).powi(2))
+                .sum()
+        })
+    }
+
+    /// Column j of X and its mean x̄ⱼ.
+    fn column(&self, j: usize) -> (ColRef<'_, f64>, f64) {
+        let p = self.problem;
+        (p.x().col(j), p.x_mean()[j])
+    }
+}
+
+/// D = diag(√(sᵢ/S)): one number without weights, so that column sweeps read only X and u.
+enum RowScale {
+    Uniform(f64),
+    PerRow(Vec<f64>),
+}
+
+impl RowScale {
+    #[inline]
+    fn get(&self, i: usize) -> f64 {
+        match self {
+            RowScale::Uniform(c) => *c,
+            RowScale::PerRow(d) => d[i],
+        }
+    }
+
+    /// v ← D·v.
+    fn apply(&self, mut v: ColMut<'_, f64>) {
+        match self {
+            RowScale::Uniform(c) => v *= faer::Scale(*c),
+            RowScale::PerRow(d) => v.iter_mut().zip(d).for_each(|(v, d)| *v *= d),
+        }
+    }
+}
+
+/// Σᵢ dᵢ·(xᵢ − m)·uᵢ (dᵢ = 1 for `None`) with eight independent partial sums, so that the loop
+/// vectorises.
+fn centred_dot(x: &[f64], m: f64, d: Option<&[f64]>, u: &[f64]) -> f64 {
+    const W: usize = 8;
+    let split = x.len() - x.len() % W;
+    let mut acc = [0.0; W];
+    match d {
+        None => {
+            for (x, u) in x[..split].chunks_exact(W).zip(u.chunks_exact(W)) {
+                for k in 0..W {
+                    acc[k] += (x[k] - m) * u[k];
+                }
+            }
+        }
+        Some(d) => {
+            for ((x, d), u) in x[..split]
+                .chunks_exact(W)
+                .zip(d.chunks_exact(W))
+                .zip(u.chunks_exact(W))
+            {
+                for k in 0..W {
+                    acc[k] += d[k] * (x[k] - m) * u[k];
+                }
+            }
+        }
+    }
+    let tail: f64 = (split..x.len())
+        .map(|i| d.map_or(1.0, |d| d[i]) * (x[i] - m) * u[i])
+        .sum();
+    acc.iter().sum::<f64>() + tail
 }

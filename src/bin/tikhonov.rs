@@ -2,7 +2,7 @@
 //!
 //! The front end only parses, loads, calls the library and prints; no mathematics lives here.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -35,9 +35,10 @@ enum Command {
 
 #[derive(Args, Debug)]
 struct CompareArgs {
-    /// Comma-separated solver names, or `all`.
-    #[arg(long, value_delimiter = ',', default_value = "all")]
-    solvers: Vec<String>,
+    /// Comma-separated solver names, or `all` [default: every backend suited to the data's
+    /// shape: all but `dual` when n > d, whose n × n kernel then costs O(n³) for nothing].
+    #[arg(long, value_delimiter = ',')]
+    solvers: Option<Vec<String>>,
     /// The solver whose answer the others are measured against.
     #[arg(long, default_value = "qr")]
     reference: String,
@@ -47,8 +48,8 @@ struct CompareArgs {
 
 #[derive(Args, Debug)]
 struct FitArgs {
-    /// The backend to use.
-    #[arg(long, default_value = "cholesky")]
+    /// The backend to use (`auto` picks a direct backend and the output names the one it ran).
+    #[arg(long, default_value = "auto")]
     solver: String,
     #[command(flatten)]
     common: CommonArgs,
@@ -104,6 +105,13 @@ struct CommonArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+    /// Write every recorded step of the iterative solvers to this CSV (columns: solver,
+    /// iteration, passes, seconds, objective, residual).
+    #[arg(long, value_name = "FILE.csv")]
+    history: Option<PathBuf>,
+    /// With --history: record every k-th iteration (and the first and last).
+    #[arg(long, value_name = "K", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    record_every: u64,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -198,8 +206,48 @@ fn options(args: &CommonArgs) -> SolverOptions {
         time_limit: args.time_limit,
         step: args.step,
         seed: Some(args.seed),
-        record_every: 0,
+        // Recording costs a little time (excluded from the timings), so only when asked.
+        record_every: if args.history.is_some() {
+            usize::try_from(args.record_every).unwrap_or(usize::MAX)
+        } else {
+            0
+        },
     }
+}
+
+/// Writes the recorded steps of `fits` to `path`, one row per step.
+fn write_history<'f>(path: &Path, fits: impl IntoIterator<Item = &'f Fit>) -> Result<(), Error> {
+    let io = |e: csv::Error| Error::Io {
+        path: path.to_owned(),
+        source: e.into(),
+    };
+    let mut out = csv::Writer::from_path(path).map_err(io)?;
+    out.write_record([
+        "solver",
+        "iteration",
+        "passes",
+        "seconds",
+        "objective",
+        "residual",
+    ])
+    .map_err(io)?;
+    for fit in fits {
+        for r in &fit.history {
+            out.serialize((
+                &fit.solver,
+                r.iteration,
+                r.passes,
+                r.seconds,
+                r.objective,
+                r.residual,
+            ))
+            .map_err(io)?;
+        }
+    }
+    out.flush().map_err(|e| Error::Io {
+        path: path.to_owned(),
+        source: e,
+    })
 }
 
 fn run_fit(args: &FitArgs) -> Result<(), Error> {
@@ -207,6 +255,9 @@ fn run_fit(args: &FitArgs) -> Result<(), Error> {
     let data = load(&args.common)?;
     let problem = problem(&data, &args.common)?;
     let fit = solver.solve(&problem)?;
+    if let Some(path) = &args.common.history {
+        write_history(path, [&fit])?;
+    }
     match args.common.format {
         Format::Json => println!("{}", fit_json(&problem, &fit)),
         Format::Table => {
@@ -222,6 +273,9 @@ fn run_fit(args: &FitArgs) -> Result<(), Error> {
             println!("iterations    {}", fit.iterations);
             println!("converged     {}", fit.converged);
             println!("fit seconds   {:.6}", fit.fit_seconds);
+            if let Some(k) = fit.condition_estimate {
+                println!("condition     {k:.3e} (estimate, of the matrix factored)");
+            }
         }
     }
     Ok(())
@@ -229,19 +283,32 @@ fn run_fit(args: &FitArgs) -> Result<(), Error> {
 
 fn run_compare(args: &CompareArgs) -> Result<(), Error> {
     let opts = options(&args.common);
-    let names: Vec<String> = if args.solvers.iter().any(|s| s == "all") {
-        solvers::names().map(String::from).collect()
-    } else {
-        args.solvers.clone()
+    let reference = solvers::by_name(&args.reference, &opts)?;
+    let data = load(&args.common)?;
+    let problem = problem(&data, &args.common)?;
+    let names: Vec<String> = match &args.solvers {
+        Some(list) if !list.iter().any(|s| s == "all") => list.clone(),
+        Some(_) => solvers::names().map(String::from).collect(),
+        None => solvers::names()
+            .filter(|&name| name != "dual" || problem.n_features() > problem.n_samples())
+            .map(String::from)
+            .collect(),
     };
     let list = names
         .iter()
         .map(|n| solvers::by_name(n, &opts))
         .collect::<Result<Vec<_>, _>>()?;
-    let reference = solvers::by_name(&args.reference, &opts)?;
-    let data = load(&args.common)?;
-    let problem = problem(&data, &args.common)?;
     let comparison = compare::compare(&problem, reference.as_ref(), &list)?;
+    if let Some(path) = &args.common.history {
+        write_history(
+            path,
+            comparison
+                .entries
+                .iter()
+                .filter_map(|e| e.outcome.as_ref().ok())
+                .map(|m| &m.fit),
+        )?;
+    }
     match args.common.format {
         Format::Json => println!("{}", compare_json(&problem, &comparison)),
         Format::Table => print_table(&data.description, &problem, &comparison),
@@ -285,6 +352,13 @@ fn compare_json(problem: &RidgeProblem<'_>, c: &Comparison) -> Value {
 }
 
 fn print_table(description: &str, problem: &RidgeProblem<'_>, c: &Comparison) {
+    let w = c
+        .entries
+        .iter()
+        .map(|e| e.solver.len())
+        .max()
+        .unwrap_or(0)
+        .max(6);
     println!("{description}");
     println!(
         "λ = {}, intercept {}, reference: {} (objective {:.12e})\n",
@@ -294,13 +368,13 @@ fn print_table(description: &str, problem: &RidgeProblem<'_>, c: &Comparison) {
         c.reference.objective
     );
     println!(
-        "{:<10} {:>10} {:>7} {:>8} {:>9} {:>11} {:>10} {:>11}",
+        "{:<w$} {:>10} {:>7} {:>8} {:>9} {:>11} {:>10} {:>11}",
         "solver", "time (s)", "iters", "passes", "converged", "obj. gap", "‖∇J‖", "rel. error"
     );
     for e in &c.entries {
         match &e.outcome {
             Ok(m) => println!(
-                "{:<10} {:>10.4} {:>7} {:>8.1} {:>9} {:>11.3e} {:>10.3e} {:>11.3e}",
+                "{:<w$} {:>10.4} {:>7} {:>8.1} {:>9} {:>11.3e} {:>10.3e} {:>11.3e}",
                 e.solver,
                 m.fit.fit_seconds,
                 m.fit.iterations,
@@ -310,7 +384,7 @@ fn print_table(description: &str, problem: &RidgeProblem<'_>, c: &Comparison) {
                 m.fit.gradient_norm,
                 m.coef_rel_error
             ),
-            Err(err) => println!("{:<10} failed: {err}", e.solver),
+            Err(err) => println!("{:<w$} failed: {err}", e.solver),
         }
     }
 }
