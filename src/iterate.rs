@@ -338,7 +338,7 @@ mod tests {
     use super::*;
 
     /// f(θ) = ½‖θ − 1‖² in one dimension, f(0) = ½: one sample x₁ = 1 with slope θ − 1.
-    struct Quadratic(Col<f64>);
+    struct Quadratic;
 
     impl Objective for Quadratic {
         fn dim(&self) -> usize {
@@ -360,10 +360,10 @@ mod tests {
         fn penalty(&self) -> f64 {
             0.0
         }
-        fn sample_row(&self, _: usize) -> ColRef<'_, f64> {
-            self.0.as_ref()
+        fn sample_row(&self, _: usize) -> &[f64] {
+            &[1.0]
         }
-        fn sample_slope(&self, _: usize, theta: ColRef<'_, f64>) -> f64 {
+        fn sample_slope(&self, _: usize, theta: &[f64]) -> f64 {
             theta[0] - 1.0
         }
         fn value_gradient_slopes(
@@ -399,12 +399,7 @@ mod tests {
 
     fn jump(to: f64, monotone: bool) -> Result<Outcome> {
         let control = IterationControl::new(1e-6, 3).unwrap();
-        run(
-            "jump",
-            &mut Jump { to, monotone },
-            &Quadratic(Col::ones(1)),
-            &control,
-        )
+        run("jump", &mut Jump { to, monotone }, &Quadratic, &control)
     }
 
     #[test]

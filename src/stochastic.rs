@@ -5,7 +5,7 @@
 //! - [`Sampler`]: seeded sampling, either random reshuffling or uniform draws with replacement
 //!   (ChaCha8, so the same seed gives the same result on every platform).
 //! - [`SlopeTable`]: the per-sample gradient memory of SAG and SAGA, one scalar per sample (see
-//!   [`Objective::sample_slope`]).
+//!   [`Objective::sample_slope`]), and [`TableEpochs`], their shared epoch loop.
 //! - [`control_variate_step`]: the update θ ← (1 − ηλ)θ − η·(c·xᵢ + v) that SAG, SAGA and SVRG
 //!   all take.
 //!
@@ -13,13 +13,13 @@
 //! so the stopping rule ‖∇f(θ)‖ ≤ tol·‖∇f(θ₀)‖ is checked once per epoch, on an exact full
 //! gradient whose pass is counted in `passes`.
 
-use faer::{Col, ColRef};
+use faer::Col;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::error::{Error, Result};
-use crate::iterate::{IterState, IterationControl};
+use crate::iterate::{IterState, IterationControl, IterativeMethod};
 use crate::objective::Objective;
 use crate::solvers::SolverOptions;
 
@@ -110,6 +110,10 @@ pub(crate) fn max_smoothness(objective: &dyn Objective) -> f64 {
 ///
 /// which interpolates between L_max (B = 1) and the full-gradient constant L (B = n).
 pub(crate) fn batch_smoothness(objective: &dyn Objective, batch: usize) -> f64 {
+    if batch == 1 {
+        // L_B = L_max: skip the power iterations that L_data would cost.
+        return max_smoothness(objective);
+    }
     let (n, b) = (objective.n_samples() as f64, batch as f64);
     let l_data = objective.smoothness() - objective.penalty();
     let l_max = objective.max_sample_smoothness();
@@ -193,11 +197,64 @@ impl SlopeTable {
         let delta = (slope - self.slopes[i]) / self.slopes.nrows() as f64;
         self.slopes[i] = slope;
         if delta != 0.0 {
-            self.mean
+            entries_mut(&mut self.mean)
                 .iter_mut()
-                .zip(objective.sample_row(i).iter())
+                .zip(objective.sample_row(i))
                 .for_each(|(g, x)| *g += delta * x);
         }
+    }
+}
+
+/// One sample step of a slope-table method: given sample i, update θ and the table (SAG and SAGA
+/// differ only here).
+pub(crate) type TableStep = fn(&dyn Objective, &mut [f64], &mut SlopeTable, usize, f64);
+
+/// The epochs of a slope-table method: the table starts at θ₀ (one pass), then each epoch makes
+/// n uniform draws, hands each to the method's [`TableStep`] with step η, and ends with the
+/// driver's full gradient (one more pass).
+pub(crate) struct TableEpochs {
+    sampler: Sampler,
+    eta: f64,
+    table: SlopeTable,
+    step: TableStep,
+}
+
+impl TableEpochs {
+    /// A run with the settings' seed and step (default 1/(divisor·L_max)).
+    pub(crate) fn new(
+        settings: &StochasticSettings,
+        objective: &dyn Objective,
+        divisor: f64,
+        step: TableStep,
+    ) -> Self {
+        Self {
+            sampler: Sampler::new(settings.seed, objective.n_samples()),
+            eta: settings.step_or(objective, divisor),
+            table: SlopeTable::default(),
+            step,
+        }
+    }
+}
+
+impl IterativeMethod for TableEpochs {
+    fn init(&mut self, objective: &dyn Objective, state: &mut IterState) -> Result<()> {
+        self.table = SlopeTable::at(objective, state);
+        Ok(())
+    }
+
+    fn monotone(&self) -> bool {
+        false
+    }
+
+    fn step(&mut self, objective: &dyn Objective, state: &mut IterState) -> Result<()> {
+        let theta = entries_mut(&mut state.theta);
+        for _ in 0..objective.n_samples() {
+            let i = self.sampler.uniform();
+            (self.step)(objective, theta, &mut self.table, i, self.eta);
+        }
+        state.passes += 1.0;
+        state.evaluate(objective);
+        Ok(())
     }
 }
 
@@ -205,18 +262,34 @@ impl SlopeTable {
 /// with the penalty's gradient λθ taken exactly at θ (it is not a sum over samples, so it needs
 /// no variance reduction).
 pub(crate) fn control_variate_step(
-    theta: &mut Col<f64>,
+    theta: &mut [f64],
     eta: f64,
     lambda: f64,
     c: f64,
-    x: ColRef<'_, f64>,
-    v: ColRef<'_, f64>,
+    x: &[f64],
+    v: &[f64],
 ) {
     let shrink = 1.0 - eta * lambda;
     theta
         .iter_mut()
-        .zip(x.iter().zip(v.iter()))
+        .zip(x.iter().zip(v))
         .for_each(|(t, (x, v))| *t = shrink * *t - eta * (c * x + v));
+}
+
+/// The entries of an owned column, as a slice.
+pub(crate) fn entries(c: &Col<f64>) -> &[f64] {
+    c.as_ref()
+        .try_as_col_major()
+        .expect("an owned faer Col is contiguous")
+        .as_slice()
+}
+
+/// The entries of an owned column, as a mutable slice.
+pub(crate) fn entries_mut(c: &mut Col<f64>) -> &mut [f64] {
+    c.as_mut()
+        .try_as_col_major_mut()
+        .expect("an owned faer Col is contiguous")
+        .as_slice_mut()
 }
 
 #[cfg(test)]
@@ -249,7 +322,9 @@ mod tests {
         let mean_of = |table: &SlopeTable| {
             let mut m = Col::<f64>::zeros(3);
             for i in 0..40 {
-                m += faer::Scale(table.slope(i) / 40.0) * objective.sample_row(i);
+                for (m, x) in m.iter_mut().zip(objective.sample_row(i)) {
+                    *m += table.slope(i) / 40.0 * x;
+                }
             }
             m
         };
@@ -259,7 +334,7 @@ mod tests {
         assert!((&table.mean - &data_grad).norm_l2() <= 1e-12 * scale);
         assert!((mean_of(&table) - &data_grad).norm_l2() <= 1e-12 * scale);
         for i in 0..40 {
-            assert!((table.slope(i) - objective.sample_slope(i, theta.as_ref())).abs() <= 1e-9);
+            assert!((table.slope(i) - objective.sample_slope(i, entries(&theta))).abs() <= 1e-9);
         }
         for (i, s) in [(3, 2.0), (17, -1.0), (3, 0.5)] {
             table.replace(&objective, i, s);

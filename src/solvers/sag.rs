@@ -19,11 +19,12 @@
 
 use crate::error::Result;
 use crate::fit::Fit;
-use crate::iterate::{IterState, IterativeMethod};
 use crate::objective::Objective;
 use crate::problem::RidgeProblem;
 use crate::solvers::{Solver, SolverOptions, iterative};
-use crate::stochastic::{Sampler, SlopeTable, StochasticSettings, control_variate_step};
+use crate::stochastic::{
+    SlopeTable, StochasticSettings, TableEpochs, control_variate_step, entries,
+};
 
 /// SAG with the step of its convergence theorem, η = 1/(16·L_max).
 #[derive(Debug, Clone, Default)]
@@ -39,44 +40,18 @@ impl Sag {
     }
 }
 
-/// One SAG run.
-struct Epochs {
-    sampler: Sampler,
+/// One SAG step on sample i: refresh its slope, then step along the table's mean gradient.
+fn sag_step(
+    objective: &dyn Objective,
+    theta: &mut [f64],
+    table: &mut SlopeTable,
+    i: usize,
     eta: f64,
-    table: SlopeTable,
-}
-
-impl IterativeMethod for Epochs {
-    fn init(&mut self, objective: &dyn Objective, state: &mut IterState) -> Result<()> {
-        self.table = SlopeTable::at(objective, state);
-        Ok(())
-    }
-
-    fn monotone(&self) -> bool {
-        false
-    }
-
-    fn step(&mut self, objective: &dyn Objective, state: &mut IterState) -> Result<()> {
-        let table = &mut self.table;
-        let lambda = objective.penalty();
-        for _ in 0..objective.n_samples() {
-            let i = self.sampler.uniform();
-            let slope = objective.sample_slope(i, state.theta.as_ref());
-            table.replace(objective, i, slope);
-            let x = objective.sample_row(i);
-            control_variate_step(
-                &mut state.theta,
-                self.eta,
-                lambda,
-                0.0,
-                x,
-                table.mean.as_ref(),
-            );
-        }
-        state.passes += 1.0;
-        state.evaluate(objective);
-        Ok(())
-    }
+) {
+    let slope = objective.sample_slope(i, theta);
+    table.replace(objective, i, slope);
+    let (x, mean) = (objective.sample_row(i), entries(&table.mean));
+    control_variate_step(theta, eta, objective.penalty(), 0.0, x, mean);
 }
 
 impl Solver for Sag {
@@ -86,11 +61,12 @@ impl Solver for Sag {
 
     fn solve(&self, problem: &RidgeProblem<'_>) -> Result<Fit> {
         iterative(problem, self.name(), &self.0.control, |objective| {
-            Ok(Epochs {
-                sampler: Sampler::new(self.0.seed, objective.n_samples()),
-                eta: self.0.step_or(objective, Self::STEP_DIVISOR),
-                table: SlopeTable::default(),
-            })
+            Ok(TableEpochs::new(
+                &self.0,
+                objective,
+                Self::STEP_DIVISOR,
+                sag_step,
+            ))
         })
     }
 }

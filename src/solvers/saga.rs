@@ -17,11 +17,12 @@
 
 use crate::error::Result;
 use crate::fit::Fit;
-use crate::iterate::{IterState, IterativeMethod};
 use crate::objective::Objective;
 use crate::problem::RidgeProblem;
 use crate::solvers::{Solver, SolverOptions, iterative};
-use crate::stochastic::{Sampler, SlopeTable, StochasticSettings, control_variate_step};
+use crate::stochastic::{
+    SlopeTable, StochasticSettings, TableEpochs, control_variate_step, entries,
+};
 
 /// SAGA with the step of its convergence theorem, η = 1/(3·L_max).
 #[derive(Debug, Clone, Default)]
@@ -37,45 +38,20 @@ impl Saga {
     }
 }
 
-/// One SAGA run.
-struct Epochs {
-    sampler: Sampler,
+/// One SAGA step on sample i: step along the fresh slope minus the remembered one plus the
+/// table's mean (unbiased), then remember the fresh slope.
+fn saga_step(
+    objective: &dyn Objective,
+    theta: &mut [f64],
+    table: &mut SlopeTable,
+    i: usize,
     eta: f64,
-    table: SlopeTable,
-}
-
-impl IterativeMethod for Epochs {
-    fn init(&mut self, objective: &dyn Objective, state: &mut IterState) -> Result<()> {
-        self.table = SlopeTable::at(objective, state);
-        Ok(())
-    }
-
-    fn monotone(&self) -> bool {
-        false
-    }
-
-    fn step(&mut self, objective: &dyn Objective, state: &mut IterState) -> Result<()> {
-        let table = &mut self.table;
-        let lambda = objective.penalty();
-        for _ in 0..objective.n_samples() {
-            let i = self.sampler.uniform();
-            let slope = objective.sample_slope(i, state.theta.as_ref());
-            let x = objective.sample_row(i);
-            let c = slope - table.slope(i);
-            control_variate_step(
-                &mut state.theta,
-                self.eta,
-                lambda,
-                c,
-                x,
-                table.mean.as_ref(),
-            );
-            table.replace(objective, i, slope);
-        }
-        state.passes += 1.0;
-        state.evaluate(objective);
-        Ok(())
-    }
+) {
+    let slope = objective.sample_slope(i, theta);
+    let c = slope - table.slope(i);
+    let (x, mean) = (objective.sample_row(i), entries(&table.mean));
+    control_variate_step(theta, eta, objective.penalty(), c, x, mean);
+    table.replace(objective, i, slope);
 }
 
 impl Solver for Saga {
@@ -85,11 +61,12 @@ impl Solver for Saga {
 
     fn solve(&self, problem: &RidgeProblem<'_>) -> Result<Fit> {
         iterative(problem, self.name(), &self.0.control, |objective| {
-            Ok(Epochs {
-                sampler: Sampler::new(self.0.seed, objective.n_samples()),
-                eta: self.0.step_or(objective, Self::STEP_DIVISOR),
-                table: SlopeTable::default(),
-            })
+            Ok(TableEpochs::new(
+                &self.0,
+                objective,
+                Self::STEP_DIVISOR,
+                saga_step,
+            ))
         })
     }
 }

@@ -48,7 +48,7 @@ use crate::iterate::{IterState, IterationControl, IterativeMethod};
 use crate::objective::Objective;
 use crate::problem::RidgeProblem;
 use crate::solvers::{Solver, SolverOptions, iterative};
-use crate::stochastic::{Sampler, batch_smoothness};
+use crate::stochastic::{Sampler, batch_smoothness, entries_mut};
 
 /// How the step ηₜ evolves with the step count t = 0, 1, 2, … (η_max = 1/(2·L_B), see the module
 /// documentation).
@@ -247,32 +247,33 @@ impl IterativeMethod for Epochs {
             // Restart the average: drop the iterates of the first half of the run.
             self.averaged = 0.0;
         }
+        let average = self.averaging && state.iteration > 0;
         for batch in self.sampler.shuffled().chunks(self.batch) {
             let eta = self.schedule.eta(self.t, self.eta_max, lambda);
+            let raw = entries_mut(&mut self.raw);
             // Every slope at the same θ first: the batch gradient is their mean.
             self.slopes.clear();
-            self.slopes.extend(
-                batch
-                    .iter()
-                    .map(|&i| objective.sample_slope(i, self.raw.as_ref())),
-            );
-            self.raw *= faer::Scale(1.0 - eta * lambda);
-            let scale = -eta / batch.len() as f64;
-            for (&i, &g) in batch.iter().zip(&self.slopes) {
-                self.raw
-                    .iter_mut()
-                    .zip(objective.sample_row(i).iter())
-                    .for_each(|(w, x)| *w += scale * g * x);
+            self.slopes
+                .extend(batch.iter().map(|&i| objective.sample_slope(i, raw)));
+            let (shrink, scale) = (1.0 - eta * lambda, -eta / batch.len() as f64);
+            for (k, (&i, &g)) in batch.iter().zip(&self.slopes).enumerate() {
+                let (c, x) = (scale * g, objective.sample_row(i));
+                if k == 0 {
+                    raw.iter_mut()
+                        .zip(x)
+                        .for_each(|(w, x)| *w = shrink * *w + c * x);
+                } else {
+                    raw.iter_mut().zip(x).for_each(|(w, x)| *w += c * x);
+                }
             }
             self.t += 1.0;
-            if self.averaging && state.iteration > 0 {
+            if average {
                 // Running mean of the iterates since the last restart.
                 self.averaged += 1.0;
                 let a = 1.0 / self.averaged;
-                state
-                    .theta
+                entries_mut(&mut state.theta)
                     .iter_mut()
-                    .zip(self.raw.iter())
+                    .zip(&*raw)
                     .for_each(|(m, w)| *m += a * (w - *m));
             }
         }

@@ -29,7 +29,7 @@ use crate::iterate::{IterState, IterativeMethod};
 use crate::objective::Objective;
 use crate::problem::RidgeProblem;
 use crate::solvers::{Solver, SolverOptions, iterative};
-use crate::stochastic::{Sampler, StochasticSettings, control_variate_step};
+use crate::stochastic::{Sampler, StochasticSettings, control_variate_step, entries, entries_mut};
 
 /// SVRG with the step η = 1/(10·L_max) and m = 2n inner steps by default.
 #[derive(Debug, Clone, Default)]
@@ -104,10 +104,10 @@ impl IterativeMethod for Outer {
         let lambda = objective.penalty();
         for _ in 0..self.inner_steps {
             let i = self.sampler.uniform();
-            let c = objective.sample_slope(i, state.theta.as_ref()) - self.snapshot_slopes[i];
+            let c = objective.sample_slope(i, entries(&state.theta)) - self.snapshot_slopes[i];
             let x = objective.sample_row(i);
-            let v = self.snapshot_gradient.as_ref();
-            control_variate_step(&mut state.theta, self.eta, lambda, c, x, v);
+            let v = entries(&self.snapshot_gradient);
+            control_variate_step(entries_mut(&mut state.theta), self.eta, lambda, c, x, v);
         }
         state.passes += self.inner_steps as f64 / objective.n_samples() as f64;
         self.snapshot(objective, state);
