@@ -18,11 +18,16 @@
 //!
 //! Because the machine is shared and noisy, the headline ratio "Gram rate / dense GEMM rate" is
 //! measured by *interleaving* the candidates in one loop on the same 100 000 × 500 matrix
-//! (group `side_by_side`, printed to stdout as medians, GFLOP/s and % of GEMM; repeated on
-//! 100 000 × 100, 100 000 × 10 and 1 000 × 500), not by dividing
-//! two criterion results taken minutes apart. It also times experimental variants of the routine
-//! copied into this file (block size, merge), to locate where time goes without editing `src/`.
-//! Set `GRAM_REPS` to change the number of interleaved repetitions (default 7).
+//! (group `side_by_side`, printed to stdout as medians, GFLOP/s and % of GEMM), not by dividing
+//! two criterion results taken minutes apart. Candidates: faer's dense GEMM XᵀX with
+//! `Par::rayon(2)` (the reference) and with `Par::Seq`, `Moments::compute`, faer's
+//! lower-triangular product on the whole X, and the library routine run on the two row halves on
+//! one thread each and merged (a proposed parallel scheme).
+//!
+//! Environment: `GRAM_REPS` (interleaved rounds, default 7); `GRAM_SIZES` (default `100000x500`,
+//! e.g. `100000x500,100000x100,1000x500`); `GRAM_VARIANTS=1` adds experimental variants of the
+//! routine copied into this file (block size, centring pass, merge), checked against the library
+//! to 1e-10, to locate where time goes without editing `src/`.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -460,7 +465,7 @@ fn median(v: &mut [f64]) -> f64 {
 }
 
 /// Interleaved timing of the library routine, its variants and the dense GEMM on one matrix.
-fn side_by_side(n: usize, d: usize, reps: usize) {
+fn side_by_side(n: usize, d: usize, reps: usize, with_variants: bool) {
     let par = Par::rayon(2);
     let (x, y) = data(n, d);
     let ym = y.as_mat();
@@ -542,40 +547,43 @@ fn side_by_side(n: usize, d: usize, reps: usize) {
         merge: Merge::Scratch,
         prep: Prep::Fused,
     };
-    let mut variants: Vec<(String, Variant, bool)> = vec![
-        ("copy of library (block 2048)".into(), lib_copy, false),
-        (
-            "fused prep + slice merge, block 2048".into(),
-            fused(2048),
-            false,
-        ),
-        (
-            "row-split + fused prep, block 2048".into(),
-            fused(2048),
+    let mut variants: Vec<(String, Variant, bool)> = Vec::new();
+    if with_variants {
+        variants = vec![
+            ("copy of library (block 2048)".into(), lib_copy, false),
+            (
+                "fused prep + slice merge, block 2048".into(),
+                fused(2048),
+                false,
+            ),
+            (
+                "row-split + fused prep, block 2048".into(),
+                fused(2048),
+                true,
+            ),
+        ];
+        for b in [256, 512, 1024, 4096] {
+            variants.push((format!("row-split + fused prep, block {b}"), fused(b), true));
+        }
+        variants.push((
+            "row-split, raw blocks 2048 (no copy/centre/merge)".into(),
+            Variant {
+                block_rows: 2048,
+                merge: Merge::Scratch,
+                prep: Prep::Raw,
+            },
             true,
-        ),
-    ];
-    for b in [256, 512, 1024, 4096] {
-        variants.push((format!("row-split + fused prep, block {b}"), fused(b), true));
+        ));
+        variants.push((
+            "raw blocks 2048, Par::rayon(2) kernel per block".into(),
+            Variant {
+                block_rows: 2048,
+                merge: Merge::Scratch,
+                prep: Prep::Raw,
+            },
+            false,
+        ));
     }
-    variants.push((
-        "row-split, raw blocks 2048 (no copy/centre/merge)".into(),
-        Variant {
-            block_rows: 2048,
-            merge: Merge::Scratch,
-            prep: Prep::Raw,
-        },
-        true,
-    ));
-    variants.push((
-        "raw blocks 2048, Par::rayon(2) kernel per block".into(),
-        Variant {
-            block_rows: 2048,
-            merge: Merge::Scratch,
-            prep: Prep::Raw,
-        },
-        false,
-    ));
     for (name, v, split) in variants {
         cands.push((
             name,
@@ -591,7 +599,7 @@ fn side_by_side(n: usize, d: usize, reps: usize) {
     }
 
     // Check the copy computes what the library does (guards the experiment, not the library).
-    {
+    if with_variants {
         let lib = Moments::compute(x, ym, None, true, par);
         let mut worst: f64 = 0.0;
         let vs = [
@@ -700,8 +708,16 @@ fn main() {
             .ok()
             .and_then(|s| s.parse().ok())
             .unwrap_or(7);
-        for (n, d) in [(100_000, 500), (100_000, 100), (100_000, 10), (1_000, 500)] {
-            side_by_side(n, d, reps);
+        let with_variants = std::env::var_os("GRAM_VARIANTS").is_some();
+        let sizes = std::env::var("GRAM_SIZES").unwrap_or_else(|_| "100000x500".into());
+        for size in sizes.split(',') {
+            let Some((n, d)) = size
+                .split_once('x')
+                .and_then(|(n, d)| Some((n.trim().parse().ok()?, d.trim().parse().ok()?)))
+            else {
+                panic!("GRAM_SIZES: expected e.g. 100000x500,1000x500, got {size:?}");
+            };
+            side_by_side(n, d, reps, with_variants);
         }
     }
     if run_grid {
