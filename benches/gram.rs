@@ -40,6 +40,8 @@ use faer::{Accum, Col, Mat, MatMut, MatRef, Par};
 use tikhonov::data::gaussian;
 use tikhonov::moments::Moments;
 
+mod common;
+
 const NS: [usize; 3] = [1_000, 10_000, 100_000];
 const DS: [usize; 3] = [10, 100, 500];
 
@@ -454,16 +456,6 @@ fn max_rel_diff_lower(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> f64 {
     num / den
 }
 
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let m = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[m]
-    } else {
-        0.5 * (v[m - 1] + v[m])
-    }
-}
-
 /// Interleaved timing of the library routine, its variants and the dense GEMM on one matrix.
 fn side_by_side(n: usize, d: usize, reps: usize, with_variants: bool) {
     let par = Par::rayon(2);
@@ -647,50 +639,62 @@ fn side_by_side(n: usize, d: usize, reps: usize, with_variants: bool) {
         assert!(worst < 1e-10);
     }
 
-    // One warm-up call each, then `reps` interleaved rounds.
+    // One warm-up call each, then `reps` interleaved rounds, each started on a quiet machine
+    // when possible (common::wait_quiet).
     for c in cands.iter_mut() {
         (c.2)();
     }
+    let load_before = common::load_average();
+    let mut quiet_rounds = 0;
     let mut times = vec![Vec::with_capacity(reps); cands.len()];
     for _ in 0..reps {
+        quiet_rounds += usize::from(common::wait_quiet());
         for (i, c) in cands.iter_mut().enumerate() {
             let t = Instant::now();
             (c.2)();
             times[i].push(t.elapsed().as_secs_f64());
         }
     }
-    let rates: Vec<f64> = times
-        .iter_mut()
-        .zip(&cands)
-        .map(|(t, c)| c.1 / median(t) / 1e9)
-        .collect();
-    let gemm_rate = rates[0];
-    let gemm_time = median(&mut times[0].clone());
+    // Per-round ratio to the GEMM of the same round: robust to load that changes between rounds.
+    let per_round_pct = |i: usize| {
+        let mut r: Vec<f64> = (0..reps)
+            .map(|k| 100.0 * (cands[i].1 / times[i][k]) / (cands[0].1 / times[0][k]))
+            .collect();
+        common::median(&mut r)
+    };
+    let pct: Vec<f64> = (0..cands.len()).map(per_round_pct).collect();
+    let gemm_rate = cands[0].1 / common::median(&mut times[0].clone()) / 1e9;
     println!(
-        "\nside_by_side {n} x {d}, Par::rayon(2), {reps} interleaved rounds; Gram flops = n·d·(d+1) = {:.3e}, GEMM flops = 2·n·d² = {:.3e}",
+        "\nside_by_side {n} x {d}, Par::rayon(2), {reps} interleaved rounds ({quiet_rounds} started \
+         quiet; load average before {load_before}, after {}); Gram flops = n·d·(d+1) = {:.3e}, \
+         GEMM flops = 2·n·d² = {:.3e}",
+        common::load_average(),
         gram_flops(n, d),
         gemm_flops(n, d)
     );
     println!(
-        "{:<48} {:>10} {:>10} {:>10} {:>9} {:>9}",
-        "candidate", "median s", "min s", "max s", "GFLOP/s", "% GEMM"
+        "{:<52} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "candidate", "median s", "min s", "max s", "GFLOP/s", "best", "% GEMM", "%/round"
     );
-    for ((c, t), r) in cands.iter().zip(times.iter_mut()).zip(&rates) {
-        let med = median(t);
+    for ((c, t), p) in cands.iter().zip(times.iter_mut()).zip(&pct) {
+        let med = common::median(t);
         let (mn, mx) = (t[0], t[t.len() - 1]);
+        let rate = c.1 / med / 1e9;
         println!(
-            "{:<48} {:>10.4} {:>10.4} {:>10.4} {:>9.2} {:>8.1}%",
+            "{:<52} {:>9.4} {:>9.4} {:>9.4} {:>9.2} {:>9.2} {:>8.1}% {:>8.1}%",
             c.0,
             med,
             mn,
             mx,
-            r,
-            100.0 * r / gemm_rate
+            rate,
+            c.1 / mn / 1e9,
+            100.0 * rate / gemm_rate,
+            p
         );
     }
     println!(
-        "(time ratio library Gram / GEMM = {:.3})\n",
-        median(&mut times[1].clone()) / gemm_time
+        "GFLOP/s: flops / median time (\"best\": / min time); % GEMM: ratio of median rates; \
+         %/round: median over rounds of the ratio to that round's GEMM.\n"
     );
 }
 

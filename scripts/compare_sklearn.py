@@ -21,7 +21,9 @@ How it is timed (DESIGN.md §5: medians and ratios, never a single absolute time
   `estimator.fit` is timed with time.perf_counter (the data are already in memory, as for
   fit_seconds).
 - After one untimed warm-up of each, the candidates alternate run by run (--repeats rounds), so
-  load from other processes hits all of them alike; medians, min and max are printed.
+  load from other processes hits all of them alike; medians, min and max are printed. Each round
+  first waits (up to BENCH_QUIET_WAIT seconds, default 30; 0 disables) until no other task is
+  runnable, and the number of rounds that started quiet is printed.
 
 Conventions (DESIGN.md §1): tikhonov minimises 1/(2n)*RSS + (lambda/2)*|w|^2 (intercept never
 penalised); scikit-learn's Ridge minimises RSS + alpha*|w|^2, so alpha = lambda*n gives the same w;
@@ -183,6 +185,38 @@ def time_sklearn(make_estimator, x: np.ndarray, y: np.ndarray):
         return time.perf_counter() - t0, est
 
 
+def procs_running() -> int | None:
+    try:
+        with open("/proc/stat") as f:
+            for line in f:
+                if line.startswith("procs_running "):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def wait_quiet(budget: float) -> bool:
+    """Waits until no other task is runnable (5 readings 20 ms apart of procs_running in
+    /proc/stat, which counts this process) or `budget` seconds pass. The machine may be shared:
+    other jobs' load distorts two-thread timings, and `nice` does not protect against it when the
+    kernel groups tasks by session (autogroup). Returns whether it was quiet."""
+    end = time.monotonic() + budget
+    calm = 0
+    while time.monotonic() < end:
+        r = procs_running()
+        if r is None:
+            return False
+        calm = calm + 1 if r <= 1 else 0
+        if calm >= 5:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+QUIET_WAIT = float(os.environ.get("BENCH_QUIET_WAIT", "30"))
+
+
 class Race:
     """Candidates timed in alternation: each is a callable returning (seconds, payload)."""
 
@@ -201,11 +235,15 @@ class Race:
         if warmup:
             for name, call in zip(self.names, self.calls):
                 self.last[name] = call()[1]
+        quiet = 0
         for _ in range(repeats):
+            quiet += wait_quiet(QUIET_WAIT) if QUIET_WAIT > 0 else 0
             for name, call in zip(self.names, self.calls):
                 t, payload = call()
                 self.times[name].append(t)
                 self.last[name] = payload
+        print(f"  {repeats} alternating rounds, {quiet} started on a quiet machine "
+              f"(BENCH_QUIET_WAIT={QUIET_WAIT:g} s); load average now {os.getloadavg()}")
 
     def median(self, name: str) -> float:
         return statistics.median(self.times[name])
