@@ -8,6 +8,8 @@
 
 #![allow(dead_code)] // Each bench target uses a subset.
 
+pub mod stream;
+
 use std::time::{Duration, Instant};
 
 /// Median of a sample (sorted in place); NaN for an empty one.
