@@ -737,7 +737,7 @@ fn run(check: Result<(), TestCaseError>) {
 /// ‖w − w_qr‖/‖w_qr‖ ≈ 2.5e-3 (gradient norm ~1e-6, against ~1e-15 for qr, svd, cholesky and
 /// normal, whose errors are ≤ 3e-7) instead of refusing: y's component outside the range of X
 /// gives α = K⁻¹y a huge component (‖y_⊥‖/(Sλ)) along the near-null space of K, which
-/// w = Xcᵀα cancels only to rounding.
+/// w = Xcᵀα cancels only to rounding. Fixed by refining w in the primal through the kernel factor.
 #[test]
 fn dual_regression_y_outside_the_range_of_x() {
     run(check_case(&Case {

@@ -244,3 +244,47 @@ fn errors_are_one_line_with_the_right_exit_code() {
         "diverged",
     );
 }
+
+#[test]
+fn history_csv_has_one_row_per_recorded_step_of_each_iterative_solver() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history.csv");
+    let out = tikhonov(&[
+        "compare",
+        "--n",
+        "300",
+        "--d",
+        "5",
+        "--solvers",
+        "cholesky,gd",
+        "--format",
+        "json",
+        "--history",
+        path.to_str().unwrap(),
+    ]);
+    let v = json(&out);
+    let gd = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["solver"] == "gd")
+        .unwrap();
+    let gd_iterations = gd["iterations"].as_u64().unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("solver,iteration,passes,seconds,objective,residual")
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    // Direct backends record nothing; gd records its start and every iteration.
+    assert!(rows.iter().all(|r| r[0] == "gd" && r.len() == 6));
+    assert_eq!(rows.len() as u64, gd_iterations + 1);
+    let iterations: Vec<u64> = rows.iter().map(|r| r[1].parse().unwrap()).collect();
+    assert_eq!(iterations, (0..=gd_iterations).collect::<Vec<_>>());
+    let residuals: Vec<f64> = rows.iter().map(|r| r[5].parse().unwrap()).collect();
+    assert_eq!(residuals[0], 1.0);
+    let tol = 1e-8; // gd's default tolerance
+    assert!(*residuals.last().unwrap() <= tol);
+    assert!(residuals[1..].iter().all(|&r| r > 0.0 && r < 1.0));
+}

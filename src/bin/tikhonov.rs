@@ -2,7 +2,7 @@
 //!
 //! The front end only parses, loads, calls the library and prints; no mathematics lives here.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -104,6 +104,13 @@ struct CommonArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+    /// Write every recorded step of the iterative solvers to this CSV (columns: solver,
+    /// iteration, passes, seconds, objective, residual).
+    #[arg(long, value_name = "FILE.csv")]
+    history: Option<PathBuf>,
+    /// With --history: record every k-th iteration (and the first and last).
+    #[arg(long, value_name = "K", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    record_every: u64,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -198,8 +205,48 @@ fn options(args: &CommonArgs) -> SolverOptions {
         time_limit: args.time_limit,
         step: args.step,
         seed: Some(args.seed),
-        record_every: 0,
+        // Recording costs a little time (excluded from the timings), so only when asked.
+        record_every: if args.history.is_some() {
+            usize::try_from(args.record_every).unwrap_or(usize::MAX)
+        } else {
+            0
+        },
     }
+}
+
+/// Writes the recorded steps of `fits` to `path`, one row per step.
+fn write_history<'f>(path: &Path, fits: impl IntoIterator<Item = &'f Fit>) -> Result<(), Error> {
+    let io = |e: csv::Error| Error::Io {
+        path: path.to_owned(),
+        source: e.into(),
+    };
+    let mut out = csv::Writer::from_path(path).map_err(io)?;
+    out.write_record([
+        "solver",
+        "iteration",
+        "passes",
+        "seconds",
+        "objective",
+        "residual",
+    ])
+    .map_err(io)?;
+    for fit in fits {
+        for r in &fit.history {
+            out.serialize((
+                &fit.solver,
+                r.iteration,
+                r.passes,
+                r.seconds,
+                r.objective,
+                r.residual,
+            ))
+            .map_err(io)?;
+        }
+    }
+    out.flush().map_err(|e| Error::Io {
+        path: path.to_owned(),
+        source: e,
+    })
 }
 
 fn run_fit(args: &FitArgs) -> Result<(), Error> {
@@ -207,6 +254,9 @@ fn run_fit(args: &FitArgs) -> Result<(), Error> {
     let data = load(&args.common)?;
     let problem = problem(&data, &args.common)?;
     let fit = solver.solve(&problem)?;
+    if let Some(path) = &args.common.history {
+        write_history(path, [&fit])?;
+    }
     match args.common.format {
         Format::Json => println!("{}", fit_json(&problem, &fit)),
         Format::Table => {
@@ -242,6 +292,16 @@ fn run_compare(args: &CompareArgs) -> Result<(), Error> {
     let data = load(&args.common)?;
     let problem = problem(&data, &args.common)?;
     let comparison = compare::compare(&problem, reference.as_ref(), &list)?;
+    if let Some(path) = &args.common.history {
+        write_history(
+            path,
+            comparison
+                .entries
+                .iter()
+                .filter_map(|e| e.outcome.as_ref().ok())
+                .map(|m| &m.fit),
+        )?;
+    }
     match args.common.format {
         Format::Json => println!("{}", compare_json(&problem, &comparison)),
         Format::Table => print_table(&data.description, &problem, &comparison),
