@@ -450,6 +450,158 @@ def cmd_dual(args) -> None:
         print(f"| {r['d']} | {r['d'] / args.n:g} | " + " | ".join(cells) + f" | {ratio} | {skr} |")
 
 
+def objective(x: np.ndarray, y: np.ndarray, lam: float, coef: np.ndarray, b: float) -> float:
+    """J(w, b) = 1/(2n)*|y - Xw - b|^2 + (lam/2)*|w|^2 (DESIGN.md section 1)."""
+    r = y - x @ coef - b
+    return float(r @ r / (2 * x.shape[0]) + 0.5 * lam * coef @ coef)
+
+
+def optimum(x: np.ndarray, y: np.ndarray, lam: float) -> tuple[np.ndarray, float]:
+    """The exact ridge solution with intercept, by lstsq of the augmented centred system."""
+    n, d = x.shape
+    xm, ym = x.mean(axis=0), y.mean()
+    a = np.vstack([x - xm, np.sqrt(n * lam) * np.eye(d)])
+    w = np.linalg.lstsq(a, np.concatenate([y - ym, np.zeros(d)]), rcond=None)[0]
+    return w, float(ym - xm @ w)
+
+
+def try_tikhonov(cmd: list[str]) -> tuple[float, float, dict] | str:
+    """Like run_tikhonov, but an unknown solver or a failure is returned as a message."""
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, env=tikhonov_env(), capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if p.returncode != 0:
+        return p.stderr.strip().splitlines()[-1] if p.stderr.strip() else f"exit {p.returncode}"
+    out = json.loads(p.stdout)
+    return float(out["fit_seconds"]), wall, out
+
+
+def cmd_iterative(args) -> None:
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import Ridge
+
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    header(f"iterative backends to relative residual {args.target:g} vs sklearn Ridge "
+           f"({args.sklearn})")
+    xp, yp = data_paths(args, f"kappa{args.kappa:g}")
+    x, y = load(xp, yp)
+    n, d = x.shape
+    describe(x, args.lam)
+    s = np.linalg.svd(x - x.mean(axis=0), compute_uv=False)
+    print(f"kappa(Xc) = {s[0] / s[-1]:.4g}; kappa of the objective's Hessian "
+          f"(s_max^2/n + lambda)/(s_min^2/n + lambda) = "
+          f"{(s[0] ** 2 / n + args.lam) / (s[-1] ** 2 / n + args.lam):.4g}")
+    print("relative residual = |grad J(w)| / |grad J(0)|, computed here for every candidate "
+          "(tikhonov's tol means exactly this)")
+
+    # 1. One calibration run of every tikhonov backend at tol = target.
+    print(f"\n1. tikhonov backends, one run each at --tol {args.target:g} "
+          f"(--time-limit {args.time_limit:g}):")
+    tik = {}
+    for name in args.solvers.split(","):
+        cmd = tikhonov_cmd(name, xp, yp, args.lam, "--tol", repr(args.target), "--max-iter",
+                           str(args.max_iter), "--time-limit", repr(args.time_limit))
+        r = try_tikhonov(cmd)
+        if isinstance(r, str):
+            print(f"  {name:<10} not run: {r}")
+            continue
+        fit_s, _, out = r
+        res = relative_residual(x, y, args.lam, np.asarray(out["coef"]))
+        ok = out["converged"] and res <= args.slack * args.target
+        print(f"  {name:<10} {fit_s:9.4f} s  iterations {out['iterations']:>6}  passes "
+              f"{out.get('passes', float('nan')):>8.1f}  converged {out['converged']!s:<5}  "
+              f"relative residual {res:.2e}{'' if ok else '  (not reached)'}")
+        if ok:
+            tik[name] = (fit_s, cmd)
+
+    # 2. scikit-learn: for each solver, the loosest tol whose answer reaches the target.
+    print(f"\n2. sklearn Ridge solvers: loosest tol in {args.tols} reaching relative residual "
+          f"<= {args.target:g} (one run per tol; stops when a fit exceeds {args.time_limit:g} s):")
+    sk = {}
+    for solver in args.sklearn.split(","):
+        for tol in [float(t) for t in args.tols.split(",")]:
+            def make(solver=solver, tol=tol):
+                return Ridge(alpha=args.lam * n, solver=solver, tol=tol, max_iter=args.max_iter,
+                             random_state=0)
+            t, est = time_sklearn(make, x, y)
+            res = relative_residual(x, y, args.lam, est.coef_)
+            print(f"  {solver:<10} tol {tol:<8g} {t:9.4f} s  n_iter_ {est.n_iter_}  "
+                  f"relative residual {res:.2e}")
+            if res <= args.slack * args.target:
+                sk[solver] = (t, tol, make)
+                break
+            if t > args.time_limit:
+                print(f"  {solver:<10} gave up: the last fit took over {args.time_limit:g} s")
+                break
+    if not tik or not sk:
+        print("nothing to race: no candidate reached the target on one side")
+        return
+
+    # 3. Race the fastest candidates of each side.
+    best_t = sorted(tik, key=lambda k: tik[k][0])[: args.race]
+    best_s = sorted(sk, key=lambda k: sk[k][0])[: args.race]
+    print(f"\n3. race, {args.repeats} alternating rounds: tikhonov {best_t} vs sklearn "
+          f"{[f'{k} (tol {sk[k][1]:g})' for k in best_s]}")
+    race = Race()
+    for k in best_t:
+        tikhonov_candidate(race, f"tikhonov {k}", tik[k][1])
+    for k in best_s:
+        race.add(f"sklearn {k} (tol {sk[k][1]:g})",
+                 lambda make=sk[k][2]: time_sklearn(make, x, y))
+    race.run(args.repeats)
+    race.report()
+    t_best = min(race.median(f"tikhonov {k}") for k in best_t)
+    s_best = min(race.median(f"sklearn {k} (tol {sk[k][1]:g})") for k in best_s)
+    print(f"ratio of medians, fastest sklearn / fastest tikhonov: {s_best / t_best:.2f}x "
+          f"(> 1: tikhonov faster)")
+
+
+def cmd_sgd(args) -> None:
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import SGDRegressor
+
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    header("one sgd epoch vs one SGDRegressor epoch (max_iter=1, tol=None)")
+    xp, yp = data_paths(args, f"kappa{args.kappa:g}")
+    x, y = load(xp, yp)
+    n, _ = x.shape
+    describe(x, args.lam)
+    w_opt, b_opt = optimum(x, y, args.lam)
+    j_opt = objective(x, y, args.lam, w_opt, b_opt)
+
+    def make():
+        return SGDRegressor(penalty="l2", alpha=args.lam, max_iter=1, tol=None, shuffle=True,
+                            random_state=0)
+
+    race = Race()
+    epochs = [1, 1 + args.more_epochs]
+    for e in epochs:
+        tikhonov_candidate(race, f"tikhonov sgd, {e} epoch(s)", tikhonov_cmd(
+            "sgd", xp, yp, args.lam, "--max-iter", str(e), "--tol", "1e-300"))
+    race.add("sklearn SGDRegressor, 1 epoch", lambda: time_sklearn(make, x, y))
+    race.run(args.repeats)
+    race.report()
+    t1 = race.median(f"tikhonov sgd, {epochs[0]} epoch(s)")
+    tk = race.median(f"tikhonov sgd, {epochs[1]} epoch(s)")
+    marginal = (tk - t1) / args.more_epochs
+    t_sk = race.median("sklearn SGDRegressor, 1 epoch")
+    print(f"tikhonov fit_seconds with 1 epoch includes the set-up (batch smoothness) and the "
+          f"stopping-rule gradients; marginal cost of one more epoch (its check included) = "
+          f"({tk:.4f} - {t1:.4f}) / {args.more_epochs} = {marginal:.4f} s")
+    print(f"ratio sklearn 1 epoch / tikhonov 1 epoch (whole fit): {t_sk / t1:.2f}x; "
+          f"/ tikhonov marginal epoch: {t_sk / marginal:.2f}x (> 1: tikhonov faster)")
+    out = race.last[f"tikhonov sgd, {epochs[0]} epoch(s)"]
+    est = race.last["sklearn SGDRegressor, 1 epoch"]
+    gap_t = objective(x, y, args.lam, np.asarray(out["coef"]), out["intercept"]) - j_opt
+    gap_s = objective(x, y, args.lam, est.coef_, float(est.intercept_[0])) - j_opt
+    print(f"after one epoch, relative objective gap (J - J*)/J*: tikhonov {gap_t / j_opt:.2e}, "
+          f"sklearn {gap_s / j_opt:.2e} (SGDRegressor defaults: invscaling, eta0 0.01)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -479,6 +631,30 @@ def main() -> None:
     p.add_argument("--sklearn-ds", default="all",
                    help="d values at which to time sklearn too (comma list or 'all')")
     p.set_defaults(func=cmd_dual)
+
+    p = sub.add_parser("iterative", help="fastest iterative backend vs sklearn's iterative Ridge")
+    data_args(p, 100_000, 100, 1e-3)
+    p.add_argument("--kappa", type=float, default=100.0, help="condition number of Xc")
+    p.add_argument("--target", type=float, default=1e-8, help="relative residual to reach")
+    p.add_argument("--slack", type=float, default=1.5,
+                   help="accept a relative residual up to slack*target (default 1.5)")
+    p.add_argument("--solvers", default="gd,agd,cg,pcg,lbfgs,cd,sag,saga,svrg",
+                   help="tikhonov backends (those not registered are reported and skipped)")
+    p.add_argument("--sklearn", default="sag,saga,lsqr,sparse_cg")
+    p.add_argument("--tols", default="1e-2,1e-3,1e-4,1e-5,1e-6,1e-7,1e-8,1e-9,1e-10,1e-11,1e-12,"
+                   "1e-13,1e-14", help="sklearn tol values tried, loosest first")
+    p.add_argument("--max-iter", type=int, default=100_000)
+    p.add_argument("--time-limit", type=float, default=60.0,
+                   help="per-run budget in seconds for calibration runs")
+    p.add_argument("--race", type=int, default=2, help="fastest candidates per side to race")
+    p.set_defaults(func=cmd_iterative)
+
+    p = sub.add_parser("sgd", help="one sgd epoch vs one SGDRegressor epoch")
+    data_args(p, 100_000, 100, 1e-3)
+    p.add_argument("--kappa", type=float, default=100.0, help="condition number of Xc")
+    p.add_argument("--more-epochs", type=int, default=4,
+                   help="also time 1 + this many epochs, for the marginal cost of an epoch")
+    p.set_defaults(func=cmd_sgd)
 
     args = ap.parse_args()
     args.func(args)
