@@ -18,11 +18,16 @@
 //!
 //! Because the machine is shared and noisy, the headline ratio "Gram rate / dense GEMM rate" is
 //! measured by *interleaving* the candidates in one loop on the same 100 000 × 500 matrix
-//! (group `side_by_side`, printed to stdout as medians, GFLOP/s and % of GEMM; repeated on
-//! 100 000 × 100, 100 000 × 10 and 1 000 × 500), not by dividing
-//! two criterion results taken minutes apart. It also times experimental variants of the routine
-//! copied into this file (block size, merge), to locate where time goes without editing `src/`.
-//! Set `GRAM_REPS` to change the number of interleaved repetitions (default 7).
+//! (group `side_by_side`, printed to stdout as medians, GFLOP/s and % of GEMM), not by dividing
+//! two criterion results taken minutes apart. Candidates: faer's dense GEMM XᵀX with
+//! `Par::rayon(2)` (the reference) and with `Par::Seq`, `Moments::compute`, faer's
+//! lower-triangular product on the whole X, and the library routine run on the two row halves on
+//! one thread each and merged (a proposed parallel scheme).
+//!
+//! Environment: `GRAM_REPS` (interleaved rounds, default 7); `GRAM_SIZES` (default `100000x500`,
+//! e.g. `100000x500,100000x100,1000x500`); `GRAM_VARIANTS=1` adds experimental variants of the
+//! routine copied into this file (block size, centring pass, merge), checked against the library
+//! to 1e-10, to locate where time goes without editing `src/`.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -34,6 +39,8 @@ use faer::reborrow::{Reborrow, ReborrowMut};
 use faer::{Accum, Col, Mat, MatMut, MatRef, Par};
 use tikhonov::data::gaussian;
 use tikhonov::moments::Moments;
+
+mod common;
 
 const NS: [usize; 3] = [1_000, 10_000, 100_000];
 const DS: [usize; 3] = [10, 100, 500];
@@ -449,18 +456,8 @@ fn max_rel_diff_lower(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> f64 {
     num / den
 }
 
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let m = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[m]
-    } else {
-        0.5 * (v[m - 1] + v[m])
-    }
-}
-
 /// Interleaved timing of the library routine, its variants and the dense GEMM on one matrix.
-fn side_by_side(n: usize, d: usize, reps: usize) {
+fn side_by_side(n: usize, d: usize, reps: usize, with_variants: bool) {
     let par = Par::rayon(2);
     let (x, y) = data(n, d);
     let ym = y.as_mat();
@@ -542,40 +539,43 @@ fn side_by_side(n: usize, d: usize, reps: usize) {
         merge: Merge::Scratch,
         prep: Prep::Fused,
     };
-    let mut variants: Vec<(String, Variant, bool)> = vec![
-        ("copy of library (block 2048)".into(), lib_copy, false),
-        (
-            "fused prep + slice merge, block 2048".into(),
-            fused(2048),
-            false,
-        ),
-        (
-            "row-split + fused prep, block 2048".into(),
-            fused(2048),
+    let mut variants: Vec<(String, Variant, bool)> = Vec::new();
+    if with_variants {
+        variants = vec![
+            ("copy of library (block 2048)".into(), lib_copy, false),
+            (
+                "fused prep + slice merge, block 2048".into(),
+                fused(2048),
+                false,
+            ),
+            (
+                "row-split + fused prep, block 2048".into(),
+                fused(2048),
+                true,
+            ),
+        ];
+        for b in [256, 512, 1024, 4096] {
+            variants.push((format!("row-split + fused prep, block {b}"), fused(b), true));
+        }
+        variants.push((
+            "row-split, raw blocks 2048 (no copy/centre/merge)".into(),
+            Variant {
+                block_rows: 2048,
+                merge: Merge::Scratch,
+                prep: Prep::Raw,
+            },
             true,
-        ),
-    ];
-    for b in [256, 512, 1024, 4096] {
-        variants.push((format!("row-split + fused prep, block {b}"), fused(b), true));
+        ));
+        variants.push((
+            "raw blocks 2048, Par::rayon(2) kernel per block".into(),
+            Variant {
+                block_rows: 2048,
+                merge: Merge::Scratch,
+                prep: Prep::Raw,
+            },
+            false,
+        ));
     }
-    variants.push((
-        "row-split, raw blocks 2048 (no copy/centre/merge)".into(),
-        Variant {
-            block_rows: 2048,
-            merge: Merge::Scratch,
-            prep: Prep::Raw,
-        },
-        true,
-    ));
-    variants.push((
-        "raw blocks 2048, Par::rayon(2) kernel per block".into(),
-        Variant {
-            block_rows: 2048,
-            merge: Merge::Scratch,
-            prep: Prep::Raw,
-        },
-        false,
-    ));
     for (name, v, split) in variants {
         cands.push((
             name,
@@ -591,7 +591,7 @@ fn side_by_side(n: usize, d: usize, reps: usize) {
     }
 
     // Check the copy computes what the library does (guards the experiment, not the library).
-    {
+    if with_variants {
         let lib = Moments::compute(x, ym, None, true, par);
         let mut worst: f64 = 0.0;
         let vs = [
@@ -639,50 +639,62 @@ fn side_by_side(n: usize, d: usize, reps: usize) {
         assert!(worst < 1e-10);
     }
 
-    // One warm-up call each, then `reps` interleaved rounds.
+    // One warm-up call each, then `reps` interleaved rounds, each started on a quiet machine
+    // when possible (common::wait_quiet).
     for c in cands.iter_mut() {
         (c.2)();
     }
+    let load_before = common::load_average();
+    let mut quiet_rounds = 0;
     let mut times = vec![Vec::with_capacity(reps); cands.len()];
     for _ in 0..reps {
+        quiet_rounds += usize::from(common::wait_quiet());
         for (i, c) in cands.iter_mut().enumerate() {
             let t = Instant::now();
             (c.2)();
             times[i].push(t.elapsed().as_secs_f64());
         }
     }
-    let rates: Vec<f64> = times
-        .iter_mut()
-        .zip(&cands)
-        .map(|(t, c)| c.1 / median(t) / 1e9)
-        .collect();
-    let gemm_rate = rates[0];
-    let gemm_time = median(&mut times[0].clone());
+    // Per-round ratio to the GEMM of the same round: robust to load that changes between rounds.
+    let per_round_pct = |i: usize| {
+        let mut r: Vec<f64> = (0..reps)
+            .map(|k| 100.0 * (cands[i].1 / times[i][k]) / (cands[0].1 / times[0][k]))
+            .collect();
+        common::median(&mut r)
+    };
+    let pct: Vec<f64> = (0..cands.len()).map(per_round_pct).collect();
+    let gemm_rate = cands[0].1 / common::median(&mut times[0].clone()) / 1e9;
     println!(
-        "\nside_by_side {n} x {d}, Par::rayon(2), {reps} interleaved rounds; Gram flops = n·d·(d+1) = {:.3e}, GEMM flops = 2·n·d² = {:.3e}",
+        "\nside_by_side {n} x {d}, Par::rayon(2), {reps} interleaved rounds ({quiet_rounds} started \
+         quiet; load average before {load_before}, after {}); Gram flops = n·d·(d+1) = {:.3e}, \
+         GEMM flops = 2·n·d² = {:.3e}",
+        common::load_average(),
         gram_flops(n, d),
         gemm_flops(n, d)
     );
     println!(
-        "{:<48} {:>10} {:>10} {:>10} {:>9} {:>9}",
-        "candidate", "median s", "min s", "max s", "GFLOP/s", "% GEMM"
+        "{:<52} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "candidate", "median s", "min s", "max s", "GFLOP/s", "best", "% GEMM", "%/round"
     );
-    for ((c, t), r) in cands.iter().zip(times.iter_mut()).zip(&rates) {
-        let med = median(t);
+    for ((c, t), p) in cands.iter().zip(times.iter_mut()).zip(&pct) {
+        let med = common::median(t);
         let (mn, mx) = (t[0], t[t.len() - 1]);
+        let rate = c.1 / med / 1e9;
         println!(
-            "{:<48} {:>10.4} {:>10.4} {:>10.4} {:>9.2} {:>8.1}%",
+            "{:<52} {:>9.4} {:>9.4} {:>9.4} {:>9.2} {:>9.2} {:>8.1}% {:>8.1}%",
             c.0,
             med,
             mn,
             mx,
-            r,
-            100.0 * r / gemm_rate
+            rate,
+            c.1 / mn / 1e9,
+            100.0 * rate / gemm_rate,
+            p
         );
     }
     println!(
-        "(time ratio library Gram / GEMM = {:.3})\n",
-        median(&mut times[1].clone()) / gemm_time
+        "GFLOP/s: flops / median time (\"best\": / min time); % GEMM: ratio of median rates; \
+         %/round: median over rounds of the ratio to that round's GEMM.\n"
     );
 }
 
@@ -700,8 +712,16 @@ fn main() {
             .ok()
             .and_then(|s| s.parse().ok())
             .unwrap_or(7);
-        for (n, d) in [(100_000, 500), (100_000, 100), (100_000, 10), (1_000, 500)] {
-            side_by_side(n, d, reps);
+        let with_variants = std::env::var_os("GRAM_VARIANTS").is_some();
+        let sizes = std::env::var("GRAM_SIZES").unwrap_or_else(|_| "100000x500".into());
+        for size in sizes.split(',') {
+            let Some((n, d)) = size
+                .split_once('x')
+                .and_then(|(n, d)| Some((n.trim().parse().ok()?, d.trim().parse().ok()?)))
+            else {
+                panic!("GRAM_SIZES: expected e.g. 100000x500,1000x500, got {size:?}");
+            };
+            side_by_side(n, d, reps, with_variants);
         }
     }
     if run_grid {

@@ -12,14 +12,18 @@
 //!
 //! - `dual` (Cholesky of the n × n kernel, meant for d > n) is never run when the kernel would
 //!   exceed 1 GiB (n ≥ 11 586): at n = 100 000 it would need 80 GB.
-//! - Every other case is first probed once with its default options plus a wall-time limit of
-//!   `PROBE_SECONDS` (2.5 s; direct backends ignore the limit). If the probe stops on the time
-//!   limit (iterative) or a single run takes ≥ 2.5 s (direct), the case is **skipped** and a `SKIP`
-//!   line says so: 10 samples of it would dominate the whole bench. The probe's own time is still
-//!   printed on its `PROBE` line. On the 2-core reference machine this skips `dual` at n = 10 000
-//!   (≈ 6 s per solve) and `gd` at the largest sizes (~1 200 iterations of two passes over X to
-//!   reach its default tol 1e-8); the `PROBE`/`SKIP` lines of a run give the actual list.
-//!   Set `SOLVERS_NO_SKIP=1` to benchmark every probed case regardless.
+//! - Every case is first probed once with its default options plus a wall-time limit of
+//!   `PROBE_SECONDS` (2.5 s; direct backends ignore the limit). An *iterative* case whose probe
+//!   stops on that limit without converging is **skipped**, with a `SKIP` line that says so: 10
+//!   samples of it would dominate the whole bench (typically `gd` and `sgd` at the largest sizes,
+//!   where reaching the default tol takes over a thousand passes over X). Direct backends are
+//!   always benchmarked. A case whose probe returns an error is skipped with the error printed.
+//!   Set `SOLVERS_NO_SKIP=1` to benchmark every iterative case regardless.
+//!
+//! # Memory bandwidth mode
+//!
+//! `cargo bench --bench solvers -- bandwidth` runs only [`bandwidth`]: STREAM-like read and triad
+//! kernels (2 threads) and the bandwidth one `gd` iteration achieves on 1 000 000 × 100.
 //!
 //! The probe also prints, per case, iterations/epochs, whether the run converged and, for the
 //! iterative backends, the bytes of X streamed per pass and the bandwidth that implies
@@ -33,6 +37,8 @@ use faer::Par;
 use tikhonov::RidgeProblem;
 use tikhonov::data::Synthetic;
 use tikhonov::solvers::{self, REGISTRY, SolverKind, SolverOptions};
+
+mod common;
 
 const NS: [usize; 3] = [1_000, 10_000, 100_000];
 const DS: [usize; 3] = [10, 100, 500];
@@ -115,17 +121,19 @@ fn bench_solvers(c: &mut Criterion, filters: &[String]) {
                             );
                         }
                         println!("{line}");
-                        // Iterative: stopped by the probe's time limit. Direct: one run
-                        // already took longer than the limit (direct solvers ignore it).
-                        if fit.fit_seconds >= PROBE_SECONDS
-                            || (info.kind == SolverKind::Iterative
-                                && !fit.converged
-                                && fit.fit_seconds >= 0.9 * PROBE_SECONDS)
+                        // Iterative: stopped by the probe's time limit. Direct backends are
+                        // always benchmarked (one run is bounded by n·d² + d³ flops).
+                        if info.kind == SolverKind::Iterative
+                            && !fit.converged
+                            && fit.fit_seconds >= 0.9 * PROBE_SECONDS
                         {
                             skip = !no_skip;
                         }
                     }
-                    Err(e) => println!("PROBE {group_name}/{}: error: {e}", info.name),
+                    Err(e) => {
+                        println!("SKIP  {group_name}/{}: the probe failed: {e}", info.name);
+                        continue;
+                    }
                 }
                 if skip {
                     println!(
@@ -136,6 +144,7 @@ fn bench_solvers(c: &mut Criterion, filters: &[String]) {
                     continue;
                 }
                 let solver = (info.build)(&SolverOptions::default()).expect("solver builds");
+                common::wait_quiet();
                 group.bench_function(BenchmarkId::from_parameter(info.name), |b| {
                     b.iter(|| black_box(solver.solve(black_box(&problem))))
                 });
@@ -158,11 +167,134 @@ fn infeasible(name: &str, n: usize, _d: usize) -> Option<String> {
     None
 }
 
+/// Memory bandwidth of the machine (STREAM-like read and triad, 2 threads) and the bandwidth a
+/// gradient-descent iteration achieves on 1 000 000 × 100 (DESIGN.md §5; issue 5's target: at
+/// least 60% of the measured bandwidth).
+///
+/// A gd iteration evaluates one gradient, ∇J(w) = −(1/n)·Xcᵀ(yc − Xc·w) + λw, as two
+/// matrix–vector products with X (faer `matmul`, `Par::rayon(2)`): X·w, then Xᵀr, so it reads
+/// the 8·n·d bytes of X twice (the vectors are 8·n bytes, 1% of that). The time of one iteration
+/// is taken as the difference of two runs with fixed budgets (`GD_ITERS` = 3 and 13 iterations at
+/// tol 1e-300, which never stops them), which removes the set-up (centring statistics, power
+/// iterations for L, the first gradient) from the figure.
+///
+/// Both are timed interleaved over `BANDWIDTH_REPS` rounds (default 7), each started on a quiet
+/// machine when possible ([`common::wait_quiet`]); medians are printed.
+fn bandwidth() {
+    const GD_ITERS: [usize; 2] = [3, 13];
+    let reps = std::env::var("BANDWIDTH_REPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(7);
+    let (n, d) = (1_000_000, 100);
+    let t = std::time::Instant::now();
+    let data = Synthetic {
+        n_samples: n,
+        n_features: d,
+        condition: 10.0,
+        ..Default::default()
+    }
+    .generate()
+    .expect("valid synthetic problem");
+    println!(
+        "bandwidth: generated {n} × {d} (κ = 10) in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    let problem = RidgeProblem::builder(data.x.as_ref(), data.y.as_ref())
+        .lambda(LAMBDA)
+        .par(Par::rayon(2))
+        .build()
+        .expect("valid problem");
+    let gd = |iters: usize| {
+        let opts = SolverOptions {
+            tol: Some(1e-300),
+            max_iter: Some(iters),
+            ..Default::default()
+        };
+        let fit = solvers::by_name("gd", &opts)
+            .and_then(|s| s.solve(&problem))
+            .expect("gd runs");
+        assert_eq!(fit.iterations, iters, "gd stopped early");
+        (fit.fit_seconds, fit.passes)
+    };
+
+    // Read: one array the size of X. Triad: three arrays of 256 MB (8× the L3 cache).
+    let big = vec![1.0f64; n * d];
+    let m = 1 << 25;
+    let (mut ta, tb, tc) = (vec![0.0f64; m], vec![1.0f64; m], vec![2.0f64; m]);
+    let (mut read2, mut read1, mut triad2, mut per_iter, mut passes) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    let time = |f: &mut dyn FnMut()| {
+        let t = std::time::Instant::now();
+        f();
+        t.elapsed().as_secs_f64()
+    };
+    gd(GD_ITERS[0]); // warm-up
+    let load_before = common::load_average();
+    let mut quiet = 0;
+    for _ in 0..reps {
+        quiet += usize::from(common::wait_quiet());
+        read2.push(time(&mut || {
+            black_box(common::stream::read(&big, 2));
+        }));
+        read1.push(time(&mut || {
+            black_box(common::stream::read(&big, 1));
+        }));
+        triad2.push(time(&mut || {
+            common::stream::triad(&mut ta, &tb, &tc, 3.0, 2);
+            black_box(&ta);
+        }));
+        let (t0, p0) = gd(GD_ITERS[0]);
+        let (t1, p1) = gd(GD_ITERS[1]);
+        let k = (GD_ITERS[1] - GD_ITERS[0]) as f64;
+        per_iter.push((t1 - t0) / k);
+        passes.push((p1 - p0) / k);
+    }
+    let x_bytes = (8 * n * d) as f64;
+    let gbs = |bytes: f64, t: &mut Vec<f64>| bytes / common::median(t) / 1e9;
+    let read_bw = gbs(x_bytes, &mut read2);
+    let iter_s = common::median(&mut per_iter);
+    let gd_bw = 2.0 * x_bytes / iter_s / 1e9;
+    println!(
+        "bandwidth: {reps} interleaved rounds ({quiet} started quiet; load average before \
+         {load_before}, after {})",
+        common::load_average()
+    );
+    println!(
+        "  STREAM-like read  Σa, a = {:.0} MB, 2 threads: {read_bw:6.1} GB/s (median)",
+        x_bytes / 1e6
+    );
+    println!(
+        "  STREAM-like read  Σa, a = {:.0} MB, 1 thread:  {:6.1} GB/s",
+        x_bytes / 1e6,
+        gbs(x_bytes, &mut read1)
+    );
+    println!(
+        "  STREAM triad a = b + q·c, 3 × {:.0} MB, 2 threads: {:6.1} GB/s (24 bytes/element)",
+        (8 * m) as f64 / 1e6,
+        gbs(24.0 * m as f64, &mut triad2)
+    );
+    println!(
+        "  gd on {n} × {d}, Par::rayon(2): {:.2} ms per iteration, {:.2} gradient evaluations \
+         (passes) per iteration; X = {:.0} MB read twice = {:.0} MB per iteration → {gd_bw:.1} \
+         GB/s = {:.0}% of the 2-thread read bandwidth",
+        iter_s * 1e3,
+        common::median(&mut passes),
+        x_bytes / 1e6,
+        2.0 * x_bytes / 1e6,
+        100.0 * gd_bw / read_bw
+    );
+}
+
 fn main() {
     let filters: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
+    if filters.iter().any(|f| f == "bandwidth") {
+        bandwidth();
+        return;
+    }
     let mut c = Criterion::default().configure_from_args();
     bench_solvers(&mut c, &filters);
     c.final_summary();
