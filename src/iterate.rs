@@ -241,6 +241,8 @@ pub fn run(
     let (start_value, start_norm) = (state.value, state.grad_norm);
     let target = control.tol * start_norm;
     method.init(objective, &mut state)?;
+    // Set-up reads of the data (e.g. the power iteration for L) count as passes too.
+    state.passes += objective.setup_passes();
 
     let mut history = Vec::new();
     let mut record = |state: &IterState, paused: &mut Duration, last: bool| -> ControlFlow<()> {

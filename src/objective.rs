@@ -25,6 +25,11 @@ pub trait Objective: Sync {
     fn value_gradient(&self, theta: ColRef<'_, f64>, grad: ColMut<'_, f64>) -> f64;
     /// L: the largest eigenvalue of ∇²f (an accurate estimate, not a loose bound).
     fn smoothness(&self) -> f64;
+    /// Passes over the data spent so far on set-up work such as estimating L, so that the
+    /// history charges every method for what it read (0 when nothing was spent).
+    fn setup_passes(&self) -> f64 {
+        0.0
+    }
     /// μ: a lower bound on the smallest eigenvalue of ∇²f (λ when nothing better is known).
     fn strong_convexity(&self) -> f64;
     /// The ℓ₂ penalty λ (the part of f that is not a sum over samples).
@@ -74,7 +79,8 @@ pub trait Objective: Sync {
 /// reading one row of a column-major X touches d cache lines.
 pub struct LeastSquares<'p> {
     problem: &'p RidgeProblem<'p>,
-    smoothness: OnceLock<f64>,
+    /// L and the power-iteration steps (one pass each) spent computing it.
+    smoothness: OnceLock<(f64, usize)>,
     rows: OnceLock<SampleMajor>,
     /// D = diag(√(sᵢ/S)) of the least-squares form, built on first use.
     row_scale: OnceLock<RowScale>,
@@ -199,36 +205,46 @@ impl Objective for LeastSquares<'_> {
     /// σ_max(S^½Xc)²/S + λ by power iteration on XcᵀSXc (≤ 100 steps, stopped at 1e-6 relative
     /// change), computed once and cached.
     fn smoothness(&self) -> f64 {
-        *self.smoothness.get_or_init(|| {
-            let p = self.problem;
-            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x5eed);
-            let mut v = Col::from_fn(p.n_features(), |_| StandardNormal.sample(&mut rng));
-            let mut estimate = 0.0;
-            for _ in 0..100 {
-                let norm = v.norm_l2();
-                if norm == 0.0 {
-                    break;
+        self.smoothness
+            .get_or_init(|| {
+                let p = self.problem;
+                let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x5eed);
+                let mut v = Col::from_fn(p.n_features(), |_| StandardNormal.sample(&mut rng));
+                let mut estimate = 0.0;
+                let mut steps = 0;
+                for _ in 0..100 {
+                    let norm = v.norm_l2();
+                    if norm == 0.0 {
+                        break;
+                    }
+                    v /= faer::Scale(norm);
+                    // H·v with H = XcᵀSXc/S: first S·Xc·v, then Xcᵀ of it.
+                    let shift = -dot(p.x_mean(), v.as_ref());
+                    let mut xv = Col::from_fn(p.n_samples(), |_| shift);
+                    matmul(xv.as_mat_mut(), Accum::Add, p.x(), v.as_mat(), 1.0, p.par());
+                    for (i, e) in xv.iter_mut().enumerate() {
+                        *e *= p.weight(i);
+                    }
+                    let mut hv = Col::zeros(p.n_features());
+                    self.add_xct(xv.as_ref(), 1.0 / p.weight_sum(), hv.as_mut());
+                    steps += 1;
+                    let next = dot(v.as_ref(), hv.as_ref());
+                    v = hv;
+                    let done = (next - estimate).abs() <= 1e-6 * next;
+                    estimate = next;
+                    if done {
+                        break;
+                    }
                 }
-                v /= faer::Scale(norm);
-                // H·v with H = XcᵀSXc/S: first S·Xc·v, then Xcᵀ of it.
-                let shift = -dot(p.x_mean(), v.as_ref());
-                let mut xv = Col::from_fn(p.n_samples(), |_| shift);
-                matmul(xv.as_mat_mut(), Accum::Add, p.x(), v.as_mat(), 1.0, p.par());
-                for (i, e) in xv.iter_mut().enumerate() {
-                    *e *= p.weight(i);
-                }
-                let mut hv = Col::zeros(p.n_features());
-                self.add_xct(xv.as_ref(), 1.0 / p.weight_sum(), hv.as_mut());
-                let next = dot(v.as_ref(), hv.as_ref());
-                v = hv;
-                let done = (next - estimate).abs() <= 1e-6 * next;
-                estimate = next;
-                if done {
-                    break;
-                }
-            }
-            estimate + p.lambda()
-        })
+                (estimate + p.lambda(), steps)
+            })
+            .0
+    }
+
+    fn setup_passes(&self) -> f64 {
+        self.smoothness
+            .get()
+            .map_or(0.0, |&(_, steps)| steps as f64)
     }
 
     fn strong_convexity(&self) -> f64 {
