@@ -8,7 +8,8 @@
 //! 2. stacking [X; X] (and y, s twice) leaves w and b unchanged: S doubles with the loss, so with
 //!    the 1/(2S) convention of DESIGN.md λ stays the same;
 //! 3. zero sample weights are the same as dropping those rows;
-//! 4. at λ = 0 on a rank-deficient design, `svd` and `auto` return the minimum-norm least-squares
+//! 4. several targets with one λ per target (`Solver::solve_targets`) equal separate fits;
+//! 5. at λ = 0 on a rank-deficient design, `svd` and `auto` return the minimum-norm least-squares
 //!    solution, compared with a reference computed here from faer's SVD of the weighted, centred
 //!    design (`numpy.linalg.lstsq` semantics).
 //!
@@ -37,6 +38,7 @@ use support_random::{
     weighted_design,
 };
 use tikhonov::data::Synthetic;
+use tikhonov::multi::MultiRidgeProblem;
 use tikhonov::solvers::{self, SolverKind, SolverOptions};
 use tikhonov::{Fit, RidgeProblem};
 
@@ -291,6 +293,51 @@ fn check_zero_weights(case: Case) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+fn check_per_target_lambda(case: Case) -> Result<(), TestCaseError> {
+    let data = case.data();
+    // Three targets: the case's y and the targets of two other problems of the same shape; λ
+    // shared by targets 0 and 2 (one factorisation serves both), target 1 its own.
+    let other = |seed: u64| {
+        Case {
+            seed,
+            ..case.clone()
+        }
+        .data()
+        .y
+    };
+    let (y1, y2) = (other(case.seed ^ 1), other(case.seed ^ 2));
+    let y = Mat::from_fn(case.n, 3, |i, t| [data.y[i], y1[i], y2[i]][t]);
+    let lambdas = [case.lambda, 10.0 * case.lambda, case.lambda];
+    let mut builder = MultiRidgeProblem::builder(data.x.as_ref(), y.as_ref())
+        .lambdas(&lambdas)
+        .intercept(case.fit_intercept)
+        .par(PAR);
+    if let Some(s) = &data.weights {
+        builder = builder.weights(s.as_ref());
+    }
+    let multi = builder.build().expect("valid problem");
+    for name in direct_backends() {
+        let fits = solvers::by_name(name, &SolverOptions::default())
+            .expect("registered")
+            .solve_targets(&multi)
+            .map_err(|e| TestCaseError::fail(format!("{name} (multi-target) failed: {e}")))?;
+        prop_assert_eq!(fits.len(), 3);
+        for (t, fit) in fits.into_iter().enumerate() {
+            let single = solve(name, &multi.target(t))?;
+            prop_assert_eq!(&fit.solver, &single.fit.solver, "target {}", t);
+            assert_close(
+                &format!("target {t} of 3 (λ = {})", lambdas[t]),
+                name,
+                (fit.coef, fit.intercept),
+                (single.fit.coef.clone(), single.fit.intercept),
+                2.0 * single.w_tol,
+                2.0 * single.b_tol,
+            )?;
+        }
+    }
+    Ok(())
+}
+
 /// A rank-r design X = A·B (n × d, A n × r and B r × d standard normal), offsets, and y.
 #[derive(Debug, Clone)]
 struct RankCase {
@@ -423,6 +470,13 @@ proptest! {
     #[test]
     fn stacking_the_rows_leaves_the_fit_unchanged(case in case()) {
         check_stacked_rows(case)?;
+    }
+
+    /// Several targets with one λ per target equal separate single-target fits, every direct
+    /// backend (one factorisation per distinct λ; `svd` one in all).
+    #[test]
+    fn per_target_lambda_equals_separate_fits(case in case()) {
+        check_per_target_lambda(case)?;
     }
 
     /// Rows with weight 0 are the same as no rows, every direct backend.
