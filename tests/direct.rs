@@ -223,6 +223,29 @@ prop_compose! {
     }
 }
 
+/// For every direct backend: the fit of `two` equals the fit of `one` mapped by `expand`, where
+/// ‖expand(v)‖ ≤ `growth`·‖v‖ (so `one`'s error bound grows by at most that factor).
+fn assert_identity(
+    what: &str,
+    one: &RidgeProblem<'_>,
+    two: &RidgeProblem<'_>,
+    expand: impl Fn(&Col<f64>) -> Col<f64>,
+    growth: f64,
+) -> Result<(), TestCaseError> {
+    for name in direct_backends() {
+        let (a, b) = (solve(name, one)?, solve(name, two)?);
+        assert_close(
+            what,
+            name,
+            (b.fit.coef.clone(), b.fit.intercept),
+            (expand(&a.fit.coef), a.fit.intercept),
+            growth * a.w_tol + b.w_tol,
+            a.b_tol + b.b_tol,
+        )?;
+    }
+    Ok(())
+}
+
 fn check_half_duplicated_design(case: Case) -> Result<(), TestCaseError> {
     let data = case.data();
     let d = case.d;
@@ -231,40 +254,25 @@ fn check_half_duplicated_design(case: Case) -> Result<(), TestCaseError> {
         x: Mat::from_fn(case.n, 2 * d, |i, j| data.x[(i, j % d)] / 2.0),
         ..data.clone()
     };
-    for name in direct_backends() {
-        let one = solve(name, &data.problem(case.lambda, case.fit_intercept))?;
-        let two = solve(name, &wide.problem(case.lambda / 2.0, case.fit_intercept))?;
-        let w = &one.fit.coef;
-        let repeated = Col::from_fn(2 * d, |j| w[j % d]);
-        assert_close(
-            "[X, X]/2 with λ/2",
-            name,
-            (two.fit.coef.clone(), two.fit.intercept),
-            (repeated, one.fit.intercept),
-            2f64.sqrt() * one.w_tol + two.w_tol,
-            one.b_tol + two.b_tol,
-        )?;
-    }
-    Ok(())
+    assert_identity(
+        "[X, X]/2 with λ/2",
+        &data.problem(case.lambda, case.fit_intercept),
+        &wide.problem(case.lambda / 2.0, case.fit_intercept),
+        |w| Col::from_fn(2 * d, |j| w[j % d]),
+        2f64.sqrt(),
+    )
 }
 
 fn check_stacked_rows(case: Case) -> Result<(), TestCaseError> {
     let data = case.data();
     let twice: Vec<usize> = (0..2 * case.n).map(|i| i % case.n).collect();
-    let stacked = data.rows(&twice);
-    for name in direct_backends() {
-        let one = solve(name, &data.problem(case.lambda, case.fit_intercept))?;
-        let two = solve(name, &stacked.problem(case.lambda, case.fit_intercept))?;
-        assert_close(
-            "[X; X] with the same λ",
-            name,
-            (two.fit.coef.clone(), two.fit.intercept),
-            (one.fit.coef.clone(), one.fit.intercept),
-            one.w_tol + two.w_tol,
-            one.b_tol + two.b_tol,
-        )?;
-    }
-    Ok(())
+    assert_identity(
+        "[X; X] with the same λ",
+        &data.problem(case.lambda, case.fit_intercept),
+        &data.rows(&twice).problem(case.lambda, case.fit_intercept),
+        Col::clone,
+        1.0,
+    )
 }
 
 fn check_zero_weights(case: Case) -> Result<(), TestCaseError> {
@@ -277,20 +285,13 @@ fn check_zero_weights(case: Case) -> Result<(), TestCaseError> {
     prop_assume!(s.iter().any(|v| *v == 0.0));
     data.weights = Some(s.clone());
     let kept: Vec<usize> = (0..case.n).filter(|&i| s[i] > 0.0).collect();
-    let dropped = data.rows(&kept);
-    for name in direct_backends() {
-        let one = solve(name, &data.problem(case.lambda, case.fit_intercept))?;
-        let two = solve(name, &dropped.problem(case.lambda, case.fit_intercept))?;
-        assert_close(
-            "zero weights vs dropped rows",
-            name,
-            (one.fit.coef.clone(), one.fit.intercept),
-            (two.fit.coef.clone(), two.fit.intercept),
-            one.w_tol + two.w_tol,
-            one.b_tol + two.b_tol,
-        )?;
-    }
-    Ok(())
+    assert_identity(
+        "zero weights vs dropped rows",
+        &data.rows(&kept).problem(case.lambda, case.fit_intercept),
+        &data.problem(case.lambda, case.fit_intercept),
+        Col::clone,
+        1.0,
+    )
 }
 
 fn check_per_target_lambda(case: Case) -> Result<(), TestCaseError> {
