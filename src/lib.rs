@@ -61,6 +61,7 @@ pub mod error;
 pub mod fit;
 pub mod iterate;
 pub mod moments;
+pub mod multi;
 pub mod objective;
 pub mod problem;
 pub mod refine;

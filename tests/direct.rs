@@ -8,7 +8,8 @@
 //! 2. stacking [X; X] (and y, s twice) leaves w and b unchanged: S doubles with the loss, so with
 //!    the 1/(2S) convention of DESIGN.md λ stays the same;
 //! 3. zero sample weights are the same as dropping those rows;
-//! 4. at λ = 0 on a rank-deficient design, `svd` and `auto` return the minimum-norm least-squares
+//! 4. several targets with one λ per target (`Solver::solve_targets`) equal separate fits;
+//! 5. at λ = 0 on a rank-deficient design, `svd` and `auto` return the minimum-norm least-squares
 //!    solution, compared with a reference computed here from faer's SVD of the weighted, centred
 //!    design (`numpy.linalg.lstsq` semantics).
 //!
@@ -37,6 +38,7 @@ use support_random::{
     weighted_design,
 };
 use tikhonov::data::Synthetic;
+use tikhonov::multi::MultiRidgeProblem;
 use tikhonov::solvers::{self, SolverKind, SolverOptions};
 use tikhonov::{Fit, RidgeProblem};
 
@@ -221,6 +223,29 @@ prop_compose! {
     }
 }
 
+/// For every direct backend: the fit of `two` equals the fit of `one` mapped by `expand`, where
+/// ‖expand(v)‖ ≤ `growth`·‖v‖ (so `one`'s error bound grows by at most that factor).
+fn assert_identity(
+    what: &str,
+    one: &RidgeProblem<'_>,
+    two: &RidgeProblem<'_>,
+    expand: impl Fn(&Col<f64>) -> Col<f64>,
+    growth: f64,
+) -> Result<(), TestCaseError> {
+    for name in direct_backends() {
+        let (a, b) = (solve(name, one)?, solve(name, two)?);
+        assert_close(
+            what,
+            name,
+            (b.fit.coef.clone(), b.fit.intercept),
+            (expand(&a.fit.coef), a.fit.intercept),
+            growth * a.w_tol + b.w_tol,
+            a.b_tol + b.b_tol,
+        )?;
+    }
+    Ok(())
+}
+
 fn check_half_duplicated_design(case: Case) -> Result<(), TestCaseError> {
     let data = case.data();
     let d = case.d;
@@ -229,40 +254,25 @@ fn check_half_duplicated_design(case: Case) -> Result<(), TestCaseError> {
         x: Mat::from_fn(case.n, 2 * d, |i, j| data.x[(i, j % d)] / 2.0),
         ..data.clone()
     };
-    for name in direct_backends() {
-        let one = solve(name, &data.problem(case.lambda, case.fit_intercept))?;
-        let two = solve(name, &wide.problem(case.lambda / 2.0, case.fit_intercept))?;
-        let w = &one.fit.coef;
-        let repeated = Col::from_fn(2 * d, |j| w[j % d]);
-        assert_close(
-            "[X, X]/2 with λ/2",
-            name,
-            (two.fit.coef.clone(), two.fit.intercept),
-            (repeated, one.fit.intercept),
-            2f64.sqrt() * one.w_tol + two.w_tol,
-            one.b_tol + two.b_tol,
-        )?;
-    }
-    Ok(())
+    assert_identity(
+        "[X, X]/2 with λ/2",
+        &data.problem(case.lambda, case.fit_intercept),
+        &wide.problem(case.lambda / 2.0, case.fit_intercept),
+        |w| Col::from_fn(2 * d, |j| w[j % d]),
+        2f64.sqrt(),
+    )
 }
 
 fn check_stacked_rows(case: Case) -> Result<(), TestCaseError> {
     let data = case.data();
     let twice: Vec<usize> = (0..2 * case.n).map(|i| i % case.n).collect();
-    let stacked = data.rows(&twice);
-    for name in direct_backends() {
-        let one = solve(name, &data.problem(case.lambda, case.fit_intercept))?;
-        let two = solve(name, &stacked.problem(case.lambda, case.fit_intercept))?;
-        assert_close(
-            "[X; X] with the same λ",
-            name,
-            (two.fit.coef.clone(), two.fit.intercept),
-            (one.fit.coef.clone(), one.fit.intercept),
-            one.w_tol + two.w_tol,
-            one.b_tol + two.b_tol,
-        )?;
-    }
-    Ok(())
+    assert_identity(
+        "[X; X] with the same λ",
+        &data.problem(case.lambda, case.fit_intercept),
+        &data.rows(&twice).problem(case.lambda, case.fit_intercept),
+        Col::clone,
+        1.0,
+    )
 }
 
 fn check_zero_weights(case: Case) -> Result<(), TestCaseError> {
@@ -275,18 +285,56 @@ fn check_zero_weights(case: Case) -> Result<(), TestCaseError> {
     prop_assume!(s.iter().any(|v| *v == 0.0));
     data.weights = Some(s.clone());
     let kept: Vec<usize> = (0..case.n).filter(|&i| s[i] > 0.0).collect();
-    let dropped = data.rows(&kept);
+    assert_identity(
+        "zero weights vs dropped rows",
+        &data.rows(&kept).problem(case.lambda, case.fit_intercept),
+        &data.problem(case.lambda, case.fit_intercept),
+        Col::clone,
+        1.0,
+    )
+}
+
+fn check_per_target_lambda(case: Case) -> Result<(), TestCaseError> {
+    let data = case.data();
+    // Three targets: the case's y and the targets of two other problems of the same shape; λ
+    // shared by targets 0 and 2 (one factorisation serves both), target 1 its own.
+    let other = |seed: u64| {
+        Case {
+            seed,
+            ..case.clone()
+        }
+        .data()
+        .y
+    };
+    let (y1, y2) = (other(case.seed ^ 1), other(case.seed ^ 2));
+    let y = Mat::from_fn(case.n, 3, |i, t| [data.y[i], y1[i], y2[i]][t]);
+    let lambdas = [case.lambda, 10.0 * case.lambda, case.lambda];
+    let mut builder = MultiRidgeProblem::builder(data.x.as_ref(), y.as_ref())
+        .lambdas(&lambdas)
+        .intercept(case.fit_intercept)
+        .par(PAR);
+    if let Some(s) = &data.weights {
+        builder = builder.weights(s.as_ref());
+    }
+    let multi = builder.build().expect("valid problem");
     for name in direct_backends() {
-        let one = solve(name, &data.problem(case.lambda, case.fit_intercept))?;
-        let two = solve(name, &dropped.problem(case.lambda, case.fit_intercept))?;
-        assert_close(
-            "zero weights vs dropped rows",
-            name,
-            (one.fit.coef.clone(), one.fit.intercept),
-            (two.fit.coef.clone(), two.fit.intercept),
-            one.w_tol + two.w_tol,
-            one.b_tol + two.b_tol,
-        )?;
+        let fits = solvers::by_name(name, &SolverOptions::default())
+            .expect("registered")
+            .solve_targets(&multi)
+            .map_err(|e| TestCaseError::fail(format!("{name} (multi-target) failed: {e}")))?;
+        prop_assert_eq!(fits.len(), 3);
+        for (t, fit) in fits.into_iter().enumerate() {
+            let single = solve(name, &multi.target(t))?;
+            prop_assert_eq!(&fit.solver, &single.fit.solver, "target {}", t);
+            assert_close(
+                &format!("target {t} of 3 (λ = {})", lambdas[t]),
+                name,
+                (fit.coef, fit.intercept),
+                (single.fit.coef.clone(), single.fit.intercept),
+                2.0 * single.w_tol,
+                2.0 * single.b_tol,
+            )?;
+        }
     }
     Ok(())
 }
@@ -423,6 +471,13 @@ proptest! {
     #[test]
     fn stacking_the_rows_leaves_the_fit_unchanged(case in case()) {
         check_stacked_rows(case)?;
+    }
+
+    /// Several targets with one λ per target equal separate single-target fits, every direct
+    /// backend (one factorisation per distinct λ; `svd` one in all).
+    #[test]
+    fn per_target_lambda_equals_separate_fits(case in case()) {
+        check_per_target_lambda(case)?;
     }
 
     /// Rows with weight 0 are the same as no rows, every direct backend.

@@ -21,6 +21,7 @@ use std::time::Instant;
 
 use crate::error::Result;
 use crate::fit::Fit;
+use crate::multi::MultiRidgeProblem;
 use crate::problem::RidgeProblem;
 use crate::solvers::{Cholesky, Dual, Qr, Solver, Svd};
 
@@ -53,28 +54,61 @@ impl Auto {
     }
 }
 
-impl Solver for Auto {
-    fn name(&self) -> &'static str {
-        "auto"
-    }
-
-    fn solve(&self, problem: &RidgeProblem<'_>) -> Result<Fit> {
+impl Auto {
+    /// Runs `attempt` on the backends of `plan` in order until one succeeds; returns its result
+    /// and the seconds spent on the failed attempts before it. Only numerical failures fall
+    /// through.
+    fn first_success<T>(
+        plan: Vec<Box<dyn Solver>>,
+        mut attempt: impl FnMut(&dyn Solver) -> Result<T>,
+    ) -> Result<(T, f64)> {
         let start = Instant::now();
         let mut last_error = None;
-        for backend in Self::plan(problem) {
-            let attempt = Instant::now();
-            match backend.solve(problem) {
-                Ok(mut fit) => {
-                    fit.fit_seconds += (attempt - start).as_secs_f64();
-                    fit.solver = format!("{}:{}", self.name(), fit.solver);
-                    return Ok(fit);
-                }
+        for backend in plan {
+            let before = start.elapsed().as_secs_f64();
+            match attempt(backend.as_ref()) {
+                Ok(value) => return Ok((value, before)),
                 Err(e) if e.is_numerical() => last_error = Some(e),
                 Err(e) => return Err(e),
             }
         }
         // `plan` always holds `qr-refined`, so the loop ran and failed at least once.
         Err(last_error.expect("the plan is never empty"))
+    }
+
+    /// Names the dispatcher and the backend that ran, and charges the failed attempts' time.
+    fn label(&self, fit: &mut Fit, failed_seconds: f64) {
+        fit.solver = format!("{}:{}", self.name(), fit.solver);
+        fit.fit_seconds += failed_seconds;
+    }
+}
+
+impl Solver for Auto {
+    fn name(&self) -> &'static str {
+        "auto"
+    }
+
+    fn solve(&self, problem: &RidgeProblem<'_>) -> Result<Fit> {
+        let (mut fit, failed) = Self::first_success(Self::plan(problem), |b| b.solve(problem))?;
+        self.label(&mut fit, failed);
+        Ok(fit)
+    }
+
+    /// Plans each λ group of targets on its own (the plan depends on λ), then runs the chosen
+    /// backend's multi-target path on the group.
+    fn solve_targets(&self, problem: &MultiRidgeProblem<'_>) -> Result<Vec<Fit>> {
+        let mut fits: Vec<Option<Fit>> = vec![None; problem.n_targets()];
+        for (_, targets) in problem.lambda_groups() {
+            let group = problem.select(&targets);
+            let (group_fits, failed) =
+                Self::first_success(Self::plan(&group.target(0)), |b| b.solve_targets(&group))?;
+            let share = failed / targets.len() as f64;
+            for (mut fit, &t) in group_fits.into_iter().zip(&targets) {
+                self.label(&mut fit, share);
+                fits[t] = Some(fit);
+            }
+        }
+        Ok(fits.into_iter().flatten().collect())
     }
 }
 

@@ -13,6 +13,7 @@ use crate::condition;
 use crate::error::{Error, Result};
 use crate::fit::{Fit, Solution};
 use crate::moments::GramSystem;
+use crate::multi::{MultiRidgeProblem, direct_solutions, gram_targets};
 use crate::problem::RidgeProblem;
 use crate::solvers::refined::{Base, Refined};
 use crate::solvers::{Solver, timed};
@@ -128,6 +129,21 @@ impl Factor {
     }
 }
 
+impl Cholesky {
+    /// Factors the system and solves for the right-hand sides `targets`: (W, b, κ estimate).
+    fn solve_system(
+        &self,
+        system: &GramSystem,
+        targets: &[usize],
+        par: Par,
+    ) -> Result<(Mat<f64>, faer::Col<f64>, f64)> {
+        let f = factor(self.name(), system.a.as_ref(), par)?;
+        let v = f.solve(system.rhs_of(targets).as_ref());
+        let (w, b) = system.unscale_targets(v.as_ref(), targets);
+        Ok((w, b, f.condition))
+    }
+}
+
 impl Solver for Cholesky {
     fn name(&self) -> &'static str {
         "cholesky"
@@ -136,14 +152,15 @@ impl Solver for Cholesky {
     fn solve(&self, problem: &RidgeProblem<'_>) -> Result<Fit> {
         timed(problem, self.name(), || {
             let system = GramSystem::of_problem(problem);
-            let f = factor(self.name(), system.a.as_ref(), problem.par())?;
-            let v = f.solve(system.rhs.as_ref());
-            let (w, b) = system.unscale(v.as_ref());
-            Ok(Solution::direct(
-                w.col(0).to_owned(),
-                b[0],
-                Some(f.condition),
-            ))
+            let (w, b, condition) = self.solve_system(&system, &[0], problem.par())?;
+            Ok(Solution::direct(w.col(0).to_owned(), b[0], Some(condition)))
+        })
+    }
+
+    fn solve_targets(&self, problem: &MultiRidgeProblem<'_>) -> Result<Vec<Fit>> {
+        gram_targets(problem, self.name(), |system, targets| {
+            let (w, b, condition) = self.solve_system(system, targets, problem.par())?;
+            Ok(direct_solutions(w.as_ref(), &b, condition))
         })
     }
 }

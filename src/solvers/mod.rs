@@ -28,6 +28,7 @@ use std::time::Instant;
 use crate::error::{Error, Result};
 use crate::fit::{Fit, Solution};
 use crate::iterate::{IterationControl, IterativeMethod, StopReason};
+use crate::multi::MultiRidgeProblem;
 use crate::objective::LeastSquares;
 use crate::problem::RidgeProblem;
 
@@ -74,6 +75,16 @@ pub trait Solver: Send + Sync {
     fn name(&self) -> &'static str;
     /// Solves the problem and returns the fit with shared diagnostics.
     fn solve(&self, problem: &RidgeProblem<'_>) -> Result<Fit>;
+
+    /// Fits every target of a multi-target problem; fit t belongs to target t and equals
+    /// `solve(&problem.target(t))` up to rounding. This default solves the targets one by one;
+    /// the direct backends override it to form and factor their matrix once per distinct λ
+    /// (`svd` once in all) and solve the k right-hand sides together.
+    fn solve_targets(&self, problem: &MultiRidgeProblem<'_>) -> Result<Vec<Fit>> {
+        (0..problem.n_targets())
+            .map(|t| self.solve(&problem.target(t)))
+            .collect()
+    }
 }
 
 /// Whether a backend factors a matrix or iterates.
@@ -269,7 +280,16 @@ pub(crate) fn timed(
 ) -> Result<Fit> {
     let start = Instant::now();
     let solution = solve()?;
-    let seconds = start.elapsed().as_secs_f64();
+    finish(problem, name, solution, start.elapsed().as_secs_f64())
+}
+
+/// Attaches the shared diagnostics to a solution that took `seconds`, refusing non-finite ones.
+pub(crate) fn finish(
+    problem: &RidgeProblem<'_>,
+    name: &str,
+    solution: Solution,
+    seconds: f64,
+) -> Result<Fit> {
     if solution.coef.iter().any(|v| !v.is_finite()) || !solution.intercept.is_finite() {
         return Err(Error::Numerical {
             solver: name.to_owned(),

@@ -23,6 +23,7 @@ use crate::condition;
 use crate::error::{Error, Result};
 use crate::fit::{Fit, Solution};
 use crate::moments::pow2_inverse_sqrt;
+use crate::multi::{MultiRidgeProblem, per_group};
 use crate::problem::RidgeProblem;
 use crate::solvers::refined::{Base, Refined};
 use crate::solvers::{Solver, timed};
@@ -138,6 +139,41 @@ impl QrFactor {
     }
 }
 
+impl Qr {
+    /// Solves problems that share X, weights and λ (targets of one λ group) with one
+    /// factorisation.
+    fn solve_group(&self, group: &[RidgeProblem<'_>]) -> Result<Vec<Solution>> {
+        let f = QrFactor::new(self.name(), &group[0])?;
+        if f.too_ill_conditioned() {
+            return Err(Error::IllConditioned {
+                solver: self.name().into(),
+                condition: f.condition,
+                min_digits: condition::MIN_DIGITS,
+            });
+        }
+        let w = f.solve_lstsq(scaled_centred_targets(group).as_ref());
+        Ok(group
+            .iter()
+            .enumerate()
+            .map(|(c, p)| {
+                let w = w.col(c).to_owned();
+                let b = p.optimal_intercept(w.as_ref());
+                Solution::direct(w, b, Some(f.condition))
+            })
+            .collect())
+    }
+}
+
+/// The targets S^½·yc of problems sharing X, as the columns of an n × g matrix.
+pub(crate) fn scaled_centred_targets(group: &[RidgeProblem<'_>]) -> Mat<f64> {
+    let n = group.first().map_or(0, |p| p.n_samples());
+    let mut m = Mat::zeros(n, group.len());
+    for (c, p) in group.iter().enumerate() {
+        m.col_mut(c).copy_from(p.scaled_centred_y());
+    }
+    m
+}
+
 impl Solver for Qr {
     fn name(&self) -> &'static str {
         "qr"
@@ -145,18 +181,15 @@ impl Solver for Qr {
 
     fn solve(&self, problem: &RidgeProblem<'_>) -> Result<Fit> {
         timed(problem, self.name(), || {
-            let f = QrFactor::new(self.name(), problem)?;
-            if f.too_ill_conditioned() {
-                return Err(Error::IllConditioned {
-                    solver: self.name().into(),
-                    condition: f.condition,
-                    min_digits: condition::MIN_DIGITS,
-                });
-            }
-            let w = f.solve_lstsq(problem.scaled_centred_y().as_mat());
-            let w = w.col(0).to_owned();
-            let b = problem.optimal_intercept(w.as_ref());
-            Ok(Solution::direct(w, b, Some(f.condition)))
+            // A group of one problem yields exactly one solution.
+            Ok(self.solve_group(std::slice::from_ref(problem))?.remove(0))
+        })
+    }
+
+    fn solve_targets(&self, problem: &MultiRidgeProblem<'_>) -> Result<Vec<Fit>> {
+        per_group(problem, self.name(), |_, targets| {
+            let group: Vec<_> = targets.iter().map(|&t| problem.target(t)).collect();
+            self.solve_group(&group)
         })
     }
 }

@@ -17,10 +17,11 @@ use crate::condition;
 use crate::error::{Error, Result};
 use crate::fit::{Fit, Solution};
 use crate::moments::GramSystem;
+use crate::multi::{MultiRidgeProblem, gram_targets, per_group};
 use crate::problem::RidgeProblem;
 use crate::refine::refine;
 use crate::solvers::cholesky::factor_unchecked;
-use crate::solvers::qr::QrFactor;
+use crate::solvers::qr::{QrFactor, scaled_centred_targets};
 use crate::solvers::{Solver, timed};
 
 /// The factorisation a [`Refined`] backend starts from.
@@ -86,36 +87,85 @@ impl Solver for Refined {
     }
 
     fn solve(&self, problem: &RidgeProblem<'_>) -> Result<Fit> {
-        let name = self.name();
-        timed(problem, name, || match self.base {
-            Base::Qr => {
-                let f = QrFactor::new(name, problem)?;
-                if f.condition * f64::EPSILON > self.max_contraction {
-                    return Err(ill_conditioned(name, f.condition));
+        timed(problem, self.name(), || {
+            let group = std::slice::from_ref(problem);
+            let solutions = match self.base {
+                Base::Qr => self.qr_group(group)?,
+                Base::Cholesky => {
+                    self.cholesky_group(&GramSystem::of_problem(problem), &[0], group)?
                 }
-                let w = f.solve_lstsq(problem.scaled_centred_y().as_mat());
-                let w = w.col(0).to_owned();
-                let b = problem.optimal_intercept(w.as_ref());
-                let norms = Col::from_fn(f.scale.nrows(), |j| 1.0 / f.scale[j]);
-                let refused = f.too_ill_conditioned();
-                self.finish(problem, (w, b), f.condition, refused, norms.as_ref(), |r| {
+            };
+            solutions
+                .into_iter()
+                .next()
+                .ok_or_else(|| unreachable_empty(self.name()))
+        })
+    }
+
+    fn solve_targets(&self, problem: &MultiRidgeProblem<'_>) -> Result<Vec<Fit>> {
+        let group = |targets: &[usize]| -> Vec<RidgeProblem<'_>> {
+            targets.iter().map(|&t| problem.target(t)).collect()
+        };
+        match self.base {
+            Base::Qr => per_group(problem, self.name(), |_, targets| {
+                self.qr_group(&group(targets))
+            }),
+            Base::Cholesky => gram_targets(problem, self.name(), |system, targets| {
+                self.cholesky_group(system, targets, &group(targets))
+            }),
+        }
+    }
+}
+
+impl Refined {
+    /// One QR factorisation for problems sharing X, weights and λ; each target refined.
+    fn qr_group(&self, group: &[RidgeProblem<'_>]) -> Result<Vec<Solution>> {
+        let name = self.name();
+        let f = QrFactor::new(name, &group[0])?;
+        if f.condition * f64::EPSILON > self.max_contraction {
+            return Err(ill_conditioned(name, f.condition));
+        }
+        let w = f.solve_lstsq(scaled_centred_targets(group).as_ref());
+        let norms = Col::from_fn(f.scale.nrows(), |j| 1.0 / f.scale[j]);
+        let refused = f.too_ill_conditioned();
+        group
+            .iter()
+            .enumerate()
+            .map(|(c, p)| {
+                let w = w.col(c).to_owned();
+                let b = p.optimal_intercept(w.as_ref());
+                self.finish(p, (w, b), f.condition, refused, norms.as_ref(), |r| {
                     f.solve_normal(r.as_mat()).col(0).to_owned()
                 })
-            }
-            Base::Cholesky => {
-                let system = GramSystem::of_problem(problem);
-                let f = factor_unchecked(name, system.a.as_ref(), problem.par())?;
-                if f.condition * f64::EPSILON > self.max_contraction {
-                    return Err(ill_conditioned(name, f.condition));
-                }
-                let v = f.solve(system.rhs.as_ref());
-                let (w, b) = system.unscale(v.as_ref());
-                let refused = condition::too_ill_conditioned(f.condition);
-                let d = &system.scale;
-                let norms = Col::from_fn(d.nrows(), |j| 1.0 / d[j]);
+            })
+            .collect()
+    }
+
+    /// One Cholesky factorisation of `system` for its right-hand sides `targets` (the problems
+    /// `group`, in the same order); each target refined.
+    fn cholesky_group(
+        &self,
+        system: &GramSystem,
+        targets: &[usize],
+        group: &[RidgeProblem<'_>],
+    ) -> Result<Vec<Solution>> {
+        let name = self.name();
+        let f = factor_unchecked(name, system.a.as_ref(), group[0].par())?;
+        if f.condition * f64::EPSILON > self.max_contraction {
+            return Err(ill_conditioned(name, f.condition));
+        }
+        let v = f.solve(system.rhs_of(targets).as_ref());
+        let (w, b) = system.unscale_targets(v.as_ref(), targets);
+        let refused = condition::too_ill_conditioned(f.condition);
+        let d = &system.scale;
+        let norms = Col::from_fn(d.nrows(), |j| 1.0 / d[j]);
+        group
+            .iter()
+            .enumerate()
+            .map(|(c, p)| {
                 self.finish(
-                    problem,
-                    (w.col(0).to_owned(), b[0]),
+                    p,
+                    (w.col(c).to_owned(), b[c]),
                     f.condition,
                     refused,
                     norms.as_ref(),
@@ -124,8 +174,8 @@ impl Solver for Refined {
                         Col::from_fn(r.nrows(), |j| d[j] * z[(j, 0)])
                     },
                 )
-            }
-        })
+            })
+            .collect()
     }
 }
 
@@ -161,6 +211,14 @@ impl Refined {
             iterations: r.steps,
             ..Solution::direct(r.coef, r.intercept, Some(condition))
         })
+    }
+}
+
+/// A group of one problem yields one solution; this error cannot occur.
+fn unreachable_empty(solver: &str) -> Error {
+    Error::Numerical {
+        solver: solver.to_owned(),
+        detail: "no solution for the target (internal error)".into(),
     }
 }
 

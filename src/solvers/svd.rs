@@ -37,12 +37,16 @@
 //!
 //! Cost ≈ 4·n·d² + 8·d³ (stage 1) + O(d³) (stage 2).
 
+use std::time::Instant;
+
 use faer::{Col, Mat, MatRef};
 
 use crate::error::{Error, Result};
 use crate::fit::{Fit, Solution};
 use crate::moments::pow2_inverse_sqrt;
+use crate::multi::{MultiRidgeProblem, assemble};
 use crate::problem::{RidgeProblem, dot};
+use crate::solvers::qr::scaled_centred_targets;
 use crate::solvers::{Solver, timed};
 
 /// Thin SVD of the equilibrated, centred design; minimum-norm solution at λ = 0.
@@ -79,15 +83,16 @@ pub struct SvdFactorization {
     scale: Col<f64>,
     /// V of B, the r kept right singular vectors (d × r).
     v: Mat<f64>,
-    /// Uᵀ·ys (r).
-    uty: Col<f64>,
+    /// Uᵀ·Ys (r × k, one column per target).
+    uty: Mat<f64>,
     /// Z, the right singular vectors of the design (d × r).
     z: Mat<f64>,
-    /// Pᵀ·Uᵀ·ys (r).
-    pty: Col<f64>,
+    /// Pᵀ·Uᵀ·Ys (r × k).
+    pty: Mat<f64>,
     weight_sum: f64,
     x_mean: Col<f64>,
-    y_mean: f64,
+    /// ȳ of each target.
+    y_mean: Col<f64>,
     intercept: bool,
 }
 
@@ -95,6 +100,16 @@ impl SvdFactorization {
     /// Factors the problem's centred, weight-scaled design (an n × d working copy) with the
     /// cut-off `rcond` (default max(n, d)·ε).
     pub fn new(problem: &RidgeProblem<'_>, rcond: Option<f64>) -> Result<Self> {
+        Self::of_targets(std::slice::from_ref(problem), rcond)
+    }
+
+    /// One factorisation for several targets: problems that share X, the weights and the
+    /// intercept setting (their λ and y may differ); [`SvdFactorization::target_coefficients`]
+    /// then solves target t (the index in `targets`) for any λ.
+    pub fn of_targets(targets: &[RidgeProblem<'_>], rcond: Option<f64>) -> Result<Self> {
+        let problem = targets.first().ok_or_else(|| Error::Empty {
+            what: "no targets to factor for".into(),
+        })?;
         let (n, d) = (problem.n_samples(), problem.n_features());
         let mut b = Mat::zeros(n, d);
         problem.write_scaled_centred_x(b.as_mut());
@@ -110,18 +125,24 @@ impl SvdFactorization {
         let top = if s.nrows() > 0 { s[0] } else { 0.0 };
         let cutoff = rcond.unwrap_or(n.max(d) as f64 * f64::EPSILON) * top;
         let r = s.iter().take_while(|&&v| v > cutoff).count();
-        let y = problem.scaled_centred_y();
+        let ys = scaled_centred_targets(targets);
+        // Plain sequential dot products rather than a matrix product: the same rounding on every
+        // machine (a GEMM kernel's summation order depends on the SIMD width).
         let u = svd.U();
-        let uty = Col::from_fn(r, |i| dot(u.col(i), y.as_ref()));
+        let uty = Mat::from_fn(r, ys.ncols(), |i, t| dot(u.col(i), ys.col(t)));
         let v = svd.V().subcols(0, r).to_owned();
         // Stage 2: G = Σ·Vᵀ·D⁻¹ (r × d) = P·Θ·Zᵀ.
         let g = Mat::from_fn(r, d, |i, j| s[i] * v[(j, i)] / scale[j]);
         let (theta, z, pty) = if r == 0 {
-            (Col::zeros(0), Mat::zeros(d, 0), Col::zeros(0))
+            (
+                Col::zeros(0),
+                Mat::zeros(d, 0),
+                Mat::zeros(0, targets.len()),
+            )
         } else {
             let g_svd = thin_svd(g.transpose())?; // Gᵀ = Z·Θ·Pᵀ (d × r, tall)
             let p = g_svd.V();
-            let pty = Col::from_fn(r, |i| dot(p.col(i), uty.as_ref()));
+            let pty = Mat::from_fn(r, uty.ncols(), |i, t| dot(p.col(i), uty.col(t)));
             (
                 g_svd.S().column_vector().to_owned(),
                 g_svd.U().to_owned(),
@@ -138,7 +159,7 @@ impl SvdFactorization {
             pty,
             weight_sum: problem.weight_sum(),
             x_mean: problem.x_mean().to_owned(),
-            y_mean: problem.y_mean(),
+            y_mean: Col::from_fn(targets.len(), |t| targets[t].y_mean()),
             intercept: problem.fit_intercept(),
         })
     }
@@ -149,22 +170,27 @@ impl SvdFactorization {
         self.singular_values.nrows()
     }
 
-    /// Coefficients and intercept at penalty λ ≥ 0, in O(d·r).
+    /// Coefficients and intercept at penalty λ ≥ 0, in O(d·r) (the first target's).
     pub fn coefficients(&self, lambda: f64) -> (Col<f64>, f64) {
+        self.target_coefficients(0, lambda)
+    }
+
+    /// Coefficients and intercept of target t at penalty λ ≥ 0, in O(d·r).
+    pub fn target_coefficients(&self, tt: usize, lambda: f64) -> (Col<f64>, f64) {
         let d = self.scale.nrows();
         let w = if lambda == 0.0 && self.rank() == d {
             // Stage 1: w = D·V·Σ⁻¹·Uᵀys.
-            let z = Col::from_fn(d, |i| self.uty[i] / self.singular_values[i]);
+            let z = Col::from_fn(d, |i| self.uty[(i, tt)] / self.singular_values[i]);
             let v = &self.v * &z;
             Col::from_fn(d, |j| self.scale[j] * v[j])
         } else {
             let shift = self.weight_sum * lambda;
-            let filtered = Col::from_fn(self.pty.nrows(), |i| {
+            let filtered = Col::from_fn(self.rank(), |i| {
                 let t = self.design_singular_values[i];
                 // θ > 0 in exact arithmetic (G has full row rank); a θ that underflowed to 0
                 // carries no information and is dropped like a singular value under the cut-off.
                 if t > 0.0 {
-                    t / (t * t + shift) * self.pty[i]
+                    t / (t * t + shift) * self.pty[(i, tt)]
                 } else {
                     0.0
                 }
@@ -172,7 +198,7 @@ impl SvdFactorization {
             &self.z * &filtered
         };
         let b = if self.intercept {
-            self.y_mean - dot(self.x_mean.as_ref(), w.as_ref())
+            self.y_mean[tt] - dot(self.x_mean.as_ref(), w.as_ref())
         } else {
             0.0
         };
@@ -252,6 +278,23 @@ impl Solver for Svd {
             let (w, b) = f.coefficients(problem.lambda());
             Ok(Solution::direct(w, b, Some(f.condition(problem.lambda()))))
         })
+    }
+
+    fn solve_targets(&self, problem: &MultiRidgeProblem<'_>) -> Result<Vec<Fit>> {
+        let start = Instant::now();
+        let targets: Vec<_> = (0..problem.n_targets())
+            .map(|t| problem.target(t))
+            .collect();
+        let f = SvdFactorization::of_targets(&targets, self.rcond)?;
+        let solutions = targets
+            .iter()
+            .enumerate()
+            .map(|(t, p)| {
+                let (w, b) = f.target_coefficients(t, p.lambda());
+                Solution::direct(w, b, Some(f.condition(p.lambda())))
+            })
+            .collect();
+        assemble(problem, self.name(), start, solutions)
     }
 }
 
