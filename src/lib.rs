@@ -70,6 +70,7 @@ pub mod stochastic;
 
 pub use error::{Error, Result};
 pub use fit::{Fit, Record};
+pub use multi::{MultiRidgeProblem, MultiRidgeProblemBuilder};
 pub use problem::{RidgeProblem, RidgeProblemBuilder};
 
 /// The README's code blocks, compiled and run as doctests so the quick start cannot rot.

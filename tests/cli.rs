@@ -335,3 +335,95 @@ fn history_csv_has_one_row_per_recorded_step_of_each_iterative_solver() {
     assert!(*residuals.last().unwrap() <= tol);
     assert!(residuals[1..].iter().all(|&r| r > 0.0 && r < 1.0));
 }
+
+#[test]
+fn fit_with_several_targets_equals_separate_fits() {
+    let dir = tempfile::tempdir().unwrap();
+    // One file with both targets, and one per target (every non-target column is a feature).
+    let (mut text, mut only_a, mut only_b) = (
+        String::from("u,a,v,b\n"),
+        String::from("u,a,v\n"),
+        String::from("u,v,b\n"),
+    );
+    for i in 0..30 {
+        let (u, v) = (i as f64 * 0.1, ((i * 7) % 11) as f64);
+        let (a, b) = (1.0 + 2.0 * u - v + 0.01 * (i % 3) as f64, 3.0 * v - u);
+        text += &format!("{u},{a},{v},{b}\n");
+        only_a += &format!("{u},{a},{v}\n");
+        only_b += &format!("{u},{v},{b}\n");
+    }
+    let file = |name: &str, content: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, content).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let path = &file("two.csv", &text);
+    let singles = [file("a.csv", &only_a), file("b.csv", &only_b)];
+    let both = json(&tikhonov(&[
+        "fit",
+        "--data",
+        path,
+        "--targets",
+        "a,b",
+        "--lambda",
+        "1e-3,0.5",
+        "--solver",
+        "qr",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(both["n_targets"], 2);
+    assert_eq!(both["n_features"], 2);
+    for (t, (target, lambda)) in [("a", "1e-3"), ("b", "0.5")].into_iter().enumerate() {
+        let one = json(&tikhonov(&[
+            "fit",
+            "--data",
+            &singles[t],
+            "--target",
+            target,
+            "--lambda",
+            lambda,
+            "--solver",
+            "qr",
+            "--format",
+            "json",
+        ]));
+        let coef = |v: &Value| -> Vec<f64> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c.as_f64().unwrap())
+                .collect()
+        };
+        let (many, single) = (coef(&both["coef"][t]), coef(&one["coef"]));
+        for (m, s) in many.iter().zip(&single) {
+            assert!(
+                (m - s).abs() <= 1e-12 * s.abs().max(1.0),
+                "{many:?} vs {single:?}"
+            );
+        }
+        let (bm, bs) = (
+            both["intercept"][t].as_f64().unwrap(),
+            one["intercept"].as_f64().unwrap(),
+        );
+        assert!((bm - bs).abs() <= 1e-12 * bs.abs().max(1.0));
+        assert_eq!(both["lambda"][t], one["lambda"]);
+    }
+    // A λ list that does not match the targets, and several targets for compare, are usage errors.
+    for args in [
+        &[
+            "fit",
+            "--data",
+            path,
+            "--targets",
+            "a,b",
+            "--lambda",
+            "1,2,3",
+        ][..],
+        &["compare", "--data", path, "--targets", "a,b"][..],
+    ] {
+        let out = tikhonov(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
+    }
+}
