@@ -344,7 +344,10 @@ fn prefetch(data: &[f64]) {
         // One address per 64-byte line (8 values), and the last value, whose line the stride
         // misses when the slice does not start on a line boundary.
         let last = data.len().saturating_sub(1);
-        for k in (0..data.len()).step_by(8).chain((!data.is_empty()).then_some(last)) {
+        for k in (0..data.len())
+            .step_by(8)
+            .chain((!data.is_empty()).then_some(last))
+        {
             // SAFETY: SSE is part of the x86-64 baseline, and a prefetch never faults (the
             // address is in bounds anyway).
             unsafe { _mm_prefetch::<_MM_HINT_T0>(data[k..].as_ptr().cast()) };

@@ -39,14 +39,15 @@
 //! # Sample order
 //!
 //! The objective stores its samples in a fixed pseudo-random permutation of the data rows (for
-//! `LeastSquares`, the sample-major copy; the permutation depends on no seed). Each epoch cuts
-//! that stored order into blocks of `BLOCK_BYTES` (256 KiB) of sample data, visits the blocks in
-//! a fresh random order and the samples of each block in a fresh random order, and prefetches
-//! each sample's data `PREFETCH_AHEAD` steps before its step. Plain random reshuffling reads one
+//! `LeastSquares`, the sample-major copy; the permutation depends on no seed). When the sample
+//! data exceed `CACHE_BYTES` (8 MiB), each epoch cuts that stored order into blocks of
+//! `BLOCK_BYTES` (256 KiB) of sample data (at most n/64 samples, at least one), visits the blocks
+//! in a fresh random order and the samples of each block in a fresh random order. Each sample's
+//! data are prefetched `PREFETCH_AHEAD` steps before its step. Plain random reshuffling reads one
 //! row from anywhere in memory per step, and at n = 100 000, d = 100 the sweep waited on memory
 //! for most of its time: the epoch took 41 ms, this order with prefetching about 22 ms (the same
-//! loop in storage order, about 16–20 ms). When all the data fit in one block (n·d·8 bytes ≤
-//! 256 KiB) this *is* random reshuffling.
+//! loop in storage order, about 16–20 ms). Data of at most 8 MiB are one block: plain random
+//! reshuffling.
 //!
 //! What theory covers. Composed with the one-time uniform permutation of storage, each epoch's
 //! order is, on its own, a uniformly random permutation of the samples; only the orders of
@@ -250,6 +251,25 @@ const PREFETCH_AHEAD: usize = 16;
 /// large enough (hundreds of rows at d ≈ 100) that a block is a random subset of reasonable size.
 const BLOCK_BYTES: usize = 256 * 1024;
 
+/// Sample data up to this size are visited by plain random reshuffling (one block): they stay in
+/// the caches, so random access costs little.
+const CACHE_BYTES: usize = 8 << 20;
+
+/// The fewest blocks of a blocked order: fewer, larger blocks make the orders of different epochs
+/// more dependent (on the agreement property's problems, 4–8 blocks per epoch left up to 2× the
+/// objective gap of random reshuffling after 200 epochs).
+const MIN_BLOCKS: usize = 64;
+
+/// Samples per block for n samples of d features: n (random reshuffling) when the data fit in
+/// `CACHE_BYTES`, else `BLOCK_BYTES` of rows, at most n/`MIN_BLOCKS` and at least one.
+fn block_rows(n: usize, d: usize) -> usize {
+    let row_bytes = 8 * d.max(1);
+    if n.saturating_mul(row_bytes) <= CACHE_BYTES {
+        return n.max(1);
+    }
+    (BLOCK_BYTES / row_bytes).min(n / MIN_BLOCKS).max(1)
+}
+
 /// State of one SGD run: the raw iterate, the schedule and the shuffle.
 struct Epochs {
     sampler: Sampler,
@@ -282,7 +302,7 @@ impl IterativeMethod for Epochs {
             self.averaged = 0.0;
         }
         let average = self.averaging && state.iteration > 0;
-        let block = (BLOCK_BYTES / (8 * objective.dim().max(1))).max(1);
+        let block = block_rows(objective.n_samples(), objective.dim());
         let order = self.sampler.block_shuffled(block);
         for (start, batch) in (0..order.len())
             .step_by(self.batch)
@@ -399,9 +419,10 @@ mod tests {
 
     #[test]
     fn block_shuffled_epochs_over_several_blocks_reach_the_optimum() {
-        // n·d·8 = 1.6 MB: about six blocks of 256 KiB, so the blocked order is exercised.
+        // n·d·8 = 9.6 MB > CACHE_BYTES: 64 blocks of 1875 samples, so the blocked order is
+        // exercised.
         let data = Synthetic {
-            n_samples: 20_000,
+            n_samples: 120_000,
             n_features: 10,
             condition: 5.0,
             offset: 1.0,
@@ -415,7 +436,8 @@ mod tests {
             .build()
             .unwrap();
         let reference = Qr.solve(&p).unwrap();
-        let control = IterationControl::new(1e-15, 30).unwrap();
+        assert_eq!(block_rows(120_000, 10), 1875);
+        let control = IterationControl::new(1e-15, 10).unwrap();
         let fit = Sgd::new(control).with_seed(4).solve(&p).unwrap();
         let err = fit.relative_error(reference.coef.as_ref());
         assert!(err < 1e-2, "{err:e}");
