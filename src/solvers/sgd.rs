@@ -383,18 +383,23 @@ mod tests {
     use crate::data::Synthetic;
     use crate::solvers::Qr;
 
-    #[test]
-    fn same_seed_same_result_and_close_to_the_optimum() {
-        let data = Synthetic {
-            n_samples: 500,
-            n_features: 5,
+    /// A well-conditioned synthetic problem (κ(Xc) = 5) with n samples, d features, an offset.
+    fn synthetic(n: usize, d: usize, offset: f64, seed: u64) -> crate::data::SyntheticData {
+        Synthetic {
+            n_samples: n,
+            n_features: d,
             condition: 5.0,
-            offset: 3.0,
-            seed: 3,
+            offset,
+            seed,
             ..Default::default()
         }
         .generate()
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn same_seed_same_result_and_close_to_the_optimum() {
+        let data = synthetic(500, 5, 3.0, 3);
         let p = RidgeProblem::builder(data.x.as_ref(), data.y.as_ref())
             .lambda(1e-2)
             .build()
@@ -421,16 +426,7 @@ mod tests {
     fn block_shuffled_epochs_over_several_blocks_reach_the_optimum() {
         // n·d·8 = 9.6 MB > CACHE_BYTES: 64 blocks of 1875 samples, so the blocked order is
         // exercised.
-        let data = Synthetic {
-            n_samples: 120_000,
-            n_features: 10,
-            condition: 5.0,
-            offset: 1.0,
-            seed: 7,
-            ..Default::default()
-        }
-        .generate()
-        .unwrap();
+        let data = synthetic(120_000, 10, 1.0, 7);
         let p = RidgeProblem::builder(data.x.as_ref(), data.y.as_ref())
             .lambda(1e-2)
             .build()
