@@ -45,7 +45,7 @@
 //! in a fresh random order and the samples of each block in a fresh random order. Each sample's
 //! data are prefetched `PREFETCH_AHEAD` steps before its step. Plain random reshuffling reads one
 //! row from anywhere in memory per step, and at n = 100 000, d = 100 the sweep waited on memory
-//! for most of its time: the epoch took 41 ms, this order with prefetching about 22 ms (the same
+//! for most of its time: the epoch took 41–46 ms, this order with prefetching 24–27 ms (the same
 //! loop in storage order, about 16–20 ms). Data of at most 8 MiB are one block: plain random
 //! reshuffling.
 //!
