@@ -11,6 +11,7 @@ use faer::linalg::matmul::matmul;
 use faer::reborrow::ReborrowMut;
 use faer::{Accum, Col, ColMut, ColRef, Mat};
 use rand::SeedableRng;
+use rand::seq::SliceRandom;
 use rand_distr::{Distribution, StandardNormal};
 
 use crate::problem::{RidgeProblem, dot};
@@ -47,6 +48,11 @@ pub trait Objective: Sync {
     // fixed row: ∇fᵢ(θ) = gᵢ(θ)·xᵢ with the *slope* gᵢ(θ) = (n·sᵢ/S)·φᵢ'(xᵢᵀθ). A method that
     // remembers per-sample gradients (SAG, SAGA, SVRG's snapshot) therefore stores one scalar
     // per sample, not a d-vector (Schmidt, Le Roux & Bach, 2017, §4.1).
+    //
+    // The sample index i of these methods numbers the samples in the objective's own storage
+    // order, which need not be the order of the data rows (for `LeastSquares` it is a fixed
+    // random permutation of them); `value_gradient_slopes` uses the same numbering. Means over
+    // samples do not depend on the numbering, and samples i, i + 1, … are adjacent in memory.
 
     //
     // These two are called once per sample step, in loops of O(d) work, so they take and return
@@ -66,6 +72,10 @@ pub trait Objective: Sync {
     ) -> f64;
     /// maxᵢ of the smoothness constants of (n·sᵢ/S)·ℓᵢ, for stochastic step sizes.
     fn max_sample_smoothness(&self) -> f64;
+    /// A hint that sample i will be read soon ([`Objective::sample_row`], [`Objective::sample_slope`]):
+    /// an implementation may start loading its data into cache, so that a method that knows its
+    /// next samples in advance does not wait on memory for each one. It changes no result.
+    fn prefetch_sample(&self, _i: usize) {}
 }
 
 /// The ridge objective with the intercept eliminated: for θ = w,
@@ -76,7 +86,9 @@ pub trait Objective: Sync {
 ///
 /// Centring is done on the fly (Xc·w = X·w − (x̄ᵀw)·1), so X is never copied for the batch
 /// gradient. Stochastic methods get a sample-major centred copy, built once on first use, because
-/// reading one row of a column-major X touches d cache lines.
+/// reading one row of a column-major X touches d cache lines. The copy stores the samples in a
+/// fixed pseudo-random order, which is the numbering of the per-sample methods, so that a run of
+/// consecutive samples is a random subset of the data even when the data rows are sorted.
 pub struct LeastSquares<'p> {
     problem: &'p RidgeProblem<'p>,
     /// L and the power-iteration steps (one pass each) spent computing it.
@@ -86,14 +98,20 @@ pub struct LeastSquares<'p> {
     row_scale: OnceLock<RowScale>,
 }
 
-/// Centred samples stored contiguously (column i of `xc` is xᵢ − x̄), with targets and weights.
+/// Centred samples stored contiguously in a shuffled order: sample k is data row r = `order[k]`
+/// (column k of `xc` is x_r − x̄, entries k of `yc` and `factor` its target and weight).
 struct SampleMajor {
     xc: Mat<f64>,
-    yc: Col<f64>,
-    /// n·sᵢ/S, so that the mean over i of the weighted per-sample loss is the weighted loss.
-    factor: Col<f64>,
+    yc: Vec<f64>,
+    /// n·s_r/S, so that the mean over k of the weighted per-sample loss is the weighted loss.
+    factor: Vec<f64>,
+    order: Vec<usize>,
     max_smoothness: f64,
 }
+
+/// The seed of the storage order: fixed, so the same data give the same layout (and a seeded
+/// method the same result) on every run and platform.
+const STORAGE_SEED: u64 = 0x5a3b_1e5e;
 
 impl<'p> LeastSquares<'p> {
     /// The profile objective of a ridge problem.
@@ -159,28 +177,38 @@ impl<'p> LeastSquares<'p> {
         self.rows.get_or_init(|| {
             let p = self.problem;
             let (n, d) = (p.n_samples(), p.n_features());
-            // A transposing copy in blocks of samples: each block of the destination (d × 64,
-            // contiguous) stays in cache while the columns of X are read in runs of 64, instead
-            // of touching d cache lines of X for every sample.
+            let mut order: Vec<usize> = (0..n).collect();
+            order.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(STORAGE_SEED));
+            let mut position = vec![0; n];
+            for (k, &i) in order.iter().enumerate() {
+                position[i] = k;
+            }
+            // A transposing copy in blocks of samples: the 64 destination columns of a block
+            // (scattered, but d × 64 values in all) stay in cache while the columns of X are read
+            // in runs of 64, instead of touching d cache lines of X for every sample.
             let (x, mean) = (p.x(), p.x_mean());
             let mut xc = Mat::zeros(d, n);
             for start in (0..n).step_by(64) {
                 let end = (start + 64).min(n);
                 for j in 0..d {
                     for i in start..end {
-                        xc[(j, i)] = x[(i, j)] - mean[j];
+                        xc[(j, position[i])] = x[(i, j)] - mean[j];
                     }
                 }
             }
-            let yc = Col::from_fn(n, |i| p.y()[i] - p.y_mean());
-            let factor = Col::from_fn(n, |i| n as f64 * p.weight(i) / p.weight_sum());
+            let yc = order.iter().map(|&i| p.y()[i] - p.y_mean()).collect();
+            let factor: Vec<f64> = order
+                .iter()
+                .map(|&i| n as f64 * p.weight(i) / p.weight_sum())
+                .collect();
             let max_smoothness = (0..n)
-                .map(|i| factor[i] * xc.col(i).squared_norm_l2())
+                .map(|k| factor[k] * xc.col(k).squared_norm_l2())
                 .fold(0.0, f64::max);
             SampleMajor {
                 xc,
                 yc,
                 factor,
+                order,
                 max_smoothness,
             }
         })
@@ -274,7 +302,7 @@ impl Objective for LeastSquares<'_> {
         -rows.factor[i] * (rows.yc[i] - centred_dot(self.sample_row(i), 0.0, None, w))
     }
 
-    /// The slopes are −(n/S)·uᵢ with u = s ∘ (yc − Xc·w) the weighted residuals that the
+    /// The slopes are −(n/S)·u_r (r = data row of sample k) with u = s ∘ (yc − Xc·w) the weighted residuals that the
     /// gradient needs anyway.
     fn value_gradient_slopes(
         &self,
@@ -284,10 +312,11 @@ impl Objective for LeastSquares<'_> {
     ) -> f64 {
         let (u, value) = self.weighted_residuals(w);
         let scale = -(self.problem.n_samples() as f64) / self.problem.weight_sum();
+        // In the numbering of the per-sample methods: sample k is data row order[k].
         slopes
             .iter_mut()
-            .zip(u.iter())
-            .for_each(|(g, ui)| *g = scale * ui);
+            .zip(&self.sample_major().order)
+            .for_each(|(g, &r)| *g = scale * u[r]);
         self.finish_gradient(w, u.as_ref(), grad);
         value
     }
@@ -295,6 +324,37 @@ impl Objective for LeastSquares<'_> {
     fn max_sample_smoothness(&self) -> f64 {
         self.sample_major().max_smoothness
     }
+
+    /// Prefetches the row x̃ᵢ and the scalars ycᵢ and n·sᵢ/S that [`Objective::sample_slope`]
+    /// reads: in a random sample order each row is a cache miss otherwise.
+    fn prefetch_sample(&self, i: usize) {
+        let rows = self.sample_major();
+        prefetch(self.sample_row(i));
+        prefetch(&rows.yc[i..=i]);
+        prefetch(&rows.factor[i..=i]);
+    }
+}
+
+/// Asks the CPU to load every cache line of `data` into cache (a hint: no effect on results,
+/// and a no-op off x86-64).
+fn prefetch(data: &[f64]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // One address per 64-byte line (8 values), and the last value, whose line the stride
+        // misses when the slice does not start on a line boundary.
+        let last = data.len().saturating_sub(1);
+        for k in (0..data.len())
+            .step_by(8)
+            .chain((!data.is_empty()).then_some(last))
+        {
+            // SAFETY: SSE is part of the x86-64 baseline, and a prefetch never faults (the
+            // address is in bounds anyway).
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(data[k..].as_ptr().cast()) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = data;
 }
 
 /// # The least-squares form

@@ -2,7 +2,7 @@
 //!
 //! - [`StochasticSettings`]: the settings every variance-reduced backend takes (driver control
 //!   with `max_iter` counting epochs, seed, optional fixed step), validated when built.
-//! - [`Sampler`]: seeded sampling, either random reshuffling or uniform draws with replacement
+//! - [`Sampler`]: seeded sampling, either (block) random reshuffling or uniform draws with replacement
 //!   (ChaCha8, so the same seed gives the same result on every platform).
 //! - [`SlopeTable`]: the per-sample gradient memory of SAG and SAGA, one scalar per sample (see
 //!   [`Objective::sample_slope`]), and [`TableEpochs`], their shared epoch loop.
@@ -130,6 +130,7 @@ pub(crate) fn batch_smoothness(objective: &dyn Objective, batch: usize) -> f64 {
 pub(crate) struct Sampler {
     rng: ChaCha8Rng,
     order: Vec<usize>,
+    blocks: Vec<usize>,
 }
 
 impl Sampler {
@@ -138,12 +139,28 @@ impl Sampler {
         Self {
             rng: ChaCha8Rng::seed_from_u64(seed),
             order: (0..n).collect(),
+            blocks: Vec::new(),
         }
     }
 
-    /// A fresh random permutation of 0..n (random reshuffling: each sample once per epoch).
-    pub(crate) fn shuffled(&mut self) -> &[usize] {
-        self.order.shuffle(&mut self.rng);
+    /// A fresh *block-shuffled* order of 0..n: the indices are cut into runs of `block`
+    /// consecutive ones; the runs are visited in a random order and each run in a random order.
+    /// Each sample still comes once per epoch, and with `block` ≥ n this is a uniformly random
+    /// permutation (random reshuffling). See the `sgd` module for what theory covers.
+    pub(crate) fn block_shuffled(&mut self, block: usize) -> &[usize] {
+        let n = self.order.len();
+        let block = block.clamp(1, n.max(1));
+        self.blocks.clear();
+        self.blocks.extend(0..n.div_ceil(block));
+        self.blocks.shuffle(&mut self.rng);
+        let mut next = 0;
+        for &b in &self.blocks {
+            let (start, end) = (b * block, ((b + 1) * block).min(n));
+            let run = &mut self.order[next..next + end - start];
+            run.iter_mut().zip(start..end).for_each(|(o, i)| *o = i);
+            run.shuffle(&mut self.rng);
+            next += end - start;
+        }
         &self.order
     }
 

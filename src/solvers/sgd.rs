@@ -1,7 +1,7 @@
 //! `sgd`: mini-batch stochastic gradient descent with a step schedule and tail averaging.
 //!
-//! Each epoch visits the samples in a fresh random order (random reshuffling, seeded: the same
-//! seed gives the same result) in batches of B = `batch_size`, stepping
+//! Each epoch visits every sample once, in a fresh random order (block random reshuffling, see
+//! below; seeded: the same seed gives the same result) in batches of B = `batch_size`, stepping
 //!
 //! ```text
 //! θ ← θ − ηₜ·((1/B)·Σ_{i∈batch} ∇fᵢ(θ) + λθ)
@@ -35,6 +35,31 @@
 //! optimum sum to zero over an epoch, so more steps per pass exploit the finite sum better than
 //! larger batches (Mishchenko, Khaled & Richtárik, 2020); measured as above, batches of 16 left
 //! 1.3 % of the problems above 10⁻³·J* after 200 epochs, batches of 1 none.
+//!
+//! # Sample order
+//!
+//! The objective stores its samples in a fixed pseudo-random permutation of the data rows (for
+//! `LeastSquares`, the sample-major copy; the permutation depends on no seed). When the sample
+//! data exceed `CACHE_BYTES` (8 MiB), each epoch cuts that stored order into blocks of
+//! `BLOCK_BYTES` (256 KiB) of sample data (at most n/64 samples, at least one), visits the blocks
+//! in a fresh random order and the samples of each block in a fresh random order. Each sample's
+//! data are prefetched `PREFETCH_AHEAD` steps before its step. Plain random reshuffling reads one
+//! row from anywhere in memory per step, and at n = 100 000, d = 100 the sweep waited on memory
+//! for most of its time: the epoch took 41–46 ms, this order with prefetching 24–27 ms (the same
+//! loop in storage order, about 16–20 ms). Data of at most 8 MiB are one block: plain random
+//! reshuffling.
+//!
+//! What theory covers. Composed with the one-time uniform permutation of storage, each epoch's
+//! order is, on its own, a uniformly random permutation of the samples; only the orders of
+//! different epochs are dependent (samples that share a block stay together). The analysis of
+//! Mishchenko, Khaled & Richtárik (2020, "Random Reshuffling: Simple Analysis with Vast
+//! Improvements") bounds the noise of an epoch by a term that depends on that epoch's
+//! permutation only, which is why it also covers Shuffle-Once, where one uniform permutation is
+//! reused every epoch (the extreme of such dependence); as we read it, the same argument applies
+//! to this order, which lies between Shuffle-Once and random reshuffling. That analysis is for
+//! constant steps and λ-strongly-convex terms fᵢ + (λ/2)‖θ‖² (true here for λ > 0); for the
+//! decaying schedules and the averaging below we rely on the measurements quoted, not on a
+//! theorem for this exact order.
 //!
 //! Once per epoch the driver evaluates the full gradient at the reported iterate (one extra
 //! pass, counted in `passes`) to apply the shared stopping rule. SGD does not converge linearly:
@@ -216,6 +241,35 @@ impl Default for Sgd {
     }
 }
 
+/// How many steps ahead the samples are prefetched (enough to cover a memory latency of a few
+/// hundred nanoseconds at d ≈ 100; measured at n = 100 000, d = 100, 4 to 64 made no clear
+/// difference).
+const PREFETCH_AHEAD: usize = 16;
+
+/// The bytes of sample data in one block of the block-shuffled order (see the module
+/// documentation): small enough that the pages of a block stay in the TLB and its rows in L2,
+/// large enough (hundreds of rows at d ≈ 100) that a block is a random subset of reasonable size.
+const BLOCK_BYTES: usize = 256 * 1024;
+
+/// Sample data up to this size are visited by plain random reshuffling (one block): they stay in
+/// the caches, so random access costs little.
+const CACHE_BYTES: usize = 8 << 20;
+
+/// The fewest blocks of a blocked order: fewer, larger blocks make the orders of different epochs
+/// more dependent (on the agreement property's problems, 4–8 blocks per epoch left up to 2× the
+/// objective gap of random reshuffling after 200 epochs).
+const MIN_BLOCKS: usize = 64;
+
+/// Samples per block for n samples of d features: n (random reshuffling) when the data fit in
+/// `CACHE_BYTES`, else `BLOCK_BYTES` of rows, at most n/`MIN_BLOCKS` and at least one.
+fn block_rows(n: usize, d: usize) -> usize {
+    let row_bytes = 8 * d.max(1);
+    if n.saturating_mul(row_bytes) <= CACHE_BYTES {
+        return n.max(1);
+    }
+    (BLOCK_BYTES / row_bytes).min(n / MIN_BLOCKS).max(1)
+}
+
 /// State of one SGD run: the raw iterate, the schedule and the shuffle.
 struct Epochs {
     sampler: Sampler,
@@ -248,7 +302,20 @@ impl IterativeMethod for Epochs {
             self.averaged = 0.0;
         }
         let average = self.averaging && state.iteration > 0;
-        for batch in self.sampler.shuffled().chunks(self.batch) {
+        let block = block_rows(objective.n_samples(), objective.dim());
+        let order = self.sampler.block_shuffled(block);
+        for (start, batch) in (0..order.len())
+            .step_by(self.batch)
+            .zip(order.chunks(self.batch))
+        {
+            // The order is known in advance: start loading the samples a few steps ahead.
+            for &i in order
+                .iter()
+                .skip(start + PREFETCH_AHEAD * self.batch)
+                .take(self.batch)
+            {
+                objective.prefetch_sample(i);
+            }
             let eta = self.schedule.eta(self.t, self.eta_max, lambda);
             let raw = entries_mut(&mut self.raw);
             // Every slope at the same θ first: the batch gradient is their mean.
@@ -316,18 +383,23 @@ mod tests {
     use crate::data::Synthetic;
     use crate::solvers::Qr;
 
-    #[test]
-    fn same_seed_same_result_and_close_to_the_optimum() {
-        let data = Synthetic {
-            n_samples: 500,
-            n_features: 5,
+    /// A well-conditioned synthetic problem (κ(Xc) = 5) with n samples, d features, an offset.
+    fn synthetic(n: usize, d: usize, offset: f64, seed: u64) -> crate::data::SyntheticData {
+        Synthetic {
+            n_samples: n,
+            n_features: d,
             condition: 5.0,
-            offset: 3.0,
-            seed: 3,
+            offset,
+            seed,
             ..Default::default()
         }
         .generate()
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn same_seed_same_result_and_close_to_the_optimum() {
+        let data = synthetic(500, 5, 3.0, 3);
         let p = RidgeProblem::builder(data.x.as_ref(), data.y.as_ref())
             .lambda(1e-2)
             .build()
@@ -348,6 +420,33 @@ mod tests {
         assert!(
             (a.intercept - reference.intercept).abs() <= p.x_mean().norm_l2() * dw * (1.0 + 1e-9)
         );
+    }
+
+    #[test]
+    fn block_shuffled_epochs_over_several_blocks_reach_the_optimum() {
+        // n·d·8 = 9.6 MB > CACHE_BYTES: 64 blocks of 1875 samples, so the blocked order is
+        // exercised.
+        let data = synthetic(120_000, 10, 1.0, 7);
+        let p = RidgeProblem::builder(data.x.as_ref(), data.y.as_ref())
+            .lambda(1e-2)
+            .build()
+            .unwrap();
+        let reference = Qr.solve(&p).unwrap();
+        assert_eq!(block_rows(120_000, 10), 1875);
+        let control = IterationControl::new(1e-15, 10).unwrap();
+        let fit = Sgd::new(control).with_seed(4).solve(&p).unwrap();
+        let err = fit.relative_error(reference.coef.as_ref());
+        assert!(err < 1e-2, "{err:e}");
+    }
+
+    #[test]
+    fn a_block_shuffled_epoch_visits_every_sample_once() {
+        let mut sampler = Sampler::new(9, 1000);
+        for block in [1, 7, 64, 1000, 5000] {
+            let mut seen = sampler.block_shuffled(block).to_vec();
+            seen.sort_unstable();
+            assert_eq!(seen, (0..1000).collect::<Vec<_>>(), "block {block}");
+        }
     }
 
     #[test]
