@@ -30,7 +30,7 @@
 //! to 1e-10, to locate where time goes without editing `src/`.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use faer::linalg::matmul::matmul;
@@ -639,36 +639,27 @@ fn side_by_side(n: usize, d: usize, reps: usize, with_variants: bool) {
         assert!(worst < 1e-10);
     }
 
-    // One warm-up call each, then `reps` interleaved rounds, each started on a quiet machine
-    // when possible (common::wait_quiet).
-    for c in cands.iter_mut() {
-        (c.2)();
-    }
-    let load_before = common::load_average();
-    let mut quiet_rounds = 0;
-    let mut times = vec![Vec::with_capacity(reps); cands.len()];
-    for _ in 0..reps {
-        quiet_rounds += usize::from(common::wait_quiet());
-        for (i, c) in cands.iter_mut().enumerate() {
-            let t = Instant::now();
-            (c.2)();
-            times[i].push(t.elapsed().as_secs_f64());
-        }
-    }
+    // Interleaved rounds on a quiet machine where possible; see common::Rounds.
+    let rounds = {
+        let mut calls: Vec<&mut dyn FnMut()> = cands
+            .iter_mut()
+            .map(|c| &mut *c.2 as &mut dyn FnMut())
+            .collect();
+        common::Rounds::run(reps, &mut calls)
+    };
+    let (used, note) = rounds.used();
     // Per-round ratio to the GEMM of the same round: robust to load that changes between rounds.
     let per_round_pct = |i: usize| {
-        let mut r: Vec<f64> = (0..reps)
-            .map(|k| 100.0 * (cands[i].1 / times[i][k]) / (cands[0].1 / times[0][k]))
+        let mut r: Vec<f64> = used
+            .iter()
+            .map(|&k| 100.0 * (cands[i].1 / rounds.times[i][k]) / (cands[0].1 / rounds.times[0][k]))
             .collect();
         common::median(&mut r)
     };
-    let pct: Vec<f64> = (0..cands.len()).map(per_round_pct).collect();
-    let gemm_rate = cands[0].1 / common::median(&mut times[0].clone()) / 1e9;
+    let gemm_rate = cands[0].1 / common::median(&mut rounds.of(0)) / 1e9;
     println!(
-        "\nside_by_side {n} x {d}, Par::rayon(2), {reps} interleaved rounds ({quiet_rounds} started \
-         quiet; load average before {load_before}, after {}); Gram flops = n·d·(d+1) = {:.3e}, \
-         GEMM flops = 2·n·d² = {:.3e}",
-        common::load_average(),
+        "\nside_by_side {n} x {d}, Par::rayon(2): {note}.\nGram flops = n·d·(d+1) = {:.3e}, GEMM \
+         flops = 2·n·d² = {:.3e}",
         gram_flops(n, d),
         gemm_flops(n, d)
     );
@@ -676,8 +667,9 @@ fn side_by_side(n: usize, d: usize, reps: usize, with_variants: bool) {
         "{:<52} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
         "candidate", "median s", "min s", "max s", "GFLOP/s", "best", "% GEMM", "%/round"
     );
-    for ((c, t), p) in cands.iter().zip(times.iter_mut()).zip(&pct) {
-        let med = common::median(t);
+    for (i, c) in cands.iter().enumerate() {
+        let mut t = rounds.of(i);
+        let med = common::median(&mut t);
         let (mn, mx) = (t[0], t[t.len() - 1]);
         let rate = c.1 / med / 1e9;
         println!(
@@ -689,7 +681,7 @@ fn side_by_side(n: usize, d: usize, reps: usize, with_variants: bool) {
             rate,
             c.1 / mn / 1e9,
             100.0 * rate / gemm_rate,
-            p
+            per_round_pct(i)
         );
     }
     println!(
