@@ -77,8 +77,9 @@ pub enum Error {
     /// The system can be factored but the answer would have too few correct digits.
     #[error(
         "{solver}: the system is too ill-conditioned (condition estimate {condition:.3e}, so fewer \
-         than {min_digits} correct digits can be guaranteed); use an orthogonal-factorisation \
-         solver (qr), rescale the features, or increase λ"
+         than {min_digits} correct digits can be guaranteed); use `auto` or `qr-refined` \
+         (refinement in extended precision recovers the digits), `svd` for the minimum-norm \
+         solution of a (nearly) rank-deficient design, or increase λ"
     )]
     IllConditioned {
         /// The backend that refused.
@@ -92,7 +93,7 @@ pub enum Error {
     /// An iterative method blew up.
     #[error(
         "{solver} diverged at iteration {iteration} (objective {objective:e}, started at {start:e}); \
-         the step size is too large for this problem: use a smaller step, or the default step 1/L"
+         the step size is too large for this problem: use a smaller step, or the backend's default step (1/L for gd)"
     )]
     Diverged {
         /// The backend.

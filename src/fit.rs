@@ -22,7 +22,8 @@ pub struct Fit {
     pub objective: f64,
     /// ‖∇J(w, b)‖₂ over w and, when fitted, b.
     pub gradient_norm: f64,
-    /// Iterations (epochs for stochastic methods); 0 for direct backends.
+    /// Iterations (epochs for stochastic methods); for direct backends 0, or the number of
+    /// refinement corrections applied (`qr-refined`, `cholesky-refined`).
     pub iterations: usize,
     /// Passes over the data, in units of one full gradient (n sample gradients).
     pub passes: f64,

@@ -15,7 +15,7 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use faer::{Col, ColRef};
+use faer::{Col, ColMut, ColRef};
 
 use crate::error::{Error, Result};
 use crate::fit::Record;
@@ -137,6 +137,15 @@ impl IterState {
         self.grad_norm = self.grad.norm_l2();
         self.passes += 1.0;
     }
+
+    /// [`IterState::evaluate`] that also writes the per-sample slopes at `theta`
+    /// ([`Objective::value_gradient_slopes`]) in the same pass.
+    pub fn evaluate_with_slopes(&mut self, objective: &dyn Objective, slopes: ColMut<'_, f64>) {
+        self.value =
+            objective.value_gradient_slopes(self.theta.as_ref(), self.grad.as_mut(), slopes);
+        self.grad_norm = self.grad.norm_l2();
+        self.passes += 1.0;
+    }
 }
 
 /// One iterative algorithm: how to take a step, nothing else.
@@ -148,7 +157,25 @@ pub trait IterativeMethod {
     /// Takes one iteration (an epoch for stochastic methods), leaving `state` evaluated at the new
     /// iterate.
     fn step(&mut self, objective: &dyn Objective, state: &mut IterState) -> Result<()>;
+    /// Whether every iterate is guaranteed not to climb above f(θ₀) (up to rounding). Descent
+    /// methods are; stochastic methods are not: their iterates carry gradient noise, and when θ₀
+    /// is already within that noise of the optimum an ordinary step lands slightly above f(θ₀).
+    /// The driver judges divergence accordingly (see [`run`]).
+    fn monotone(&self) -> bool {
+        true
+    }
 }
+
+/// A non-monotone method has diverged when f(θₖ) − f(θ₀) exceeds this multiple of |f(θ₀)|.
+///
+/// For an objective that is a sum of non-negative losses plus the penalty, f(θ₀) bounds the
+/// initial gap f(θ₀) − f*, so a converging stochastic method stays below f(θ₀) plus its noise
+/// floor, which at a stable step is a fraction of f* ≤ f(θ₀) (for constant-step SGD on least
+/// squares the stationary excess is ≈ (η/2)·tr(H)·σ², Bach & Moulines 2013, i.e. ≤ f*/2 at
+/// η ≤ 1/L_max). An unstable step grows geometrically and crosses 100·|f(θ₀)| within a few
+/// epochs; that is the blow-up this threshold catches, with two orders of magnitude of margin
+/// over the noise.
+pub const NON_MONOTONE_BLOW_UP: f64 = 100.0;
 
 /// Why the driver stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,9 +203,11 @@ pub struct Outcome {
 
 /// Runs `method` on `objective` under `control`. `name` labels errors and observer calls.
 ///
-/// Divergence, a non-finite objective or one above its starting value, is an error: a method
-/// whose iterates climb is misconfigured (usually its step is too large), and its output must not
-/// be mistaken for a result.
+/// Divergence is an error: a method whose iterates climb is misconfigured (usually its step is
+/// too large), and its output must not be mistaken for a result. For a monotone method
+/// ([`IterativeMethod::monotone`]) divergence is a non-finite objective or one above its starting
+/// value (plus 10⁻¹² relative slack for rounding); for a non-monotone (stochastic) one it is a
+/// non-finite objective or a blow-up, f(θₖ) − f(θ₀) > [`NON_MONOTONE_BLOW_UP`]·|f(θ₀)|.
 pub fn run(
     name: &str,
     method: &mut dyn IterativeMethod,
@@ -212,6 +241,8 @@ pub fn run(
     let (start_value, start_norm) = (state.value, state.grad_norm);
     let target = control.tol * start_norm;
     method.init(objective, &mut state)?;
+    // Set-up reads of the data (e.g. the power iteration for L) count as passes too.
+    state.passes += objective.setup_passes();
 
     let mut history = Vec::new();
     let mut record = |state: &IterState, paused: &mut Duration, last: bool| -> ControlFlow<()> {
@@ -266,7 +297,12 @@ pub fn run(
         method.step(objective, &mut state)?;
         state.iteration += 1;
         // A little slack above the start absorbs rounding when θ₀ is already (nearly) optimal.
-        let slack = 1e-12 * start_value.abs().max(f64::MIN_POSITIVE);
+        let scale = start_value.abs().max(f64::MIN_POSITIVE);
+        let slack = if method.monotone() {
+            1e-12 * scale
+        } else {
+            NON_MONOTONE_BLOW_UP * scale
+        };
         if !state.value.is_finite() || state.value > start_value + slack {
             return Err(Error::Diverged {
                 solver: name.to_owned(),
@@ -297,4 +333,89 @@ pub(crate) fn axpy(theta: &mut Col<f64>, alpha: f64, v: ColRef<'_, f64>) {
         .iter_mut()
         .zip(v.iter())
         .for_each(|(t, v)| *t += alpha * v);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// f(θ) = ½‖θ − 1‖² in one dimension, f(0) = ½: one sample x₁ = 1 with slope θ − 1.
+    struct Quadratic;
+
+    impl Objective for Quadratic {
+        fn dim(&self) -> usize {
+            1
+        }
+        fn n_samples(&self) -> usize {
+            1
+        }
+        fn value_gradient(&self, theta: ColRef<'_, f64>, mut grad: ColMut<'_, f64>) -> f64 {
+            grad[0] = theta[0] - 1.0;
+            0.5 * grad[0] * grad[0]
+        }
+        fn smoothness(&self) -> f64 {
+            1.0
+        }
+        fn strong_convexity(&self) -> f64 {
+            1.0
+        }
+        fn penalty(&self) -> f64 {
+            0.0
+        }
+        fn sample_row(&self, _: usize) -> &[f64] {
+            &[1.0]
+        }
+        fn sample_slope(&self, _: usize, theta: &[f64]) -> f64 {
+            theta[0] - 1.0
+        }
+        fn value_gradient_slopes(
+            &self,
+            theta: ColRef<'_, f64>,
+            grad: ColMut<'_, f64>,
+            mut slopes: ColMut<'_, f64>,
+        ) -> f64 {
+            slopes[0] = theta[0] - 1.0;
+            self.value_gradient(theta, grad)
+        }
+        fn max_sample_smoothness(&self) -> f64 {
+            1.0
+        }
+    }
+
+    /// Jumps to a fixed θ every step.
+    struct Jump {
+        to: f64,
+        monotone: bool,
+    }
+
+    impl IterativeMethod for Jump {
+        fn step(&mut self, objective: &dyn Objective, state: &mut IterState) -> Result<()> {
+            state.theta[0] = self.to;
+            state.evaluate(objective);
+            Ok(())
+        }
+        fn monotone(&self) -> bool {
+            self.monotone
+        }
+    }
+
+    fn jump(to: f64, monotone: bool) -> Result<Outcome> {
+        let control = IterationControl::new(1e-6, 3).unwrap();
+        run("jump", &mut Jump { to, monotone }, &Quadratic, &control)
+    }
+
+    #[test]
+    fn divergence_rule_is_strict_for_monotone_methods_and_catches_blow_ups_otherwise() {
+        // f(−0.1) = 0.605 > f(0) = 0.5: divergence for a descent method, noise for SGD.
+        assert!(matches!(jump(-0.1, true), Err(Error::Diverged { .. })));
+        let out = jump(-0.1, false).unwrap();
+        assert_eq!(
+            (out.stop, out.state.iteration),
+            (StopReason::MaxIterations, 3)
+        );
+        // f(−20) = 220.5 > 101·f(0): a blow-up either way, and a non-finite value always is.
+        assert!(matches!(jump(-20.0, false), Err(Error::Diverged { .. })));
+        assert!(matches!(jump(f64::NAN, false), Err(Error::Diverged { .. })));
+        assert_eq!(jump(1.0, true).unwrap().stop, StopReason::Converged);
+    }
 }

@@ -47,6 +47,8 @@
 //!   mergeable.
 //! - [`solvers`]: the [`Solver`](solvers::Solver) trait, the registry, one file per backend.
 //! - [`objective`] and [`iterate`]: what iterative methods see, and the one driver that runs them.
+//! - [`stochastic`]: seeded sampling and per-sample gradient memory shared by the stochastic
+//!   backends.
 //! - [`compare`]: run several solvers on one problem against a reference.
 //! - [`data`]: CSV and `.npy` readers, synthetic problems with a chosen condition number.
 
@@ -59,12 +61,16 @@ pub mod error;
 pub mod fit;
 pub mod iterate;
 pub mod moments;
+pub mod multi;
 pub mod objective;
 pub mod problem;
+pub mod refine;
 pub mod solvers;
+pub mod stochastic;
 
 pub use error::{Error, Result};
 pub use fit::{Fit, Record};
+pub use multi::{MultiRidgeProblem, MultiRidgeProblemBuilder};
 pub use problem::{RidgeProblem, RidgeProblemBuilder};
 
 /// The README's code blocks, compiled and run as doctests so the quick start cannot rot.

@@ -291,6 +291,27 @@ impl GramSystem {
         let b = self.moments.intercepts(w.as_ref());
         (w, b)
     }
+
+    /// The columns `targets` of the right-hand sides B.
+    pub fn rhs_of(&self, targets: &[usize]) -> Mat<f64> {
+        Mat::from_fn(self.rhs.nrows(), targets.len(), |i, c| {
+            self.rhs[(i, targets[c])]
+        })
+    }
+
+    /// [`GramSystem::unscale`] for solutions of the columns `targets` of B.
+    pub fn unscale_targets(&self, v: MatRef<'_, f64>, targets: &[usize]) -> (Mat<f64>, Col<f64>) {
+        let w = Mat::from_fn(v.nrows(), v.ncols(), |i, c| self.scale[i] * v[(i, c)]);
+        let b = Col::from_fn(targets.len(), |c| {
+            if self.moments.centred {
+                self.moments.y_mean[targets[c]]
+                    - crate::problem::dot(self.moments.x_mean.as_ref(), w.col(c))
+            } else {
+                0.0
+            }
+        });
+        (w, b)
+    }
 }
 
 /// The power of two nearest to 1/√a (1 when a is zero, so an all-zero column stays visible as a

@@ -2,11 +2,12 @@
 //!
 //! Each direct backend is held to what it achieves, measured as the minimum log relative error
 //! (LRE, ≈ correct significant digits, capped at 15) over all parameters B0..Bk against NIST's
-//! certified values: a per-dataset floor set a little below the measured value (the measured value
-//! minus 0.5, rounded down to a multiple of 0.5), or, where a backend cannot solve a dataset, a
-//! numerical `Err`. Never a silently wrong answer: a backend that returns `Ok` must have LRE ≥ 1.
-//! Iterative backends at λ = 0 on these datasets must either say `converged == false` (or fail
-//! with a numerical error) or be right to at least one digit.
+//! certified values: a per-dataset floor 0.3 digits below the measured value, or, where a backend
+//! cannot solve a dataset, a numerical `Err`. Never a silently wrong answer: a backend that returns
+//! `Ok` must have LRE ≥ 1. The refined backends must reach the exact solution of the f64 data
+//! (`tests/common/nist_exact.json`), and `auto` its ceiling within 0.5 digits. Iterative
+//! backends must keep exactly what `converged == true` promises (see
+//! [`check_iterative_is_honest`]).
 //!
 //! `cargo run --release --example nist_lre` prints the full table.
 
@@ -27,64 +28,167 @@ enum Expect {
 use Expect::{Digits, Refuses};
 
 /// The direct backends, in the column order of [`FLOORS`].
-const DIRECT: [&str; 4] = ["qr", "cholesky", "normal", "svd"];
+const DIRECT: [&str; 7] = [
+    "auto",
+    "qr",
+    "qr-refined",
+    "svd",
+    "cholesky",
+    "cholesky-refined",
+    "normal",
+];
 
-/// Per dataset, the floor for [qr, cholesky, normal, svd]. The comments give the minimum LRE
-/// measured (release and debug builds agree: the arithmetic is the same).
-const FLOORS: [(&str, [Expect; 4]); 11] = [
-    // measured 13.33, 12.77, 12.77, 12.77
+/// Per dataset, the floor for each backend of [`DIRECT`]: the minimum LRE measured (in the
+/// comment, same order) minus 0.3 digits, rounded down to a tenth, or `Refuses` where the backend
+/// returns a numerical error.
+///
+/// Filip: qr measures 7.50 and svd 7.73 (condition estimate 1.9e7 for the equilibrated, centred
+/// design); the Gram system squares that, and the Gram backends report Singular (cholesky:
+/// non-positive pivot at column 9; normal: smallest LU pivot below d·ε·max pivot). Refinement
+/// reaches the exact f64 solution's 7.90 from the qr factor.
+const FLOORS: [(&str, [Expect; 7]); 11] = [
+    // measured 14.06, 13.33, 14.06, 12.77, 12.77, 14.06, 12.77
     (
         "Norris",
-        [Digits(12.5), Digits(12.0), Digits(12.0), Digits(12.0)],
+        [
+            Digits(13.7),
+            Digits(13.0),
+            Digits(13.7),
+            Digits(12.4),
+            Digits(12.4),
+            Digits(13.7),
+            Digits(12.4),
+        ],
     ),
-    // measured 12.58, 11.27, 11.47, 12.23
+    // measured 13.51, 12.58, 13.51, 12.23, 11.27, 13.51, 11.47
     (
         "Pontius",
-        [Digits(12.0), Digits(10.5), Digits(10.5), Digits(11.5)],
+        [
+            Digits(13.2),
+            Digits(12.2),
+            Digits(13.2),
+            Digits(11.9),
+            Digits(10.9),
+            Digits(13.2),
+            Digits(11.1),
+        ],
     ),
-    // measured 14.72, 14.72, 14.72, 14.72
+    // measured 14.72, 14.72, 14.72, 14.72, 14.72, 14.72, 14.72
     (
         "NoInt1",
-        [Digits(14.0), Digits(14.0), Digits(14.0), Digits(14.0)],
+        [
+            Digits(14.4),
+            Digits(14.4),
+            Digits(14.4),
+            Digits(14.4),
+            Digits(14.4),
+            Digits(14.4),
+            Digits(14.4),
+        ],
     ),
-    // measured 15 (the cap), 15, 15, 15
+    // measured 15.00, 15.00, 15.00, 15.00, 15.00, 15.00, 15.00
     (
         "NoInt2",
-        [Digits(14.5), Digits(14.5), Digits(14.5), Digits(14.5)],
+        [
+            Digits(14.7),
+            Digits(14.7),
+            Digits(14.7),
+            Digits(14.7),
+            Digits(14.7),
+            Digits(14.7),
+            Digits(14.7),
+        ],
     ),
-    // measured 7.50 for qr and svd (condition estimate 1.9e7 for the equilibrated, centred
-    // design); the Gram system squares that, and both Gram backends report Singular (cholesky:
-    // non-positive pivot at column 9; normal: smallest LU pivot 1.0e-15 ≤ d·ε·max pivot = 2.4e-15).
-    ("Filip", [Digits(7.0), Refuses, Refuses, Digits(7.0)]),
-    // measured 13.30, 12.25, 12.05, 13.33
+    // measured 7.90, 7.50, 7.90, 7.73, err, err, err
+    (
+        "Filip",
+        [
+            Digits(7.6),
+            Digits(7.2),
+            Digits(7.6),
+            Digits(7.4),
+            Refuses,
+            Refuses,
+            Refuses,
+        ],
+    ),
+    // measured 14.62, 13.30, 14.62, 13.40, 12.25, 14.62, 12.05
     (
         "Longley",
-        [Digits(12.5), Digits(11.5), Digits(11.5), Digits(12.5)],
+        [
+            Digits(14.3),
+            Digits(12.9),
+            Digits(14.3),
+            Digits(13.1),
+            Digits(11.9),
+            Digits(14.3),
+            Digits(11.7),
+        ],
     ),
-    // measured 9.63, 7.15, 6.62, 9.24
+    // measured 15.00, 9.63, 15.00, 9.63, 7.15, 15.00, 6.62
     (
         "Wampler1",
-        [Digits(9.0), Digits(6.5), Digits(6.0), Digits(8.5)],
+        [
+            Digits(14.7),
+            Digits(9.3),
+            Digits(14.7),
+            Digits(9.3),
+            Digits(6.8),
+            Digits(14.7),
+            Digits(6.3),
+        ],
     ),
-    // measured 13.09, 9.49, 9.44, 13.55
+    // measured 13.20, 13.09, 13.20, 13.46, 9.49, 13.20, 9.44
     (
         "Wampler2",
-        [Digits(12.5), Digits(8.5), Digits(8.5), Digits(13.0)],
+        [
+            Digits(12.9),
+            Digits(12.7),
+            Digits(12.9),
+            Digits(13.1),
+            Digits(9.1),
+            Digits(12.9),
+            Digits(9.1),
+        ],
     ),
-    // measured 9.73, 6.76, 8.38, 9.24
+    // measured 15.00, 9.73, 15.00, 9.63, 6.76, 15.00, 8.38
     (
         "Wampler3",
-        [Digits(9.0), Digits(6.0), Digits(7.5), Digits(8.5)],
+        [
+            Digits(14.7),
+            Digits(9.4),
+            Digits(14.7),
+            Digits(9.3),
+            Digits(6.4),
+            Digits(14.7),
+            Digits(8.0),
+        ],
     ),
-    // measured 7.92, 6.76, 8.38, 7.94
+    // measured 15.00, 7.92, 15.00, 7.94, 6.76, 15.00, 8.38
     (
         "Wampler4",
-        [Digits(7.0), Digits(6.0), Digits(7.5), Digits(7.0)],
+        [
+            Digits(14.7),
+            Digits(7.6),
+            Digits(14.7),
+            Digits(7.6),
+            Digits(6.4),
+            Digits(14.7),
+            Digits(8.0),
+        ],
     ),
-    // measured 5.93, 6.25, 6.39, 5.93 (residuals this large cost even QR ~κ² digits)
+    // measured 15.00, 5.93, 15.00, 5.95, 6.25, 15.00, 6.39
     (
         "Wampler5",
-        [Digits(5.0), Digits(5.5), Digits(5.5), Digits(5.0)],
+        [
+            Digits(14.7),
+            Digits(5.6),
+            Digits(14.7),
+            Digits(5.6),
+            Digits(5.9),
+            Digits(14.7),
+            Digits(6.0),
+        ],
     ),
 ];
 
@@ -92,9 +196,12 @@ fn datasets() -> Vec<Dataset> {
     nist::load_all().unwrap_or_else(|e| panic!("loading the NIST StRD datasets: {e}"))
 }
 
-/// Checks one direct backend against its column of [`FLOORS`]; returns every failure.
-fn check_direct(column: usize) {
-    let backend = DIRECT[column];
+/// Checks one direct backend against its column of [`FLOORS`].
+fn check_direct(backend: &str) {
+    let column = DIRECT
+        .iter()
+        .position(|b| *b == backend)
+        .unwrap_or_else(|| panic!("{backend} has no column in FLOORS"));
     let solver = solvers::by_name(backend, &SolverOptions::default()).unwrap();
     let mut failures = Vec::new();
     for ds in datasets() {
@@ -160,25 +267,92 @@ fn check_direct(column: usize) {
 }
 
 #[test]
+fn auto_meets_its_nist_floors() {
+    check_direct("auto");
+}
+
+#[test]
 fn qr_meets_its_nist_floors() {
-    check_direct(0);
+    check_direct("qr");
 }
 
 #[test]
-fn cholesky_meets_its_nist_floors() {
-    check_direct(1);
-}
-
-#[test]
-fn normal_meets_its_nist_floors() {
-    check_direct(2);
+fn qr_refined_meets_its_nist_floors() {
+    check_direct("qr-refined");
 }
 
 #[test]
 fn svd_meets_its_nist_floors() {
     // Before the fix svd returned min LRE 0 on Filip: it truncated at max(n, d)·ε·σ₁ of the
     // unequilibrated design, dropping a direction the data determine to 7 digits.
-    check_direct(3);
+    check_direct("svd");
+}
+
+#[test]
+fn cholesky_meets_its_nist_floors() {
+    check_direct("cholesky");
+}
+
+#[test]
+fn cholesky_refined_meets_its_nist_floors() {
+    check_direct("cholesky-refined");
+}
+
+#[test]
+fn normal_meets_its_nist_floors() {
+    check_direct("normal");
+}
+
+/// The issue's target for `auto`: within 0.5 digits of the ceiling on every dataset (the ceiling
+/// being the LRE of the exact solution of the f64 design). Measured: at the ceiling on all 11.
+#[test]
+fn auto_is_within_half_a_digit_of_the_ceiling() {
+    let solver = solvers::by_name("auto", &SolverOptions::default()).unwrap();
+    for ds in datasets() {
+        let fit = solver.solve(&ds.problem().unwrap()).unwrap();
+        let got = ds.min_lre(&fit);
+        assert!(
+            got >= ds.ceiling - 0.5,
+            "{}: {} reaches {got:.2}, ceiling {:.2}",
+            ds.name,
+            fit.solver,
+            ds.ceiling
+        );
+    }
+}
+
+/// Refinement converges to the exact least-squares solution of the f64 data (computed in rational
+/// arithmetic, `tests/common/nist_exact.py`): every parameter within 10⁻¹³·⁵ relative of it, so
+/// the LRE against NIST is the dataset's ceiling. `cholesky-refined` may refuse Filip instead (its
+/// Gram matrix, κ ≈ 4·10¹⁴, is numerically indefinite). Measured: 15 (correctly rounded) on every
+/// dataset for both, except Filip 13.97 for qr-refined (after 2 corrections; a third, which the
+/// contraction estimate skips, would give 14.16).
+#[test]
+fn refined_backends_reach_the_exact_solution_of_the_f64_data() {
+    let mut failures = Vec::new();
+    for name in ["qr-refined", "cholesky-refined"] {
+        let solver = solvers::by_name(name, &SolverOptions::default()).unwrap();
+        for ds in datasets() {
+            match solver.solve(&ds.problem().unwrap()) {
+                Ok(fit) => {
+                    let got = ds.min_lre_vs_exact(&fit);
+                    if got < 13.5 {
+                        failures.push(format!(
+                            "{name} on {}: min LRE {got:.2} against the exact f64 solution \
+                             (against NIST {:.2}, ceiling {:.2}) after {} corrections",
+                            ds.name,
+                            ds.min_lre(&fit),
+                            ds.ceiling,
+                            fit.iterations
+                        ));
+                    }
+                }
+                Err(e) if name == "cholesky-refined" && ds.name == "Filip" && e.is_numerical() => {}
+                Err(e) => failures.push(format!("{name} on {}: {e}", ds.name)),
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 /// The tolerance every iterative backend runs with here. Each takes `tol` with the shared
@@ -237,8 +411,8 @@ fn gradient_rounding_floor(problem: &RidgeProblem<'_>, w: faer::ColRef<'_, f64>)
 /// 1. the recomputed relative gradient ‖∇J(w)‖/‖∇J(0)‖ is at most tol (plus the rounding floor of
 ///    recomputing it);
 /// 2. J is μ_min-strongly convex in w, so ‖w − w*‖ ≤ ‖∇J(w)‖/μ_min, and b = ȳ − x̄ᵀw gives
-///    |b − b*| ≤ ‖x̄‖·‖w − w*‖. With the f64 optimum w* within the ceiling LRE of NIST's certified
-///    values, every parameter must reach the LRE this bound implies. At λ = 0 on NIST the bound
+///    |b − b*| ≤ ‖x̄‖·‖w − w*‖. With the f64 optimum w* known exactly (`nist_exact.json`), every
+///    parameter must reach the LRE this bound implies against NIST's certified values. At λ = 0 on NIST the bound
 ///    is often vacuous (κ_H·tol > 1: Filip, the Wamplers); then no LRE is demanded.
 ///
 /// A numerical error or `converged == false` is always honest. Prints one table row per dataset
@@ -293,8 +467,8 @@ fn check_iterative_is_honest(backend: &str) -> Vec<String> {
             f64::INFINITY
         };
         let x_mean = problem.x_mean().norm_l2();
-        // Per parameter (NIST order): the error bound, plus the ceiling's own distance to NIST.
-        let ceiling = 10f64.powf(-(nist::ceiling(&ds.name) - 0.1));
+        // Per parameter (NIST order): the error bound, plus the distance from the f64 optimum
+        // (the exact solution of the rounded design) to NIST's values and its own rounding.
         let bounds: Vec<f64> = ds
             .intercept
             .then_some(x_mean * dist)
@@ -303,8 +477,11 @@ fn check_iterative_is_honest(backend: &str) -> Vec<String> {
             .collect();
         let implied: Vec<f64> = bounds
             .iter()
-            .zip(&ds.certified)
-            .map(|(&b, &c)| (-((b + ceiling * c.abs()) / c.abs()).log10()).min(nist::LRE_CAP))
+            .zip(ds.exact.iter().zip(&ds.certified))
+            .map(|(&b, (&e, &c))| {
+                let allowed = b + (e - c).abs() + 2.0 * f64::EPSILON * c.abs();
+                (-(allowed / c.abs()).log10()).min(nist::LRE_CAP)
+            })
             .collect();
         let implied_min = implied.iter().copied().fold(nist::LRE_CAP, f64::min);
         let w_cert: Vec<f64> = ds.certified[usize::from(ds.intercept)..].to_vec();

@@ -10,8 +10,8 @@ use faer::{Col, Mat};
 use serde_json::{Value, json};
 use tikhonov::compare::{self, Comparison};
 use tikhonov::data::{self, Synthetic};
-use tikhonov::solvers::{self, SolverOptions};
-use tikhonov::{Error, Fit, RidgeProblem};
+use tikhonov::solvers::{self, Solver, SolverOptions};
+use tikhonov::{Error, Fit, MultiRidgeProblem, RidgeProblem};
 
 /// Compare L2-regularised regression solvers, or fit one.
 ///
@@ -35,9 +35,10 @@ enum Command {
 
 #[derive(Args, Debug)]
 struct CompareArgs {
-    /// Comma-separated solver names, or `all`.
-    #[arg(long, value_delimiter = ',', default_value = "all")]
-    solvers: Vec<String>,
+    /// Comma-separated solver names, or `all` [default: every backend suited to the data's
+    /// shape: all but `dual` when n > d, whose n × n kernel then costs O(n³) for nothing].
+    #[arg(long, value_delimiter = ',')]
+    solvers: Option<Vec<String>>,
     /// The solver whose answer the others are measured against.
     #[arg(long, default_value = "qr")]
     reference: String,
@@ -47,8 +48,8 @@ struct CompareArgs {
 
 #[derive(Args, Debug)]
 struct FitArgs {
-    /// The backend to use.
-    #[arg(long, default_value = "cholesky")]
+    /// The backend to use (`auto` picks a direct backend and the output names the one it ran).
+    #[arg(long, default_value = "auto")]
     solver: String,
     #[command(flatten)]
     common: CommonArgs,
@@ -59,21 +60,33 @@ struct CommonArgs {
     /// CSV file with a header row (use with --target).
     #[arg(long, value_name = "FILE.csv", conflicts_with_all = ["x", "y"], requires = "target")]
     data: Option<PathBuf>,
-    /// Name of the target column in the CSV; every other column is a feature.
-    #[arg(long, value_name = "COL")]
-    target: Option<String>,
+    /// Name of the target column in the CSV, or several (`--targets a,b,c`, `fit` only); every
+    /// other column is a feature.
+    #[arg(
+        long,
+        visible_alias = "targets",
+        value_name = "COL",
+        value_delimiter = ','
+    )]
+    target: Vec<String>,
     /// Design matrix X as a 2-D float64 .npy file (use with --y).
     #[arg(long, value_name = "X.npy", requires = "y")]
     x: Option<PathBuf>,
-    /// Targets y as a 1-D float64 .npy file.
+    /// Targets y as a float64 .npy file: 1-D, or 2-D (n × k) for k targets (`fit` only).
     #[arg(long, value_name = "y.npy", requires = "x")]
     y: Option<PathBuf>,
     /// Sample weights as a 1-D float64 .npy file.
     #[arg(long, value_name = "w.npy")]
     weights: Option<PathBuf>,
-    /// Penalty λ of J = 1/(2S)·Σsᵢrᵢ² + (λ/2)‖w‖² (scikit-learn's Ridge alpha = λ·S).
-    #[arg(long, default_value_t = 1e-3, allow_negative_numbers = true)]
-    lambda: f64,
+    /// Penalty λ of J = 1/(2S)·Σsᵢrᵢ² + (λ/2)‖w‖² (scikit-learn's Ridge alpha = λ·S); with
+    /// several targets, one λ for all or a comma-separated list with one per target.
+    #[arg(
+        long,
+        default_value = "1e-3",
+        value_delimiter = ',',
+        allow_negative_numbers = true
+    )]
+    lambda: Vec<f64>,
     /// Fit the model through the origin (no intercept).
     #[arg(long)]
     no_intercept: bool,
@@ -122,7 +135,8 @@ enum Format {
 /// Data owned by the front end; the problem borrows from it.
 struct Loaded {
     x: Mat<f64>,
-    y: Col<f64>,
+    /// n × k, one column per target.
+    y: Mat<f64>,
     weights: Option<Col<f64>>,
     description: String,
 }
@@ -151,14 +165,13 @@ fn main() -> ExitCode {
 fn load(args: &CommonArgs) -> Result<Loaded, Error> {
     let (x, y, description) = if let Some(path) = &args.data {
         // clap guarantees --target with --data.
-        let target = args.target.as_deref().unwrap_or_default();
-        let ds = data::read_csv(path, &[target])?;
-        let y = ds.y.col(0).to_owned();
-        let desc = format!("{} (target `{target}`)", path.display());
-        (ds.x, y, desc)
+        let targets: Vec<&str> = args.target.iter().map(String::as_str).collect();
+        let ds = data::read_csv(path, &targets)?;
+        let desc = format!("{} (target `{}`)", path.display(), targets.join("`, `"));
+        (ds.x, ds.y, desc)
     } else if let (Some(xp), Some(yp)) = (&args.x, &args.y) {
         let x = data::read_npy_matrix(xp)?;
-        let y = data::read_npy_vector(yp)?;
+        let y = data::read_npy_matrix(yp)?;
         (x, y, format!("{} / {}", xp.display(), yp.display()))
     } else {
         let spec = Synthetic {
@@ -169,11 +182,12 @@ fn load(args: &CommonArgs) -> Result<Loaded, Error> {
             ..Synthetic::default()
         };
         let s = spec.generate()?;
+        let y = s.y.as_mat().to_owned();
         let desc = format!(
             "built-in synthetic problem: n = {}, d = {}, κ(Xc) = {}, noise σ = {}, seed = {}",
             spec.n_samples, spec.n_features, spec.condition, spec.noise, spec.seed
         );
-        (s.x, s.y, desc)
+        (s.x, y, desc)
     };
     let weights = args
         .weights
@@ -188,10 +202,43 @@ fn load(args: &CommonArgs) -> Result<Loaded, Error> {
     })
 }
 
+/// The single-target problem (`compare`, or `fit` with one target).
 fn problem<'a>(data: &'a Loaded, args: &CommonArgs) -> Result<RidgeProblem<'a>, Error> {
-    let mut b = RidgeProblem::builder(data.x.as_ref(), data.y.as_ref())
-        .lambda(args.lambda)
+    let k = data.y.ncols();
+    if k != 1 || args.lambda.len() != 1 {
+        return Err(Error::InvalidParameter {
+            name: "targets",
+            value: format!("{k} targets with {} λ values", args.lambda.len()),
+            expected: "one target and one λ for `compare` (`tikhonov fit` fits several targets, \
+                       with one λ or one per target)"
+                .into(),
+        });
+    }
+    let mut b = RidgeProblem::builder(data.x.as_ref(), data.y.col(0))
+        .lambda(args.lambda[0])
         .intercept(!args.no_intercept);
+    if let Some(w) = &data.weights {
+        b = b.weights(w.as_ref());
+    }
+    b.build()
+}
+
+/// All targets of the data, with one λ for all or one per target.
+fn multi_problem<'a>(data: &'a Loaded, args: &CommonArgs) -> Result<MultiRidgeProblem<'a>, Error> {
+    let (k, l) = (data.y.ncols(), args.lambda.len());
+    if l != 1 && l != k {
+        return Err(Error::InvalidParameter {
+            name: "lambda",
+            value: format!("{l} values for {k} targets"),
+            expected: format!("one λ for all targets or {k}, one per target, in target order"),
+        });
+    }
+    let mut b =
+        MultiRidgeProblem::builder(data.x.as_ref(), data.y.as_ref()).intercept(!args.no_intercept);
+    b = match args.lambda.as_slice() {
+        [one] => b.lambda(*one),
+        many => b.lambdas(many),
+    };
     if let Some(w) = &data.weights {
         b = b.weights(w.as_ref());
     }
@@ -252,6 +299,9 @@ fn write_history<'f>(path: &Path, fits: impl IntoIterator<Item = &'f Fit>) -> Re
 fn run_fit(args: &FitArgs) -> Result<(), Error> {
     let solver = solvers::by_name(&args.solver, &options(&args.common))?;
     let data = load(&args.common)?;
+    if data.y.ncols() > 1 || args.common.lambda.len() > 1 {
+        return run_fit_targets(args, solver.as_ref(), &data);
+    }
     let problem = problem(&data, &args.common)?;
     let fit = solver.solve(&problem)?;
     if let Some(path) = &args.common.history {
@@ -261,36 +311,97 @@ fn run_fit(args: &FitArgs) -> Result<(), Error> {
         Format::Json => println!("{}", fit_json(&problem, &fit)),
         Format::Table => {
             println!("{}", data.description);
-            println!("solver        {}", fit.solver);
             println!("lambda        {}", problem.lambda());
-            println!("intercept     {:.12e}", fit.intercept);
-            for (j, c) in fit.coef.iter().enumerate() {
-                println!("coef[{j:>3}]     {c:.12e}");
-            }
-            println!("objective     {:.12e}", fit.objective);
-            println!("‖∇J‖          {:.3e}", fit.gradient_norm);
-            println!("iterations    {}", fit.iterations);
-            println!("converged     {}", fit.converged);
-            println!("fit seconds   {:.6}", fit.fit_seconds);
+            print_fit(&fit);
         }
     }
     Ok(())
 }
 
+fn print_fit(fit: &Fit) {
+    println!("solver        {}", fit.solver);
+    println!("intercept     {:.12e}", fit.intercept);
+    for (j, c) in fit.coef.iter().enumerate() {
+        println!("coef[{j:>3}]     {c:.12e}");
+    }
+    println!("objective     {:.12e}", fit.objective);
+    println!("‖∇J‖          {:.3e}", fit.gradient_norm);
+    println!("iterations    {}", fit.iterations);
+    println!("converged     {}", fit.converged);
+    println!("fit seconds   {:.6}", fit.fit_seconds);
+    if let Some(k) = fit.condition_estimate {
+        println!("condition     {k:.3e} (estimate, of the matrix factored)");
+    }
+}
+
+/// `fit` with k targets: one call to `solve_targets`, so direct backends factor once per λ.
+fn run_fit_targets(args: &FitArgs, solver: &dyn Solver, data: &Loaded) -> Result<(), Error> {
+    let multi = multi_problem(data, &args.common)?;
+    let fits = solver.solve_targets(&multi)?;
+    if let Some(path) = &args.common.history {
+        write_history(path, &fits)?;
+    }
+    match args.common.format {
+        Format::Json => {
+            // The single-target object, with every per-fit key an array over the targets.
+            let each: Vec<Value> = fits
+                .iter()
+                .enumerate()
+                .map(|(t, fit)| fit_json(&multi.target(t), fit))
+                .collect();
+            let mut v = json!({
+                "n_samples": data.x.nrows(),
+                "n_features": data.x.ncols(),
+                "n_targets": fits.len(),
+            });
+            for key in PER_FIT_KEYS {
+                v[key] = each.iter().map(|e| e[key].clone()).collect();
+            }
+            println!("{v}");
+        }
+        Format::Table => {
+            println!("{}", data.description);
+            for (t, fit) in fits.iter().enumerate() {
+                println!("\ntarget {t} (λ = {})", multi.lambda(t));
+                print_fit(fit);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The keys of a fit object that belong to one target.
+const PER_FIT_KEYS: [&str; 11] = [
+    "solver",
+    "lambda",
+    "intercept",
+    "coef",
+    "objective",
+    "gradient_norm",
+    "iterations",
+    "passes",
+    "converged",
+    "fit_seconds",
+    "condition_estimate",
+];
+
 fn run_compare(args: &CompareArgs) -> Result<(), Error> {
     let opts = options(&args.common);
-    let names: Vec<String> = if args.solvers.iter().any(|s| s == "all") {
-        solvers::names().map(String::from).collect()
-    } else {
-        args.solvers.clone()
+    let reference = solvers::by_name(&args.reference, &opts)?;
+    let data = load(&args.common)?;
+    let problem = problem(&data, &args.common)?;
+    let names: Vec<String> = match &args.solvers {
+        Some(list) if !list.iter().any(|s| s == "all") => list.clone(),
+        Some(_) => solvers::names().map(String::from).collect(),
+        None => solvers::names()
+            .filter(|&name| name != "dual" || problem.n_features() > problem.n_samples())
+            .map(String::from)
+            .collect(),
     };
     let list = names
         .iter()
         .map(|n| solvers::by_name(n, &opts))
         .collect::<Result<Vec<_>, _>>()?;
-    let reference = solvers::by_name(&args.reference, &opts)?;
-    let data = load(&args.common)?;
-    let problem = problem(&data, &args.common)?;
     let comparison = compare::compare(&problem, reference.as_ref(), &list)?;
     if let Some(path) = &args.common.history {
         write_history(
@@ -345,6 +456,13 @@ fn compare_json(problem: &RidgeProblem<'_>, c: &Comparison) -> Value {
 }
 
 fn print_table(description: &str, problem: &RidgeProblem<'_>, c: &Comparison) {
+    let w = c
+        .entries
+        .iter()
+        .map(|e| e.solver.len())
+        .max()
+        .unwrap_or(0)
+        .max(6);
     println!("{description}");
     println!(
         "λ = {}, intercept {}, reference: {} (objective {:.12e})\n",
@@ -354,13 +472,13 @@ fn print_table(description: &str, problem: &RidgeProblem<'_>, c: &Comparison) {
         c.reference.objective
     );
     println!(
-        "{:<10} {:>10} {:>7} {:>8} {:>9} {:>11} {:>10} {:>11}",
+        "{:<w$} {:>10} {:>7} {:>8} {:>9} {:>11} {:>10} {:>11}",
         "solver", "time (s)", "iters", "passes", "converged", "obj. gap", "‖∇J‖", "rel. error"
     );
     for e in &c.entries {
         match &e.outcome {
             Ok(m) => println!(
-                "{:<10} {:>10.4} {:>7} {:>8.1} {:>9} {:>11.3e} {:>10.3e} {:>11.3e}",
+                "{:<w$} {:>10.4} {:>7} {:>8.1} {:>9} {:>11.3e} {:>10.3e} {:>11.3e}",
                 e.solver,
                 m.fit.fit_seconds,
                 m.fit.iterations,
@@ -370,7 +488,7 @@ fn print_table(description: &str, problem: &RidgeProblem<'_>, c: &Comparison) {
                 m.fit.gradient_norm,
                 m.coef_rel_error
             ),
-            Err(err) => println!("{:<10} failed: {err}", e.solver),
+            Err(err) => println!("{:<w$} failed: {err}", e.solver),
         }
     }
 }

@@ -13,12 +13,28 @@ use crate::condition;
 use crate::error::{Error, Result};
 use crate::fit::{Fit, Solution};
 use crate::moments::GramSystem;
+use crate::multi::{MultiRidgeProblem, direct_solutions, gram_targets};
 use crate::problem::RidgeProblem;
+use crate::solvers::refined::{Base, Refined};
 use crate::solvers::{Solver, timed};
 
 /// Cholesky of the equilibrated Gram system.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Cholesky;
+
+impl Cholesky {
+    /// `cholesky` followed by iterative refinement with double-double residuals (registered as
+    /// `cholesky-refined`), at most [`Refined::DEFAULT_MAX_STEPS`] corrections. It also solves
+    /// systems plain `cholesky` refuses as ill-conditioned, when refinement converges on them.
+    pub fn refined() -> Refined {
+        Refined::new(Base::Cholesky)
+    }
+
+    /// `cholesky` refined with at most `max_steps` corrections (1 to 100).
+    pub fn with_refinement(max_steps: usize) -> Result<Refined> {
+        Refined::new(Base::Cholesky).max_steps(max_steps)
+    }
+}
 
 /// The Cholesky factor of a scaled Gram system and its condition estimate.
 pub(crate) struct Factor {
@@ -29,11 +45,25 @@ pub(crate) struct Factor {
     pub condition: f64,
 }
 
+/// Factors A = L·Lᵀ (A given by its lower triangle) like [`factor_unchecked`], then refuses A if
+/// its estimated condition number leaves fewer than [`condition::MIN_DIGITS`] digits.
+pub(crate) fn factor(solver: &str, a: MatRef<'_, f64>, par: Par) -> Result<Factor> {
+    let f = factor_unchecked(solver, a, par)?;
+    if condition::too_ill_conditioned(f.condition) {
+        return Err(Error::IllConditioned {
+            solver: solver.to_owned(),
+            condition: f.condition,
+            min_digits: condition::MIN_DIGITS,
+        });
+    }
+    Ok(f)
+}
+
 /// Factors A = L·Lᵀ (A given by its lower triangle), judging singularity against a threshold
 /// relative to A's scale (rounding rarely produces an exactly zero pivot, so a pivot below
-/// d·ε·max Aⱼⱼ counts as zero), then refusing A if its estimated condition number leaves fewer than
-/// [`condition::MIN_DIGITS`] digits.
-pub(crate) fn factor(solver: &str, a: MatRef<'_, f64>, par: Par) -> Result<Factor> {
+/// d·ε·max Aⱼⱼ counts as zero), and estimates κ₁(A) from the factor. Does not judge the estimate:
+/// refinement can recover digits a plain solve cannot promise.
+pub(crate) fn factor_unchecked(solver: &str, a: MatRef<'_, f64>, par: Par) -> Result<Factor> {
     let d = a.nrows();
     let mut l = a.to_owned();
     let mut mem = MemBuffer::new(llt::factor::cholesky_in_place_scratch::<f64>(
@@ -76,13 +106,6 @@ pub(crate) fn factor(solver: &str, a: MatRef<'_, f64>, par: Par) -> Result<Facto
             let x = f.solve(v.as_mat());
             v.copy_from(x.col(0));
         });
-    if condition::too_ill_conditioned(f.condition) {
-        return Err(Error::IllConditioned {
-            solver: solver.to_owned(),
-            condition: f.condition,
-            min_digits: condition::MIN_DIGITS,
-        });
-    }
     Ok(f)
 }
 
@@ -106,6 +129,21 @@ impl Factor {
     }
 }
 
+impl Cholesky {
+    /// Factors the system and solves for the right-hand sides `targets`: (W, b, κ estimate).
+    fn solve_system(
+        &self,
+        system: &GramSystem,
+        targets: &[usize],
+        par: Par,
+    ) -> Result<(Mat<f64>, faer::Col<f64>, f64)> {
+        let f = factor(self.name(), system.a.as_ref(), par)?;
+        let v = f.solve(system.rhs_of(targets).as_ref());
+        let (w, b) = system.unscale_targets(v.as_ref(), targets);
+        Ok((w, b, f.condition))
+    }
+}
+
 impl Solver for Cholesky {
     fn name(&self) -> &'static str {
         "cholesky"
@@ -114,14 +152,15 @@ impl Solver for Cholesky {
     fn solve(&self, problem: &RidgeProblem<'_>) -> Result<Fit> {
         timed(problem, self.name(), || {
             let system = GramSystem::of_problem(problem);
-            let f = factor(self.name(), system.a.as_ref(), problem.par())?;
-            let v = f.solve(system.rhs.as_ref());
-            let (w, b) = system.unscale(v.as_ref());
-            Ok(Solution::direct(
-                w.col(0).to_owned(),
-                b[0],
-                Some(f.condition),
-            ))
+            let (w, b, condition) = self.solve_system(&system, &[0], problem.par())?;
+            Ok(Solution::direct(w.col(0).to_owned(), b[0], Some(condition)))
+        })
+    }
+
+    fn solve_targets(&self, problem: &MultiRidgeProblem<'_>) -> Result<Vec<Fit>> {
+        gram_targets(problem, self.name(), |system, targets| {
+            let (w, b, condition) = self.solve_system(system, targets, problem.par())?;
+            Ok(direct_solutions(w.as_ref(), &b, condition))
         })
     }
 }

@@ -19,6 +19,7 @@ use faer::{Accum, Col, ColRef, Mat};
 
 use crate::error::{Error, Result};
 use crate::fit::{Fit, Solution};
+use crate::multi::{MultiRidgeProblem, per_group};
 use crate::problem::RidgeProblem;
 use crate::solvers::cholesky::{Factor, factor};
 use crate::solvers::{Solver, timed};
@@ -37,39 +38,63 @@ impl Solver for Dual {
 
     fn solve(&self, problem: &RidgeProblem<'_>) -> Result<Fit> {
         timed(problem, self.name(), || {
-            if problem.lambda() == 0.0 {
-                return Err(Error::Singular {
-                    solver: self.name().into(),
-                    detail: "the centred kernel matrix is singular at λ = 0".into(),
-                });
-            }
-            let n = problem.n_samples();
-            let par = problem.par();
-            let mut kernel = Mat::<f64>::zeros(n, n);
-            for_each_column_block(problem, |_, b| {
-                triangular::matmul(
-                    kernel.as_mut(),
-                    BlockStructure::TriangularLower,
-                    Accum::Add,
-                    b,
-                    BlockStructure::Rectangular,
-                    b.transpose(),
-                    BlockStructure::Rectangular,
-                    1.0,
-                    par,
-                );
-            });
-            let shift = problem.weight_sum() * problem.lambda();
-            for i in 0..n {
-                kernel[(i, i)] += shift;
-            }
-            let f = factor(self.name(), kernel.as_ref(), par)?;
-            let ys = problem.scaled_centred_y();
-            let mut w = transpose_times(problem, f.solve(ys.as_mat()).col(0));
-            refine(problem, &f, ys.as_ref(), &mut w);
-            let b = problem.optimal_intercept(w.as_ref());
-            Ok(Solution::direct(w, b, Some(f.condition)))
+            // A group of one problem yields exactly one solution.
+            Ok(self.solve_group(std::slice::from_ref(problem))?.remove(0))
         })
+    }
+
+    fn solve_targets(&self, problem: &MultiRidgeProblem<'_>) -> Result<Vec<Fit>> {
+        per_group(problem, self.name(), |_, targets| {
+            let group: Vec<_> = targets.iter().map(|&t| problem.target(t)).collect();
+            self.solve_group(&group)
+        })
+    }
+}
+
+impl Dual {
+    /// Solves problems that differ only in y (same X, weights, intercept and λ): one kernel,
+    /// one factorisation, then per target a solve and the primal refinement.
+    fn solve_group(&self, group: &[RidgeProblem<'_>]) -> Result<Vec<Solution>> {
+        let Some(problem) = group.first() else {
+            return Ok(Vec::new());
+        };
+        if problem.lambda() == 0.0 {
+            return Err(Error::Singular {
+                solver: self.name().into(),
+                detail: "the centred kernel matrix is singular at λ = 0".into(),
+            });
+        }
+        let n = problem.n_samples();
+        let par = problem.par();
+        let mut kernel = Mat::<f64>::zeros(n, n);
+        for_each_column_block(problem, |_, b| {
+            triangular::matmul(
+                kernel.as_mut(),
+                BlockStructure::TriangularLower,
+                Accum::Add,
+                b,
+                BlockStructure::Rectangular,
+                b.transpose(),
+                BlockStructure::Rectangular,
+                1.0,
+                par,
+            );
+        });
+        let shift = problem.weight_sum() * problem.lambda();
+        for i in 0..n {
+            kernel[(i, i)] += shift;
+        }
+        let f = factor(self.name(), kernel.as_ref(), par)?;
+        Ok(group
+            .iter()
+            .map(|p| {
+                let ys = p.scaled_centred_y();
+                let mut w = transpose_times(p, f.solve(ys.as_mat()).col(0));
+                refine(p, &f, ys.as_ref(), &mut w);
+                let b = p.optimal_intercept(w.as_ref());
+                Solution::direct(w, b, Some(f.condition))
+            })
+            .collect())
     }
 }
 

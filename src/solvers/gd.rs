@@ -109,6 +109,11 @@ mod tests {
         let fit = GradientDescent::default().solve(&p).unwrap();
         assert!(fit.converged);
         assert!(fit.relative_error(reference.coef.as_ref()) < 1e-6);
+        // One pass per iteration, one at the start, and the power iteration's passes for L.
+        assert!(fit.passes >= fit.iterations as f64 + 2.0, "{}", fit.passes);
+        let fixed = GradientDescent::default().with_step(0.1).unwrap();
+        let fit = fixed.solve(&p).unwrap();
+        assert_eq!(fit.passes, fit.iterations as f64 + 1.0);
 
         let err = GradientDescent::default()
             .with_step(1e3)

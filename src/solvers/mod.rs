@@ -2,13 +2,24 @@
 //!
 //! | name | method | cost | accuracy |
 //! |---|---|---|---|
+//! | `auto` | dual if d > n and λ > 0, else cholesky-refined if κ(X)²·ε ≤ 1e-10, else qr-refined; svd at λ = 0 if rank-deficient | that backend's | that backend's; names it in `Fit::solver` |
 //! | `normal` | Gram system (XcᵀSXc + SλI)w = XcᵀSyc, nalgebra LU | n·d² + d³ | error ∝ κ(X)² |
 //! | `cholesky` | same system, faer Cholesky | n·d² + d³/3 | error ∝ κ(X)² |
 //! | `qr` | Householder QR of [√S·Xc; √(Sλ)·I] | 2·n·d² | error ∝ κ(X) (the reference) |
+//! | `qr-refined` | `qr` + refinement, residuals in double-double | + O(n·d) per step | the f64 data's exact solution |
+//! | `cholesky-refined` | `cholesky` + the same refinement | + O(n·d) per step | same, while κ(X)²·ε ≪ 1 |
 //! | `svd` | thin SVD of √S·Xc, filter σ/(σ² + Sλ) | 4·n·d² + 8·d³ | error ∝ κ(X); min-norm at λ = 0 |
 //! | `dual` | Cholesky of the kernel XcSXcᵀ + SλI | n²·d + n³/3 | error ∝ κ(X)²; for d > n |
 //! | `gd` | gradient descent, step 1/L | 2·n·d per iteration, ~κ(X)² iterations | to `tol` |
-//! | `sgd` | mini-batch SGD, decaying step, averaging | n·d per epoch | coarse (~1e-2) |
+//! | `agd` | Nesterov, step 1/L, momentum (√κ−1)/(√κ+1) or FISTA, gradient restart | 1 pass per iteration, ~κ(X) iterations | to `tol` |
+//! | `cg` | CGLS on the normal equations, no XᵀX | 1 pass per iteration, ≤ d and ~κ(X) iterations | to `tol` |
+//! | `pcg` | `cg` with Jacobi (column-norm) preconditioning | as `cg`, + ½ pass once | to `tol` |
+//! | `lbfgs` | L-BFGS (m = 10), strong-Wolfe line search | 1 pass per trial step, ~κ(X) iterations | to `tol` |
+//! | `cd` | cyclic coordinate descent, residual updates | 1.5 passes per sweep, ~κ(X)² sweeps | to `tol` |
+//! | `sgd` | mini-batch SGD, step schedule, tail averaging | n·d per epoch | coarse (~1e-2) |
+//! | `sag` | stochastic average gradient, step 1/(16·L_max) | 2·n·d per epoch, linear rate | to `tol` |
+//! | `saga` | SAGA, step 1/(3·L_max) | 2·n·d per epoch, linear rate | to `tol` |
+//! | `svrg` | SVRG, step 1/(10·L_max), 2n inner steps | 3·n·d per outer iteration, linear rate | to `tol` |
 //!
 //! Adding a backend is one file in this folder and one line in [`REGISTRY`].
 
@@ -17,24 +28,43 @@ use std::time::Instant;
 use crate::error::{Error, Result};
 use crate::fit::{Fit, Solution};
 use crate::iterate::{IterationControl, IterativeMethod, StopReason};
+use crate::multi::MultiRidgeProblem;
 use crate::objective::LeastSquares;
 use crate::problem::RidgeProblem;
 
+pub mod agd;
+pub mod auto;
+pub mod cd;
+pub mod cg;
 pub mod cholesky;
 pub mod dual;
 pub mod gd;
+pub mod lbfgs;
 pub mod normal;
 pub mod qr;
+pub mod refined;
+pub mod sag;
+pub mod saga;
 pub mod sgd;
 pub mod svd;
+pub mod svrg;
 
+pub use agd::AcceleratedGradient;
+pub use auto::Auto;
+pub use cd::CoordinateDescent;
+pub use cg::{ConjugateGradient, Preconditioner};
 pub use cholesky::Cholesky;
 pub use dual::Dual;
 pub use gd::GradientDescent;
+pub use lbfgs::Lbfgs;
 pub use normal::NormalEquations;
 pub use qr::Qr;
-pub use sgd::Sgd;
+pub use refined::Refined;
+pub use sag::Sag;
+pub use saga::Saga;
+pub use sgd::{Schedule, Sgd};
 pub use svd::{Svd, SvdFactorization};
+pub use svrg::Svrg;
 
 /// A ridge backend: a stable name and a way to solve a [`RidgeProblem`].
 ///
@@ -45,6 +75,16 @@ pub trait Solver: Send + Sync {
     fn name(&self) -> &'static str;
     /// Solves the problem and returns the fit with shared diagnostics.
     fn solve(&self, problem: &RidgeProblem<'_>) -> Result<Fit>;
+
+    /// Fits every target of a multi-target problem; fit t belongs to target t and equals
+    /// `solve(&problem.target(t))` up to rounding. This default solves the targets one by one;
+    /// the direct backends override it to form and factor their matrix once per distinct λ
+    /// (`svd` once in all) and solve the k right-hand sides together.
+    fn solve_targets(&self, problem: &MultiRidgeProblem<'_>) -> Result<Vec<Fit>> {
+        (0..problem.n_targets())
+            .map(|t| self.solve(&problem.target(t)))
+            .collect()
+    }
 }
 
 /// Whether a backend factors a matrix or iterates.
@@ -104,10 +144,22 @@ pub struct SolverInfo {
 /// Every backend, in the order comparisons list them.
 pub const REGISTRY: &[SolverInfo] = &[
     SolverInfo {
+        name: "auto",
+        kind: SolverKind::Direct,
+        summary: "picks dual, cholesky-refined, qr-refined or svd by shape, λ and conditioning",
+        build: |_| Ok(Box::new(Auto)),
+    },
+    SolverInfo {
         name: "qr",
         kind: SolverKind::Direct,
         summary: "Householder QR of the augmented centred system (reference)",
         build: |_| Ok(Box::new(Qr)),
+    },
+    SolverInfo {
+        name: "qr-refined",
+        kind: SolverKind::Direct,
+        summary: "qr, then iterative refinement with double-double residuals (most accurate)",
+        build: |_| Ok(Box::new(Qr::refined())),
     },
     SolverInfo {
         name: "svd",
@@ -128,6 +180,12 @@ pub const REGISTRY: &[SolverInfo] = &[
         build: |_| Ok(Box::new(Cholesky)),
     },
     SolverInfo {
+        name: "cholesky-refined",
+        kind: SolverKind::Direct,
+        summary: "cholesky, then iterative refinement with double-double residuals",
+        build: |_| Ok(Box::new(Cholesky::refined())),
+    },
+    SolverInfo {
         name: "normal",
         kind: SolverKind::Direct,
         summary: "LU of the shared Gram system (nalgebra)",
@@ -140,10 +198,61 @@ pub const REGISTRY: &[SolverInfo] = &[
         build: |o| Ok(Box::new(GradientDescent::from_options(o)?)),
     },
     SolverInfo {
+        name: "agd",
+        kind: SolverKind::Iterative,
+        summary: "Nesterov's accelerated gradient with adaptive restart",
+        build: |o| Ok(Box::new(AcceleratedGradient::from_options(o)?)),
+    },
+    SolverInfo {
+        name: "cg",
+        kind: SolverKind::Iterative,
+        summary: "conjugate gradients on the normal equations (CGLS), no XᵀX",
+        build: |o| Ok(Box::new(ConjugateGradient::from_options(o)?)),
+    },
+    SolverInfo {
+        name: "pcg",
+        kind: SolverKind::Iterative,
+        summary: "CGLS with Jacobi (column-norm) preconditioning",
+        build: |o| {
+            let cg = ConjugateGradient::from_options(o)?;
+            Ok(Box::new(cg.with_preconditioner(Preconditioner::Jacobi)))
+        },
+    },
+    SolverInfo {
+        name: "lbfgs",
+        kind: SolverKind::Iterative,
+        summary: "limited-memory BFGS (m = 10) with a strong-Wolfe line search",
+        build: |o| Ok(Box::new(Lbfgs::from_options(o)?)),
+    },
+    SolverInfo {
+        name: "cd",
+        kind: SolverKind::Iterative,
+        summary: "cyclic coordinate descent with residual updates (glmnet-style)",
+        build: |o| Ok(Box::new(CoordinateDescent::from_options(o)?)),
+    },
+    SolverInfo {
         name: "sgd",
         kind: SolverKind::Iterative,
         summary: "mini-batch SGD with decaying step and averaging",
         build: |o| Ok(Box::new(Sgd::from_options(o)?)),
+    },
+    SolverInfo {
+        name: "sag",
+        kind: SolverKind::Iterative,
+        summary: "stochastic average gradient (variance-reduced, linear rate)",
+        build: |o| Ok(Box::new(Sag::from_options(o)?)),
+    },
+    SolverInfo {
+        name: "saga",
+        kind: SolverKind::Iterative,
+        summary: "SAGA (variance-reduced, linear rate)",
+        build: |o| Ok(Box::new(Saga::from_options(o)?)),
+    },
+    SolverInfo {
+        name: "svrg",
+        kind: SolverKind::Iterative,
+        summary: "stochastic variance-reduced gradient (linear rate)",
+        build: |o| Ok(Box::new(Svrg::from_options(o)?)),
     },
 ];
 
@@ -171,7 +280,16 @@ pub(crate) fn timed(
 ) -> Result<Fit> {
     let start = Instant::now();
     let solution = solve()?;
-    let seconds = start.elapsed().as_secs_f64();
+    finish(problem, name, solution, start.elapsed().as_secs_f64())
+}
+
+/// Attaches the shared diagnostics to a solution that took `seconds`, refusing non-finite ones.
+pub(crate) fn finish(
+    problem: &RidgeProblem<'_>,
+    name: &str,
+    solution: Solution,
+    seconds: f64,
+) -> Result<Fit> {
     if solution.coef.iter().any(|v| !v.is_finite()) || !solution.intercept.is_finite() {
         return Err(Error::Numerical {
             solver: name.to_owned(),
@@ -258,10 +376,11 @@ mod tests {
             .lambda(0.0)
             .build()
             .unwrap();
-        // `svd` returns the minimum-norm solution instead (tested in svd.rs).
+        // `svd` returns the minimum-norm solution instead (tested in svd.rs), and `auto` falls
+        // back to it (tested in auto.rs).
         for info in REGISTRY
             .iter()
-            .filter(|s| s.kind == SolverKind::Direct && s.name != "svd")
+            .filter(|s| s.kind == SolverKind::Direct && !["svd", "auto"].contains(&s.name))
         {
             let err = (info.build)(&SolverOptions::default())
                 .unwrap()

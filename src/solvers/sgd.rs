@@ -1,23 +1,46 @@
-//! `sgd`: mini-batch stochastic gradient descent with a decaying step and iterate averaging.
+//! `sgd`: mini-batch stochastic gradient descent with a step schedule and tail averaging.
 //!
-//! Each epoch visits the samples in a fresh random order (ChaCha8 from the seed: the same seed
-//! gives the same result) in batches of `batch_size`, stepping
+//! Each epoch visits the samples in a fresh random order (random reshuffling, seeded: the same
+//! seed gives the same result) in batches of B = `batch_size`, stepping
 //!
 //! ```text
-//! θ ← θ − ηₜ·(gradient of the batch's loss + λθ),     ηₜ = 1 / (2·L_B + μ·t)
+//! θ ← θ − ηₜ·((1/B)·Σ_{i∈batch} ∇fᵢ(θ) + λθ)
 //! ```
 //!
-//! where t counts steps, μ = λ is the strong-convexity constant and L_B the expected smoothness of
-//! a batch (Gower et al., 2019): the step starts safely below the batch curvature and decays like
-//! 1/(μt), the rate suited to a μ-strongly-convex objective. The reported iterate is the running
-//! average of the iterates since the end of the first epoch (Polyak–Ruppert), which removes most of
-//! the gradient noise. Once per epoch the driver evaluates the full gradient at the average (one
-//! extra pass, counted in `passes`) to apply the shared stopping rule.
+//! with t the step count and ηₜ from a [`Schedule`]. The schedules scale from the largest step
+//! the theory allows, η_max = 1/(2·L_B), where L_B is the expected smoothness of a batch
+//! (Gower et al., 2019; see `stochastic::batch_smoothness`): below 1/(2L_B) SGD converges in
+//! expectation to a neighbourhood of the optimum whose size is proportional to the step. The
+//! default, [`Schedule::Optimal`], is ηₜ = 1/(λ·(t + t₀)) with t₀ = 1/(λ·η_max): it starts at
+//! η_max and decays like 1/(λt), the rate suited to a λ-strongly-convex objective
+//! (Lacoste-Julien, Schmidt & Bach, 2012; it is scikit-learn's 'optimal' schedule with a t₀ from
+//! the smoothness instead of a heuristic).
+//!
+//! # Averaging
+//!
+//! By default the reported iterate is a Polyak–Ruppert average of the iterates, *restarted* at
+//! the start of epochs 1, 2, 4, 8, …, so that it covers the epochs since the last power of two
+//! (between one epoch and the last half of the run). For least squares, averaging the iterates
+//! of a constant step removes the gradient noise at the rate O(σ²d/t) (Bach & Moulines, 2013),
+//! but a plain average over the whole run also carries the *bias* of the early iterates, which
+//! decays only like 1/t; restarting drops those iterates, so the bias of the average decays as
+//! fast as that of the last iterate (suffix averaging: Rakhlin, Shamir & Sridharan, 2012; tail
+//! averaging: Jain et al., 2018). Measured on the agreement property's problems (κ(X) ≤ 10,
+//! 200 ≤ n ≤ 300, d ≤ 40, 200 epochs): the objective gap of the whole-run average exceeded
+//! 10⁻³·J* on 14 % of them (up to 250×), the restarted average on none of 2000 (at most 0.8×).
+//!
+//! # Batch size
+//!
+//! The default batch is a single sample. With reshuffled epochs the sample gradients at the
+//! optimum sum to zero over an epoch, so more steps per pass exploit the finite sum better than
+//! larger batches (Mishchenko, Khaled & Richtárik, 2020); measured as above, batches of 16 left
+//! 1.3 % of the problems above 10⁻³·J* after 200 epochs, batches of 1 none.
+//!
+//! Once per epoch the driver evaluates the full gradient at the reported iterate (one extra
+//! pass, counted in `passes`) to apply the shared stopping rule. SGD does not converge linearly:
+//! its default tolerance is loose (10⁻⁴) and it mostly stops on its epoch budget, saying so.
 
 use faer::Col;
-use rand::SeedableRng;
-use rand::seq::SliceRandom;
-use rand_chacha::ChaCha8Rng;
 
 use crate::error::{Error, Result};
 use crate::fit::Fit;
@@ -25,14 +48,98 @@ use crate::iterate::{IterState, IterationControl, IterativeMethod};
 use crate::objective::Objective;
 use crate::problem::RidgeProblem;
 use crate::solvers::{Solver, SolverOptions, iterative};
+use crate::stochastic::{Sampler, batch_smoothness, entries_mut};
 
-/// Mini-batch SGD with averaging.
+/// How the step ηₜ evolves with the step count t = 0, 1, 2, … (η_max = 1/(2·L_B), see the module
+/// documentation).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Schedule {
+    /// ηₜ = η; `eta: None` uses η_max. With averaging, a constant step is the method of Bach &
+    /// Moulines (2013) for least squares.
+    Constant {
+        /// The step, > 0.
+        eta: Option<f64>,
+    },
+    /// ηₜ = η₀/(t + 1)^p, scikit-learn's 'invscaling' (`eta0`, `power_t`); `eta0: None` uses
+    /// η_max. p ∈ (0, 1]; with averaging, p ∈ (0, 1) gives the optimal asymptotic rate (Polyak &
+    /// Juditsky, 1992).
+    InverseScaling {
+        /// η₀ > 0.
+        eta0: Option<f64>,
+        /// p ∈ (0, 1].
+        power: f64,
+    },
+    /// ηₜ = 1/(λ·(t + t₀)), scikit-learn's 'optimal'. `t0: None` uses t₀ = 1/(λ·η_max), so the
+    /// first step is η_max; then with λ = 0 the step stays η_max. A given t₀ needs λ > 0.
+    Optimal {
+        /// t₀ > 0.
+        t0: Option<f64>,
+    },
+}
+
+impl Default for Schedule {
+    fn default() -> Self {
+        Schedule::Optimal { t0: None }
+    }
+}
+
+impl Schedule {
+    fn validate(self) -> Result<Self> {
+        let positive = |name, v: Option<f64>| match v {
+            Some(v) if !(v.is_finite() && v > 0.0) => Err(Error::invalid(
+                name,
+                v,
+                "a positive number, or None for the default from the smoothness",
+            )),
+            _ => Ok(()),
+        };
+        match self {
+            Schedule::Constant { eta } => positive("eta", eta)?,
+            Schedule::InverseScaling { eta0, power } => {
+                positive("eta0", eta0)?;
+                if !(power > 0.0 && power <= 1.0) {
+                    return Err(Error::invalid("power", power, "an exponent in (0, 1]"));
+                }
+            }
+            Schedule::Optimal { t0 } => positive("t0", t0)?,
+        }
+        Ok(self)
+    }
+
+    /// ηₜ given η_max and λ (checked by [`Schedule::check_penalty`]).
+    fn eta(&self, t: f64, eta_max: f64, lambda: f64) -> f64 {
+        match *self {
+            Schedule::Constant { eta } => eta.unwrap_or(eta_max),
+            Schedule::InverseScaling { eta0, power } => {
+                eta0.unwrap_or(eta_max) / (t + 1.0).powf(power)
+            }
+            // 1/(λ(t + t₀)) with t₀ = 1/(λ·η_max), written so that λ = 0 is the constant η_max.
+            Schedule::Optimal { t0: None } => eta_max / (1.0 + eta_max * lambda * t),
+            Schedule::Optimal { t0: Some(t0) } => 1.0 / (lambda * (t + t0)),
+        }
+    }
+
+    fn check_penalty(&self, lambda: f64) -> Result<()> {
+        if matches!(self, Schedule::Optimal { t0: Some(_) }) && lambda <= 0.0 {
+            return Err(Error::invalid(
+                "schedule",
+                "1/(λ(t + t₀))",
+                "λ > 0 (at λ = 0 this step is infinite); use a constant or inverse-scaling \
+                 schedule, or omit t₀",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Mini-batch SGD with a step schedule and restarted (tail) averaging.
 #[derive(Debug, Clone)]
 pub struct Sgd {
     control: IterationControl,
     batch_size: usize,
     seed: u64,
-    step: Option<f64>,
+    schedule: Schedule,
+    averaging: bool,
 }
 
 impl Sgd {
@@ -40,20 +147,22 @@ impl Sgd {
     pub const DEFAULT_TOL: f64 = 1e-4;
     /// Default epoch budget.
     pub const DEFAULT_MAX_EPOCHS: usize = 200;
-    /// Default batch size.
-    pub const DEFAULT_BATCH: usize = 16;
+    /// Default batch size (see the module documentation for why 1).
+    pub const DEFAULT_BATCH: usize = 1;
 
-    /// SGD under the given control (`max_iter` counts epochs).
+    /// SGD under the given control (`max_iter` counts epochs), with the default schedule,
+    /// averaging on and batch size 1.
     pub fn new(control: IterationControl) -> Self {
         Self {
             control,
             batch_size: Self::DEFAULT_BATCH,
             seed: 0,
-            step: None,
+            schedule: Schedule::default(),
+            averaging: true,
         }
     }
 
-    /// Samples per step (≥ 1).
+    /// Samples per step (≥ 1; capped at n when solving).
     pub fn with_batch_size(mut self, batch_size: usize) -> Result<Self> {
         if batch_size == 0 {
             return Err(Error::invalid("batch_size", batch_size, "at least 1"));
@@ -68,27 +177,32 @@ impl Sgd {
         self
     }
 
-    /// A constant step η > 0 instead of the decaying default (still averaged).
-    pub fn with_step(mut self, step: f64) -> Result<Self> {
-        if !(step.is_finite() && step > 0.0) {
-            return Err(Error::invalid(
-                "step",
-                step,
-                "a positive step size, or omit it for the decaying default",
-            ));
-        }
-        self.step = Some(step);
+    /// The step schedule (validated: positive steps and t₀, a power in (0, 1]).
+    pub fn with_schedule(mut self, schedule: Schedule) -> Result<Self> {
+        self.schedule = schedule.validate()?;
         Ok(self)
     }
 
-    /// Builds from user options (`tol`, `max_iter` as epochs, `time_limit`, `step`, `seed`).
+    /// A constant step η > 0: `with_schedule(Schedule::Constant { eta: Some(step) })`.
+    pub fn with_step(self, step: f64) -> Result<Self> {
+        self.with_schedule(Schedule::Constant { eta: Some(step) })
+    }
+
+    /// Whether to report the restarted average of the iterates (default) or the last iterate.
+    pub fn with_averaging(mut self, averaging: bool) -> Self {
+        self.averaging = averaging;
+        self
+    }
+
+    /// Builds from user options (`tol`, `max_iter` as epochs, `time_limit`, `step` as a constant
+    /// step, `seed`).
     pub fn from_options(options: &SolverOptions) -> Result<Self> {
-        let mut sgd = Self::new(options.control(Self::DEFAULT_TOL, Self::DEFAULT_MAX_EPOCHS)?)
+        let sgd = Self::new(options.control(Self::DEFAULT_TOL, Self::DEFAULT_MAX_EPOCHS)?)
             .with_seed(options.seed.unwrap_or(0));
-        if let Some(step) = options.step {
-            sgd = sgd.with_step(step)?;
+        match options.step {
+            Some(step) => sgd.with_step(step),
+            None => Ok(sgd),
         }
-        Ok(sgd)
     }
 }
 
@@ -104,74 +218,69 @@ impl Default for Sgd {
 
 /// State of one SGD run: the raw iterate, the schedule and the shuffle.
 struct Epochs {
-    rng: ChaCha8Rng,
-    order: Vec<usize>,
+    sampler: Sampler,
     batch: usize,
+    schedule: Schedule,
+    averaging: bool,
+    eta_max: f64,
     raw: Col<f64>,
-    grad: Col<f64>,
+    slopes: Vec<f64>,
     t: f64,
     averaged: f64,
-    eta0: f64,
-    mu: f64,
-    fixed: bool,
 }
 
 impl IterativeMethod for Epochs {
     fn init(&mut self, objective: &dyn Objective, state: &mut IterState) -> Result<()> {
+        self.schedule.check_penalty(objective.penalty())?;
+        self.eta_max = 1.0 / (2.0 * batch_smoothness(objective, self.batch));
         self.raw = state.theta.clone();
-        self.grad = Col::zeros(objective.dim());
-        if !self.fixed {
-            // Expected smoothness of a batch of B drawn without replacement (Gower et al. 2019).
-            let (n, b) = (objective.n_samples() as f64, self.batch as f64);
-            let l_data = objective.smoothness() - objective.penalty();
-            let l_max = objective.max_sample_smoothness();
-            let l_batch = if n > 1.0 {
-                (n - b) / (b * (n - 1.0)) * l_max + n * (b - 1.0) / (b * (n - 1.0)) * l_data
-            } else {
-                l_max
-            };
-            self.eta0 = 1.0 / (2.0 * (l_batch + objective.penalty()));
-        }
         Ok(())
+    }
+
+    fn monotone(&self) -> bool {
+        false
     }
 
     fn step(&mut self, objective: &dyn Objective, state: &mut IterState) -> Result<()> {
         let lambda = objective.penalty();
-        self.order.shuffle(&mut self.rng);
-        for batch in self.order.chunks(self.batch) {
-            let eta = if self.fixed {
-                self.eta0
-            } else {
-                self.eta0 / (1.0 + self.eta0 * self.mu * self.t)
-            };
-            self.grad.fill(0.0);
-            objective.add_sample_gradients(
-                self.raw.as_ref(),
-                batch,
-                1.0 / batch.len() as f64,
-                self.grad.as_mut(),
-            );
-            let shrink = 1.0 - eta * lambda;
-            self.raw
-                .iter_mut()
-                .zip(self.grad.iter())
-                .for_each(|(w, g)| *w = shrink * *w - eta * g);
+        if state.iteration.is_power_of_two() {
+            // Restart the average: drop the iterates of the first half of the run.
+            self.averaged = 0.0;
+        }
+        let average = self.averaging && state.iteration > 0;
+        for batch in self.sampler.shuffled().chunks(self.batch) {
+            let eta = self.schedule.eta(self.t, self.eta_max, lambda);
+            let raw = entries_mut(&mut self.raw);
+            // Every slope at the same θ first: the batch gradient is their mean.
+            self.slopes.clear();
+            self.slopes
+                .extend(batch.iter().map(|&i| objective.sample_slope(i, raw)));
+            let (shrink, scale) = (1.0 - eta * lambda, -eta / batch.len() as f64);
+            for (k, (&i, &g)) in batch.iter().zip(&self.slopes).enumerate() {
+                let (c, x) = (scale * g, objective.sample_row(i));
+                if k == 0 {
+                    raw.iter_mut()
+                        .zip(x)
+                        .for_each(|(w, x)| *w = shrink * *w + c * x);
+                } else {
+                    raw.iter_mut().zip(x).for_each(|(w, x)| *w += c * x);
+                }
+            }
             self.t += 1.0;
-            if state.iteration > 0 {
-                // Running mean of the iterates after the first epoch.
+            if average {
+                // Running mean of the iterates since the last restart.
                 self.averaged += 1.0;
                 let a = 1.0 / self.averaged;
-                state
-                    .theta
+                entries_mut(&mut state.theta)
                     .iter_mut()
-                    .zip(self.raw.iter())
+                    .zip(&*raw)
                     .for_each(|(m, w)| *m += a * (w - *m));
             }
         }
-        if state.iteration == 0 {
+        if !self.averaging || state.iteration == 0 {
             state.theta.copy_from(&self.raw);
         }
-        // One sweep of n sample gradients; `evaluate` then adds the full gradient at the average.
+        // One sweep of n sample gradients; `evaluate` then adds the full gradient at θ.
         state.passes += 1.0;
         state.evaluate(objective);
         Ok(())
@@ -185,17 +294,17 @@ impl Solver for Sgd {
 
     fn solve(&self, problem: &RidgeProblem<'_>) -> Result<Fit> {
         iterative(problem, self.name(), &self.control, |objective| {
+            let batch = self.batch_size.min(objective.n_samples());
             Ok(Epochs {
-                rng: ChaCha8Rng::seed_from_u64(self.seed),
-                order: (0..objective.n_samples()).collect(),
-                batch: self.batch_size.min(objective.n_samples()),
+                sampler: Sampler::new(self.seed, objective.n_samples()),
+                batch,
+                schedule: self.schedule,
+                averaging: self.averaging,
+                eta_max: 0.0,
                 raw: Col::zeros(0),
-                grad: Col::zeros(0),
+                slopes: Vec::with_capacity(batch),
                 t: 0.0,
                 averaged: 0.0,
-                eta0: self.step.unwrap_or(0.0),
-                mu: objective.strong_convexity(),
-                fixed: self.step.is_some(),
             })
         })
     }
@@ -239,5 +348,20 @@ mod tests {
         assert!(
             (a.intercept - reference.intercept).abs() <= p.x_mean().norm_l2() * dw * (1.0 + 1e-9)
         );
+    }
+
+    #[test]
+    fn a_step_far_too_large_is_a_divergence_error() {
+        let (x, y) = crate::solvers::testing::small();
+        let p = RidgeProblem::builder(x.as_ref(), y.as_ref())
+            .lambda(1e-2)
+            .build()
+            .unwrap();
+        let err = Sgd::default()
+            .with_step(1e3)
+            .unwrap()
+            .solve(&p)
+            .unwrap_err();
+        assert!(matches!(err, Error::Diverged { .. }), "{err}");
     }
 }

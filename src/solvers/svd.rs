@@ -37,12 +37,16 @@
 //!
 //! Cost ≈ 4·n·d² + 8·d³ (stage 1) + O(d³) (stage 2).
 
+use std::time::Instant;
+
 use faer::{Col, Mat, MatRef};
 
 use crate::error::{Error, Result};
 use crate::fit::{Fit, Solution};
 use crate::moments::pow2_inverse_sqrt;
+use crate::multi::{MultiRidgeProblem, assemble};
 use crate::problem::{RidgeProblem, dot};
+use crate::solvers::qr::scaled_centred_targets;
 use crate::solvers::{Solver, timed};
 
 /// Thin SVD of the equilibrated, centred design; minimum-norm solution at λ = 0.
@@ -79,15 +83,16 @@ pub struct SvdFactorization {
     scale: Col<f64>,
     /// V of B, the r kept right singular vectors (d × r).
     v: Mat<f64>,
-    /// Uᵀ·ys (r).
-    uty: Col<f64>,
+    /// Uᵀ·Ys (r × k, one column per target).
+    uty: Mat<f64>,
     /// Z, the right singular vectors of the design (d × r).
     z: Mat<f64>,
-    /// Pᵀ·Uᵀ·ys (r).
-    pty: Col<f64>,
+    /// Pᵀ·Uᵀ·Ys (r × k).
+    pty: Mat<f64>,
     weight_sum: f64,
     x_mean: Col<f64>,
-    y_mean: f64,
+    /// ȳ of each target.
+    y_mean: Col<f64>,
     intercept: bool,
 }
 
@@ -95,9 +100,22 @@ impl SvdFactorization {
     /// Factors the problem's centred, weight-scaled design (an n × d working copy) with the
     /// cut-off `rcond` (default max(n, d)·ε).
     pub fn new(problem: &RidgeProblem<'_>, rcond: Option<f64>) -> Result<Self> {
+        Self::of_targets(std::slice::from_ref(problem), rcond)
+    }
+
+    /// One factorisation for several targets: problems that share X, the weights and the
+    /// intercept setting (their λ and y may differ); [`SvdFactorization::target_coefficients`]
+    /// then solves target t (the index in `targets`) for any λ.
+    pub fn of_targets(targets: &[RidgeProblem<'_>], rcond: Option<f64>) -> Result<Self> {
+        let problem = targets.first().ok_or_else(|| Error::Empty {
+            what: "no targets to factor for".into(),
+        })?;
         let (n, d) = (problem.n_samples(), problem.n_features());
         let mut b = Mat::zeros(n, d);
         problem.write_scaled_centred_x(b.as_mut());
+        if problem.fit_intercept() {
+            recentre(problem, b.as_mut());
+        }
         let scale = Col::from_fn(d, |j| pow2_inverse_sqrt(b.col(j).squared_norm_l2()));
         for j in 0..d {
             b.col_mut(j).iter_mut().for_each(|v| *v *= scale[j]);
@@ -107,18 +125,24 @@ impl SvdFactorization {
         let top = if s.nrows() > 0 { s[0] } else { 0.0 };
         let cutoff = rcond.unwrap_or(n.max(d) as f64 * f64::EPSILON) * top;
         let r = s.iter().take_while(|&&v| v > cutoff).count();
-        let y = problem.scaled_centred_y();
+        let ys = scaled_centred_targets(targets);
+        // Plain sequential dot products rather than a matrix product: the same rounding on every
+        // machine (a GEMM kernel's summation order depends on the SIMD width).
         let u = svd.U();
-        let uty = Col::from_fn(r, |i| dot(u.col(i), y.as_ref()));
+        let uty = Mat::from_fn(r, ys.ncols(), |i, t| dot(u.col(i), ys.col(t)));
         let v = svd.V().subcols(0, r).to_owned();
         // Stage 2: G = Σ·Vᵀ·D⁻¹ (r × d) = P·Θ·Zᵀ.
         let g = Mat::from_fn(r, d, |i, j| s[i] * v[(j, i)] / scale[j]);
         let (theta, z, pty) = if r == 0 {
-            (Col::zeros(0), Mat::zeros(d, 0), Col::zeros(0))
+            (
+                Col::zeros(0),
+                Mat::zeros(d, 0),
+                Mat::zeros(0, targets.len()),
+            )
         } else {
             let g_svd = thin_svd(g.transpose())?; // Gᵀ = Z·Θ·Pᵀ (d × r, tall)
             let p = g_svd.V();
-            let pty = Col::from_fn(r, |i| dot(p.col(i), uty.as_ref()));
+            let pty = Mat::from_fn(r, uty.ncols(), |i, t| dot(p.col(i), uty.col(t)));
             (
                 g_svd.S().column_vector().to_owned(),
                 g_svd.U().to_owned(),
@@ -135,7 +159,7 @@ impl SvdFactorization {
             pty,
             weight_sum: problem.weight_sum(),
             x_mean: problem.x_mean().to_owned(),
-            y_mean: problem.y_mean(),
+            y_mean: Col::from_fn(targets.len(), |t| targets[t].y_mean()),
             intercept: problem.fit_intercept(),
         })
     }
@@ -146,22 +170,27 @@ impl SvdFactorization {
         self.singular_values.nrows()
     }
 
-    /// Coefficients and intercept at penalty λ ≥ 0, in O(d·r).
+    /// Coefficients and intercept at penalty λ ≥ 0, in O(d·r) (the first target's).
     pub fn coefficients(&self, lambda: f64) -> (Col<f64>, f64) {
+        self.target_coefficients(0, lambda)
+    }
+
+    /// Coefficients and intercept of target t at penalty λ ≥ 0, in O(d·r).
+    pub fn target_coefficients(&self, tt: usize, lambda: f64) -> (Col<f64>, f64) {
         let d = self.scale.nrows();
         let w = if lambda == 0.0 && self.rank() == d {
             // Stage 1: w = D·V·Σ⁻¹·Uᵀys.
-            let z = Col::from_fn(d, |i| self.uty[i] / self.singular_values[i]);
+            let z = Col::from_fn(d, |i| self.uty[(i, tt)] / self.singular_values[i]);
             let v = &self.v * &z;
             Col::from_fn(d, |j| self.scale[j] * v[j])
         } else {
             let shift = self.weight_sum * lambda;
-            let filtered = Col::from_fn(self.pty.nrows(), |i| {
+            let filtered = Col::from_fn(self.rank(), |i| {
                 let t = self.design_singular_values[i];
                 // θ > 0 in exact arithmetic (G has full row rank); a θ that underflowed to 0
                 // carries no information and is dropped like a singular value under the cut-off.
                 if t > 0.0 {
-                    t / (t * t + shift) * self.pty[i]
+                    t / (t * t + shift) * self.pty[(i, tt)]
                 } else {
                     0.0
                 }
@@ -169,7 +198,7 @@ impl SvdFactorization {
             &self.z * &filtered
         };
         let b = if self.intercept {
-            self.y_mean - dot(self.x_mean.as_ref(), w.as_ref())
+            self.y_mean[tt] - dot(self.x_mean.as_ref(), w.as_ref())
         } else {
             0.0
         };
@@ -209,6 +238,27 @@ impl SvdFactorization {
     }
 }
 
+/// A second centring pass over S^½·Xc: subtracts from each column its remaining weighted mean
+/// mⱼ = Σᵢ √sᵢ·cᵢⱼ / S (so cᵢⱼ ← cᵢⱼ − √sᵢ·mⱼ).
+///
+/// Why: x̄ⱼ is rounded to f64, and the error δⱼ ≈ ε·|x̄ⱼ| of the mean is a multiple of the vector
+/// √s that no other centred column contains; after equilibration it is a direction of size
+/// ε·|x̄ⱼ|/rms(xⱼ − x̄ⱼ) in the column space. A column with a large offset and a small spread
+/// (|x̄ⱼ| = 3, spread 0.01) turns it into a singular value of 300·ε, above the rank cut-off, and an
+/// exactly rank-deficient design looks full rank. After this pass the remaining mean is the
+/// rounding of the centred values themselves, ε relative to the column. The intercept is still
+/// ȳ − x̄ᵀw: the shift mⱼ changes it by mᵀw, at the rounding level of that formula.
+fn recentre(problem: &RidgeProblem<'_>, mut b: faer::MatMut<'_, f64>) {
+    let root: Vec<f64> = (0..b.nrows()).map(|i| problem.weight(i).sqrt()).collect();
+    let total = problem.weight_sum();
+    for j in 0..b.ncols() {
+        let mean = (0..b.nrows()).map(|i| root[i] * b[(i, j)]).sum::<f64>() / total;
+        for (i, r) in root.iter().enumerate() {
+            b[(i, j)] -= r * mean;
+        }
+    }
+}
+
 /// faer's thin SVD, its (rare) failure to converge mapped to a numerical error.
 fn thin_svd(m: MatRef<'_, f64>) -> Result<faer::linalg::solvers::Svd<f64>> {
     faer::linalg::solvers::Svd::new_thin(m).map_err(|e| Error::Numerical {
@@ -228,6 +278,23 @@ impl Solver for Svd {
             let (w, b) = f.coefficients(problem.lambda());
             Ok(Solution::direct(w, b, Some(f.condition(problem.lambda()))))
         })
+    }
+
+    fn solve_targets(&self, problem: &MultiRidgeProblem<'_>) -> Result<Vec<Fit>> {
+        let start = Instant::now();
+        let targets: Vec<_> = (0..problem.n_targets())
+            .map(|t| problem.target(t))
+            .collect();
+        let f = SvdFactorization::of_targets(&targets, self.rcond)?;
+        let solutions = targets
+            .iter()
+            .enumerate()
+            .map(|(t, p)| {
+                let (w, b) = f.target_coefficients(t, p.lambda());
+                Solution::direct(w, b, Some(f.condition(p.lambda())))
+            })
+            .collect();
+        assemble(problem, self.name(), start, solutions)
     }
 }
 
@@ -293,6 +360,37 @@ mod tests {
         let err = (&w - &expected).norm_l2() / expected.norm_l2();
         assert!(err < 1e-9, "{w:?} vs {expected:?}");
         assert!((b - r.intercept).abs() < 1e-9 * r.intercept.abs());
+    }
+
+    #[test]
+    fn offsets_do_not_hide_an_exact_rank_deficiency() {
+        // x₁ = 10⁶ + t and x₂ = 10⁶ + 4t: exactly rank 1 once centred, but the f64 means
+        // 10⁶ + 6/7 and 10⁶ + 24/7 are rounded independently (by up to 6·10⁻¹¹), which without the
+        // second centring pass leaves a singular value 10⁻¹⁰ relative, far above the cut-off.
+        let t = |i: usize| (i % 3) as f64;
+        let x = Mat::from_fn(7, 2, |i, j| 1e6 + (3 * j + 1) as f64 * t(i));
+        let y = Col::from_fn(7, |i| 0.5 + 3.0 * t(i) + if i == 4 { 0.25 } else { 0.0 });
+        let p = RidgeProblem::builder(x.as_ref(), y.as_ref())
+            .lambda(0.0)
+            .build()
+            .unwrap();
+        let f = SvdFactorization::new(&p, None).unwrap();
+        assert_eq!(f.rank(), 1, "{:?}", f.singular_values);
+        // y ≈ c + a·t with a from the fit on t alone; min-norm split of a·t = w₁x₁ + w₂x₂ (up to
+        // constants) with w₁ + 4w₂ = a is a·(1, 4)/17.
+        let tt = Mat::from_fn(7, 1, |i, _| t(i));
+        let q = RidgeProblem::builder(tt.as_ref(), y.as_ref())
+            .lambda(0.0)
+            .build()
+            .unwrap();
+        let a = Qr.solve(&q).unwrap().coef[0];
+        let (w, _) = f.coefficients(0.0);
+        // The centred values carry the rounding of the 10⁶ offsets: ε·10⁶ against a spread of 1.
+        let expected = faer::col![a / 17.0, 4.0 * a / 17.0];
+        assert!(
+            (&w - &expected).norm_l2() < 1e-8 * expected.norm_l2(),
+            "{w:?} vs {expected:?}"
+        );
     }
 
     #[test]

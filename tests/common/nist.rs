@@ -26,31 +26,21 @@ pub const NAMES: [&str; 11] = [
     "Wampler3", "Wampler4", "Wampler5",
 ];
 
-/// The accuracy ceiling: the minimum LRE of the *exact* least-squares solution of the design as
-/// rounded to f64 (powers of x formed in f64), against NIST's certified values (computed in
-/// rational arithmetic; figures from the issue "Direct backends"). No f64 solver can do better
-/// than this on a dataset, except by luck.
-pub const CEILING: [(&str, f64); 11] = [
-    ("Norris", 14.1),
-    ("Pontius", 13.5),
-    ("NoInt1", 14.7),
-    ("NoInt2", 15.0),
-    ("Filip", 7.6),
-    ("Longley", 14.6),
-    ("Wampler1", 15.0),
-    ("Wampler2", 13.2),
-    ("Wampler3", 15.0),
-    ("Wampler4", 15.0),
-    ("Wampler5", 15.0),
-];
+/// The exact least-squares solution of the design as rounded to f64, from `nist_exact.json`
+/// (written by `nist_exact.py`, rational arithmetic): the best any f64 solver can return.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Exact {
+    /// Its minimum LRE against NIST's certified values: the accuracy ceiling of the dataset.
+    pub exact_lre: f64,
+    /// The solution B0..Bk (or B1 alone), rounded to the nearest f64, as decimal strings.
+    pub beta: Vec<String>,
+}
 
-/// The ceiling LRE of a dataset by name (see [`CEILING`]).
-pub fn ceiling(name: &str) -> f64 {
-    CEILING
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, c)| *c)
-        .unwrap_or_else(|| panic!("no ceiling for dataset {name}"))
+/// `nist_exact.json`, keyed by dataset name.
+pub fn exact_table() -> Result<BTreeMap<String, Exact>, String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/common/nist_exact.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// LRE cap: NIST prints 15 significant digits.
@@ -100,6 +90,10 @@ pub struct Dataset {
     pub certified: Vec<f64>,
     /// NIST difficulty: "lower", "average" or "higher".
     pub difficulty: String,
+    /// The exact least-squares solution of this f64 design, same order as `certified`.
+    pub exact: Vec<f64>,
+    /// The LRE of `exact` against `certified`: no f64 solver can be expected to do better.
+    pub ceiling: f64,
 }
 
 impl Dataset {
@@ -136,6 +130,16 @@ impl Dataset {
     pub fn min_lre(&self, fit: &Fit) -> f64 {
         self.lres(fit).into_iter().fold(LRE_CAP, f64::min)
     }
+
+    /// The smallest LRE over all parameters against the exact solution of the f64 design: how
+    /// close the fit comes to the best an f64 solver can do.
+    pub fn min_lre_vs_exact(&self, fit: &Fit) -> f64 {
+        self.estimates(fit)
+            .iter()
+            .zip(&self.exact)
+            .map(|(&e, &c)| lre(e, c))
+            .fold(LRE_CAP, f64::min)
+    }
 }
 
 /// Log relative error −log10(|e − c|/|c|), or the log absolute error −log10|e| when c = 0,
@@ -164,25 +168,16 @@ pub fn certified_table() -> Result<BTreeMap<String, Certified>, String> {
 
 /// Loads every dataset, in [`NAMES`] order.
 pub fn load_all() -> Result<Vec<Dataset>, String> {
-    let table = certified_table()?;
+    let (table, exact) = (certified_table()?, exact_table()?);
     NAMES
         .iter()
-        .map(|name| {
-            let cert = table
-                .get(*name)
-                .ok_or_else(|| format!("certified.json has no entry `{name}`"))?;
-            load_with(name, cert)
-        })
+        .map(|name| load_with(name, &table, &exact))
         .collect()
 }
 
 /// Loads one dataset by name.
 pub fn load(name: &str) -> Result<Dataset, String> {
-    let table = certified_table()?;
-    let cert = table
-        .get(name)
-        .ok_or_else(|| format!("certified.json has no entry `{name}`"))?;
-    load_with(name, cert)
+    load_with(name, &certified_table()?, &exact_table()?)
 }
 
 /// Parses `Label (lines a to b)` from the header: the 1-based, inclusive line range.
@@ -234,7 +229,29 @@ fn parse_f64(s: &str, where_: &str) -> Result<f64, String> {
         .map_err(|e| format!("{where_}: cannot parse `{s}` as a number: {e}"))
 }
 
-fn load_with(name: &str, cert: &Certified) -> Result<Dataset, String> {
+fn load_with(
+    name: &str,
+    table: &BTreeMap<String, Certified>,
+    exact: &BTreeMap<String, Exact>,
+) -> Result<Dataset, String> {
+    let cert = table
+        .get(name)
+        .ok_or_else(|| format!("certified.json has no entry `{name}`"))?;
+    let exact = exact
+        .get(name)
+        .ok_or_else(|| format!("nist_exact.json has no entry `{name}`"))?;
+    let exact_beta: Vec<f64> = exact
+        .beta
+        .iter()
+        .map(|s| parse_f64(s, "nist_exact.json"))
+        .collect::<Result<_, _>>()?;
+    if exact_beta.len() != cert.n_params {
+        return Err(format!(
+            "nist_exact.json: {name} has {} parameters, certified.json {}",
+            exact_beta.len(),
+            cert.n_params
+        ));
+    }
     let path = data_dir().join(&cert.file);
     let err = |msg: String| format!("{}: {msg}", path.display());
     let text = std::fs::read_to_string(&path).map_err(|e| err(e.to_string()))?;
@@ -330,5 +347,7 @@ fn load_with(name: &str, cert: &Certified) -> Result<Dataset, String> {
         intercept: cert.intercept,
         certified,
         difficulty: cert.difficulty.clone(),
+        exact: exact_beta,
+        ceiling: exact.exact_lre,
     })
 }
