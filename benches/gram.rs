@@ -30,7 +30,7 @@
 //! to 1e-10, to locate where time goes without editing `src/`.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use faer::linalg::matmul::matmul;
@@ -159,6 +159,11 @@ enum Prep {
     /// One sweep per column: mean, correction and centred write of one column slice
     /// (rows·8 bytes, in L1) before moving to the next column. Same values, bit for bit.
     Fused,
+    /// As `Fused`, on slices, with the two sums (mean, then the correction Σ(x − m₀)) each
+    /// split over 8 independent accumulators ([`common::stream::sum`]): an f64 running sum is a
+    /// chain of dependent adds (≈ 4 cycles each), so the plain sums of `Fused` and of the
+    /// library run at a quarter element per cycle. Same mean up to rounding.
+    FusedFast,
     /// No copy and no centring: the raw blocked product on views of X, accumulated with
     /// `Accum::Add` and no merge (a lower bound on what blocking costs; not a valid Gram of
     /// centred data).
@@ -253,6 +258,35 @@ fn copy_centred(mut dst: MatMut<'_, f64>, src: MatRef<'_, f64>) -> Col<f64> {
     })
 }
 
+/// [`copy_centred`] on column slices with multi-accumulator sums (`Prep::FusedFast`).
+fn copy_centred_fast(mut dst: MatMut<'_, f64>, src: MatRef<'_, f64>) -> Col<f64> {
+    let len = src.nrows() as f64;
+    let mut dev = vec![0.0; src.nrows()];
+    Col::from_fn(src.ncols(), |j| {
+        // X and the buffer are column-major with unit row stride (faer `Mat`, `subrows`).
+        let c = src
+            .col(j)
+            .try_as_col_major()
+            .expect("unit row stride")
+            .as_slice();
+        let m0 = common::stream::sum(c) / len;
+        for (o, v) in dev.iter_mut().zip(c) {
+            *o = v - m0;
+        }
+        let m = m0 + common::stream::sum(&dev) / len;
+        let out = dst
+            .rb_mut()
+            .col_mut(j)
+            .try_as_col_major_mut()
+            .expect("unit row stride")
+            .as_slice_mut();
+        for (o, v) in out.iter_mut().zip(c) {
+            *o = v - m;
+        }
+        m
+    })
+}
+
 fn compute_variant(x: MatRef<'_, f64>, y: MatRef<'_, f64>, v: Variant, par: Par) -> Stats {
     let (n, d, k) = (x.nrows(), x.ncols(), y.ncols());
     let mut total = Stats::zeros(d, k);
@@ -304,6 +338,10 @@ fn compute_variant(x: MatRef<'_, f64>, y: MatRef<'_, f64>, v: Variant, par: Par)
                 }
                 (xm, ym)
             }
+            Prep::FusedFast => (
+                copy_centred_fast(xb.rb_mut(), xs),
+                copy_centred_fast(yb.rb_mut(), ys),
+            ),
             _ => (copy_centred(xb.rb_mut(), xs), copy_centred(yb.rb_mut(), ys)),
         };
         let (mut bxx, mut bxy) = match v.merge {
@@ -557,6 +595,19 @@ fn side_by_side(n: usize, d: usize, reps: usize, with_variants: bool) {
         for b in [256, 512, 1024, 4096] {
             variants.push((format!("row-split + fused prep, block {b}"), fused(b), true));
         }
+        let fast = |b| Variant {
+            block_rows: b,
+            merge: Merge::Scratch,
+            prep: Prep::FusedFast,
+        };
+        variants.push(("fast fused prep, block 2048".into(), fast(2048), false));
+        for b in [1024, 2048, 4096] {
+            variants.push((
+                format!("row-split + fast fused prep, block {b}"),
+                fast(b),
+                true,
+            ));
+        }
         variants.push((
             "row-split, raw blocks 2048 (no copy/centre/merge)".into(),
             Variant {
@@ -625,6 +676,16 @@ fn side_by_side(n: usize, d: usize, reps: usize, with_variants: bool) {
                 },
                 par,
             ),
+            variant_row_split(
+                x,
+                ym,
+                Variant {
+                    block_rows: 2048,
+                    merge: Merge::Scratch,
+                    prep: Prep::FusedFast,
+                },
+                par,
+            ),
         ];
         for v in &vs {
             worst = worst.max(max_rel_diff_lower(v.xx.as_ref(), lib.xx.as_ref()));
@@ -639,36 +700,27 @@ fn side_by_side(n: usize, d: usize, reps: usize, with_variants: bool) {
         assert!(worst < 1e-10);
     }
 
-    // One warm-up call each, then `reps` interleaved rounds, each started on a quiet machine
-    // when possible (common::wait_quiet).
-    for c in cands.iter_mut() {
-        (c.2)();
-    }
-    let load_before = common::load_average();
-    let mut quiet_rounds = 0;
-    let mut times = vec![Vec::with_capacity(reps); cands.len()];
-    for _ in 0..reps {
-        quiet_rounds += usize::from(common::wait_quiet());
-        for (i, c) in cands.iter_mut().enumerate() {
-            let t = Instant::now();
-            (c.2)();
-            times[i].push(t.elapsed().as_secs_f64());
-        }
-    }
+    // Interleaved rounds on a quiet machine where possible; see common::Rounds.
+    let rounds = {
+        let mut calls: Vec<&mut dyn FnMut()> = cands
+            .iter_mut()
+            .map(|c| &mut *c.2 as &mut dyn FnMut())
+            .collect();
+        common::Rounds::run(reps, &mut calls)
+    };
+    let (used, note) = rounds.used();
     // Per-round ratio to the GEMM of the same round: robust to load that changes between rounds.
     let per_round_pct = |i: usize| {
-        let mut r: Vec<f64> = (0..reps)
-            .map(|k| 100.0 * (cands[i].1 / times[i][k]) / (cands[0].1 / times[0][k]))
+        let mut r: Vec<f64> = used
+            .iter()
+            .map(|&k| 100.0 * (cands[i].1 / rounds.times[i][k]) / (cands[0].1 / rounds.times[0][k]))
             .collect();
         common::median(&mut r)
     };
-    let pct: Vec<f64> = (0..cands.len()).map(per_round_pct).collect();
-    let gemm_rate = cands[0].1 / common::median(&mut times[0].clone()) / 1e9;
+    let gemm_rate = cands[0].1 / common::median(&mut rounds.of(0)) / 1e9;
     println!(
-        "\nside_by_side {n} x {d}, Par::rayon(2), {reps} interleaved rounds ({quiet_rounds} started \
-         quiet; load average before {load_before}, after {}); Gram flops = n·d·(d+1) = {:.3e}, \
-         GEMM flops = 2·n·d² = {:.3e}",
-        common::load_average(),
+        "\nside_by_side {n} x {d}, Par::rayon(2): {note}.\nGram flops = n·d·(d+1) = {:.3e}, GEMM \
+         flops = 2·n·d² = {:.3e}",
         gram_flops(n, d),
         gemm_flops(n, d)
     );
@@ -676,8 +728,9 @@ fn side_by_side(n: usize, d: usize, reps: usize, with_variants: bool) {
         "{:<52} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
         "candidate", "median s", "min s", "max s", "GFLOP/s", "best", "% GEMM", "%/round"
     );
-    for ((c, t), p) in cands.iter().zip(times.iter_mut()).zip(&pct) {
-        let med = common::median(t);
+    for (i, c) in cands.iter().enumerate() {
+        let mut t = rounds.of(i);
+        let med = common::median(&mut t);
         let (mn, mx) = (t[0], t[t.len() - 1]);
         let rate = c.1 / med / 1e9;
         println!(
@@ -689,7 +742,7 @@ fn side_by_side(n: usize, d: usize, reps: usize, with_variants: bool) {
             rate,
             c.1 / mn / 1e9,
             100.0 * rate / gemm_rate,
-            p
+            per_round_pct(i)
         );
     }
     println!(

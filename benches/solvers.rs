@@ -178,8 +178,8 @@ fn infeasible(name: &str, n: usize, _d: usize) -> Option<String> {
 /// tol 1e-300, which never stops them), which removes the set-up (centring statistics, power
 /// iterations for L, the first gradient) from the figure.
 ///
-/// Both are timed interleaved over `BANDWIDTH_REPS` rounds (default 7), each started on a quiet
-/// machine when possible ([`common::wait_quiet`]); medians are printed.
+/// Everything is timed in interleaved rounds (`BANDWIDTH_REPS` clean rounds wanted, default 7;
+/// see [`common::Rounds`]); medians are printed.
 fn bandwidth() {
     const GD_ITERS: [usize; 2] = [3, 13];
     let reps = std::env::var("BANDWIDTH_REPS")
@@ -222,44 +222,42 @@ fn bandwidth() {
     let big = vec![1.0f64; n * d];
     let m = 1 << 25;
     let (mut ta, tb, tc) = (vec![0.0f64; m], vec![1.0f64; m], vec![2.0f64; m]);
-    let (mut read2, mut read1, mut triad2, mut per_iter, mut passes) =
-        (vec![], vec![], vec![], vec![], vec![]);
-    let time = |f: &mut dyn FnMut()| {
-        let t = std::time::Instant::now();
-        f();
-        t.elapsed().as_secs_f64()
-    };
-    gd(GD_ITERS[0]); // warm-up
-    let load_before = common::load_average();
-    let mut quiet = 0;
-    for _ in 0..reps {
-        quiet += usize::from(common::wait_quiet());
-        read2.push(time(&mut || {
+    // gd runs record (fit_seconds, passes); index 0 is the warm-up call of common::Rounds.
+    let (mut g0, mut g1) = (Vec::new(), Vec::new());
+    let rounds = {
+        let mut read2 = || {
             black_box(common::stream::read(&big, 2));
-        }));
-        read1.push(time(&mut || {
+        };
+        let mut read1 = || {
             black_box(common::stream::read(&big, 1));
-        }));
-        triad2.push(time(&mut || {
+        };
+        let mut triad2 = || {
             common::stream::triad(&mut ta, &tb, &tc, 3.0, 2);
             black_box(&ta);
-        }));
-        let (t0, p0) = gd(GD_ITERS[0]);
-        let (t1, p1) = gd(GD_ITERS[1]);
-        let k = (GD_ITERS[1] - GD_ITERS[0]) as f64;
-        per_iter.push((t1 - t0) / k);
-        passes.push((p1 - p0) / k);
-    }
+        };
+        let mut gd0 = || g0.push(gd(GD_ITERS[0]));
+        let mut gd1 = || g1.push(gd(GD_ITERS[1]));
+        common::Rounds::run(
+            reps,
+            &mut [&mut read2, &mut read1, &mut triad2, &mut gd0, &mut gd1],
+        )
+    };
+    let (used, note) = rounds.used();
+    let k = (GD_ITERS[1] - GD_ITERS[0]) as f64;
+    let mut per_iter: Vec<f64> = used
+        .iter()
+        .map(|&r| (g1[r + 1].0 - g0[r + 1].0) / k)
+        .collect();
+    let mut passes: Vec<f64> = used
+        .iter()
+        .map(|&r| (g1[r + 1].1 - g0[r + 1].1) / k)
+        .collect();
     let x_bytes = (8 * n * d) as f64;
-    let gbs = |bytes: f64, t: &mut Vec<f64>| bytes / common::median(t) / 1e9;
-    let read_bw = gbs(x_bytes, &mut read2);
+    let gbs = |bytes: f64, c: usize| bytes / common::median(&mut rounds.of(c)) / 1e9;
+    let read_bw = gbs(x_bytes, 0);
     let iter_s = common::median(&mut per_iter);
     let gd_bw = 2.0 * x_bytes / iter_s / 1e9;
-    println!(
-        "bandwidth: {reps} interleaved rounds ({quiet} started quiet; load average before \
-         {load_before}, after {})",
-        common::load_average()
-    );
+    println!("bandwidth: {note}");
     println!(
         "  STREAM-like read  Σa, a = {:.0} MB, 2 threads: {read_bw:6.1} GB/s (median)",
         x_bytes / 1e6
@@ -267,12 +265,12 @@ fn bandwidth() {
     println!(
         "  STREAM-like read  Σa, a = {:.0} MB, 1 thread:  {:6.1} GB/s",
         x_bytes / 1e6,
-        gbs(x_bytes, &mut read1)
+        gbs(x_bytes, 1)
     );
     println!(
         "  STREAM triad a = b + q·c, 3 × {:.0} MB, 2 threads: {:6.1} GB/s (24 bytes/element)",
         (8 * m) as f64 / 1e6,
-        gbs(24.0 * m as f64, &mut triad2)
+        gbs(24.0 * m as f64, 2)
     );
     println!(
         "  gd on {n} × {d}, Par::rayon(2): {:.2} ms per iteration, {:.2} gradient evaluations \

@@ -20,10 +20,13 @@ How it is timed (DESIGN.md §5: medians and ratios, never a single absolute time
 - scikit-learn runs in this process on the same arrays under threadpoolctl.threadpool_limits(2);
   `estimator.fit` is timed with time.perf_counter (the data are already in memory, as for
   fit_seconds).
-- After one untimed warm-up of each, the candidates alternate run by run (--repeats rounds), so
-  load from other processes hits all of them alike; medians, min and max are printed. Each round
-  first waits (up to BENCH_QUIET_WAIT seconds, default 30; 0 disables) until no other task is
-  runnable, and the number of rounds that started quiet is printed.
+- After one untimed warm-up of each, the candidates alternate run by run, so load from other
+  processes hits all of them alike; medians, min and max are printed. The machine may be shared:
+  each round first waits (up to BENCH_QUIET_WAIT seconds, default 10; 0 disables) until no other
+  task is runnable, and measures the share of CPU capacity other processes used during the round
+  (from /proc/stat). Rounds repeat until --repeats *clean* rounds (share < BENCH_NOISE, default
+  0.05) or 4 x --repeats rounds; statistics use the clean rounds when there are at least 3, and
+  the output says which.
 
 Conventions (DESIGN.md §1): tikhonov minimises 1/(2n)*RSS + (lambda/2)*|w|^2 (intercept never
 penalised); scikit-learn's Ridge minimises RSS + alpha*|w|^2, so alpha = lambda*n gives the same w;
@@ -214,36 +217,87 @@ def wait_quiet(budget: float) -> bool:
     return False
 
 
-QUIET_WAIT = float(os.environ.get("BENCH_QUIET_WAIT", "30"))
+QUIET_WAIT = float(os.environ.get("BENCH_QUIET_WAIT", "10"))
+NOISE = float(os.environ.get("BENCH_NOISE", "0.05"))
+
+
+def cpu_snapshot() -> tuple[float, float, float] | None:
+    """(machine busy ticks, machine total ticks, own ticks incl. waited-for children)."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(t) for t in f.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    total = sum(v)
+    busy = total - v[3] - v[4]  # minus idle and iowait
+    t = os.times()
+    own = (t.user + t.system + t.children_user + t.children_system) * os.sysconf("SC_CLK_TCK")
+    return busy, total, own
+
+
+def others_share(start) -> float:
+    """Share of the machine's CPU capacity used by *other* processes since `start`."""
+    now = cpu_snapshot()
+    if start is None or now is None or now[1] <= start[1]:
+        return float("nan")
+    others = max(0.0, (now[0] - start[0]) - (now[2] - start[2]))
+    return others / (now[1] - start[1])
 
 
 class Race:
-    """Candidates timed in alternation: each is a callable returning (seconds, payload)."""
+    """Candidates timed in alternation; each is a callable returning (seconds, payload).
+
+    Each round waits for a quiet machine (wait_quiet), runs every candidate once, and measures
+    the share of CPU capacity other processes used meanwhile; a round is clean when that share is
+    below BENCH_NOISE (default 0.05). Rounds repeat until `repeats` clean rounds or 4*repeats
+    rounds in all; the statistics use the clean rounds if there are at least 3, otherwise all
+    rounds (and say so)."""
 
     def __init__(self) -> None:
         self.names: list[str] = []
         self.calls = []
-        self.times: dict[str, list[float]] = {}
+        self.all_times: dict[str, list[float]] = {}
+        self.noise: list[float] = []
         self.last: dict[str, object] = {}
 
     def add(self, name: str, call) -> None:
         self.names.append(name)
         self.calls.append(call)
-        self.times[name] = []
+        self.all_times[name] = []
 
     def run(self, repeats: int, warmup: bool = True) -> None:
         if warmup:
             for name, call in zip(self.names, self.calls):
                 self.last[name] = call()[1]
-        quiet = 0
-        for _ in range(repeats):
-            quiet += wait_quiet(QUIET_WAIT) if QUIET_WAIT > 0 else 0
+        load_before = os.getloadavg()
+        clean = 0
+        while clean < repeats and len(self.noise) < 4 * max(repeats, 1):
+            if QUIET_WAIT > 0:
+                wait_quiet(QUIET_WAIT)
+            snap = cpu_snapshot()
             for name, call in zip(self.names, self.calls):
                 t, payload = call()
-                self.times[name].append(t)
+                self.all_times[name].append(t)
                 self.last[name] = payload
-        print(f"  {repeats} alternating rounds, {quiet} started on a quiet machine "
-              f"(BENCH_QUIET_WAIT={QUIET_WAIT:g} s); load average now {os.getloadavg()}")
+            share = others_share(snap)
+            self.noise.append(share)
+            clean += share < NOISE
+        self.used = [r for r, v in enumerate(self.noise) if v < NOISE]
+        note = (f"{len(self.noise)} alternating rounds, {len(self.used)} clean (other processes "
+                f"used < {100 * NOISE:.0f}% of the CPU; median share in all rounds "
+                f"{100 * statistics.median(self.noise):.0f}%); load average before "
+                f"{tuple(round(v, 2) for v in load_before)}, after "
+                f"{tuple(round(v, 2) for v in os.getloadavg())}")
+        if len(self.used) < 3:
+            self.used = list(range(len(self.noise)))
+            note += "; too few clean rounds: statistics over ALL rounds (noisy)"
+        else:
+            note += "; statistics over the clean rounds"
+        print("  " + note)
+
+    @property
+    def times(self) -> dict[str, list[float]]:
+        return {k: [v[r] for r in self.used] for k, v in self.all_times.items()}
 
     def median(self, name: str) -> float:
         return statistics.median(self.times[name])
@@ -370,7 +424,8 @@ def cmd_ridge(args) -> None:
              lambda: time_sklearn(lambda: Ridge(alpha=args.lam * n, solver="cholesky"), x, y))
     race.run(args.repeats)
     race.report()
-    wall = walls["tikhonov cholesky (fit_seconds)"][1:]  # without the warm-up
+    wall_all = walls["tikhonov cholesky (fit_seconds)"][1:]  # without the warm-up
+    wall = [wall_all[r] for r in race.used]
     print(f"  {'tikhonov process wall time (loads the .npy)':<44} {statistics.median(wall):>10.4f}"
           f" {min(wall):>10.4f} {max(wall):>10.4f}  {len(wall)}")
     t_fit, t_sk = race.median("tikhonov cholesky (fit_seconds)"), race.median(
