@@ -35,7 +35,7 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, SamplingMode};
 use faer::Par;
 use tikhonov::RidgeProblem;
-use tikhonov::data::Synthetic;
+use tikhonov::data::{Synthetic, SyntheticData};
 use tikhonov::solvers::{self, REGISTRY, SolverKind, SolverOptions};
 
 mod common;
@@ -59,14 +59,7 @@ fn bench_solvers(c: &mut Criterion, filters: &[String]) {
             if !solvers::names().any(wanted) {
                 continue;
             }
-            let data = Synthetic {
-                n_samples: n,
-                n_features: d,
-                condition: 10.0,
-                ..Default::default()
-            }
-            .generate()
-            .expect("valid synthetic problem");
+            let data = synthetic(n, d);
             let problem = RidgeProblem::builder(data.x.as_ref(), data.y.as_ref())
                 .lambda(LAMBDA)
                 .par(par)
@@ -154,6 +147,18 @@ fn bench_solvers(c: &mut Criterion, filters: &[String]) {
     }
 }
 
+/// The benchmark problem of size n × d: κ(Xc) = 10, noise 0.1, seed 0.
+fn synthetic(n: usize, d: usize) -> SyntheticData {
+    Synthetic {
+        n_samples: n,
+        n_features: d,
+        condition: 10.0,
+        ..Default::default()
+    }
+    .generate()
+    .expect("valid synthetic problem")
+}
+
 /// Cases that cannot run here at all, whatever the time: the `dual` backend factors the n × n
 /// kernel, 8·n² bytes (80 GB at n = 100 000) and n³/3 flops; it is meant for d > n.
 fn infeasible(name: &str, n: usize, _d: usize) -> Option<String> {
@@ -188,14 +193,7 @@ fn bandwidth() {
         .unwrap_or(7);
     let (n, d) = (1_000_000, 100);
     let t = std::time::Instant::now();
-    let data = Synthetic {
-        n_samples: n,
-        n_features: d,
-        condition: 10.0,
-        ..Default::default()
-    }
-    .generate()
-    .expect("valid synthetic problem");
+    let data = synthetic(n, d);
     println!(
         "bandwidth: generated {n} × {d} (κ = 10) in {:.1} s",
         t.elapsed().as_secs_f64()
