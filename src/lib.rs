@@ -67,6 +67,7 @@ pub mod problem;
 pub mod refine;
 pub mod solvers;
 pub mod stochastic;
+mod tsqr;
 
 pub use error::{Error, Result};
 pub use fit::{Fit, Record};

@@ -254,6 +254,24 @@ impl<'a> RidgeProblem<'a> {
         }
     }
 
+    /// Writes rows `first .. first + out.nrows()` of S^½·Xc into `out`, for backends that stream
+    /// X in blocks of rows.
+    pub fn write_scaled_centred_rows(&self, first: usize, mut out: faer::MatMut<'_, f64>) {
+        let len = out.nrows();
+        let root: Option<Vec<f64>> = self
+            .weights
+            .map(|s| (first..first + len).map(|i| s[i].sqrt()).collect());
+        for j in 0..out.ncols() {
+            let src = self.x.col(j).subrows(first, len);
+            let mean = self.x_mean[j];
+            let mut dst = out.rb_mut().col_mut(j);
+            match &root {
+                Some(root) => (0..len).for_each(|k| dst[k] = root[k] * (src[k] - mean)),
+                None => (0..len).for_each(|k| dst[k] = src[k] - mean),
+            }
+        }
+    }
+
     /// S^½·yc (entries √sᵢ·(yᵢ − ȳ); ȳ = 0 without intercept).
     pub fn scaled_centred_y(&self) -> Col<f64> {
         Col::from_fn(self.n_samples(), |i| {

@@ -7,16 +7,18 @@
 //!
 //! whose normal equations are exactly (XcᵀSXc + SλI)w = XcᵀSyc. Working on the matrix itself,
 //! not on its Gram matrix, the error grows with κ(Xc) rather than κ(Xc)²: this is the crate's
-//! reference solution. It needs an (n + d) × d working copy and costs about 2·n·d² flops. A
+//! reference solution. The factorisation streams X in blocks of rows ([`crate::tsqr`]): it holds
+//! no copy of X, only one (d + c) × d block per thread, and costs about 2·n·d²·(1 + 2d/3c)
+//! flops for blocks of c ≈ 8d rows. A
 //! design whose κ leaves fewer than [`condition::MIN_DIGITS`] digits is an `IllConditioned`
 //! error (numerically rank-deficient designs at λ = 0 mostly land here rather than at an exactly
 //! zero pivot): `svd` gives the minimum-norm solution then, `qr-refined` may still converge.
 //! [`Qr::refined`] adds iterative refinement in extended precision ([`crate::refine`]).
 
-use faer::linalg::solvers::{Qr as FaerQr, SolveLstsq};
 use faer::linalg::triangular_solve::{
     solve_lower_triangular_in_place, solve_upper_triangular_in_place,
 };
+use faer::reborrow::ReborrowMut;
 use faer::{Col, Mat, MatRef, Par};
 
 use crate::condition;
@@ -27,6 +29,7 @@ use crate::multi::{MultiRidgeProblem, per_group};
 use crate::problem::RidgeProblem;
 use crate::solvers::refined::{Base, Refined};
 use crate::solvers::{Solver, timed};
+use crate::tsqr::triangular_factor;
 
 /// Householder QR of the augmented system: the accuracy reference.
 #[derive(Debug, Clone, Copy, Default)]
@@ -45,24 +48,40 @@ impl Qr {
     }
 }
 
-/// The QR factorisation of the equilibrated augmented matrix [S^½·Xc; √(Sλ)·I]·D.
+/// The triangular factor of the augmented system of problems that share X, weights and λ,
+/// with their targets appended as extra columns: the tall-skinny QR ([`crate::tsqr`]) of
+///
+/// ```text
+/// [ √(Sλ)·I   0      ]
+/// [ S^½·Xc    S^½·Yc ]   = Q · [ R  Qᵀy ]  (first d rows)
+/// ```
+///
+/// computed from blocks of rows, so no copy of X is made.
 pub(crate) struct QrFactor {
-    qr: FaerQr<f64>,
-    /// D, exact powers of two: column j of the factored matrix has norm within √2 of 1.
+    /// R (d × d, upper triangular) of the augmented design.
+    r: Mat<f64>,
+    /// The first d entries of Qᵀ·[0; S^½·yc] for each target (d × k).
+    qty: Mat<f64>,
+    /// D, exact powers of two with ‖R·D·eⱼ‖ = ‖[√(Sλ)·I; S^½·Xc]·D·eⱼ‖ within √2 of 1: the column
+    /// equilibration that makes the rank threshold and the condition estimate independent of
+    /// units. (Householder QR commutes exactly with power-of-two column scaling, so R·D is the
+    /// factor of the equilibrated matrix itself.)
     pub scale: Col<f64>,
-    rows: usize,
     par: Par,
-    /// max|Rᵢᵢ| / min|Rᵢᵢ|, a lower bound on κ₂ of the equilibrated augmented matrix (within a
+    /// max|RᵢᵢDᵢ| / min|RᵢᵢDᵢ|, a lower bound on κ₂ of the equilibrated augmented matrix (within a
     /// small factor in practice).
     pub condition: f64,
-    dim: usize,
 }
 
 impl QrFactor {
-    /// Factors the problem's augmented system; `Singular` when R has a diagonal entry below
-    /// max(n + d, d)·ε·max|Rᵢᵢ| (λ = 0 with dependent columns).
-    pub fn new(solver: &str, problem: &RidgeProblem<'_>) -> Result<Self> {
-        let (n, d) = (problem.n_samples(), problem.n_features());
+    /// Factors the augmented system of `group` (problems sharing X, weights and λ; at least one);
+    /// `Singular` when R·D has a diagonal entry below max(n + d, d)·ε·max|RᵢᵢDᵢ| (λ = 0 with
+    /// dependent columns).
+    pub fn new(solver: &str, group: &[RidgeProblem<'_>]) -> Result<Self> {
+        let problem = group.first().ok_or_else(|| Error::Empty {
+            what: "no targets to factor for".into(),
+        })?;
+        let (n, d, k) = (problem.n_samples(), problem.n_features(), group.len());
         let lambda = problem.lambda();
         let extra = if lambda > 0.0 { d } else { 0 };
         if n + extra < d {
@@ -71,23 +90,30 @@ impl QrFactor {
                 detail: format!("λ = 0 with fewer samples ({n}) than features ({d})"),
             });
         }
-        // Exact power-of-two column equilibration (see `moments::GramSystem`): it leaves the
-        // rounding unchanged but makes the rank threshold below independent of units.
-        let mut m = Mat::zeros(n + extra, d);
-        problem.write_scaled_centred_x(m.as_mut().subrows_mut(0, n));
         let shift = (problem.weight_sum() * lambda).sqrt();
-        let scale = Col::from_fn(d, |j| {
-            pow2_inverse_sqrt(m.col(j).subrows(0, n).squared_norm_l2() + shift * shift)
+        let prior = (lambda > 0.0).then(|| {
+            Mat::from_fn(
+                d + k,
+                d + k,
+                |i, j| if i == j && i < d { shift } else { 0.0 },
+            )
         });
-        for j in 0..d {
-            if extra > 0 {
-                m[(n + j, j)] = shift;
-            }
-            m.col_mut(j).iter_mut().for_each(|v| *v *= scale[j]);
-        }
-        let qr = FaerQr::new(m.as_ref());
-        let r = qr.thin_R();
-        let diag: Vec<f64> = (0..d).map(|j| r[(j, j)].abs()).collect();
+        let ys = scaled_centred_targets(group);
+        let full = triangular_factor(
+            n,
+            d + k,
+            prior.as_ref().map(|p| p.as_ref()),
+            |first, mut out| {
+                let len = out.nrows();
+                problem.write_scaled_centred_rows(first, out.rb_mut().subcols_mut(0, d));
+                out.subcols_mut(d, k)
+                    .copy_from(ys.as_ref().subrows(first, len));
+            },
+            problem.par(),
+        );
+        let r = full.as_ref().submatrix(0, 0, d, d).to_owned();
+        let scale = Col::from_fn(d, |j| pow2_inverse_sqrt(r.col(j).squared_norm_l2()));
+        let diag: Vec<f64> = (0..d).map(|j| (r[(j, j)] * scale[j]).abs()).collect();
         let max_r = diag.iter().copied().fold(0.0, f64::max);
         let min_r = diag.iter().copied().fold(f64::INFINITY, f64::min);
         let threshold = (n + extra).max(d) as f64 * f64::EPSILON * max_r;
@@ -100,12 +126,11 @@ impl QrFactor {
             });
         }
         Ok(Self {
-            qr,
+            qty: full.as_ref().submatrix(0, d, d, k).to_owned(),
+            r,
             scale,
-            rows: n + extra,
             par: problem.par(),
             condition: max_r / min_r,
-            dim: d,
         })
     }
 
@@ -115,27 +140,25 @@ impl QrFactor {
     /// is judged on [`QrFactor::condition`]/√d (a lower bound on that best κ, up to the gap
     /// between max|Rᵢᵢ|/min|Rᵢᵢ| and κ₂(R)). On NIST Filip the ratio is 1.9·10⁷: far from it.
     pub fn too_ill_conditioned(&self) -> bool {
-        condition::too_ill_conditioned(self.condition / (self.dim as f64).sqrt())
+        condition::too_ill_conditioned(self.condition / (self.r.nrows() as f64).sqrt())
     }
 
-    /// The coefficients W (d × k) for right-hand sides S^½·Yc (n × k): the least-squares solution
-    /// of the augmented system through Qᵀ, mapped back by D.
-    pub fn solve_lstsq(&self, rhs: MatRef<'_, f64>) -> Mat<f64> {
-        let (n, k) = (rhs.nrows(), rhs.ncols());
-        let full = Mat::from_fn(self.rows, k, |i, t| if i < n { rhs[(i, t)] } else { 0.0 });
-        let v = self.qr.solve_lstsq(full.as_ref());
-        Mat::from_fn(v.nrows(), k, |j, t| self.scale[j] * v[(j, t)])
+    /// The coefficients W (d × k) of the group's targets: the least-squares solutions
+    /// R·W = Qᵀy of the augmented systems.
+    pub fn coefficients(&self) -> Mat<f64> {
+        let mut w = self.qty.clone();
+        solve_upper_triangular_in_place(self.r.as_ref(), w.as_mut(), self.par);
+        w
     }
 
-    /// Solves (XcᵀSXc + SλI)·Δ = B (d × k) through RᵀR = D(XcᵀSXc + SλI)D: Δ = D·R⁻¹R⁻ᵀ·D·B.
-    /// Used for refinement corrections, where R's backward stability makes each step contract
-    /// the error by about κ·ε (see [`crate::refine`]).
+    /// Solves (XcᵀSXc + SλI)·Δ = B (d × k) through RᵀR = XcᵀSXc + SλI: Δ = R⁻¹R⁻ᵀ·B. Used for
+    /// refinement corrections, where R's backward stability makes each step contract the error
+    /// by about κ·ε (see [`crate::refine`]).
     pub fn solve_normal(&self, rhs: MatRef<'_, f64>) -> Mat<f64> {
-        let r = self.qr.thin_R();
-        let mut z = Mat::from_fn(rhs.nrows(), rhs.ncols(), |j, t| self.scale[j] * rhs[(j, t)]);
-        solve_lower_triangular_in_place(r.transpose(), z.as_mut(), self.par);
-        solve_upper_triangular_in_place(r, z.as_mut(), self.par);
-        Mat::from_fn(z.nrows(), z.ncols(), |j, t| self.scale[j] * z[(j, t)])
+        let mut z = rhs.to_owned();
+        solve_lower_triangular_in_place(self.r.transpose(), z.as_mut(), self.par);
+        solve_upper_triangular_in_place(self.r.as_ref(), z.as_mut(), self.par);
+        z
     }
 }
 
@@ -143,7 +166,7 @@ impl Qr {
     /// Solves problems that share X, weights and λ (targets of one λ group) with one
     /// factorisation.
     fn solve_group(&self, group: &[RidgeProblem<'_>]) -> Result<Vec<Solution>> {
-        let f = QrFactor::new(self.name(), &group[0])?;
+        let f = QrFactor::new(self.name(), group)?;
         if f.too_ill_conditioned() {
             return Err(Error::IllConditioned {
                 solver: self.name().into(),
@@ -151,7 +174,7 @@ impl Qr {
                 min_digits: condition::MIN_DIGITS,
             });
         }
-        let w = f.solve_lstsq(scaled_centred_targets(group).as_ref());
+        let w = f.coefficients();
         Ok(group
             .iter()
             .enumerate()

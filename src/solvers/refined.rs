@@ -21,7 +21,7 @@ use crate::multi::{MultiRidgeProblem, gram_targets, per_group};
 use crate::problem::RidgeProblem;
 use crate::refine::refine;
 use crate::solvers::cholesky::factor_unchecked;
-use crate::solvers::qr::{QrFactor, scaled_centred_targets};
+use crate::solvers::qr::QrFactor;
 use crate::solvers::{Solver, timed};
 
 /// The factorisation a [`Refined`] backend starts from.
@@ -121,11 +121,11 @@ impl Refined {
     /// One QR factorisation for problems sharing X, weights and λ; each target refined.
     fn qr_group(&self, group: &[RidgeProblem<'_>]) -> Result<Vec<Solution>> {
         let name = self.name();
-        let f = QrFactor::new(name, &group[0])?;
+        let f = QrFactor::new(name, group)?;
         if f.condition * f64::EPSILON > self.max_contraction {
             return Err(ill_conditioned(name, f.condition));
         }
-        let w = f.solve_lstsq(scaled_centred_targets(group).as_ref());
+        let w = f.coefficients();
         let norms = Col::from_fn(f.scale.nrows(), |j| 1.0 / f.scale[j]);
         let refused = f.too_ill_conditioned();
         group
