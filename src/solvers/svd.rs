@@ -6,7 +6,10 @@
 //! B = Xs·D is factored, B = U·Σ·Vᵀ. Factoring B rather than Xs matters: the SVD's backward error
 //! is ε·‖B‖ in norm, and on a design whose columns span many orders of magnitude (a polynomial
 //! basis: NIST Filip's x¹⁰ column is 10⁹ times x's) a normwise error of ε·‖Xs‖ wipes out the small
-//! columns, while ε·‖B‖ is ε relative to each column.
+//! columns, while ε·‖B‖ is ε relative to each column. When n ≥ d, B is not formed: the
+//! tall-skinny QR of [Xs | Ys] ([`crate::tsqr`]), streamed over X in blocks of rows, gives
+//! Xs = Q·R, and the SVD of R·D (d × d) is that of B with U = Q·U_R; only Uᵀ·Ys = U_Rᵀ·(QᵀYs) is
+//! needed, and QᵀYs comes out of the same QR. The QR's backward error is column-wise small too.
 //!
 //! **Cut-off (numerical rank).** Singular values σᵢ ≤ rcond·σ₁ *of B* are treated as zero;
 //! rcond = max(n, d)·ε by default, the default of `numpy.linalg.lstsq` since numpy 1.14. numpy
@@ -35,10 +38,12 @@
 //! scaled data it is less accurate than stage 1 (on Filip ≈ 6 digits against 7.5 at λ = 0);
 //! `qr` is the accurate choice for one λ.
 //!
-//! Cost ≈ 4·n·d² + 8·d³ (stage 1) + O(d³) (stage 2).
+//! Cost ≈ 2·n·d² (the QR) + O(d³) (the two SVDs) when n ≥ d, with no n × d copy of X; otherwise
+//! an n × d copy and ≈ 4·n²·d + O(n³).
 
 use std::time::Instant;
 
+use faer::reborrow::ReborrowMut;
 use faer::{Col, Mat, MatRef};
 
 use crate::error::{Error, Result};
@@ -48,6 +53,7 @@ use crate::multi::{MultiRidgeProblem, assemble};
 use crate::problem::{RidgeProblem, dot};
 use crate::solvers::qr::scaled_centred_targets;
 use crate::solvers::{Solver, timed};
+use crate::tsqr::triangular_factor;
 
 /// Thin SVD of the equilibrated, centred design; minimum-norm solution at λ = 0.
 #[derive(Debug, Clone, Copy, Default)]
@@ -97,7 +103,7 @@ pub struct SvdFactorization {
 }
 
 impl SvdFactorization {
-    /// Factors the problem's centred, weight-scaled design (an n × d working copy) with the
+    /// Factors the problem's centred, weight-scaled design (streamed when n ≥ d, an n × d copy otherwise) with the
     /// cut-off `rcond` (default max(n, d)·ε).
     pub fn new(problem: &RidgeProblem<'_>, rcond: Option<f64>) -> Result<Self> {
         Self::of_targets(std::slice::from_ref(problem), rcond)
@@ -111,11 +117,40 @@ impl SvdFactorization {
             what: "no targets to factor for".into(),
         })?;
         let (n, d) = (problem.n_samples(), problem.n_features());
-        let mut b = Mat::zeros(n, d);
-        problem.write_scaled_centred_x(b.as_mut());
-        if problem.fit_intercept() {
-            recentre(problem, b.as_mut());
-        }
+        let ys = scaled_centred_targets(targets);
+        let means = residual_means(problem);
+        // B and the right-hand sides it is solved for: when n ≥ d, the SVD of R (d × d) from a
+        // tall-skinny QR of [S^½·Xc | S^½·Yc] streamed in row blocks, with Uᵀ·Ys = U_Rᵀ·(QᵀYs)
+        // (no n × d copy, and 2·n·d² flops instead of the SVD's ≈ 4·n·d²); otherwise the n × d
+        // copy itself. Either way the SVD's backward error is column-wise small, as the QR's is.
+        let (mut b, rhs) = if n >= d {
+            let k = ys.ncols();
+            let root: Vec<f64> = (0..n).map(|i| problem.weight(i).sqrt()).collect();
+            let r = triangular_factor(
+                n,
+                d + k,
+                None,
+                |first, mut out| {
+                    let len = out.nrows();
+                    let mut x = out.rb_mut().subcols_mut(0, d);
+                    problem.write_scaled_centred_rows(first, x.rb_mut());
+                    subtract_means(x, &root[first..first + len], means.as_ref());
+                    out.subcols_mut(d, k)
+                        .copy_from(ys.as_ref().subrows(first, len));
+                },
+                problem.par(),
+            );
+            (
+                r.as_ref().submatrix(0, 0, d, d).to_owned(),
+                r.as_ref().submatrix(0, d, d, k).to_owned(),
+            )
+        } else {
+            let mut b = Mat::zeros(n, d);
+            problem.write_scaled_centred_x(b.as_mut());
+            let root: Vec<f64> = (0..n).map(|i| problem.weight(i).sqrt()).collect();
+            subtract_means(b.as_mut(), &root, means.as_ref());
+            (b, ys)
+        };
         let scale = Col::from_fn(d, |j| pow2_inverse_sqrt(b.col(j).squared_norm_l2()));
         for j in 0..d {
             b.col_mut(j).iter_mut().for_each(|v| *v *= scale[j]);
@@ -125,11 +160,10 @@ impl SvdFactorization {
         let top = if s.nrows() > 0 { s[0] } else { 0.0 };
         let cutoff = rcond.unwrap_or(n.max(d) as f64 * f64::EPSILON) * top;
         let r = s.iter().take_while(|&&v| v > cutoff).count();
-        let ys = scaled_centred_targets(targets);
         // Plain sequential dot products rather than a matrix product: the same rounding on every
         // machine (a GEMM kernel's summation order depends on the SIMD width).
         let u = svd.U();
-        let uty = Mat::from_fn(r, ys.ncols(), |i, t| dot(u.col(i), ys.col(t)));
+        let uty = Mat::from_fn(r, rhs.ncols(), |i, t| dot(u.col(i), rhs.col(t)));
         let v = svd.V().subcols(0, r).to_owned();
         // Stage 2: G = Σ·Vᵀ·D⁻¹ (r × d) = P·Θ·Zᵀ.
         let g = Mat::from_fn(r, d, |i, j| s[i] * v[(j, i)] / scale[j]);
@@ -238,8 +272,9 @@ impl SvdFactorization {
     }
 }
 
-/// A second centring pass over S^½·Xc: subtracts from each column its remaining weighted mean
-/// mⱼ = Σᵢ √sᵢ·cᵢⱼ / S (so cᵢⱼ ← cᵢⱼ − √sᵢ·mⱼ).
+/// The weighted means mⱼ = Σᵢ √sᵢ·cᵢⱼ / S that remain in the columns of C = S^½·Xc after
+/// rounding (zero without an intercept), for a second centring pass cᵢⱼ ← cᵢⱼ − √sᵢ·mⱼ
+/// ([`subtract_means`]).
 ///
 /// Why: x̄ⱼ is rounded to f64, and the error δⱼ ≈ ε·|x̄ⱼ| of the mean is a multiple of the vector
 /// √s that no other centred column contains; after equilibration it is a direction of size
@@ -248,13 +283,27 @@ impl SvdFactorization {
 /// exactly rank-deficient design looks full rank. After this pass the remaining mean is the
 /// rounding of the centred values themselves, ε relative to the column. The intercept is still
 /// ȳ − x̄ᵀw: the shift mⱼ changes it by mᵀw, at the rounding level of that formula.
-fn recentre(problem: &RidgeProblem<'_>, mut b: faer::MatMut<'_, f64>) {
-    let root: Vec<f64> = (0..b.nrows()).map(|i| problem.weight(i).sqrt()).collect();
-    let total = problem.weight_sum();
-    for j in 0..b.ncols() {
-        let mean = (0..b.nrows()).map(|i| root[i] * b[(i, j)]).sum::<f64>() / total;
-        for (i, r) in root.iter().enumerate() {
-            b[(i, j)] -= r * mean;
+fn residual_means(problem: &RidgeProblem<'_>) -> Col<f64> {
+    let (n, d) = (problem.n_samples(), problem.n_features());
+    if !problem.fit_intercept() {
+        return Col::zeros(d);
+    }
+    let root: Vec<f64> = (0..n).map(|i| problem.weight(i).sqrt()).collect();
+    let mut column = Mat::zeros(n, 1);
+    Col::from_fn(d, |j| {
+        // Column by column, with the same arithmetic as `write_scaled_centred_rows`.
+        problem.write_scaled_centred_columns(j, column.as_mut());
+        (0..n).map(|i| root[i] * column[(i, 0)]).sum::<f64>() / problem.weight_sum()
+    })
+}
+
+/// cᵢⱼ ← cᵢⱼ − rootᵢ·mⱼ on a block of rows of S^½·Xc (rootᵢ = √sᵢ of those rows).
+fn subtract_means(mut c: faer::MatMut<'_, f64>, root: &[f64], means: faer::ColRef<'_, f64>) {
+    for j in 0..c.ncols() {
+        let m = means[j];
+        if m != 0.0 {
+            let mut col = c.rb_mut().col_mut(j);
+            root.iter().enumerate().for_each(|(i, r)| col[i] -= r * m);
         }
     }
 }
