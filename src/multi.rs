@@ -19,14 +19,13 @@ use crate::problem::RidgeProblem;
 /// [`MultiRidgeProblem::builder`].
 #[derive(Debug, Clone)]
 pub struct MultiRidgeProblem<'a> {
-    x: MatRef<'a, f64>,
+    /// The first target's problem: X, the weights, the intercept setting and parallelism,
+    /// validated once, with x̄ and S, which every target shares.
+    base: RidgeProblem<'a>,
     y: MatRef<'a, f64>,
     /// The columns of `y` that are this problem's targets (a selection keeps the borrow).
     columns: Vec<usize>,
     lambdas: Vec<f64>,
-    weights: Option<ColRef<'a, f64>>,
-    intercept: bool,
-    par: Par,
 }
 
 /// Builder for [`MultiRidgeProblem`]; defaults as [`RidgeProblem::builder`] (λ = 1 for every
@@ -67,7 +66,7 @@ impl<'a> MultiRidgeProblem<'a> {
     }
     /// The design X.
     pub fn x(&self) -> MatRef<'a, f64> {
-        self.x
+        self.base.x()
     }
     /// Target t's values.
     pub fn y(&self, t: usize) -> ColRef<'a, f64> {
@@ -75,34 +74,27 @@ impl<'a> MultiRidgeProblem<'a> {
     }
     /// The sample weights, if any.
     pub fn weights(&self) -> Option<ColRef<'a, f64>> {
-        self.weights
+        self.base.weights()
     }
     /// Whether an intercept is fitted (for every target).
     pub fn fit_intercept(&self) -> bool {
-        self.intercept
+        self.base.fit_intercept()
     }
     /// Parallelism for the dense kernels.
     pub fn par(&self) -> Par {
-        self.par
+        self.base.par()
     }
 
-    /// Target t as a single-target problem (X, Y[:, t], s, λₜ).
+    /// Target t as a single-target problem (X, Y[:, t], s, λₜ). X and the weights were checked
+    /// once by `build` (with every target column and every λ), so this costs O(n) for ȳ, not a
+    /// new O(n·d) validation and centring of X.
     pub fn target(&self, t: usize) -> RidgeProblem<'a> {
-        let mut b = RidgeProblem::builder(self.x, self.y(t))
-            .lambda(self.lambdas[t])
-            .intercept(self.intercept)
-            .par(self.par);
-        if let Some(s) = self.weights {
-            b = b.weights(s);
-        }
-        // `build` checked X, the weights, every target column and every λ.
-        b.build()
-            .expect("validated when the multi-target problem was built")
+        self.base.with_target_unchecked(self.y(t), self.lambdas[t])
     }
 
     /// The targets as an n × k matrix (a copy, in target order).
     pub fn y_matrix(&self) -> Mat<f64> {
-        Mat::from_fn(self.x.nrows(), self.n_targets(), |i, t| self.y(t)[i])
+        Mat::from_fn(self.base.n_samples(), self.n_targets(), |i, t| self.y(t)[i])
     }
 
     /// The sub-problem of the given targets (same borrowed data).
@@ -179,9 +171,9 @@ impl<'a> MultiRidgeProblemBuilder<'a> {
         if let Some(s) = self.weights {
             b = b.weights(s);
         }
-        let first = b.build()?;
+        let base = b.build()?;
         for (t, &l) in lambdas.iter().enumerate().skip(1) {
-            first.with_lambda(l)?;
+            base.with_lambda(l)?;
             if let Some(i) = self.y.col(t).iter().position(|v| !v.is_finite()) {
                 return Err(Error::NonFinite {
                     what: "Y",
@@ -191,13 +183,10 @@ impl<'a> MultiRidgeProblemBuilder<'a> {
             }
         }
         Ok(MultiRidgeProblem {
-            x: self.x,
+            base,
             y: self.y,
             columns: (0..k).collect(),
             lambdas,
-            weights: self.weights,
-            intercept: self.intercept,
-            par: self.par,
         })
     }
 }
@@ -307,6 +296,47 @@ mod tests {
             MultiRidgeProblem::builder(x.as_ref(), empty.as_ref()).build(),
             Err(Error::Empty { .. })
         ));
+    }
+
+    #[test]
+    fn targets_equal_problems_built_and_validated_alone() {
+        let (x, y) = testing::small();
+        let ys = Mat::from_fn(x.nrows(), 3, |i, t| {
+            y[i] * (t as f64 - 0.5) + 7.0 * t as f64
+        });
+        let s = Col::from_fn(x.nrows(), |i| 0.5 + (i % 4) as f64);
+        let w = faer::col![0.3, -0.2, 1.1];
+        for (weighted, intercept) in [(false, true), (true, true), (true, false)] {
+            let mut mb = MultiRidgeProblem::builder(x.as_ref(), ys.as_ref())
+                .lambdas(&[0.5, 0.0, 2.0])
+                .intercept(intercept);
+            if weighted {
+                mb = mb.weights(s.as_ref());
+            }
+            let multi = mb.build().unwrap();
+            for t in 0..3 {
+                let mut b = RidgeProblem::builder(x.as_ref(), ys.col(t))
+                    .lambda(multi.lambda(t))
+                    .intercept(intercept);
+                if weighted {
+                    b = b.weights(s.as_ref());
+                }
+                let (alone, target) = (b.build().unwrap(), multi.target(t));
+                // Bit for bit: the same means, S, λ, and hence the same objective.
+                assert_eq!(target.y_mean(), alone.y_mean(), "target {t}");
+                assert_eq!(target.x_mean(), alone.x_mean());
+                assert_eq!(target.weight_sum(), alone.weight_sum());
+                assert_eq!(target.lambda(), alone.lambda());
+                assert_eq!(
+                    target.objective(w.as_ref(), 0.4),
+                    alone.objective(w.as_ref(), 0.4)
+                );
+                assert_eq!(
+                    target.optimal_intercept(w.as_ref()),
+                    alone.optimal_intercept(w.as_ref())
+                );
+            }
+        }
     }
 
     #[test]

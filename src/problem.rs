@@ -148,6 +148,25 @@ impl<'a> RidgeProblem<'a> {
         })
     }
 
+    /// Another target `y` and penalty λ on the same, already validated X and weights: the
+    /// per-target problems of a [`crate::multi::MultiRidgeProblem`]. Only ȳ is computed (O(n));
+    /// X is neither re-checked nor re-averaged (x̄ and S depend on X and the weights only).
+    /// The caller guarantees that `y` has n finite entries and that λ is finite and ≥ 0.
+    pub(crate) fn with_target_unchecked(&self, y: ColRef<'a, f64>, lambda: f64) -> Self {
+        debug_assert!(y.nrows() == self.n_samples() && lambda.is_finite() && lambda >= 0.0);
+        let y_mean = if self.intercept {
+            weighted_mean(y, self.weights, self.weight_sum)
+        } else {
+            0.0
+        };
+        Self {
+            y,
+            lambda,
+            y_mean,
+            ..self.clone()
+        }
+    }
+
     /// The intercept that is optimal for given coefficients: b(w) = ȳ − x̄ᵀw (0 without intercept).
     pub fn optimal_intercept(&self, w: ColRef<'_, f64>) -> f64 {
         if self.intercept {
@@ -456,14 +475,15 @@ fn weighted_means(
             / weight_sum
     });
     mean += correction;
-    let y0 = dot(y, s) / weight_sum;
-    let y_mean = y0
-        + y.iter()
-            .zip(s.iter())
-            .map(|(v, s)| s * (v - y0))
-            .sum::<f64>()
-            / weight_sum;
-    (mean, y_mean)
+    (mean, weighted_mean(y, weights, weight_sum))
+}
+
+/// The weighted mean Σ sᵢvᵢ/S (sᵢ = 1 without weights) with the same correction pass as
+/// [`weighted_means`].
+fn weighted_mean(v: ColRef<'_, f64>, weights: Option<ColRef<'_, f64>>, weight_sum: f64) -> f64 {
+    let s = |i: usize| weights.map_or(1.0, |s| s[i]);
+    let m0 = (0..v.nrows()).map(|i| v[i] * s(i)).sum::<f64>() / weight_sum;
+    m0 + (0..v.nrows()).map(|i| s(i) * (v[i] - m0)).sum::<f64>() / weight_sum
 }
 
 /// xᵀy.

@@ -3,11 +3,12 @@
 //!
 //! # The problems
 //!
-//! [`Synthetic`] designs with n ≤ 300, d ≤ 40 (including d > n, then always with λ > 0), a
-//! condition number κ(Xc) of the centred design log-uniform in [1, 10⁶], column offsets (to
-//! exercise centring), a true intercept, noise 0, 0.1 or 1, λ log-uniform in [10⁻¹⁰, 10²] or
-//! λ = 0 (only when the positive-weight rows outnumber d + 1), random sample weights (≈20 % of
-//! them zero) on or off, and the intercept on or off. The true coefficients are N(0, 1), so
+//! [`Synthetic`](tikhonov::data::Synthetic) designs (drawn by `support_random::general_case`)
+//! with n ≤ 300, d ≤ 40 (including d > n, then always with λ > 0), a condition number κ(Xc)
+//! of the centred design log-uniform in [1, 10⁶], column offsets (to exercise centring), a
+//! true intercept, noise 0, 0.1 or 1, λ log-uniform in [10⁻¹⁰, 10²] or λ = 0 (only when the
+//! positive-weight rows outnumber d + 1), random sample weights (≈20 % of them zero) on or
+//! off, and the intercept on or off. The true coefficients are N(0, 1), so
 //! ‖w*‖ > 0 and every tolerance below is checked to be a small fraction of ‖w*‖: an all-zero
 //! answer fails every assertion.
 //!
@@ -74,89 +75,11 @@ mod support_random;
 use faer::Col;
 use proptest::prelude::*;
 use support_random::{
-    EPS, PAR, Spectrum, direct_constant, distance, gradient_floor, intercept_rounding_scale,
-    positive_count, random_weights, tolerance_scale, weighted_means,
+    Case, EPS, Ranges, Spectrum, config, direct_constant, distance, general_case, gradient_floor,
+    intercept_rounding_scale, tolerance_scale, weighted_means,
 };
-use tikhonov::data::{Synthetic, SyntheticData};
 use tikhonov::solvers::{self, Solver, SolverKind, SolverOptions};
 use tikhonov::{Error, Fit, RidgeProblem};
-
-/// `cases` random problems per property; failures are reported with the shrunk case and not
-/// written to a regressions file (found failures are kept as explicit tests instead).
-fn config(cases: u32) -> ProptestConfig {
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
-
-/// Share of rows with weight zero when weights are on.
-const ZERO_WEIGHT_PROB: f64 = 0.2;
-
-/// One random problem.
-#[derive(Debug, Clone)]
-struct Case {
-    n: usize,
-    d: usize,
-    condition: f64,
-    offset: f64,
-    true_intercept: f64,
-    noise: f64,
-    lambda: f64,
-    weighted: bool,
-    fit_intercept: bool,
-    seed: u64,
-}
-
-/// A case's data and weights.
-struct Instance {
-    data: SyntheticData,
-    weights: Option<Col<f64>>,
-}
-
-impl Case {
-    fn instance(&self) -> Instance {
-        let data = Synthetic {
-            n_samples: self.n,
-            n_features: self.d,
-            condition: self.condition,
-            noise: self.noise,
-            offset: self.offset,
-            intercept: self.true_intercept,
-            seed: self.seed,
-        }
-        .generate()
-        .expect("valid synthetic parameters");
-        let weights = self
-            .weighted
-            .then(|| random_weights(self.n, ZERO_WEIGHT_PROB, self.seed));
-        Instance { data, weights }
-    }
-
-    /// The spectrum of H for this case's data at penalty `lambda`.
-    fn spectrum(&self, inst: &Instance, lambda: f64) -> Spectrum {
-        Spectrum::of(
-            inst.data.x.as_ref(),
-            inst.weights.as_ref().map(|s| s.as_ref()),
-            self.fit_intercept,
-            lambda,
-        )
-    }
-}
-
-impl Instance {
-    fn problem(&self, lambda: f64, fit_intercept: bool) -> RidgeProblem<'_> {
-        let mut builder = RidgeProblem::builder(self.data.x.as_ref(), self.data.y.as_ref())
-            .lambda(lambda)
-            .intercept(fit_intercept)
-            .par(PAR);
-        if let Some(s) = &self.weights {
-            builder = builder.weights(s.as_ref());
-        }
-        builder.build().expect("generated problems are valid")
-    }
-}
 
 /// The derived tolerances of one problem, with the reference solution.
 struct Bounds {
@@ -305,9 +228,9 @@ fn check_direct(
 
 /// Runs every direct backend (and `gd` when κ_H ≤ 10³) on one case against `qr`.
 fn check_case(case: &Case) -> Result<(), TestCaseError> {
-    let inst = case.instance();
+    let inst = case.data();
     let problem = inst.problem(case.lambda, case.fit_intercept);
-    let spectrum = case.spectrum(&inst, case.lambda);
+    let spectrum = inst.spectrum(case.lambda, case.fit_intercept);
     let kappa = spectrum.kappa();
     let reference = match solvers::Qr.solve(&problem) {
         Ok(fit) => fit,
@@ -446,116 +369,33 @@ fn check_gd(
     check_intercept("gd", problem, &fit, reference, bounds, allowed)
 }
 
-/// Maps proptest's raw draws to a problem.
-#[allow(clippy::too_many_arguments)]
-fn make_case(
-    d: usize,
-    wide: bool,
-    u_n: f64,
-    extra: usize,
-    condition: f64,
-    offset: f64,
-    true_intercept: f64,
-    noise: f64,
-    lambda_zero: bool,
-    lambda: f64,
-    weighted: bool,
-    fit_intercept: bool,
-    seed: u64,
-) -> Case {
-    // Wide: 2 ≤ n < d (needs d ≥ 3). Tall: n ≥ d + 2, at most 300.
-    let n = if wide && d >= 3 {
-        2 + (u_n * (d - 2) as f64) as usize
-    } else {
-        (d + 2 + extra).min(300)
-    };
-    // λ = 0 needs a full-rank (centred, weighted) design: more positive-weight rows than d + 1.
-    let rows = if weighted {
-        positive_count(Some(&random_weights(n, ZERO_WEIGHT_PROB, seed)), n)
-    } else {
-        n
-    };
-    let lambda = if lambda_zero && rows >= d + 2 {
-        0.0
-    } else {
-        lambda
-    };
-    Case {
-        n,
-        d,
-        condition,
-        offset,
-        true_intercept,
-        noise,
-        lambda,
-        weighted,
-        fit_intercept,
-        seed,
-    }
+/// The general agreement family: d ≤ 40, n ≤ 300, κ(Xc) < 10⁶, λ ∈ [10⁻¹⁰, 10²) or (a quarter
+/// of the cases, where the design has full rank) 0.
+fn case() -> impl Strategy<Value = Case> {
+    general_case(Ranges {
+        max_d: 40,
+        max_extra: 260,
+        max_n: 300,
+        max_log_kappa: 6.0,
+        max_log_offset: 3.0,
+        log_lambda: (-10.0, 2.0),
+        lambda_zero_prob: 0.25,
+    })
 }
 
-fn offset_strategy() -> impl Strategy<Value = f64> {
-    prop_oneof![
-        1 => Just(0.0),
-        2 => (-1.0..3.0f64, any::<bool>())
-            .prop_map(|(e, neg)| if neg { -1.0 } else { 1.0 } * 10f64.powf(e)),
-    ]
-}
-
-prop_compose! {
-    fn case()(
-        d in 1usize..=40,
-        wide in proptest::bool::weighted(0.25),
-        u_n in 0.0..1.0f64,
-        extra in 0usize..=260,
-        log_kappa in 0.0..6.0f64,
-        offset in offset_strategy(),
-        true_intercept in -10.0..10.0f64,
-        noise in prop_oneof![Just(0.0), Just(0.1), Just(1.0)],
-        lambda_zero in proptest::bool::weighted(0.25),
-        log_lambda in -10.0..2.0f64,
-        weighted in any::<bool>(),
-        fit_intercept in any::<bool>(),
-        seed in any::<u64>(),
-    ) -> Case {
-        make_case(
-            d, wide, u_n, extra, 10f64.powf(log_kappa), offset, true_intercept, noise,
-            lambda_zero, 10f64.powf(log_lambda), weighted, fit_intercept, seed,
-        )
-    }
-}
-
-prop_compose! {
-    /// Problems for gradient descent: like [`case`] with d ≤ 20, n ≤ 80 and κ(Xc) ≤ 100, then λ
-    /// raised (if needed) to the smallest value with κ_H ≤ [`GD_MAX_KAPPA`].
-    fn gd_case()(
-        d in 1usize..=20,
-        wide in proptest::bool::weighted(0.25),
-        u_n in 0.0..1.0f64,
-        extra in 0usize..=58,
-        log_kappa in 0.0..2.0f64,
-        offset in offset_strategy(),
-        true_intercept in -10.0..10.0f64,
-        noise in prop_oneof![Just(0.0), Just(0.1), Just(1.0)],
-        lambda_zero in proptest::bool::weighted(0.25),
-        log_lambda in -4.0..1.0f64,
-        weighted in any::<bool>(),
-        fit_intercept in any::<bool>(),
-        seed in any::<u64>(),
-    ) -> Case {
-        let mut case = make_case(
-            d, wide, u_n, extra, 10f64.powf(log_kappa), offset, true_intercept, noise,
-            lambda_zero, 10f64.powf(log_lambda), weighted, fit_intercept, seed,
-        );
-        let inst = case.instance();
-        let base = case.spectrum(&inst, 0.0);
-        // (L₀ + λ)/(μ₀ + λ) ≤ K  ⟺  λ ≥ (L₀ − K·μ₀)/(K − 1).
-        let lambda_min = (base.l - GD_MAX_KAPPA * base.mu) / (GD_MAX_KAPPA - 1.0);
-        if case.lambda < lambda_min {
-            case.lambda = lambda_min * 1.01;
-        }
-        case
-    }
+/// Problems for gradient descent: like [`case`] with d ≤ 20, n ≤ 80 and κ(Xc) ≤ 100, then λ
+/// raised (if needed) to the smallest value with κ_H ≤ [`GD_MAX_KAPPA`].
+fn gd_case() -> impl Strategy<Value = Case> {
+    general_case(Ranges {
+        max_d: 20,
+        max_extra: 58,
+        max_n: 300,
+        max_log_kappa: 2.0,
+        max_log_offset: 3.0,
+        log_lambda: (-4.0, 1.0),
+        lambda_zero_prob: 0.25,
+    })
+    .prop_map(|case| case.cap_kappa(GD_MAX_KAPPA))
 }
 
 proptest! {
@@ -639,9 +479,9 @@ proptest! {
 // Property bodies; each is documented at its `proptest!` entry above.
 
 fn check_gd_agrees_with_qr_within_its_gradient_bound(case: Case) -> Result<(), TestCaseError> {
-    let inst = case.instance();
+    let inst = case.data();
     let problem = inst.problem(case.lambda, case.fit_intercept);
-    let spectrum = case.spectrum(&inst, case.lambda);
+    let spectrum = inst.spectrum(case.lambda, case.fit_intercept);
     prop_assert!(
         spectrum.kappa() <= GD_MAX_KAPPA * 1.001,
         "generator: κ_H = {:e}",
@@ -660,9 +500,9 @@ fn check_gd_agrees_with_qr_within_its_gradient_bound(case: Case) -> Result<(), T
 fn check_sgd_default_options_succeed_on_well_conditioned_problems(
     case: Case,
 ) -> Result<(), TestCaseError> {
-    let inst = case.instance();
+    let inst = case.data();
     let problem = inst.problem(case.lambda, case.fit_intercept);
-    let kappa = case.spectrum(&inst, case.lambda).kappa();
+    let kappa = inst.spectrum(case.lambda, case.fit_intercept).kappa();
     let fit = solvers::Sgd::default().solve(&problem);
     prop_assert!(
         fit.is_ok(),
@@ -673,9 +513,9 @@ fn check_sgd_default_options_succeed_on_well_conditioned_problems(
 }
 
 fn check_sgd_default_options_are_accurate_and_honest(case: Case) -> Result<(), TestCaseError> {
-    let inst = case.instance();
+    let inst = case.data();
     let problem = inst.problem(case.lambda, case.fit_intercept);
-    let spectrum = case.spectrum(&inst, case.lambda);
+    let spectrum = inst.spectrum(case.lambda, case.fit_intercept);
     let reference = solvers::Qr
         .solve(&problem)
         .map_err(|e| TestCaseError::fail(e.to_string()))?;
@@ -772,7 +612,7 @@ fn sgd_regression_false_divergence() {
         fit_intercept: false,
         seed: 15473723861618922188,
     };
-    let inst = case.instance();
+    let inst = case.data();
     let problem = inst.problem(case.lambda, case.fit_intercept);
     if let Err(e) = solvers::Sgd::default().solve(&problem) {
         panic!("sgd (defaults) failed on a problem with κ_H = 1: {e}");

@@ -3,9 +3,10 @@
 //!
 //! # Agreement at tol = 10⁻¹⁰
 //!
-//! Random [`Synthetic`] problems: κ(Xc) log-uniform in [1, 10³], d ≤ 30, n ≤ 92, a quarter of
-//! them wide (n < d), column offsets, a true intercept, noise 0, 0.1 or 1, random weights (≈20 %
-//! zero) on or off, the intercept on or off, and λ > 0 log-uniform in [10⁻⁶, 10], raised where
+//! Random [`Synthetic`] problems (`support_random::general_case`): κ(Xc) log-uniform in
+//! [1, 10³], d ≤ 30, n ≤ 92, a quarter of them wide (n < d), column offsets, a true intercept,
+//! noise 0, 0.1 or 1, random weights (≈20 % zero) on or off, the intercept on or off, and
+//! λ > 0 log-uniform in [10⁻⁶, 10], raised where
 //! needed so that κ_H = L/μ ≤ 10³ (H = XcᵀSXc/S + λI, its spectrum measured in the test by an
 //! SVD of the design centred here, `support_random::Spectrum`).
 //!
@@ -42,8 +43,9 @@ mod support_random;
 use faer::Col;
 use proptest::prelude::*;
 use support_random::{
-    EPS, PAR, Spectrum, direct_constant, distance, gradient_floor, intercept_rounding_scale,
-    random_weights, spd_solve, tolerance_scale, weighted_design, weighted_means,
+    Case, EPS, PAR, Ranges, Spectrum, config, direct_constant, distance, general_case,
+    gradient_floor, intercept_rounding_scale, spd_solve, tolerance_scale, weighted_design,
+    weighted_means,
 };
 use tikhonov::data::{Synthetic, SyntheticData};
 use tikhonov::iterate::IterationControl;
@@ -56,80 +58,6 @@ const TOL: f64 = 1e-10;
 const MAX_KAPPA_H: f64 = 1e3;
 /// The largest κ_H of the hard property.
 const HARD_KAPPA_H: f64 = 1e6;
-
-/// One random problem.
-#[derive(Debug, Clone)]
-struct Case {
-    n: usize,
-    d: usize,
-    condition: f64,
-    offset: f64,
-    true_intercept: f64,
-    noise: f64,
-    lambda: f64,
-    weighted: bool,
-    fit_intercept: bool,
-    seed: u64,
-}
-
-/// A case's data and weights.
-struct Instance {
-    data: SyntheticData,
-    weights: Option<Col<f64>>,
-}
-
-impl Case {
-    fn instance(&self) -> Instance {
-        let data = Synthetic {
-            n_samples: self.n,
-            n_features: self.d,
-            condition: self.condition,
-            noise: self.noise,
-            offset: self.offset,
-            intercept: self.true_intercept,
-            seed: self.seed,
-        }
-        .generate()
-        .expect("valid synthetic parameters");
-        let weights = self
-            .weighted
-            .then(|| random_weights(self.n, 0.2, self.seed));
-        Instance { data, weights }
-    }
-
-    fn spectrum(&self, inst: &Instance, lambda: f64) -> Spectrum {
-        Spectrum::of(
-            inst.data.x.as_ref(),
-            inst.weights.as_ref().map(|s| s.as_ref()),
-            self.fit_intercept,
-            lambda,
-        )
-    }
-
-    /// Raises λ (if needed) to the smallest value with κ_H ≤ `max_kappa`:
-    /// (L₀ + λ)/(μ₀ + λ) ≤ K ⟺ λ ≥ (L₀ − K·μ₀)/(K − 1).
-    fn cap_kappa(mut self, max_kappa: f64) -> Self {
-        let base = self.spectrum(&self.instance(), 0.0);
-        let lambda_min = (base.l - max_kappa * base.mu) / (max_kappa - 1.0);
-        if self.lambda < lambda_min {
-            self.lambda = lambda_min * 1.01;
-        }
-        self
-    }
-}
-
-impl Instance {
-    fn problem(&self, case: &Case) -> RidgeProblem<'_> {
-        let mut builder = RidgeProblem::builder(self.data.x.as_ref(), self.data.y.as_ref())
-            .lambda(case.lambda)
-            .intercept(case.fit_intercept)
-            .par(PAR);
-        if let Some(s) = &self.weights {
-            builder = builder.weights(s.as_ref());
-        }
-        builder.build().expect("valid problem")
-    }
-}
 
 /// The iteration budget of `name` at tolerance TOL, from each method's theory:
 ///
@@ -247,9 +175,9 @@ fn check_backend(
 
 /// Runs each of `backends` on `case` against `qr`.
 fn check_case(case: &Case, backends: &[&str], headline: bool) -> Result<(), TestCaseError> {
-    let inst = case.instance();
-    let problem = inst.problem(case);
-    let spectrum = case.spectrum(&inst, case.lambda);
+    let inst = case.data();
+    let problem = inst.problem(case.lambda, case.fit_intercept);
+    let spectrum = inst.spectrum(case.lambda, case.fit_intercept);
     let reference = solvers::Qr
         .solve(&problem)
         .map_err(|e| TestCaseError::fail(format!("qr: {e}")))?;
@@ -260,47 +188,22 @@ fn check_case(case: &Case, backends: &[&str], headline: bool) -> Result<(), Test
     Ok(())
 }
 
-/// Column offsets: 0, or ±10^e with e uniform in [−1, `max_log`).
-fn offset_strategy(max_log: f64) -> impl Strategy<Value = f64> {
-    prop_oneof![
-        1 => Just(0.0),
-        2 => (-1.0..max_log, any::<bool>())
-            .prop_map(|(e, neg)| if neg { -1.0 } else { 1.0 } * 10f64.powf(e)),
-    ]
-}
-
-prop_compose! {
-    /// A problem with κ(Xc) ≤ 10^`max_log_kappa`, λ ≥ 10^`min_log_lambda` (before capping κ_H)
-    /// and column offsets below 10^`max_log_offset`.
-    fn case(max_log_kappa: f64, min_log_lambda: f64, max_log_offset: f64)(
-        d in 1usize..=30,
-        wide in proptest::bool::weighted(0.25),
-        u_n in 0.0..1.0f64,
-        extra in 0usize..=60,
-        log_kappa in 0.0..max_log_kappa,
-        offset in offset_strategy(max_log_offset),
-        true_intercept in -10.0..10.0f64,
-        noise in prop_oneof![Just(0.0), Just(0.1), Just(1.0)],
-        log_lambda in min_log_lambda..1.0f64,
-        weighted in any::<bool>(),
-        fit_intercept in any::<bool>(),
-        seed in any::<u64>(),
-    ) -> Case {
-        // Wide: 2 ≤ n < d (needs d ≥ 3). Tall: n ≥ d + 2.
-        let n = if wide && d >= 3 { 2 + (u_n * (d - 2) as f64) as usize } else { d + 2 + extra };
-        Case {
-            n, d, condition: 10f64.powf(log_kappa), offset, true_intercept, noise,
-            lambda: 10f64.powf(log_lambda), weighted, fit_intercept, seed,
-        }
-    }
-}
-
-fn config(cases: u32) -> ProptestConfig {
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
+/// A problem with κ(Xc) ≤ 10^`max_log_kappa`, λ ≥ 10^`min_log_lambda` (before capping κ_H)
+/// and column offsets below 10^`max_log_offset`; d ≤ 30, n ≤ 92.
+fn case(
+    max_log_kappa: f64,
+    min_log_lambda: f64,
+    max_log_offset: f64,
+) -> impl Strategy<Value = Case> {
+    general_case(Ranges {
+        max_d: 30,
+        max_extra: 60,
+        max_n: usize::MAX,
+        max_log_kappa,
+        max_log_offset,
+        log_lambda: (min_log_lambda, 1.0),
+        lambda_zero_prob: 0.0,
+    })
 }
 
 proptest! {

@@ -30,10 +30,10 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use support_random::{
-    EPS, PAR, Spectrum, direct_constant, distance, intercept_rounding_scale, primal_tolerance,
-    random_weights, spd_solve, weighted_design, weighted_means,
+    Case, Data, EPS, PAR, config, direct_constant, distance, intercept_rounding_scale,
+    noise_strategy, primal_tolerance, spd_solve, weighted_design, weighted_means,
+    well_conditioned_case,
 };
-use tikhonov::data::Synthetic;
 use tikhonov::solvers;
 use tikhonov::{Fit, RidgeProblem};
 
@@ -42,85 +42,6 @@ const BACKENDS: [&str; 2] = ["cholesky", "qr"];
 
 /// The largest tolerance an invariance may use: beyond it the check would lose its teeth.
 const MAX_TOL: f64 = 1e-6;
-
-/// One random, well-conditioned problem.
-#[derive(Debug, Clone)]
-struct Case {
-    n: usize,
-    d: usize,
-    condition: f64,
-    offset: f64,
-    noise: f64,
-    lambda: f64,
-    weighted: bool,
-    fit_intercept: bool,
-    seed: u64,
-}
-
-/// Owned data of a problem: X, y and optional weights.
-#[derive(Clone)]
-struct Data {
-    x: Mat<f64>,
-    y: Col<f64>,
-    weights: Option<Col<f64>>,
-}
-
-impl Case {
-    fn data(&self) -> Data {
-        let synthetic = Synthetic {
-            n_samples: self.n,
-            n_features: self.d,
-            condition: self.condition,
-            noise: self.noise,
-            offset: self.offset,
-            intercept: 2.5,
-            seed: self.seed,
-        }
-        .generate()
-        .expect("valid synthetic parameters");
-        Data {
-            x: synthetic.x,
-            y: synthetic.y,
-            weights: self
-                .weighted
-                .then(|| random_weights(self.n, 0.2, self.seed)),
-        }
-    }
-}
-
-impl Data {
-    fn problem(&self, lambda: f64, fit_intercept: bool) -> RidgeProblem<'_> {
-        let mut builder = RidgeProblem::builder(self.x.as_ref(), self.y.as_ref())
-            .lambda(lambda)
-            .intercept(fit_intercept)
-            .par(PAR);
-        if let Some(s) = &self.weights {
-            builder = builder.weights(s.as_ref());
-        }
-        builder.build().expect("valid problem")
-    }
-
-    fn spectrum(&self, lambda: f64, fit_intercept: bool) -> Spectrum {
-        Spectrum::of(
-            self.x.as_ref(),
-            self.weights.as_ref().map(|s| s.as_ref()),
-            fit_intercept,
-            lambda,
-        )
-    }
-
-    /// The data with rows taken in the order `rows` (repetitions allowed).
-    fn rows(&self, rows: &[usize]) -> Data {
-        Data {
-            x: Mat::from_fn(rows.len(), self.x.ncols(), |i, j| self.x[(rows[i], j)]),
-            y: Col::from_fn(rows.len(), |i| self.y[rows[i]]),
-            weights: self
-                .weights
-                .as_ref()
-                .map(|s| Col::from_fn(rows.len(), |i| s[rows[i]])),
-        }
-    }
-}
 
 /// Solves with a named backend; a direct backend must not fail on these problems.
 fn solve(name: &str, problem: &RidgeProblem<'_>) -> Result<Fit, TestCaseError> {
@@ -210,46 +131,10 @@ fn assert_same(
     Ok(())
 }
 
-prop_compose! {
-    /// Tall problems (n ≥ d + 2, any λ ≥ 10⁻³) and wide ones (n < d, λ ≥ 10⁻²), κ(Xc) ≤ 10,
-    /// offsets up to 10 only with an intercept (without one an offset makes X ill-conditioned).
-    fn case()(
-        d in 1usize..=15,
-        wide in proptest::bool::weighted(0.2),
-        u in 0.0..1.0f64,
-        log_kappa in 0.0..1.0f64,
-        offset in prop_oneof![Just(0.0), -10.0..10.0f64],
-        noise in prop_oneof![Just(0.0), Just(0.1), Just(1.0)],
-        log_lambda in -3.0..1.0f64,
-        weighted in any::<bool>(),
-        fit_intercept in any::<bool>(),
-        seed in any::<u64>(),
-    ) -> Case {
-        let (n, lambda) = if wide && d >= 3 {
-            (2 + (u * (d - 2) as f64) as usize, 10f64.powf(log_lambda.max(-2.0)))
-        } else {
-            (d + 2 + (u * 140.0) as usize, 10f64.powf(log_lambda))
-        };
-        Case {
-            n, d,
-            condition: 10f64.powf(log_kappa),
-            offset: if fit_intercept { offset } else { 0.0 },
-            noise,
-            lambda,
-            weighted,
-            fit_intercept,
-            seed,
-        }
-    }
-}
-
-/// `cases` random problems per property, failures not written to a regressions file.
-fn config(cases: u32) -> ProptestConfig {
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
+/// Tall problems (n ≥ d + 2, n ≤ 157, any λ ≥ 10⁻³) and wide ones (n < d, λ ≥ 10⁻²) with
+/// d ≤ 15, κ(Xc) ≤ 10, offsets up to 10 only with an intercept, noise 0, 0.1 or 1.
+fn case() -> impl Strategy<Value = Case> {
+    well_conditioned_case(15, 0.2, 140.0, noise_strategy())
 }
 
 // The property bodies; each is documented at its `proptest!` entry at the end of the file.

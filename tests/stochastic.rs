@@ -33,8 +33,8 @@ mod support_random;
 use faer::Col;
 use proptest::prelude::*;
 use support_random::{
-    EPS, PAR, Spectrum, direct_constant, distance, gradient_floor, intercept_rounding_scale,
-    positive_count, primal_tolerance, random_weights, weighted_design, weighted_means,
+    Case, EPS, PAR, config, direct_constant, distance, gradient_floor, intercept_rounding_scale,
+    primal_tolerance, weighted_design, weighted_means,
 };
 use tikhonov::RidgeProblem;
 use tikhonov::data::{Synthetic, SyntheticData};
@@ -46,68 +46,6 @@ const TOL: f64 = 1e-10;
 const MAX_KAPPA: f64 = 1e3;
 /// The backends under test.
 const VARIANCE_REDUCED: [&str; 3] = ["sag", "saga", "svrg"];
-
-/// One random problem.
-#[derive(Debug, Clone)]
-struct Case {
-    n: usize,
-    d: usize,
-    condition: f64,
-    offset: f64,
-    noise: f64,
-    lambda: f64,
-    weighted: bool,
-    fit_intercept: bool,
-    seed: u64,
-}
-
-/// A case's data, weights and measured spectrum (at the case's λ).
-struct Instance {
-    data: SyntheticData,
-    weights: Option<Col<f64>>,
-}
-
-impl Case {
-    fn instance(&self) -> Instance {
-        let data = Synthetic {
-            n_samples: self.n,
-            n_features: self.d,
-            condition: self.condition,
-            noise: self.noise,
-            offset: self.offset,
-            intercept: 1.5,
-            seed: self.seed,
-        }
-        .generate()
-        .expect("valid synthetic parameters");
-        let weights = self
-            .weighted
-            .then(|| random_weights(self.n, 0.2, self.seed));
-        Instance { data, weights }
-    }
-}
-
-impl Instance {
-    fn problem(&self, case: &Case) -> RidgeProblem<'_> {
-        let mut builder = RidgeProblem::builder(self.data.x.as_ref(), self.data.y.as_ref())
-            .lambda(case.lambda)
-            .intercept(case.fit_intercept)
-            .par(PAR);
-        if let Some(s) = &self.weights {
-            builder = builder.weights(s.as_ref());
-        }
-        builder.build().expect("generated problems are valid")
-    }
-
-    fn spectrum(&self, case: &Case, lambda: f64) -> Spectrum {
-        Spectrum::of(
-            self.data.x.as_ref(),
-            self.weights.as_ref().map(|s| s.as_ref()),
-            case.fit_intercept,
-            lambda,
-        )
-    }
-}
 
 prop_compose! {
     fn case()(
@@ -122,30 +60,21 @@ prop_compose! {
         fit_intercept in any::<bool>(),
         seed in any::<u64>(),
     ) -> Case {
-        let mut case = Case {
+        Case {
             n,
             d,
             condition: 10f64.powf(log_kappa),
             // Without an intercept an offset is a huge first singular value: κ far above 10³.
             offset: if fit_intercept { offset } else { 0.0 },
+            true_intercept: 1.5,
             noise,
             lambda: 10f64.powf(log_lambda),
             weighted,
             fit_intercept,
             seed,
-        };
-        let inst = case.instance();
-        let rows = positive_count(inst.weights.as_ref(), n);
-        if lambda_zero && rows >= d + 2 {
-            case.lambda = 0.0;
         }
-        // (L₀ + λ)/(μ₀ + λ) ≤ K  ⟺  λ ≥ (L₀ − K·μ₀)/(K − 1).
-        let base = inst.spectrum(&case, 0.0);
-        let lambda_min = (base.l - MAX_KAPPA * base.mu) / (MAX_KAPPA - 1.0);
-        if case.lambda < lambda_min {
-            case.lambda = lambda_min * 1.01;
-        }
-        case
+        .lambda_zero_if(lambda_zero)
+        .cap_kappa(MAX_KAPPA)
     }
 }
 
@@ -199,9 +128,9 @@ fn budget(name: &str, n: usize, l_max: f64, mu: f64) -> usize {
 }
 
 fn check_variance_reduced(case: &Case) -> Result<(), TestCaseError> {
-    let inst = case.instance();
-    let problem = inst.problem(case);
-    let spectrum = inst.spectrum(case, case.lambda);
+    let inst = case.data();
+    let problem = inst.problem(case.lambda, case.fit_intercept);
+    let spectrum = inst.spectrum(case.lambda, case.fit_intercept);
     let kappa = spectrum.kappa();
     prop_assert!(kappa <= MAX_KAPPA * 1.001, "generator: κ_H = {kappa:e}");
     let reference = solvers::Qr
@@ -286,11 +215,7 @@ fn check_intercept(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: 16,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(config(16))]
 
     /// sag, saga and svrg at tol = 10⁻¹⁰ converge within their theorems' budgets and land within
     /// ‖∇J‖/μ (hence 10⁻⁷ relative) of `qr` on problems with κ_H ≤ 10³.

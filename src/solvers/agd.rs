@@ -34,40 +34,27 @@ use crate::fit::Fit;
 use crate::iterate::{IterState, IterationControl, IterativeMethod};
 use crate::objective::Objective;
 use crate::problem::{RidgeProblem, dot};
-use crate::solvers::{Solver, SolverOptions, iterative};
+use crate::solvers::{IterativeSettings, Solver, SolverOptions, iterative};
 
 /// Nesterov's accelerated gradient, step 1/L, with adaptive restart.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct AcceleratedGradient {
-    control: IterationControl,
+    settings: IterativeSettings,
 }
 
 impl AcceleratedGradient {
-    /// Default relative tolerance on ‖∇f‖.
-    pub const DEFAULT_TOL: f64 = 1e-8;
-    /// Default iteration budget.
-    pub const DEFAULT_MAX_ITER: usize = 10_000;
-
     /// Accelerated gradient with step 1/L under the given control.
     pub fn new(control: IterationControl) -> Self {
-        Self { control }
+        Self {
+            settings: control.into(),
+        }
     }
 
     /// Builds from user options (`tol`, `max_iter`, `time_limit`).
     pub fn from_options(options: &SolverOptions) -> Result<Self> {
-        Ok(Self::new(
-            options.control(Self::DEFAULT_TOL, Self::DEFAULT_MAX_ITER)?,
-        ))
-    }
-}
-
-impl Default for AcceleratedGradient {
-    fn default() -> Self {
-        // The defaults are valid by construction.
-        Self::new(
-            IterationControl::new(Self::DEFAULT_TOL, Self::DEFAULT_MAX_ITER)
-                .expect("valid defaults"),
-        )
+        Ok(Self {
+            settings: IterativeSettings::from_options(options)?,
+        })
     }
 }
 
@@ -128,7 +115,7 @@ impl Solver for AcceleratedGradient {
     }
 
     fn solve(&self, problem: &RidgeProblem<'_>) -> Result<Fit> {
-        iterative(problem, self.name(), &self.control, |objective| {
+        iterative(problem, self.name(), &self.settings.control, |objective| {
             let eta = 1.0 / objective.smoothness();
             let q = (objective.strong_convexity() * eta).clamp(0.0, 1.0);
             Ok(Nesterov {

@@ -34,40 +34,27 @@ use crate::iterate::{IterState, IterationControl, IterativeMethod};
 use crate::objective::{LeastSquares, Objective};
 use crate::problem::RidgeProblem;
 use crate::solvers::cg::{Residual, least_squares};
-use crate::solvers::{Solver, SolverOptions, iterative};
+use crate::solvers::{IterativeSettings, Solver, SolverOptions, iterative};
 
 /// Cyclic coordinate descent with residual updates.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct CoordinateDescent {
-    control: IterationControl,
+    settings: IterativeSettings,
 }
 
 impl CoordinateDescent {
-    /// Default relative tolerance on ‖∇f‖.
-    pub const DEFAULT_TOL: f64 = 1e-8;
-    /// Default sweep budget.
-    pub const DEFAULT_MAX_ITER: usize = 10_000;
-
     /// Coordinate descent under the given control (`max_iter` counts sweeps).
     pub fn new(control: IterationControl) -> Self {
-        Self { control }
+        Self {
+            settings: control.into(),
+        }
     }
 
     /// Builds from user options (`tol`, `max_iter`, `time_limit`).
     pub fn from_options(options: &SolverOptions) -> Result<Self> {
-        Ok(Self::new(
-            options.control(Self::DEFAULT_TOL, Self::DEFAULT_MAX_ITER)?,
-        ))
-    }
-}
-
-impl Default for CoordinateDescent {
-    fn default() -> Self {
-        // The defaults are valid by construction.
-        Self::new(
-            IterationControl::new(Self::DEFAULT_TOL, Self::DEFAULT_MAX_ITER)
-                .expect("valid defaults"),
-        )
+        Ok(Self {
+            settings: IterativeSettings::from_options(options)?,
+        })
     }
 }
 
@@ -122,9 +109,9 @@ impl Solver for CoordinateDescent {
     }
 
     fn solve(&self, problem: &RidgeProblem<'_>) -> Result<Fit> {
-        iterative(problem, self.name(), &self.control, |_| {
+        iterative(problem, self.name(), &self.settings.control, |_| {
             Ok(Sweeps {
-                tol: self.control.tol(),
+                tol: self.settings.control.tol(),
                 curvature: Col::zeros(0),
                 residual: None,
             })

@@ -40,7 +40,7 @@ use crate::fit::Fit;
 use crate::iterate::{IterState, IterationControl, IterativeMethod, axpy};
 use crate::objective::{LeastSquares, Objective};
 use crate::problem::{RidgeProblem, dot};
-use crate::solvers::{Solver, SolverOptions, iterative};
+use crate::solvers::{IterativeSettings, Solver, SolverOptions, iterative};
 
 /// Which diagonal preconditioner CGLS uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -69,22 +69,17 @@ impl FromStr for Preconditioner {
 }
 
 /// Conjugate gradients on the normal equations (CGLS), optionally Jacobi-preconditioned.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ConjugateGradient {
-    control: IterationControl,
+    settings: IterativeSettings,
     preconditioner: Preconditioner,
 }
 
 impl ConjugateGradient {
-    /// Default relative tolerance on ‖∇f‖.
-    pub const DEFAULT_TOL: f64 = 1e-8;
-    /// Default iteration budget.
-    pub const DEFAULT_MAX_ITER: usize = 10_000;
-
     /// Unpreconditioned CGLS under the given control.
     pub fn new(control: IterationControl) -> Self {
         Self {
-            control,
+            settings: control.into(),
             preconditioner: Preconditioner::None,
         }
     }
@@ -97,19 +92,10 @@ impl ConjugateGradient {
 
     /// Builds from user options (`tol`, `max_iter`, `time_limit`).
     pub fn from_options(options: &SolverOptions) -> Result<Self> {
-        Ok(Self::new(
-            options.control(Self::DEFAULT_TOL, Self::DEFAULT_MAX_ITER)?,
-        ))
-    }
-}
-
-impl Default for ConjugateGradient {
-    fn default() -> Self {
-        // The defaults are valid by construction.
-        Self::new(
-            IterationControl::new(Self::DEFAULT_TOL, Self::DEFAULT_MAX_ITER)
-                .expect("valid defaults"),
-        )
+        Ok(Self {
+            settings: IterativeSettings::from_options(options)?,
+            preconditioner: Preconditioner::None,
+        })
     }
 }
 
@@ -275,10 +261,10 @@ impl Solver for ConjugateGradient {
     }
 
     fn solve(&self, problem: &RidgeProblem<'_>) -> Result<Fit> {
-        iterative(problem, self.name(), &self.control, |_| {
+        iterative(problem, self.name(), &self.settings.control, |_| {
             Ok(Cgls {
                 name: self.name(),
-                tol: self.control.tol(),
+                tol: self.settings.control.tol(),
                 preconditioner: self.preconditioner,
                 m: Col::zeros(0),
                 residual: None,

@@ -4,64 +4,45 @@
 //! error contracts by (1 − μ/L) per iteration, so the iteration count grows like κ(Xc)². Each
 //! iteration reads X twice (X·w, then Xᵀr).
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::fit::Fit;
 use crate::iterate::{IterState, IterationControl, IterativeMethod, axpy};
 use crate::objective::Objective;
 use crate::problem::RidgeProblem;
-use crate::solvers::{Solver, SolverOptions, iterative};
+use crate::solvers::{IterativeSettings, Solver, SolverOptions, iterative, positive_step};
 
 /// Batch gradient descent with a fixed step (default 1/L).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct GradientDescent {
-    control: IterationControl,
+    settings: IterativeSettings,
     step: Option<f64>,
 }
 
 impl GradientDescent {
-    /// Default relative tolerance on ‖∇f‖.
-    pub const DEFAULT_TOL: f64 = 1e-8;
-    /// Default iteration budget.
-    pub const DEFAULT_MAX_ITER: usize = 10_000;
-
     /// Gradient descent with step 1/L under the given control.
     pub fn new(control: IterationControl) -> Self {
         Self {
-            control,
+            settings: control.into(),
             step: None,
         }
     }
 
     /// Uses a fixed step η > 0 instead of 1/L (a step above 2/L diverges, which is reported).
     pub fn with_step(mut self, step: f64) -> Result<Self> {
-        if !(step.is_finite() && step > 0.0) {
-            return Err(Error::invalid(
-                "step",
-                step,
-                "a positive step size, e.g. 0.01, or omit it for 1/L",
-            ));
-        }
-        self.step = Some(step);
+        self.step = Some(positive_step(step, "e.g. 0.01, or omit it for 1/L")?);
         Ok(self)
     }
 
     /// Builds from user options (`tol`, `max_iter`, `time_limit`, `step`).
     pub fn from_options(options: &SolverOptions) -> Result<Self> {
-        let gd = Self::new(options.control(Self::DEFAULT_TOL, Self::DEFAULT_MAX_ITER)?);
+        let gd = Self {
+            settings: IterativeSettings::from_options(options)?,
+            step: None,
+        };
         match options.step {
             Some(step) => gd.with_step(step),
             None => Ok(gd),
         }
-    }
-}
-
-impl Default for GradientDescent {
-    fn default() -> Self {
-        // The defaults are valid by construction.
-        Self::new(
-            IterationControl::new(Self::DEFAULT_TOL, Self::DEFAULT_MAX_ITER)
-                .expect("valid defaults"),
-        )
     }
 }
 
@@ -85,7 +66,7 @@ impl Solver for GradientDescent {
     }
 
     fn solve(&self, problem: &RidgeProblem<'_>) -> Result<Fit> {
-        iterative(problem, self.name(), &self.control, |objective| {
+        iterative(problem, self.name(), &self.settings.control, |objective| {
             let eta = self.step.unwrap_or_else(|| 1.0 / objective.smoothness());
             Ok(Step { eta })
         })

@@ -37,7 +37,7 @@ use crate::fit::Fit;
 use crate::iterate::{IterState, IterationControl, IterativeMethod, axpy};
 use crate::objective::Objective;
 use crate::problem::{RidgeProblem, dot};
-use crate::solvers::{Solver, SolverOptions, iterative};
+use crate::solvers::{IterativeSettings, Solver, SolverOptions, iterative};
 
 /// Sufficient-decrease constant c₁ (N&W §3.1).
 const C1: f64 = 1e-4;
@@ -51,23 +51,19 @@ const VALUE_RESOLUTION: f64 = 1e-6;
 /// Limited-memory BFGS with a strong-Wolfe line search.
 #[derive(Debug, Clone)]
 pub struct Lbfgs {
-    control: IterationControl,
+    settings: IterativeSettings,
     memory: usize,
 }
 
 impl Lbfgs {
-    /// Default relative tolerance on ‖∇f‖.
-    pub const DEFAULT_TOL: f64 = 1e-8;
-    /// Default iteration budget.
-    pub const DEFAULT_MAX_ITER: usize = 10_000;
     /// Default number of stored pairs m.
     pub const DEFAULT_MEMORY: usize = 10;
 
     /// L-BFGS with m = 10 under the given control.
     pub fn new(control: IterationControl) -> Self {
         Self {
-            control,
-            memory: Self::DEFAULT_MEMORY,
+            settings: control.into(),
+            ..Self::default()
         }
     }
 
@@ -86,19 +82,19 @@ impl Lbfgs {
 
     /// Builds from user options (`tol`, `max_iter`, `time_limit`).
     pub fn from_options(options: &SolverOptions) -> Result<Self> {
-        Ok(Self::new(
-            options.control(Self::DEFAULT_TOL, Self::DEFAULT_MAX_ITER)?,
-        ))
+        Ok(Self {
+            settings: IterativeSettings::from_options(options)?,
+            ..Self::default()
+        })
     }
 }
 
 impl Default for Lbfgs {
     fn default() -> Self {
-        // The defaults are valid by construction.
-        Self::new(
-            IterationControl::new(Self::DEFAULT_TOL, Self::DEFAULT_MAX_ITER)
-                .expect("valid defaults"),
-        )
+        Self {
+            settings: IterativeSettings::default(),
+            memory: Self::DEFAULT_MEMORY,
+        }
     }
 }
 
@@ -316,7 +312,7 @@ impl Solver for Lbfgs {
     }
 
     fn solve(&self, problem: &RidgeProblem<'_>) -> Result<Fit> {
-        iterative(problem, self.name(), &self.control, |_| {
+        iterative(problem, self.name(), &self.settings.control, |_| {
             Ok(Quasi {
                 memory: self.memory,
                 pairs: VecDeque::with_capacity(self.memory),

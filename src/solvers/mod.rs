@@ -21,7 +21,9 @@
 //! | `saga` | SAGA, step 1/(3·L_max) | 2·n·d per epoch, linear rate | to `tol` |
 //! | `svrg` | SVRG, step 1/(10·L_max), 2n inner steps | 3·n·d per outer iteration, linear rate | to `tol` |
 //!
-//! Adding a backend is one file in this folder and one line in [`REGISTRY`].
+//! Adding a backend is one file in this folder and one line in [`REGISTRY`]. A deterministic
+//! iterative backend holds an [`IterativeSettings`] (the driver control and its defaults) and
+//! implements [`IterativeMethod`] for one step; [`iterative`] runs it through the shared driver.
 
 use std::time::Instant;
 
@@ -126,6 +128,67 @@ impl SolverOptions {
             c = c.time_limit(t)?;
         }
         Ok(c)
+    }
+}
+
+/// The settings every deterministic iterative backend (`gd`, `agd`, `cg`, `pcg`, `lbfgs`, `cd`)
+/// takes: the driver's control with the shared defaults, valid once built ([`IterationControl`]
+/// checks `tol`, `max_iter` and `time_limit`). A backend holds one as a field, so its `Default`
+/// can be derived and its constructors are one line each.
+#[derive(Debug, Clone)]
+pub struct IterativeSettings {
+    pub(crate) control: IterationControl,
+}
+
+impl IterativeSettings {
+    /// Default relative tolerance on ‖∇f‖.
+    pub const DEFAULT_TOL: f64 = 1e-8;
+    /// Default iteration budget (sweeps for `cd`).
+    pub const DEFAULT_MAX_ITER: usize = 10_000;
+
+    /// From user options (`tol`, `max_iter`, `time_limit`, `record_every`) over the defaults.
+    pub fn from_options(options: &SolverOptions) -> Result<Self> {
+        Ok(options
+            .control(Self::DEFAULT_TOL, Self::DEFAULT_MAX_ITER)?
+            .into())
+    }
+
+    /// The driver settings.
+    pub fn control(&self) -> &IterationControl {
+        &self.control
+    }
+}
+
+impl Default for IterativeSettings {
+    fn default() -> Self {
+        default_control(Self::DEFAULT_TOL, Self::DEFAULT_MAX_ITER).into()
+    }
+}
+
+impl From<IterationControl> for IterativeSettings {
+    fn from(control: IterationControl) -> Self {
+        Self { control }
+    }
+}
+
+/// The control of a backend's default settings. Only for constants with `tol` ∈ (0, 1) and
+/// `max_iter` ≥ 1, the only conditions [`IterationControl::new`] checks, so it cannot fail;
+/// `every_default_is_valid` below builds every backend's default to keep it so.
+pub(crate) fn default_control(tol: f64, max_iter: usize) -> IterationControl {
+    IterationControl::new(tol, max_iter).expect("default tol in (0, 1) and max_iter ≥ 1")
+}
+
+/// A user's fixed step size η, which must be finite and positive; `otherwise` says what to pass
+/// instead (the error message's advice).
+pub(crate) fn positive_step(step: f64, otherwise: &str) -> Result<f64> {
+    if step.is_finite() && step > 0.0 {
+        Ok(step)
+    } else {
+        Err(Error::invalid(
+            "step",
+            step,
+            format!("a positive step size, {otherwise}"),
+        ))
     }
 }
 
@@ -367,6 +430,40 @@ mod tests {
         }
         let err = by_name("newton", &SolverOptions::default()).err().unwrap();
         assert!(err.to_string().contains("cholesky"), "{err}");
+    }
+
+    #[test]
+    fn every_default_is_valid() {
+        // `Default` builds through `default_control`, which panics on invalid constants.
+        let defaults: Vec<Box<dyn Solver>> = vec![
+            Box::new(GradientDescent::default()),
+            Box::new(AcceleratedGradient::default()),
+            Box::new(ConjugateGradient::default()),
+            Box::new(Lbfgs::default()),
+            Box::new(CoordinateDescent::default()),
+            Box::new(Sgd::default()),
+            Box::new(Sag::default()),
+            Box::new(Saga::default()),
+            Box::new(Svrg::default()),
+        ];
+        assert_eq!(defaults.len(), 9);
+        let settings = IterativeSettings::default();
+        assert_eq!(settings.control().tol(), IterativeSettings::DEFAULT_TOL);
+        assert_eq!(
+            settings.control().max_iter(),
+            IterativeSettings::DEFAULT_MAX_ITER
+        );
+        // The options path gives the same defaults, and rejects what the control rejects.
+        let from = IterativeSettings::from_options(&SolverOptions::default()).unwrap();
+        assert_eq!(from.control().tol(), settings.control().tol());
+        let bad = SolverOptions {
+            tol: Some(2.0),
+            ..SolverOptions::default()
+        };
+        assert!(IterativeSettings::from_options(&bad).is_err());
+        assert!(positive_step(0.0, "or omit it").is_err());
+        assert!(positive_step(f64::NAN, "or omit it").is_err());
+        assert_eq!(positive_step(0.5, "or omit it").unwrap(), 0.5);
     }
 
     #[test]

@@ -1,8 +1,10 @@
-//! Shared helpers for the property tests (`tests/agreement.rs`, `tests/invariances.rs`).
+//! Shared helpers for the property tests (`tests/agreement.rs`, `tests/deterministic.rs`,
+//! `tests/stochastic.rs`, `tests/invariances.rs`, `tests/direct.rs`).
 //!
-//! Everything here is computed *independently* of the library's own centring, moment and solver
-//! code, so that the tests judge the library against the mathematics of DESIGN.md §1 rather than
-//! against itself:
+//! [`cases`] holds the random problems ([`Case`], [`Data`]) and the strategies that draw them.
+//! Everything else here is computed *independently* of the library's own centring, moment and
+//! solver code, so that the tests judge the library against the mathematics of DESIGN.md §1
+//! rather than against itself:
 //!
 //! - [`weighted_design`]: √s ∘ (X − 𝟙x̄ᵀ) (or √s ∘ X without an intercept), centred in the test;
 //! - [`Spectrum`]: the extreme eigenvalues of the regularised Hessian H = XcᵀSXc/S + λI from an
@@ -10,6 +12,9 @@
 //! - [`gradient_floor`]: a first-order bound on the rounding error of `RidgeProblem::gradient`,
 //!   so that assertions on computed gradient norms are not defeated by rounding.
 #![allow(dead_code)]
+
+mod cases;
+pub use cases::*;
 
 use faer::{Col, ColRef, Mat, MatRef, Par};
 use rand::{Rng, SeedableRng};
