@@ -35,16 +35,16 @@ use rayon::prelude::*;
 /// Upper bound on one thread's working block, in f64 entries (64 MiB).
 const MAX_BLOCK_ENTRIES: usize = 8 << 20;
 
-/// R (m × m, zeros below the diagonal) of the matrix [P; A] where A (`rows` × m) is produced
+/// R (m × m, zeros below the diagonal) of the matrix [A; P] where A (`rows` × m) is produced
 /// block by block by `write_rows(first_row, out)`, which fills `out` with rows
 /// `first_row .. first_row + out.nrows()` of A, and P is an optional m × m upper-triangular
-/// matrix of extra rows (the √(Sλ)·I rows of a ridge system). R is unique up to the signs of
-/// its rows when [P; A] has full column rank; otherwise its rows beyond the rank are rounding
-/// noise.
+/// matrix of extra rows (the √(Sλ)·I rows of a ridge system), factored in last, below the data
+/// as in the textbook augmented system. R is unique up to the signs of its rows when [A; P] has
+/// full column rank; otherwise its rows beyond the rank are rounding noise.
 pub(crate) fn triangular_factor(
     rows: usize,
     cols: usize,
-    prior: Option<MatRef<'_, f64>>,
+    appended: Option<MatRef<'_, f64>>,
     write_rows: impl Fn(usize, MatMut<'_, f64>) + Sync,
     par: Par,
 ) -> Mat<f64> {
@@ -53,21 +53,32 @@ pub(crate) fn triangular_factor(
         Par::Rayon(t) => t.get().min(rows / (2 * block).max(1)).max(1),
         Par::Seq => 1,
     };
-    if threads == 1 {
-        return accumulate(prior, 0..rows, cols, block, &write_rows);
+    let parts: Vec<Mat<f64>> = if threads == 1 {
+        vec![accumulate(0..rows, cols, block, &write_rows)]
+    } else {
+        let chunk = rows.div_ceil(threads);
+        (0..threads)
+            .into_par_iter()
+            .map(|t| {
+                accumulate(
+                    t * chunk..((t + 1) * chunk).min(rows),
+                    cols,
+                    block,
+                    &write_rows,
+                )
+            })
+            .collect()
+    };
+    if parts.len() == 1 && appended.is_none() {
+        return parts.into_iter().next().expect("one part");
     }
-    let chunk = rows.div_ceil(threads);
-    let parts: Vec<Mat<f64>> = (0..threads)
-        .into_par_iter()
-        .map(|t| {
-            let range = t * chunk..((t + 1) * chunk).min(rows);
-            let first = if t == 0 { prior } else { None };
-            accumulate(first, range, cols, block, &write_rows)
-        })
-        .collect();
-    // Stack the triangles in thread order and factor once more.
-    let mut stacked = Mat::zeros(threads * cols, cols);
-    for (t, r) in parts.iter().enumerate() {
+    // Stack the threads' triangles in thread order, then P, and factor once more.
+    let mut stacked = Mat::zeros((parts.len() + 1) * cols, cols);
+    for (t, r) in parts
+        .iter()
+        .chain(appended.map(|p| p.to_owned()).as_ref())
+        .enumerate()
+    {
         stacked.as_mut().subrows_mut(t * cols, cols).copy_from(r);
     }
     let mut qr = BlockQr::new(stacked.nrows(), cols);
@@ -83,15 +94,15 @@ fn block_rows(cols: usize, rows: usize) -> usize {
     (8 * cols).min(by_memory).max(cols).max(64).min(rows.max(1))
 }
 
-/// R of [first; rows `range` of A] (m = `cols` columns), one block of `block` rows at a time,
-/// on this thread.
+/// R of rows `range` of A (m = `cols` columns), one block of `block` rows at a time, on this
+/// thread.
 ///
-/// Without `first`, the first block is factored on its own rather than below an m × m block of
-/// zeros: exact zero rows above the data make faer's Householder QR leave rounding noise up to
-/// ≈ 500·ε·σ₁ in the trailing part of R of an exactly rank-deficient matrix (measured on
-/// 47 × 7 designs of rank 5; ≈ 10·ε·σ₁ without them), above the rank cut-off of `svd`.
+/// The first block is factored on its own rather than below an m × m block of zeros: exact zero
+/// rows above the data make faer's Householder QR leave rounding noise up to ≈ 500·ε·σ₁ in the
+/// trailing part of R of an exactly rank-deficient matrix (measured on 47 × 7 designs of rank 5;
+/// ≈ 10·ε·σ₁ without them), above the rank cut-off of `svd`. For the same reason the ridge rows
+/// P are factored in last, below the data.
 fn accumulate(
-    first: Option<MatRef<'_, f64>>,
     range: std::ops::Range<usize>,
     cols: usize,
     block: usize,
@@ -101,10 +112,6 @@ fn accumulate(
     let mut work = Mat::zeros(m + block, m);
     // Rows of `work` holding the triangle so far (fewer than m while fewer rows were seen).
     let mut held = 0;
-    if let Some(first) = first {
-        work.as_mut().subrows_mut(0, m).copy_from(first);
-        held = m;
-    }
     let mut qr = BlockQr::new(m + block, m);
     let mut row = range.start;
     while row < range.end {
@@ -186,15 +193,15 @@ mod tests {
             .fold(0.0, f64::max)
     }
 
-    fn check(rows: usize, cols: usize, par: Par, with_prior: bool) {
+    fn check(rows: usize, cols: usize, par: Par, appended: bool) {
         let a = Mat::from_fn(rows, cols, |i, j| {
             ((i * 7 + j * 13) % 17) as f64 / 17.0 + (1.0 + i as f64 * 0.1 + j as f64).sin()
         });
-        let prior = Mat::from_fn(cols, cols, |i, j| if i == j { 0.5 + j as f64 } else { 0.0 });
+        let ridge_rows = Mat::from_fn(cols, cols, |i, j| if i == j { 0.5 + j as f64 } else { 0.0 });
         let r = triangular_factor(
             rows,
             cols,
-            with_prior.then_some(prior.as_ref()),
+            appended.then_some(ridge_rows.as_ref()),
             |first, mut out| {
                 let len = out.nrows();
                 out.copy_from(a.as_ref().subrows(first, len));
@@ -202,10 +209,10 @@ mod tests {
             par,
         );
         // Reference: faer's Householder QR of the whole stacked matrix.
-        let full = if with_prior {
+        let full = if appended {
             let mut m = Mat::zeros(rows + cols, cols);
-            m.as_mut().subrows_mut(0, cols).copy_from(&prior);
-            m.as_mut().subrows_mut(cols, rows).copy_from(&a);
+            m.as_mut().subrows_mut(0, rows).copy_from(&a);
+            m.as_mut().subrows_mut(rows, cols).copy_from(&ridge_rows);
             m
         } else {
             a.clone()
@@ -223,7 +230,7 @@ mod tests {
         );
         assert!(
             diff <= 1e-12 * scale,
-            "{rows}×{cols} {par:?} prior {with_prior}: |ΔR| = {diff:e}, |R| = {scale:e}"
+            "{rows}×{cols} {par:?} ridge rows {appended}: |ΔR| = {diff:e}, |R| = {scale:e}"
         );
         assert_eq!(
             max_abs_diff(r.as_ref(), upper_triangle(r.as_ref()).as_ref()),
@@ -236,8 +243,8 @@ mod tests {
         // Many blocks (block = 64 rows at 5 columns), a partial last block, one block, threads.
         for (rows, cols) in [(1000, 5), (1001, 7), (64, 8), (3, 3), (2, 5), (5000, 40)] {
             for par in [Par::Seq, Par::rayon(2), Par::rayon(3)] {
-                for with_prior in [false, true] {
-                    check(rows, cols, par, with_prior);
+                for appended in [false, true] {
+                    check(rows, cols, par, appended);
                 }
             }
         }

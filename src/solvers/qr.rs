@@ -52,8 +52,8 @@ impl Qr {
 /// with their targets appended as extra columns: the tall-skinny QR ([`crate::tsqr`]) of
 ///
 /// ```text
-/// [ √(Sλ)·I   0      ]
-/// [ S^½·Xc    S^½·Yc ]   = Q · [ R  Qᵀy ]  (first d rows)
+/// [ S^½·Xc    S^½·Yc ]
+/// [ √(Sλ)·I   0      ]   = Q · [ R  Qᵀy ]  (first d rows)
 /// ```
 ///
 /// computed from blocks of rows, so no copy of X is made.
@@ -91,7 +91,7 @@ impl QrFactor {
             });
         }
         let shift = (problem.weight_sum() * lambda).sqrt();
-        let prior = (lambda > 0.0).then(|| {
+        let ridge_rows = (lambda > 0.0).then(|| {
             Mat::from_fn(
                 d + k,
                 d + k,
@@ -102,7 +102,7 @@ impl QrFactor {
         let full = triangular_factor(
             n,
             d + k,
-            prior.as_ref().map(|p| p.as_ref()),
+            ridge_rows.as_ref().map(|p| p.as_ref()),
             |first, mut out| {
                 let len = out.nrows();
                 problem.write_scaled_centred_rows(first, out.rb_mut().subcols_mut(0, d));
