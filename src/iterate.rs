@@ -110,6 +110,10 @@ impl IterationControl {
     pub fn max_iter(&self) -> usize {
         self.max_iter
     }
+    /// When a solve that started at `start` runs out of time (`None` without a time limit).
+    pub fn deadline(&self, start: Instant) -> Option<Instant> {
+        self.time_limit.map(|limit| start + limit)
+    }
 }
 
 /// The iterate and what is known at it. Methods advance `theta` and call [`IterState::evaluate`]
@@ -201,20 +205,45 @@ pub struct Outcome {
     pub history: Vec<Record>,
 }
 
-/// Runs `method` on `objective` under `control`. `name` labels errors and observer calls.
-///
-/// Divergence is an error: a method whose iterates climb is misconfigured (usually its step is
-/// too large), and its output must not be mistaken for a result. For a monotone method
-/// ([`IterativeMethod::monotone`]) divergence is a non-finite objective or one above its starting
-/// value (plus 10⁻¹² relative slack for rounding); for a non-monotone (stochastic) one it is a
-/// non-finite objective or a blow-up, f(θₖ) − f(θ₀) > [`NON_MONOTONE_BLOW_UP`]·|f(θ₀)|.
+/// Runs `method` on `objective` under `control`. `name` labels errors and observer calls. The
+/// time budget counts from the call; [`run_from`] counts it from an earlier instant.
 pub fn run(
     name: &str,
     method: &mut dyn IterativeMethod,
     objective: &dyn Objective,
     control: &IterationControl,
 ) -> Result<Outcome> {
-    let clock = Instant::now();
+    run_from(Instant::now(), name, method, objective, control)
+}
+
+/// [`run`] with the time budget counted from `start`, the moment the solve began, so that set-up
+/// done before the driver (building the objective's sample-major copy, estimating L) is inside
+/// the budget.
+///
+/// # The time budget
+///
+/// The budget is checked before every step: the run stops (`StopReason::TimeLimit`, not
+/// converged) at the first check at which `start` lies `time_limit` behind, not counting the time
+/// spent recording the history and calling the observer. So it is honoured to within one step
+/// (one epoch for the stochastic methods), plus the set-up passes that cannot be cut short: the
+/// first gradient, a method's `init` (SAG/SAGA's slope table, one pass) and the sample-major copy
+/// of the stochastic methods (about one pass). The power iteration for L stops at the deadline
+/// when the objective knows it ([`crate::objective::LeastSquares::with_deadline`]). The final
+/// diagnostics of a fit are computed after the run and are not part of it.
+///
+/// Divergence is an error: a method whose iterates climb is misconfigured (usually its step is
+/// too large), and its output must not be mistaken for a result. For a monotone method
+/// ([`IterativeMethod::monotone`]) divergence is a non-finite objective or one above its starting
+/// value (plus 10⁻¹² relative slack for rounding); for a non-monotone (stochastic) one it is a
+/// non-finite objective or a blow-up, f(θₖ) − f(θ₀) > [`NON_MONOTONE_BLOW_UP`]·|f(θ₀)|.
+pub fn run_from(
+    start: Instant,
+    name: &str,
+    method: &mut dyn IterativeMethod,
+    objective: &dyn Objective,
+    control: &IterationControl,
+) -> Result<Outcome> {
+    let clock = start;
     let mut paused = Duration::ZERO;
     let d = objective.dim();
     let theta = match &control.warm_start {
@@ -402,6 +431,47 @@ mod tests {
     fn jump(to: f64, monotone: bool) -> Result<Outcome> {
         let control = IterationControl::new(1e-6, 3).unwrap();
         run("jump", &mut Jump { to, monotone }, &Quadratic, &control)
+    }
+
+    #[test]
+    fn the_time_budget_covers_the_set_up_and_stops_before_any_step() {
+        use crate::data::Synthetic;
+        use crate::problem::RidgeProblem;
+        use crate::solvers::{SolverOptions, by_name};
+        // κ(Xc) = 1.5 over 40 features: the top eigenvalues of XcᵀXc are close together, so the
+        // power iteration for gd's L needs many steps.
+        let data = Synthetic {
+            n_samples: 2000,
+            n_features: 40,
+            condition: 1.5,
+            ..Synthetic::default()
+        }
+        .generate()
+        .unwrap();
+        let p = RidgeProblem::builder(data.x.as_ref(), data.y.as_ref())
+            .lambda(1e-3)
+            .build()
+            .unwrap();
+        let solve = |time_limit| {
+            let options = SolverOptions {
+                tol: Some(1e-12),
+                max_iter: Some(100_000),
+                time_limit,
+                ..SolverOptions::default()
+            };
+            by_name("gd", &options).unwrap().solve(&p).unwrap()
+        };
+        let free = solve(None);
+        assert!(free.converged);
+        // The first gradient, the power iteration and one pass per iteration.
+        let power_steps = free.passes - 1.0 - free.iterations as f64;
+        assert!(power_steps >= 10.0, "{power_steps} power steps");
+        // A budget spent before the set-up ends: the power iteration stops after its first step
+        // and the driver before its first step, saying it did not converge.
+        let limited = solve(Some(1e-9));
+        assert!(!limited.converged);
+        assert_eq!(limited.iterations, 0);
+        assert_eq!(limited.passes, 2.0);
     }
 
     #[test]

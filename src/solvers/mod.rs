@@ -373,9 +373,11 @@ pub(crate) fn iterative<M: IterativeMethod>(
     make: impl FnOnce(&LeastSquares<'_>) -> Result<M>,
 ) -> Result<Fit> {
     timed(problem, name, || {
-        let objective = LeastSquares::new(problem);
+        // The time budget covers the set-up in `make` (e.g. estimating L) too.
+        let start = Instant::now();
+        let objective = LeastSquares::new(problem).with_deadline(control.deadline(start));
         let mut method = make(&objective)?;
-        let out = crate::iterate::run(name, &mut method, &objective, control)?;
+        let out = crate::iterate::run_from(start, name, &mut method, &objective, control)?;
         let coef = out.state.theta;
         Ok(Solution {
             intercept: problem.optimal_intercept(coef.as_ref()),
