@@ -18,10 +18,10 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::iterate::{IterState, IterationControl, IterativeMethod};
 use crate::objective::Objective;
-use crate::solvers::SolverOptions;
+use crate::solvers::{SolverOptions, default_control, positive_step};
 
 /// Driver control, seed and optional fixed step of a variance-reduced backend.
 #[derive(Debug, Clone)]
@@ -57,14 +57,10 @@ impl StochasticSettings {
     /// the theory's are often faster in practice but carry no guarantee; a step that makes the
     /// method blow up is reported as [`Error::Diverged`].
     pub fn with_step(mut self, step: f64) -> Result<Self> {
-        if !(step.is_finite() && step > 0.0) {
-            return Err(Error::invalid(
-                "step",
-                step,
-                "a positive step size, or omit it for the step from the method's theory",
-            ));
-        }
-        self.step = Some(step);
+        self.step = Some(positive_step(
+            step,
+            "or omit it for the step from the method's theory",
+        )?);
         Ok(self)
     }
 
@@ -88,11 +84,7 @@ impl StochasticSettings {
 
 impl Default for StochasticSettings {
     fn default() -> Self {
-        // The defaults are valid by construction.
-        Self::new(
-            IterationControl::new(Self::DEFAULT_TOL, Self::DEFAULT_MAX_EPOCHS)
-                .expect("valid defaults"),
-        )
+        Self::new(default_control(Self::DEFAULT_TOL, Self::DEFAULT_MAX_EPOCHS))
     }
 }
 

@@ -233,11 +233,10 @@ impl Sgd {
 
 impl Default for Sgd {
     fn default() -> Self {
-        // The defaults are valid by construction.
-        Self::new(
-            IterationControl::new(Self::DEFAULT_TOL, Self::DEFAULT_MAX_EPOCHS)
-                .expect("valid defaults"),
-        )
+        Self::new(crate::solvers::default_control(
+            Self::DEFAULT_TOL,
+            Self::DEFAULT_MAX_EPOCHS,
+        ))
     }
 }
 
