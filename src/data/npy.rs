@@ -593,8 +593,8 @@ mod tests {
         // of 65 536 values spanning column boundaries (Fortran); (517, 3) has several transpose
         // tiles in one chunk. Both byte orders go through the same paths.
         let dir = tmp();
-        for (n, d, dtype) in [(2101, 1003, "<f8"), (517, 3, ">f8")] {
-            assert!(n % TILE_ROWS != 0 && (CHUNK_BYTES / 8) % n != 0);
+        for (n, d, dtype) in [(2101usize, 1003usize, "<f8"), (517, 3, ">f8")] {
+            assert!(!n.is_multiple_of(TILE_ROWS) && !(CHUNK_BYTES / 8).is_multiple_of(n));
             let m = Mat::from_fn(n, d, |i, j| (i as f64) * 1.5 - (j as f64) * 1e-3 + 0.125);
             let c: Vec<f64> = (0..n)
                 .flat_map(|i| (0..d).map(move |j| (i, j)))
