@@ -20,9 +20,10 @@
 //! measured by *interleaving* the candidates in one loop on the same 100 000 × 500 matrix
 //! (group `side_by_side`, printed to stdout as medians, GFLOP/s and % of GEMM), not by dividing
 //! two criterion results taken minutes apart. Candidates: faer's dense GEMM XᵀX with
-//! `Par::rayon(2)` (the reference) and with `Par::Seq`, `Moments::compute`, faer's
-//! lower-triangular product on the whole X, and the library routine run on the two row halves on
-//! one thread each and merged (a proposed parallel scheme).
+//! `Par::rayon(2)` (the reference) and with `Par::Seq`, `Moments::compute`, the routine as it was
+//! before the fused centring (row chunks per thread, each block copied, then two passes for the
+//! means and one to subtract them; a copy in this file), faer's lower-triangular product on the
+//! whole X, and the library routine run on the two row halves on one thread each and merged.
 //!
 //! Environment: `GRAM_REPS` (interleaved rounds, default 7); `GRAM_SIZES` (default `100000x500`,
 //! e.g. `100000x500,100000x100,1000x500`); `GRAM_VARIANTS=1` adds experimental variants of the
@@ -527,6 +528,18 @@ fn side_by_side(n: usize, d: usize, reps: usize, with_variants: bool) {
         gram_flops(n, d),
         Box::new(|| {
             black_box(Moments::compute(x, ym, None, true, par));
+        }),
+    ));
+    let before = Variant {
+        block_rows: 2048,
+        merge: Merge::AsLibrary,
+        prep: Prep::AsLibrary,
+    };
+    cands.push((
+        "before io-gram: row chunks, copy then centre".into(),
+        gram_flops(n, d),
+        Box::new(move || {
+            black_box(variant_row_split(x, ym, before, par));
         }),
     ));
     cands.push((

@@ -10,8 +10,8 @@
 //!
 //! They are accumulated over row blocks: each block is copied into a small buffer, centred by its
 //! *own* weighted mean and scaled by √s, its co-moments are added with one triangular matrix
-//! product, and the block is then merged into the running total with the exact update of Chan,
-//! Golub & LeVeque (1979):
+//! product, and the blocks are merged pairwise along a fixed binary tree (so the result does not
+//! depend on the number of threads) with the exact update of Chan, Golub & LeVeque (1979):
 //!
 //! ```text
 //! C ← C_a + C_b + (S_a·S_b / S)·δ δᵀ,      δ = mean_b − mean_a
@@ -26,7 +26,6 @@ use faer::linalg::matmul::matmul;
 use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::reborrow::{Reborrow, ReborrowMut};
 use faer::{Accum, Col, ColRef, Mat, MatRef, Par};
-use rayon::prelude::*;
 
 use crate::problem::RidgeProblem;
 
@@ -79,6 +78,13 @@ impl Moments {
     }
 
     /// Accumulates the moments of X (n × d) and Y (n × k) with optional weights, in one pass over X.
+    ///
+    /// The rows are cut into blocks of [`BLOCK_ROWS`] from row 0, and the blocks' statistics are
+    /// merged along a fixed balanced binary tree (the two halves of a range of blocks, then their
+    /// merge). Threads only decide which subtrees run at the same time, never the blocks or the
+    /// order of any sum, so the result is bit-for-bit the same for every `par` and every run.
+    /// The pairwise merge also keeps the rounding error of the merges growing with log(n/B)
+    /// rather than n/B.
     pub fn compute(
         x: MatRef<'_, f64>,
         y: MatRef<'_, f64>,
@@ -87,57 +93,56 @@ impl Moments {
         par: Par,
     ) -> Self {
         let (n, d, k) = (x.nrows(), x.ncols(), y.ncols());
-        // Parallelism across row chunks, each accumulated on one thread and merged exactly in a
-        // fixed order (so the result does not depend on scheduling): the products of one
-        // 2048-row block are too small to split well between threads (measured on 100 000 × 500
-        // with 2 threads: 47 % of faer's dense GEMM rate with a parallel product per block,
-        // 68 % with row chunks; `cargo bench --bench gram -- side_by_side`).
-        let threads = match par {
-            Par::Rayon(t) => t.get().min(n / BLOCK_ROWS),
-            Par::Seq => 1,
+        let data = BlockView { x, y, s: weights };
+        let blocks = n.div_ceil(BLOCK_ROWS);
+        if blocks <= 1 {
+            if n == 0 {
+                return Self::zeros(d, k, centred);
+            }
+            // One block: the only parallelism left is inside the products. faer splits them
+            // over the output, not the inner dimension, so each entry is still one sum in one
+            // order (checked by `row_chunks_on_threads_match_one_thread`).
+            return Self::of_block(data, &mut Scratch::new(n, d, k), centred, par);
+        }
+        // Parallelism across subtrees, each accumulated on one thread with one scratch buffer:
+        // the products of one 2048-row block are too small to split well between threads
+        // (measured on 100 000 × 500 with 2 threads: 47 % of faer's dense GEMM rate with a
+        // parallel product per block, 68 % with row chunks; `cargo bench --bench gram --
+        // side_by_side`). Spawning down to depth ⌈log₂ t⌉ gives t threads 2^depth ≥ t subtrees.
+        let threads = par.degree().min(blocks);
+        let spawn_depth = threads.next_power_of_two().trailing_zeros();
+        Self::tree(&data, 0, blocks, spawn_depth, centred, &mut None)
+    }
+
+    /// The statistics of blocks `lo .. hi` of `data`: see [`Moments::compute`]. The left half
+    /// reuses the caller's scratch buffer; a right half run as a separate task makes its own.
+    fn tree(
+        data: &BlockView<'_>,
+        lo: usize,
+        hi: usize,
+        spawn_depth: u32,
+        centred: bool,
+        scratch: &mut Option<Scratch>,
+    ) -> Self {
+        if hi - lo == 1 {
+            let start = lo * BLOCK_ROWS;
+            let len = BLOCK_ROWS.min(data.x.nrows() - start);
+            let (d, k) = (data.x.ncols(), data.y.ncols());
+            let scratch = scratch.get_or_insert_with(|| Scratch::new(BLOCK_ROWS, d, k));
+            return Self::of_block(data.rows(start, len), scratch, centred, Par::Seq);
+        }
+        let mid = lo + (hi - lo) / 2;
+        let (mut left, right) = if spawn_depth > 0 {
+            rayon::join(
+                || Self::tree(data, lo, mid, spawn_depth - 1, centred, scratch),
+                || Self::tree(data, mid, hi, spawn_depth - 1, centred, &mut None),
+            )
+        } else {
+            let left = Self::tree(data, lo, mid, 0, centred, scratch);
+            (left, Self::tree(data, mid, hi, 0, centred, scratch))
         };
-        if threads > 1 {
-            let chunk = n.div_ceil(threads);
-            let parts: Vec<Moments> = (0..threads)
-                .into_par_iter()
-                .map(|c| {
-                    let (start, end) = (c * chunk, ((c + 1) * chunk).min(n));
-                    Self::compute(
-                        x.subrows(start, end - start),
-                        y.subrows(start, end - start),
-                        weights.map(|s| s.subrows(start, end - start)),
-                        centred,
-                        Par::Seq,
-                    )
-                })
-                .collect();
-            let mut parts = parts.into_iter();
-            // `threads` > 1 chunks were computed, so there is a first one.
-            let mut total = parts.next().expect("at least two chunks");
-            parts.for_each(|p| total.merge(&p));
-            return total;
-        }
-        let mut total = Self::zeros(d, k, centred);
-        let rows = BLOCK_ROWS.min(n.max(1));
-        let mut xb = Mat::<f64>::zeros(rows, d);
-        let mut yb = Mat::<f64>::zeros(rows, k);
-        let mut start = 0;
-        while start < n {
-            let len = rows.min(n - start);
-            let block = BlockView {
-                x: x.subrows(start, len),
-                y: y.subrows(start, len),
-                s: weights.map(|s| s.subrows(start, len)),
-            };
-            total.add_block(
-                block,
-                xb.as_mut().subrows_mut(0, len),
-                yb.as_mut().subrows_mut(0, len),
-                par,
-            );
-            start += len;
-        }
-        total
+        left.merge(&right);
+        left
     }
 
     /// Merges statistics of disjoint sample sets exactly (Chan–Golub–LeVeque), as if computed on
@@ -159,12 +164,19 @@ impl Moments {
             let dx = &other.x_mean - &self.x_mean;
             let dy = &other.y_mean - &self.y_mean;
             let c = sa * sb / s;
+            let dxs = dx
+                .try_as_col_major()
+                .expect("an owned Col is contiguous")
+                .as_slice();
             for j in 0..d {
-                for i in j..d {
-                    self.xx[(i, j)] += other.xx[(i, j)] + c * dx[i] * dx[j];
+                let cj = c * dxs[j];
+                let dst = &mut self.xx.col_as_slice_mut(j)[j..];
+                let src = &other.xx.col_as_slice(j)[j..];
+                for ((o, b), di) in dst.iter_mut().zip(src).zip(&dxs[j..]) {
+                    *o += b + cj * di;
                 }
                 for t in 0..k {
-                    self.xy[(j, t)] += other.xy[(j, t)] + c * dx[j] * dy[t];
+                    self.xy[(j, t)] += other.xy[(j, t)] + cj * dy[t];
                 }
             }
             for t in 0..k {
@@ -174,9 +186,10 @@ impl Moments {
             self.y_mean += dy * faer::Scale(sb / s);
         } else {
             for j in 0..d {
-                for i in j..d {
-                    self.xx[(i, j)] += other.xx[(i, j)];
-                }
+                let dst = &mut self.xx.col_as_slice_mut(j)[j..];
+                dst.iter_mut()
+                    .zip(&other.xx.col_as_slice(j)[j..])
+                    .for_each(|(o, b)| *o += b);
             }
             self.xy += &other.xy;
             self.yy += &other.yy;
@@ -207,40 +220,34 @@ impl Moments {
         })
     }
 
-    /// Adds one block, using `xb`/`yb` (block-sized buffers) as scratch.
-    fn add_block(
-        &mut self,
-        block: BlockView<'_>,
-        mut xb: faer::MatMut<'_, f64>,
-        mut yb: faer::MatMut<'_, f64>,
-        par: Par,
-    ) {
-        let len = block.x.nrows();
-        xb.copy_from(block.x);
-        yb.copy_from(block.y);
-        let sb = block.s.map_or(len as f64, |s| s.iter().sum());
+    /// The statistics of one block, centred by its own weighted means, using `scratch` (at least
+    /// the block's size) for the centred, √s-scaled copy.
+    ///
+    /// The copy is fused with the centring ([`centre_block`]): X is read in place for the means
+    /// and written once, centred and scaled, into the buffer, instead of being copied first and
+    /// then swept three more times (two sums and the subtraction) in a buffer too large for L2.
+    /// The block product then reads the copy.
+    fn of_block(block: BlockView<'_>, scratch: &mut Scratch, centred: bool, par: Par) -> Self {
+        let (len, d, k) = (block.x.nrows(), block.x.ncols(), block.y.ncols());
+        let mut part = Self::zeros(d, k, centred);
+        let weights = block.s.map(|s| {
+            let w = &mut scratch.w[..len];
+            let root = &mut scratch.root[..len];
+            for ((w, r), s) in w.iter_mut().zip(root.iter_mut()).zip(s.iter()) {
+                *w = *s;
+                *r = s.sqrt();
+            }
+            (&*w, &*root)
+        });
+        let sb = weights.map_or(len as f64, |(w, _)| w.iter().sum());
         if sb == 0.0 {
-            return;
+            return part;
         }
-        let mut part = Self::zeros(xb.ncols(), yb.ncols(), self.centred);
         part.weight_sum = sb;
-        if self.centred {
-            part.x_mean = block_mean(xb.rb(), block.s, sb);
-            part.y_mean = block_mean(yb.rb(), block.s, sb);
-            for (j, m) in part.x_mean.iter().enumerate() {
-                xb.rb_mut().col_mut(j).iter_mut().for_each(|v| *v -= m);
-            }
-            for (t, m) in part.y_mean.iter().enumerate() {
-                yb.rb_mut().col_mut(t).iter_mut().for_each(|v| *v -= m);
-            }
-        }
-        if let Some(s) = block.s {
-            for (i, w) in s.iter().enumerate() {
-                let r = w.sqrt();
-                xb.rb_mut().row_mut(i).iter_mut().for_each(|v| *v *= r);
-                yb.rb_mut().row_mut(i).iter_mut().for_each(|v| *v *= r);
-            }
-        }
+        let mut xb = scratch.x.as_mut().subrows_mut(0, len);
+        let mut yb = scratch.y.as_mut().subrows_mut(0, len);
+        centre_block(block.x, xb.rb_mut(), &mut part.x_mean, weights, sb, centred);
+        centre_block(block.y, yb.rb_mut(), &mut part.y_mean, weights, sb, centred);
         triangular::matmul(
             part.xx.as_mut(),
             BlockStructure::TriangularLower,
@@ -260,10 +267,10 @@ impl Moments {
             1.0,
             par,
         );
-        for t in 0..yb.ncols() {
+        for t in 0..k {
             part.yy[t] = yb.rb().col(t).squared_norm_l2();
         }
-        self.merge(&part);
+        part
     }
 }
 
@@ -361,19 +368,155 @@ struct BlockView<'a> {
     s: Option<ColRef<'a, f64>>,
 }
 
-/// Weighted column means of a block, with one correction pass.
-fn block_mean(m: MatRef<'_, f64>, s: Option<ColRef<'_, f64>>, sb: f64) -> Col<f64> {
-    Col::from_fn(m.ncols(), |j| {
-        let c = m.col(j);
-        let weighted = |shift: f64| -> f64 {
-            match s {
-                Some(s) => c.iter().zip(s.iter()).map(|(v, w)| w * (v - shift)).sum(),
-                None => c.iter().map(|v| v - shift).sum(),
+impl<'a> BlockView<'a> {
+    fn rows(&self, start: usize, len: usize) -> BlockView<'a> {
+        BlockView {
+            x: self.x.subrows(start, len),
+            y: self.y.subrows(start, len),
+            s: self.s.map(|s| s.subrows(start, len)),
+        }
+    }
+}
+
+/// Per-thread buffers for one block: the centred, scaled copies of X and Y, the weights and their
+/// square roots.
+struct Scratch {
+    x: Mat<f64>,
+    y: Mat<f64>,
+    w: Vec<f64>,
+    root: Vec<f64>,
+}
+
+impl Scratch {
+    fn new(rows: usize, d: usize, k: usize) -> Self {
+        Self {
+            x: Mat::zeros(rows, d),
+            y: Mat::zeros(rows, k),
+            w: vec![0.0; rows],
+            root: vec![0.0; rows],
+        }
+    }
+}
+
+/// Column j of a view of an owned `Mat` as a slice.
+fn column(m: faer::MatMut<'_, f64>, j: usize) -> &mut [f64] {
+    // Row ranges of an owned `Mat` have unit row stride.
+    m.col_mut(j)
+        .try_as_col_major_mut()
+        .expect("a column of an owned Mat is contiguous")
+        .as_slice_mut()
+}
+
+/// Columns centred together: their sums are independent dependency chains, so the processor
+/// overlaps them, while each column's own sum keeps the plain left-to-right order (an f64 running
+/// sum alone is a chain of dependent adds, ≈ 4 cycles each, a quarter of an element per cycle).
+/// The order matters: the direct backends' digits on the NIST Wampler problems move by up to two
+/// when the means change by one ulp, so the means are summed exactly as before the fusion.
+const GROUP: usize = 8;
+
+/// Copies the columns of `src` into `dst` centred by their weighted means (returned in `means`;
+/// none when not `centred`) and scaled by √sᵢ. `weights` holds (s, √s) for the block.
+///
+/// The mean is m₀ = Σsᵢxᵢ/S plus one correction pass Σsᵢ(xᵢ − m₀)/S, both summed row by row in
+/// order. Columns are done [`GROUP`] at a time, reading X in place (a strided view is first
+/// copied into `dst` and centred there).
+fn centre_block(
+    src: MatRef<'_, f64>,
+    mut dst: faer::MatMut<'_, f64>,
+    means: &mut Col<f64>,
+    weights: Option<(&[f64], &[f64])>,
+    sb: f64,
+    centred: bool,
+) {
+    let contiguous = src.row_stride() == 1;
+    if !contiguous {
+        dst.copy_from(src);
+    }
+    let ncols = src.ncols();
+    let mut j0 = 0;
+    while j0 < ncols {
+        let g = GROUP.min(ncols - j0);
+        let mut m = [0.0; GROUP];
+        if centred {
+            let cols: [&[f64]; GROUP] = std::array::from_fn(|c| {
+                let j = j0 + c.min(g - 1);
+                if contiguous {
+                    src.col(j)
+                        .try_as_col_major()
+                        .expect("unit row stride")
+                        .as_slice()
+                } else {
+                    column_ref(dst.rb(), j)
+                }
+            });
+            let w = weights.map(|(w, _)| w);
+            let m0 = group_sums(&cols, w, [0.0; GROUP]).map(|a| a / sb);
+            let corr = group_sums(&cols, w, m0);
+            m = std::array::from_fn(|c| m0[c] + corr[c] / sb);
+        }
+        for (c, &mc) in m.iter().enumerate().take(g) {
+            let j = j0 + c;
+            means[j] = mc;
+            if contiguous {
+                let v = src
+                    .col(j)
+                    .try_as_col_major()
+                    .expect("unit row stride")
+                    .as_slice();
+                let o = column(dst.rb_mut(), j);
+                match weights {
+                    None => o.iter_mut().zip(v).for_each(|(o, v)| *o = v - mc),
+                    Some((_, root)) => o
+                        .iter_mut()
+                        .zip(v)
+                        .zip(root)
+                        .for_each(|((o, v), r)| *o = r * (v - mc)),
+                }
+            } else {
+                let o = column(dst.rb_mut(), j);
+                match weights {
+                    None => o.iter_mut().for_each(|o| *o -= mc),
+                    Some((_, root)) => o.iter_mut().zip(root).for_each(|(o, r)| *o = r * (*o - mc)),
+                }
             }
-        };
-        let m0 = weighted(0.0) / sb;
-        m0 + weighted(m0) / sb
-    })
+        }
+        j0 += g;
+    }
+}
+
+/// Σᵢ wᵢ·(colᵢ − shift) for each of [`GROUP`] columns (wᵢ = 1 without weights), each in row order.
+// Indexing by row keeps the GROUP chains in lockstep, one add of each per row.
+#[allow(clippy::needless_range_loop)]
+fn group_sums(cols: &[&[f64]; GROUP], w: Option<&[f64]>, shift: [f64; GROUP]) -> [f64; GROUP] {
+    let len = cols[0].len();
+    let cols: [&[f64]; GROUP] = std::array::from_fn(|c| &cols[c][..len]);
+    let mut acc = [0.0f64; GROUP];
+    match w {
+        None => {
+            for i in 0..len {
+                for c in 0..GROUP {
+                    acc[c] += cols[c][i] - shift[c];
+                }
+            }
+        }
+        Some(w) => {
+            for (i, s) in w[..len].iter().enumerate() {
+                for c in 0..GROUP {
+                    acc[c] += s * (cols[c][i] - shift[c]);
+                }
+            }
+        }
+    }
+    acc
+}
+
+/// Column j of a view of an owned `Mat` as a slice.
+fn column_ref(m: MatRef<'_, f64>, j: usize) -> &[f64] {
+    // Row ranges of an owned `Mat` have unit row stride.
+    m.col(j)
+        .try_as_col_major()
+        .expect("a column of an owned Mat is contiguous")
+        .as_slice()
 }
 
 #[cfg(test)]
@@ -382,29 +525,41 @@ mod tests {
 
     #[test]
     fn row_chunks_on_threads_match_one_thread() {
-        // n spans several chunks of several blocks, with weights and an offset so centring matters.
-        let (n, d) = (3 * BLOCK_ROWS + 517, 7);
-        let x = Mat::from_fn(n, d, |i, j| 100.0 + ((i * (j + 3)) % 97) as f64 * 0.01);
-        let y = Mat::from_fn(n, 2, |i, t| ((i * (t + 5)) % 13) as f64 - 6.0);
-        let s = Col::from_fn(n, |i| 0.5 + (i % 3) as f64);
-        let seq = Moments::compute(x.as_ref(), y.as_ref(), Some(s.as_ref()), true, Par::Seq);
-        let three = std::num::NonZeroUsize::new(3).expect("3 > 0");
-        let par = Moments::compute(
-            x.as_ref(),
-            y.as_ref(),
-            Some(s.as_ref()),
-            true,
-            Par::Rayon(three),
-        );
-        assert_eq!(par.weight_sum, seq.weight_sum);
-        let close = |a: MatRef<'_, f64>, b: MatRef<'_, f64>| {
-            let scale = b.norm_max().max(1e-300);
-            assert!((a - b).norm_max() <= 1e-12 * scale, "{a:?} vs {b:?}");
-        };
-        close(par.xx_symmetric().as_ref(), seq.xx_symmetric().as_ref());
-        close(par.xy.as_ref(), seq.xy.as_ref());
-        close(par.x_mean.as_mat(), seq.x_mean.as_mat());
-        close(par.y_mean.as_mat(), seq.y_mean.as_mat());
+        // Bit-for-bit the same for every thread count: several blocks with a partial last one,
+        // weights and an offset so centring matters; with and without centring and weights; a
+        // single block (parallel products) and a strided (transposed) X.
+        let one = std::num::NonZeroUsize::new(1).expect("1 > 0");
+        for (n, d) in [
+            (5 * BLOCK_ROWS + 517, 7),
+            (BLOCK_ROWS - 3, 301),
+            (3 * BLOCK_ROWS, 64),
+        ] {
+            let x = Mat::from_fn(n, d, |i, j| 100.0 + ((i * (j + 3)) % 97) as f64 * 0.01);
+            let xt = x.transpose().to_owned();
+            let y = Mat::from_fn(n, 2, |i, t| ((i * (t + 5)) % 13) as f64 - 6.0);
+            let s = Col::from_fn(n, |i| 0.5 + (i % 3) as f64);
+            for (centred, w) in [
+                (true, Some(s.as_ref())),
+                (true, None),
+                (false, Some(s.as_ref())),
+            ] {
+                let seq = Moments::compute(x.as_ref(), y.as_ref(), w, centred, Par::Seq);
+                for t in 1..=4 {
+                    let par = Par::Rayon(one.saturating_add(t - 1));
+                    let p = Moments::compute(x.as_ref(), y.as_ref(), w, centred, par);
+                    let strided = Moments::compute(xt.transpose(), y.as_ref(), w, centred, par);
+                    for m in [&p, &strided] {
+                        let what = format!("{n} x {d}, {t} threads, centred {centred}");
+                        assert_eq!(m.weight_sum, seq.weight_sum, "{what}");
+                        assert_eq!(m.xx_symmetric(), seq.xx_symmetric(), "{what}");
+                        assert_eq!(m.xy, seq.xy, "{what}");
+                        assert_eq!(m.yy, seq.yy, "{what}");
+                        assert_eq!(m.x_mean, seq.x_mean, "{what}");
+                        assert_eq!(m.y_mean, seq.y_mean, "{what}");
+                    }
+                }
+            }
+        }
     }
 
     /// Reference co-moments by the textbook two-pass definition.

@@ -14,8 +14,9 @@
 //! | nothing: a test problem of known conditioning | [`Synthetic`]`{ .. }.generate()` | [`SyntheticData`]: `x`, `y`, `true_coef` |
 //!
 //! `.npy` files are read in C or Fortran order, little- or big-endian (`<f8`, `>f8`); other dtypes
-//! are refused with the NumPy call that converts them. Values are decoded straight into the faer
-//! matrix, so only one copy is held. Files are written as C-order `<f8`, what `np.save` writes.
+//! are refused with the NumPy call that converts them. Values are streamed in chunks straight into
+//! the faer matrix (a C-order file through a blocked transpose, on several threads for large
+//! files), so only one copy is held. Files are written as C-order `<f8`, what `np.save` writes.
 //!
 //! All readers reject NaN and ±∞ (and, in CSV, empty cells): missing values must be removed or
 //! imputed before fitting, and it is far easier to say so here, with the file and position, than
