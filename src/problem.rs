@@ -261,32 +261,37 @@ impl<'a> RidgeProblem<'a> {
 
     /// Writes columns `first .. first + out.ncols()` of S^½·Xc into `out`, for backends that
     /// read X in blocks of columns.
-    pub fn write_scaled_centred_columns(&self, first: usize, mut out: faer::MatMut<'_, f64>) {
-        let xm = self.x_mean.as_ref();
-        for k in 0..out.ncols() {
-            let j = first + k;
-            let col = self.x.col(j);
-            let mut dst = out.rb_mut().col_mut(k);
-            for i in 0..self.n_samples() {
-                dst[i] = self.weight(i).sqrt() * (col[i] - xm[j]);
-            }
-        }
+    pub fn write_scaled_centred_columns(&self, first: usize, out: faer::MatMut<'_, f64>) {
+        self.write_scaled_centred_block(0, first, out);
     }
 
     /// Writes rows `first .. first + out.nrows()` of S^½·Xc into `out`, for backends that stream
     /// X in blocks of rows.
-    pub fn write_scaled_centred_rows(&self, first: usize, mut out: faer::MatMut<'_, f64>) {
+    pub fn write_scaled_centred_rows(&self, first: usize, out: faer::MatMut<'_, f64>) {
+        self.write_scaled_centred_block(first, 0, out);
+    }
+
+    /// Writes the block of S^½·Xc with top-left entry (`row`, `col`) and the shape of `out`.
+    /// √sᵢ is taken once per row, not once per entry (a square root per entry cost `dual` a
+    /// third of its time on 2 000 × 20 000).
+    fn write_scaled_centred_block(&self, row: usize, col: usize, mut out: faer::MatMut<'_, f64>) {
         let len = out.nrows();
         let root: Option<Vec<f64>> = self
             .weights
-            .map(|s| (first..first + len).map(|i| s[i].sqrt()).collect());
-        for j in 0..out.ncols() {
-            let src = self.x.col(j).subrows(first, len);
-            let mean = self.x_mean[j];
-            let mut dst = out.rb_mut().col_mut(j);
+            .map(|s| s.subrows(row, len).iter().map(|s| s.sqrt()).collect());
+        for k in 0..out.ncols() {
+            let src = self.x.col(col + k).subrows(row, len);
+            let mean = self.x_mean[col + k];
+            let dst = out.rb_mut().col_mut(k);
             match &root {
-                Some(root) => (0..len).for_each(|k| dst[k] = root[k] * (src[k] - mean)),
-                None => (0..len).for_each(|k| dst[k] = src[k] - mean),
+                Some(root) => dst
+                    .iter_mut()
+                    .zip(src.iter().zip(root))
+                    .for_each(|(d, (x, r))| *d = r * (x - mean)),
+                None => dst
+                    .iter_mut()
+                    .zip(src.iter())
+                    .for_each(|(d, x)| *d = x - mean),
             }
         }
     }
