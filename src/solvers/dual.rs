@@ -245,7 +245,9 @@ fn for_each_column_block(
     mut each: impl FnMut(usize, faer::MatRef<'_, f64>),
 ) {
     let n = problem.n_samples();
-    let cols = (BLOCK_ENTRIES / n.max(1)).max(256).min(columns.len().max(1));
+    let cols = (BLOCK_ENTRIES / n.max(1))
+        .max(256)
+        .min(columns.len().max(1));
     let mut buf = Mat::<f64>::zeros(n, cols);
     let mut start = columns.start;
     while start < columns.end {
