@@ -107,12 +107,15 @@ impl Dual {
 ///
 /// at O(n·d + n²) per step against the O(n²·d) factorisation. The error of each correction is
 /// proportional to ‖g‖, so the iteration contracts while ε·κ(K) ≪ 1 (the factor's own
-/// acceptance test). It stops once a correction no longer changes w, or no longer halves the
-/// previous one: the corrections have then reached the rounding level of computing g (on
-/// 2 000 × 20 000 at λ = 10⁻³ every correction is ≈ 4·10⁻¹⁵·‖w‖, above 4ε but no better for
-/// repeating).
+/// acceptance test). It stops once a correction is at the rounding level of computing g (below
+/// 64·ε·‖w‖; on 2 000 × 20 000 at λ = 10⁻³ every correction is ≈ 4·10⁻¹⁵·‖w‖), or no longer
+/// halves the previous one.
 fn refine(problem: &RidgeProblem<'_>, f: &Factor, ys: ColRef<'_, f64>, w: &mut Col<f64>) {
     const MAX_STEPS: usize = 3;
+    // A correction below 64·ε·‖w‖ leaves w within the rounding noise of the residual it was
+    // computed from (a sum of d products): another step would cost four passes over X to move
+    // w by as little again.
+    const CONVERGED: f64 = 64.0;
     let shift = problem.weight_sum() * problem.lambda();
     let mut previous = f64::INFINITY;
     for _ in 0..MAX_STEPS {
@@ -122,7 +125,7 @@ fn refine(problem: &RidgeProblem<'_>, f: &Factor, ys: ColRef<'_, f64>, w: &mut C
         let delta = (g - back) * (1.0 / shift);
         *w += &delta;
         let size = delta.norm_l2();
-        if size <= 4.0 * f64::EPSILON * w.norm_l2() || size > 0.5 * previous {
+        if size <= CONVERGED * f64::EPSILON * w.norm_l2() || size > 0.5 * previous {
             break;
         }
         previous = size;
