@@ -5,6 +5,7 @@ Run from anywhere (paths are relative to the crate root), after `cargo build --r
 `pip install -r scripts/requirements.txt`:
 
     python3 scripts/compare_sklearn.py ridge     # cholesky vs Ridge(solver="cholesky"), 100 000 x 500
+                                                 # (--solver svd: svd vs Ridge(solver="svd"))
     python3 scripts/compare_sklearn.py rss       # peak RSS of `tikhonov fit` (cholesky, qr, svd)
     python3 scripts/compare_sklearn.py dual      # dual vs cholesky crossover at n = 2 000, and sklearn
     python3 scripts/compare_sklearn.py iterative # fastest iterative backend vs sag/saga/lsqr/sparse_cg
@@ -411,41 +412,43 @@ def rss_table(solvers: list[str], xp: Path, yp: Path, lam: float, x_bytes: int) 
 def cmd_ridge(args) -> None:
     from sklearn.linear_model import Ridge
 
-    header("tikhonov fit --solver cholesky  vs  sklearn Ridge(solver='cholesky')")
+    sv = args.solver
+    header(f"tikhonov fit --solver {sv}  vs  sklearn Ridge(solver='{sv}')")
     xp, yp = data_paths(args)
     x, y = load(xp, yp)
     n, _ = x.shape
     describe(x, args.lam)
-    cmd = tikhonov_cmd("cholesky", xp, yp, args.lam)
+    cmd = tikhonov_cmd(sv, xp, yp, args.lam)
     print("tikhonov: RAYON_NUM_THREADS=2 " + " ".join(cmd))
     race, walls = Race(), {}
-    tikhonov_candidate(race, "tikhonov cholesky (fit_seconds)", cmd, walls)
-    race.add("sklearn Ridge(cholesky).fit",
-             lambda: time_sklearn(lambda: Ridge(alpha=args.lam * n, solver="cholesky"), x, y))
+    tikhonov_candidate(race, f"tikhonov {sv} (fit_seconds)", cmd, walls)
+    race.add(f"sklearn Ridge({sv}).fit",
+             lambda: time_sklearn(lambda: Ridge(alpha=args.lam * n, solver=sv), x, y))
     race.run(args.repeats)
     race.report()
-    wall_all = walls["tikhonov cholesky (fit_seconds)"][1:]  # without the warm-up
+    wall_all = walls[f"tikhonov {sv} (fit_seconds)"][1:]  # without the warm-up
     wall = [wall_all[r] for r in race.used]
     print(f"  {'tikhonov process wall time (loads the .npy)':<44} {statistics.median(wall):>10.4f}"
           f" {min(wall):>10.4f} {max(wall):>10.4f}  {len(wall)}")
-    t_fit, t_sk = race.median("tikhonov cholesky (fit_seconds)"), race.median(
-        "sklearn Ridge(cholesky).fit")
+    t_fit, t_sk = race.median(f"tikhonov {sv} (fit_seconds)"), race.median(
+        f"sklearn Ridge({sv}).fit")
     print(f"ratio of medians sklearn / tikhonov fit_seconds: {t_sk / t_fit:.2f}x "
           f"(> 1: tikhonov faster)")
     print(f"ratio of medians sklearn fit / tikhonov process wall time: "
           f"{t_sk / statistics.median(wall):.2f}x")
     d = x.shape[1]
-    print(f"tikhonov rate: n*d*(d+1) / fit_seconds = {n * d * (d + 1) / t_fit / 1e9:.1f} GFLOP/s "
-          f"(Gram triangle only)")
-    out, est = race.last["tikhonov cholesky (fit_seconds)"], race.last[
-        "sklearn Ridge(cholesky).fit"]
+    if sv == "cholesky":
+        print(f"tikhonov rate: n*d*(d+1) / fit_seconds = {n * d * (d + 1) / t_fit / 1e9:.1f} "
+              f"GFLOP/s (Gram triangle only)")
+    out, est = race.last[f"tikhonov {sv} (fit_seconds)"], race.last[
+        f"sklearn Ridge({sv}).fit"]
     coef = np.asarray(out["coef"])
     print(f"agreement: {coef_agreement(coef, est.coef_)}; intercept {out['intercept']:.12g} vs "
           f"{est.intercept_:.12g}; relative residual tikhonov "
           f"{relative_residual(x, y, args.lam, coef):.1e}, sklearn "
           f"{relative_residual(x, y, args.lam, est.coef_):.1e}")
     if not args.no_rss:
-        rss_table(["cholesky"], xp, yp, args.lam, x.nbytes)
+        rss_table([sv], xp, yp, args.lam, x.nbytes)
 
 
 def cmd_rss(args) -> None:
@@ -669,8 +672,10 @@ def main() -> None:
                                  epilog="\n\n".join(__doc__.split("\n\n")[1:]))
     sub = ap.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("ridge", help="cholesky vs Ridge(solver='cholesky')")
+    p = sub.add_parser("ridge", help="cholesky (or svd) vs Ridge(solver='cholesky' or 'svd')")
     data_args(p, 100_000, 500, 1e-3)
+    p.add_argument("--solver", choices=["cholesky", "svd"], default="cholesky",
+                   help="the backend, and scikit-learn's Ridge solver of the same name")
     p.add_argument("--no-rss", action="store_true", help="skip the /usr/bin/time -v run")
     p.set_defaults(func=cmd_ridge)
 
