@@ -70,6 +70,7 @@ pub(crate) fn triangular_factor(
             .collect()
     };
     if parts.len() == 1 && appended.is_none() {
+        // `parts.len() == 1` was just checked.
         return parts.into_iter().next().expect("one part");
     }
     // Stack the threads' triangles in thread order, then P, and factor once more.
