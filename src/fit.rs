@@ -1,23 +1,111 @@
-//! The result of a solve: coefficients plus the diagnostics that make solvers comparable.
+//! The result of a solve: a [`Model`] (what prediction needs) inside a [`Fit`] (the model plus
+//! the diagnostics that make solvers comparable).
+//!
+//! Both serialise with serde; the command line's JSON is exactly this serialisation (plus the
+//! shape of the data), so its keys are a contract of these types.
 
-use faer::{Col, ColRef};
-use serde::Serialize;
+use std::ops::Deref;
 
+use faer::{Col, ColRef, MatRef};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::iterate::StopReason;
 use crate::problem::RidgeProblem;
 
-/// A fitted ridge model and how it was obtained.
-///
-/// `objective` and `gradient_norm` are always recomputed from the problem at (coef, intercept) by
-/// the same code for every backend ([`Fit::new`]), never taken from a solver's own bookkeeping, so
-/// two fits are judged by identical numbers.
-#[derive(Debug, Clone)]
-pub struct Fit {
-    /// The backend that actually ran (for `auto`-style dispatchers, the one they chose).
-    pub solver: String,
-    /// w (d entries).
-    pub coef: Col<f64>,
+/// The loss a model was fitted for, which says how its linear predictor m = xᵀw + b is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LossKind {
+    /// ½(y − m)²: the prediction is m itself.
+    #[default]
+    Squared,
+    /// log(1 + exp(−ỹ·m)), ỹ ∈ {−1, +1}: m is the log-odds of the positive label.
+    Logistic,
+}
+
+/// A fitted linear model: coefficients, intercept, the loss and the penalty it was fitted with,
+/// and (for classification) the labels its two classes stand for. Nothing about how it was found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Model {
+    /// The loss the model minimises.
+    #[serde(default)]
+    pub loss: LossKind,
+    /// The penalty λ it was fitted with.
+    pub lambda: f64,
     /// b (0 when the problem has no intercept).
     pub intercept: f64,
+    /// w (d entries).
+    #[serde(with = "column")]
+    pub coef: Col<f64>,
+    /// For a classifier, the original labels of the classes ỹ = −1 and ỹ = +1, in that order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<[String; 2]>,
+}
+
+impl Model {
+    /// A squared-loss (ridge) model.
+    pub fn ridge(coef: Col<f64>, intercept: f64, lambda: f64) -> Self {
+        Self {
+            loss: LossKind::Squared,
+            lambda,
+            intercept,
+            coef,
+            labels: None,
+        }
+    }
+
+    /// d, the number of features the model expects.
+    pub fn n_features(&self) -> usize {
+        self.coef.nrows()
+    }
+
+    /// The linear predictor m = Xw + b for new rows (for a ridge model, the predictions).
+    /// Fails when X does not have [`Model::n_features`] columns.
+    pub fn predict(&self, x: MatRef<'_, f64>) -> Result<Col<f64>> {
+        if x.ncols() != self.n_features() {
+            return Err(Error::ShapeMismatch {
+                what: format!(
+                    "the model has {} coefficients but the new data have {} columns; pass rows \
+                     with the features the model was fitted on, in the same order",
+                    self.n_features(),
+                    x.ncols()
+                ),
+            });
+        }
+        let mut out = Col::from_fn(x.nrows(), |_| self.intercept);
+        faer::linalg::matmul::matmul(
+            out.as_mat_mut(),
+            faer::Accum::Add,
+            x,
+            self.coef.as_mat(),
+            1.0,
+            faer::Par::Seq,
+        );
+        Ok(out)
+    }
+
+    /// ‖w − w_ref‖ / ‖w_ref‖ (absolute distance when w_ref = 0).
+    pub fn relative_error(&self, reference: ColRef<'_, f64>) -> f64 {
+        let diff = (&self.coef - reference).norm_l2();
+        let scale = reference.norm_l2();
+        if scale > 0.0 { diff / scale } else { diff }
+    }
+}
+
+/// A fitted model and how it was obtained.
+///
+/// `objective` and `gradient_norm` are always recomputed from the problem at (coef, intercept) by
+/// the same code for every backend ([`Fit::from_parts`]), never taken from a solver's own
+/// bookkeeping, so two fits are judged by identical numbers. A `Fit` dereferences to its
+/// [`Model`], so `fit.coef` and `fit.predict(x)` read through.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Fit {
+    /// The backend that actually ran (for `auto`-style dispatchers, `auto:<backend>`).
+    pub solver: String,
+    /// The model: coefficients, intercept, loss, λ.
+    #[serde(flatten)]
+    pub model: Model,
     /// J(w, b).
     pub objective: f64,
     /// ‖∇J(w, b)‖₂ over w and, when fitted, b.
@@ -29,16 +117,26 @@ pub struct Fit {
     pub passes: f64,
     /// Whether the stopping rule was met (always true for a direct backend that returned).
     pub converged: bool,
+    /// Why the solve stopped.
+    pub stop: StopReason,
     /// Wall time of the solve itself, excluding these diagnostics.
     pub fit_seconds: f64,
     /// Estimate of the condition number of the matrix a direct backend factored.
     pub condition_estimate: Option<f64>,
     /// Recorded iterations, when the driver was asked to record them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<Record>,
 }
 
+impl Deref for Fit {
+    type Target = Model;
+    fn deref(&self) -> &Model {
+        &self.model
+    }
+}
+
 /// One recorded step of an iterative solver.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     /// Iteration (or epoch) number; 0 is the starting point.
     pub iteration: usize,
@@ -48,31 +146,39 @@ pub struct Record {
     pub seconds: f64,
     /// Objective value of the iterate (as the solver's objective computes it).
     pub objective: f64,
-    /// Relative optimality residual ‖∇J(w)‖ / ‖∇J(w₀)‖.
+    /// Relative optimality residual ‖∇J(w)‖ / ‖∇J(0)‖ (the cold start's gradient).
     pub residual: f64,
 }
 
-/// What a backend produced, before the shared diagnostics are attached.
+/// What a backend produced, before the shared diagnostics are attached by [`Fit::from_parts`].
+/// A backend written outside this crate builds one of these and lets the crate judge it.
 #[derive(Debug, Clone)]
-pub(crate) struct Solution {
+pub struct Solution {
+    /// w.
     pub coef: Col<f64>,
+    /// b (0 without an intercept).
     pub intercept: f64,
+    /// Iterations, or refinement steps of a direct backend.
     pub iterations: usize,
+    /// Passes over the data.
     pub passes: f64,
-    pub converged: bool,
+    /// Why it stopped ([`StopReason::Solved`] for a direct backend).
+    pub stop: StopReason,
+    /// A condition estimate of the matrix a direct backend factored.
     pub condition_estimate: Option<f64>,
+    /// Recorded steps.
     pub history: Vec<Record>,
 }
 
 impl Solution {
-    /// A direct backend's answer: converged, no iterations.
+    /// A direct backend's answer: solved, no iterations.
     pub fn direct(coef: Col<f64>, intercept: f64, condition_estimate: Option<f64>) -> Self {
         Self {
             coef,
             intercept,
             iterations: 0,
             passes: 0.0,
-            converged: true,
+            stop: StopReason::Solved,
             condition_estimate,
             history: Vec::new(),
         }
@@ -80,55 +186,68 @@ impl Solution {
 }
 
 impl Fit {
-    /// Attaches the shared diagnostics to a backend's solution.
-    pub(crate) fn new(
+    /// Judges a backend's solution of `problem`: refuses non-finite coefficients, then attaches
+    /// the shared diagnostics (objective and gradient norm recomputed from the problem).
+    /// `solver` names the backend, `fit_seconds` is the time its solve took.
+    pub fn from_parts(
         problem: &RidgeProblem<'_>,
         solver: &str,
         solution: Solution,
         fit_seconds: f64,
-    ) -> Self {
+    ) -> Result<Self> {
+        if solution.coef.iter().any(|v| !v.is_finite()) || !solution.intercept.is_finite() {
+            return Err(Error::Numerical {
+                solver: solver.to_owned(),
+                detail: "the solution has non-finite entries; the problem is too ill-conditioned \
+                         for this backend: try `qr` or a larger λ"
+                    .into(),
+            });
+        }
+        if solution.coef.nrows() != problem.n_features() {
+            return Err(Error::ShapeMismatch {
+                what: format!(
+                    "backend `{solver}` returned {} coefficients for a problem with {} features",
+                    solution.coef.nrows(),
+                    problem.n_features()
+                ),
+            });
+        }
         let Solution {
             coef,
             intercept,
             iterations,
             passes,
-            converged,
+            stop,
             condition_estimate,
             history,
         } = solution;
-        Self {
+        Ok(Self {
             solver: solver.to_owned(),
             objective: problem.objective(coef.as_ref(), intercept),
             gradient_norm: problem.gradient_norm(coef.as_ref(), intercept),
-            coef,
-            intercept,
+            model: Model::ridge(coef, intercept, problem.lambda()),
             iterations,
             passes,
-            converged,
+            converged: matches!(stop, StopReason::Solved | StopReason::Converged),
+            stop,
             fit_seconds,
             condition_estimate,
             history,
-        }
+        })
+    }
+}
+
+/// serde for a faer column: a sequence of numbers.
+mod column {
+    use faer::Col;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(c: &Col<f64>, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(c.iter())
     }
 
-    /// Predictions Xw + b for new rows.
-    pub fn predict(&self, x: faer::MatRef<'_, f64>) -> Col<f64> {
-        let mut out = Col::from_fn(x.nrows(), |_| self.intercept);
-        faer::linalg::matmul::matmul(
-            out.as_mat_mut(),
-            faer::Accum::Add,
-            x,
-            self.coef.as_mat(),
-            1.0,
-            faer::Par::Seq,
-        );
-        out
-    }
-
-    /// ‖w − w_ref‖ / ‖w_ref‖ (absolute distance when w_ref = 0).
-    pub fn relative_error(&self, reference: ColRef<'_, f64>) -> f64 {
-        let diff = (&self.coef - reference).norm_l2();
-        let scale = reference.norm_l2();
-        if scale > 0.0 { diff / scale } else { diff }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Col<f64>, D::Error> {
+        let v = Vec::<f64>::deserialize(d)?;
+        Ok(Col::from_fn(v.len(), |i| v[i]))
     }
 }

@@ -6,10 +6,13 @@
 //! backend:
 //!
 //! ```text
-//! stop when ‖∇f(θₖ)‖ ≤ tol · ‖∇f(θ₀)‖
+//! stop when ‖∇f(θₖ)‖ ≤ max(tol · ‖∇f(0)‖, abs_tol)
 //! ```
 //!
-//! and every backend reports the same diagnostics, timed the same way.
+//! and every backend reports the same diagnostics, timed the same way. The reference ‖∇f(0)‖ is
+//! that of the cold start even when the run starts elsewhere (a warm start), so a run started at
+//! the solution stops at once, and the points of a warm-started path meet one common standard.
+//! Passes over the data are counted by the objective ([`Objective::passes`]), never by a method.
 
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -21,13 +24,28 @@ use crate::error::{Error, Result};
 use crate::fit::Record;
 use crate::objective::Objective;
 
-/// A callback that sees every recorded step and may stop the run early.
-pub type Observer = Arc<dyn Fn(&str, &Record) -> ControlFlow<()> + Send + Sync>;
+/// What an observer sees at a recorded step: the backend, the record, and the iterate itself, so
+/// that per-step suboptimality or held-out error can be measured from outside.
+#[derive(Debug, Clone, Copy)]
+pub struct Observation<'a> {
+    /// The backend's name.
+    pub solver: &'a str,
+    /// The record of this step (also pushed to the history).
+    pub record: &'a Record,
+    /// The iterate θₖ = (w, and b when the objective has a free intercept) the record describes,
+    /// in the objective's variables (for the ridge [`crate::objective::LeastSquares`], w alone).
+    pub theta: ColRef<'a, f64>,
+}
+
+/// A callback that sees every recorded step and may stop the run early. The time it takes is
+/// excluded from the recorded times.
+pub type Observer = Arc<dyn Fn(&Observation<'_>) -> ControlFlow<()> + Send + Sync>;
 
 /// Stopping rule and budgets, validated when built.
 #[derive(Clone)]
 pub struct IterationControl {
     tol: f64,
+    abs_tol: f64,
     max_iter: usize,
     time_limit: Option<Duration>,
     record_every: usize,
@@ -39,6 +57,7 @@ impl std::fmt::Debug for IterationControl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("IterationControl")
             .field("tol", &self.tol)
+            .field("abs_tol", &self.abs_tol)
             .field("max_iter", &self.max_iter)
             .field("time_limit", &self.time_limit)
             .field("record_every", &self.record_every)
@@ -63,6 +82,7 @@ impl IterationControl {
         }
         Ok(Self {
             tol,
+            abs_tol: 0.0,
             max_iter,
             time_limit: None,
             record_every: 0,
@@ -90,10 +110,31 @@ impl IterationControl {
         self
     }
 
+    /// Also stops once ‖∇f(θ)‖ ≤ `abs_tol` (default 0: the relative rule alone). An absolute
+    /// tolerance suits a path or a benchmark that wants one standard across problems.
+    pub fn abs_tol(mut self, abs_tol: f64) -> Result<Self> {
+        if !(abs_tol.is_finite() && abs_tol >= 0.0) {
+            return Err(Error::invalid(
+                "abs_tol",
+                abs_tol,
+                "an absolute gradient-norm tolerance ≥ 0, e.g. 1e-12",
+            ));
+        }
+        self.abs_tol = abs_tol;
+        Ok(self)
+    }
+
     /// Starts from θ₀ instead of zero. Its length is checked against the problem at run time.
+    /// The stopping rule stays relative to the cold start's gradient ‖∇f(0)‖, which costs one
+    /// more pass, so a warm start at the solution converges at once.
     pub fn warm_start(mut self, theta0: Col<f64>) -> Self {
         self.warm_start = Some(theta0);
         self
+    }
+
+    /// The warm start, if any.
+    pub fn warm_start_point(&self) -> Option<ColRef<'_, f64>> {
+        self.warm_start.as_ref().map(|t| t.as_ref())
     }
 
     /// Calls `observer` on every recorded step (set `record_every` ≥ 1); it may stop the run.
@@ -105,6 +146,10 @@ impl IterationControl {
     /// The relative tolerance.
     pub fn tol(&self) -> f64 {
         self.tol
+    }
+    /// The absolute tolerance on ‖∇f‖ (0 when unset).
+    pub fn absolute_tol(&self) -> f64 {
+        self.abs_tol
     }
     /// The iteration budget.
     pub fn max_iter(&self) -> usize {
@@ -130,8 +175,13 @@ pub struct IterState {
     pub grad_norm: f64,
     /// Completed iterations.
     pub iteration: usize,
-    /// Passes over the data so far (one full gradient = 1, a sample gradient = 1/n).
+    /// Passes over the data so far (one full gradient = 1, a sample gradient = 1/n), as the
+    /// objective counted them; the driver refreshes it after every step.
     pub passes: f64,
+    /// The gradient norm at or below which the driver stops: max(tol·‖∇f(0)‖, abs_tol). Methods
+    /// that keep their own residual (CGLS, coordinate descent) recompute it exactly before they
+    /// let the driver see a value below it.
+    pub threshold: f64,
 }
 
 impl IterState {
@@ -139,7 +189,6 @@ impl IterState {
     pub fn evaluate(&mut self, objective: &dyn Objective) {
         self.value = objective.value_gradient(self.theta.as_ref(), self.grad.as_mut());
         self.grad_norm = self.grad.norm_l2();
-        self.passes += 1.0;
     }
 
     /// [`IterState::evaluate`] that also writes the per-sample slopes at `theta`
@@ -148,7 +197,6 @@ impl IterState {
         self.value =
             objective.value_gradient_slopes(self.theta.as_ref(), self.grad.as_mut(), slopes);
         self.grad_norm = self.grad.norm_l2();
-        self.passes += 1.0;
     }
 }
 
@@ -181,10 +229,13 @@ pub trait IterativeMethod {
 /// over the noise.
 pub const NON_MONOTONE_BLOW_UP: f64 = 100.0;
 
-/// Why the driver stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Why a solve stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum StopReason {
-    /// ‖∇f(θ)‖ ≤ tol·‖∇f(θ₀)‖.
+    /// A direct backend: the solution of the factored system (no iteration to stop).
+    Solved,
+    /// ‖∇f(θ)‖ ≤ max(tol·‖∇f(0)‖, abs_tol).
     Converged,
     /// The iteration budget ran out.
     MaxIterations,
@@ -246,32 +297,46 @@ pub fn run_from(
     let clock = start;
     let mut paused = Duration::ZERO;
     let d = objective.dim();
-    let theta = match &control.warm_start {
-        Some(t) if t.nrows() != d => {
-            return Err(Error::ShapeMismatch {
-                what: format!(
-                    "warm start has {} entries but the problem has {d} features",
-                    t.nrows()
-                ),
-            });
-        }
-        Some(t) => t.clone(),
-        None => Col::zeros(d),
-    };
     let mut state = IterState {
-        theta,
+        theta: Col::zeros(d),
         value: 0.0,
         grad: Col::zeros(d),
         grad_norm: 0.0,
         iteration: 0,
         passes: 0.0,
+        threshold: 0.0,
     };
+    // The cold start's gradient norm is the reference of the relative rule, warm start or not.
     state.evaluate(objective);
-    let (start_value, start_norm) = (state.value, state.grad_norm);
-    let target = control.tol * start_norm;
+    let reference_norm = state.grad_norm;
+    match &control.warm_start {
+        Some(t) if t.nrows() != d => {
+            return Err(Error::ShapeMismatch {
+                what: format!(
+                    "warm start has {} entries but the objective has {d} variables",
+                    t.nrows()
+                ),
+            });
+        }
+        Some(t) if t.iter().any(|v| !v.is_finite()) => {
+            return Err(Error::invalid(
+                "warm_start",
+                "a vector with non-finite entries",
+                "finite coefficients, e.g. those of an earlier fit",
+            ));
+        }
+        Some(t) => {
+            state.theta.copy_from(t);
+            state.evaluate(objective);
+        }
+        None => {}
+    }
+    let start_value = state.value;
+    let target = (control.tol * reference_norm).max(control.abs_tol);
+    state.threshold = target;
     method.init(objective, &mut state)?;
     // Set-up reads of the data (e.g. the power iteration for L) count as passes too.
-    state.passes += objective.setup_passes();
+    state.passes = objective.passes();
 
     let mut history = Vec::new();
     let mut record = |state: &IterState, paused: &mut Duration, last: bool| -> ControlFlow<()> {
@@ -286,7 +351,7 @@ pub fn run_from(
             passes: state.passes,
             seconds: (t - clock - *paused).as_secs_f64(),
             objective: state.value,
-            residual: relative(state.grad_norm, start_norm),
+            residual: relative(state.grad_norm, reference_norm),
         };
         if history
             .last()
@@ -295,7 +360,11 @@ pub fn run_from(
             history.push(r);
         }
         let flow = match &control.observer {
-            Some(obs) => obs(name, &r),
+            Some(obs) => obs(&Observation {
+                solver: name,
+                record: &r,
+                theta: state.theta.as_ref(),
+            }),
             None => ControlFlow::Continue(()),
         };
         *paused += t.elapsed();
@@ -325,6 +394,7 @@ pub fn run_from(
         }
         method.step(objective, &mut state)?;
         state.iteration += 1;
+        state.passes = objective.passes();
         // A little slack above the start absorbs rounding when θ₀ is already (nearly) optimal.
         let scale = start_value.abs().max(f64::MIN_POSITIVE);
         let slack = if method.monotone() {
@@ -369,7 +439,8 @@ mod tests {
     use super::*;
 
     /// f(θ) = ½‖θ − 1‖² in one dimension, f(0) = ½: one sample x₁ = 1 with slope θ − 1.
-    struct Quadratic;
+    #[derive(Default)]
+    struct Quadratic(crate::objective::PassCounter);
 
     impl Objective for Quadratic {
         fn dim(&self) -> usize {
@@ -379,8 +450,15 @@ mod tests {
             1
         }
         fn value_gradient(&self, theta: ColRef<'_, f64>, mut grad: ColMut<'_, f64>) -> f64 {
+            self.0.add(1.0);
             grad[0] = theta[0] - 1.0;
             0.5 * grad[0] * grad[0]
+        }
+        fn hessian_vector(&self, _: ColRef<'_, f64>, v: ColRef<'_, f64>, mut out: ColMut<'_, f64>) {
+            out.copy_from(v);
+        }
+        fn pass_counter(&self) -> &crate::objective::PassCounter {
+            &self.0
         }
         fn smoothness(&self) -> f64 {
             1.0
@@ -430,7 +508,12 @@ mod tests {
 
     fn jump(to: f64, monotone: bool) -> Result<Outcome> {
         let control = IterationControl::new(1e-6, 3).unwrap();
-        run("jump", &mut Jump { to, monotone }, &Quadratic, &control)
+        run(
+            "jump",
+            &mut Jump { to, monotone },
+            &Quadratic::default(),
+            &control,
+        )
     }
 
     #[test]

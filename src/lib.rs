@@ -70,7 +70,7 @@ pub mod stochastic;
 mod tsqr;
 
 pub use error::{Error, Result};
-pub use fit::{Fit, Record};
+pub use fit::{Fit, LossKind, Model, Record, Solution};
 pub use multi::{MultiRidgeProblem, MultiRidgeProblemBuilder};
 pub use problem::{RidgeProblem, RidgeProblemBuilder};
 

@@ -205,7 +205,7 @@ pub(crate) fn assemble(
     solutions
         .into_iter()
         .enumerate()
-        .map(|(t, solution)| crate::solvers::finish(&problem.target(t), name, solution, seconds))
+        .map(|(t, solution)| Fit::from_parts(&problem.target(t), name, solution, seconds))
         .collect()
 }
 

@@ -6,6 +6,7 @@
 //! method unchanged.
 
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use faer::linalg::matmul::matmul;
@@ -18,25 +19,44 @@ use rayon::prelude::*;
 
 use crate::problem::{RidgeProblem, dot};
 
-/// A smooth, strongly convex function f(θ) = (1/S)·Σᵢ sᵢ·ℓᵢ(θ) + (λ/2)‖θ‖² of θ ∈ ℝᵈ.
+/// A smooth, strongly convex function of θ = (w, b) ∈ ℝᵖ, p = d or d + 1:
+///
+/// ```text
+/// f(θ) = (1/S)·Σᵢ sᵢ·φ(xᵢᵀw + b; yᵢ) + (λ/2)·‖w‖²
+/// ```
+///
+/// The first [`Objective::n_penalised`] variables are the coefficients w, which the penalty
+/// applies to; a trailing variable, when [`Objective::dim`] is larger, is a free (unpenalised)
+/// intercept b. Objectives that eliminate the intercept (the ridge [`LeastSquares`]) have p = d.
+///
+/// Every implementation counts the passes over the data it makes in its [`PassCounter`], so that
+/// the driver, not each method, reports what a run read.
 pub trait Objective: Sync {
-    /// d, the number of variables.
+    /// p, the number of variables (d, plus one for a free intercept).
     fn dim(&self) -> usize;
+    /// d, the number of leading variables the penalty (λ/2)·‖θ[..d]‖² applies to.
+    fn n_penalised(&self) -> usize {
+        self.dim()
+    }
     /// n, the number of samples (terms ℓᵢ).
     fn n_samples(&self) -> usize;
     /// f(θ); writes ∇f(θ) into `grad`. Costs one pass over the data.
     fn value_gradient(&self, theta: ColRef<'_, f64>, grad: ColMut<'_, f64>) -> f64;
-    /// L: the largest eigenvalue of ∇²f (an accurate estimate, not a loose bound).
+    /// out ← ∇²f(θ)·v, the Hessian-vector product (one pass over the data).
+    fn hessian_vector(&self, theta: ColRef<'_, f64>, v: ColRef<'_, f64>, out: ColMut<'_, f64>);
+    /// L: the largest eigenvalue of ∇²f over the iterates' region (for a quadratic, exactly; for
+    /// other losses, the bound from the loss's largest curvature), an estimate, not a loose bound.
     fn smoothness(&self) -> f64;
-    /// Passes over the data spent so far on set-up work such as estimating L, so that the
-    /// history charges every method for what it read (0 when nothing was spent).
-    fn setup_passes(&self) -> f64 {
-        0.0
-    }
     /// μ: a lower bound on the smallest eigenvalue of ∇²f (λ when nothing better is known).
     fn strong_convexity(&self) -> f64;
-    /// The ℓ₂ penalty λ (the part of f that is not a sum over samples).
+    /// The ℓ₂ penalty λ (the part of f that is not a sum over samples), on w only.
     fn penalty(&self) -> f64;
+    /// The pass counter this objective charges its reads of the data to.
+    fn pass_counter(&self) -> &PassCounter;
+    /// Passes over the data made so far (set-up work such as estimating L included).
+    fn passes(&self) -> f64 {
+        self.pass_counter().get()
+    }
     /// The linear least-squares structure f(θ) = ½‖b − A·θ‖² + (λ/2)‖θ‖², for methods that need
     /// it (CGLS, coordinate descent with residual updates); `None` for other losses.
     fn least_squares(&self) -> Option<&LeastSquares<'_>> {
@@ -45,24 +65,26 @@ pub trait Objective: Sync {
 
     // --- Per-sample access, for stochastic methods. -------------------------------------------
     //
-    // The losses are those of a linear prediction, ℓᵢ(θ) = φᵢ(xᵢᵀθ), so the gradient of the
-    // i-th term fᵢ = (n·sᵢ/S)·ℓᵢ (whose mean over i is the data part of f) is a scalar times a
-    // fixed row: ∇fᵢ(θ) = gᵢ(θ)·xᵢ with the *slope* gᵢ(θ) = (n·sᵢ/S)·φᵢ'(xᵢᵀθ). A method that
-    // remembers per-sample gradients (SAG, SAGA, SVRG's snapshot) therefore stores one scalar
-    // per sample, not a d-vector (Schmidt, Le Roux & Bach, 2017, §4.1).
+    // The losses are those of a linear prediction, ℓᵢ(θ) = φᵢ(x̃ᵢᵀθ) with x̃ᵢ = xᵢ (plus a
+    // trailing 1 when the intercept is a variable), so the gradient of the i-th term
+    // fᵢ = (n·sᵢ/S)·ℓᵢ (whose mean over i is the data part of f) is a scalar times a fixed row:
+    // ∇fᵢ(θ) = gᵢ(θ)·x̃ᵢ with the *slope* gᵢ(θ) = (n·sᵢ/S)·φᵢ'(x̃ᵢᵀθ). A method that remembers
+    // per-sample gradients (SAG, SAGA, SVRG's snapshot) therefore stores one scalar per sample,
+    // not a p-vector (Schmidt, Le Roux & Bach, 2017, §4.1).
     //
     // The sample index i of these methods numbers the samples in the objective's own storage
     // order, which need not be the order of the data rows (for `LeastSquares` it is a fixed
     // random permutation of them); `value_gradient_slopes` uses the same numbering. Means over
     // samples do not depend on the numbering, and samples i, i + 1, … are adjacent in memory.
-
     //
     // These two are called once per sample step, in loops of O(d) work, so they take and return
     // plain slices: contiguous by type, which lets the compiler vectorise the loops around them.
+    // They are not counted per call (an atomic add per sample would cost more than the step):
+    // a method charges its sample steps with [`PassCounter::add_samples`] once per epoch.
 
-    /// The row xᵢ (as the objective sees it, e.g. centred), of length d.
+    /// The row x̃ᵢ (as the objective sees it, e.g. centred, with the intercept's 1), of length p.
     fn sample_row(&self, i: usize) -> &[f64];
-    /// The slope gᵢ(θ): ∇fᵢ(θ) = gᵢ(θ)·xᵢ, and the data part of ∇f is (1/n)·Σᵢ gᵢ(θ)·xᵢ.
+    /// The slope gᵢ(θ): ∇fᵢ(θ) = gᵢ(θ)·x̃ᵢ, and the data part of ∇f is (1/n)·Σᵢ gᵢ(θ)·x̃ᵢ.
     fn sample_slope(&self, i: usize, theta: &[f64]) -> f64;
     /// [`Objective::value_gradient`] that also writes every slope gᵢ(θ) into `slopes` (length
     /// n), in the same pass over the data.
@@ -80,6 +102,60 @@ pub trait Objective: Sync {
     fn prefetch_sample(&self, _i: usize) {}
 }
 
+/// The gradient of the penalty, λ·w on the penalised variables and 0 on a free intercept:
+/// `out ← grad − λ·(θ[..d], 0)`, the data part of a gradient.
+pub fn data_part(
+    objective: &dyn Objective,
+    theta: ColRef<'_, f64>,
+    grad: ColRef<'_, f64>,
+) -> Col<f64> {
+    let (lambda, d) = (objective.penalty(), objective.n_penalised());
+    Col::from_fn(grad.nrows(), |j| {
+        if j < d {
+            grad[j] - lambda * theta[j]
+        } else {
+            grad[j]
+        }
+    })
+}
+
+/// Passes over the data, counted by the objective that makes them (one full gradient = 1, a
+/// product with X or Xᵀ alone = ½, one sample gradient = 1/n).
+///
+/// Shared by reference, so it is an atomic: the objective is `Sync`, and its set-up work
+/// (estimating L) may run inside a method's constructor.
+#[derive(Debug, Default)]
+pub struct PassCounter(AtomicU64);
+
+impl PassCounter {
+    /// Adds `passes` (a fraction of a pass is fine).
+    pub fn add(&self, passes: f64) {
+        let mut current = self.0.load(Ordering::Relaxed);
+        loop {
+            let next = (f64::from_bits(current) + passes).to_bits();
+            match self
+                .0
+                .compare_exchange_weak(current, next, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return,
+                Err(seen) => current = seen,
+            }
+        }
+    }
+
+    /// Charges `count` sample gradients out of `n` samples: `count / n` passes.
+    pub fn add_samples(&self, count: usize, n: usize) {
+        if n > 0 {
+            self.add(count as f64 / n as f64);
+        }
+    }
+
+    /// The passes counted so far.
+    pub fn get(&self) -> f64 {
+        f64::from_bits(self.0.load(Ordering::Relaxed))
+    }
+}
+
 /// The ridge objective with the intercept eliminated: for θ = w,
 ///
 /// ```text
@@ -93,13 +169,14 @@ pub trait Objective: Sync {
 /// consecutive samples is a random subset of the data even when the data rows are sorted.
 pub struct LeastSquares<'p> {
     problem: &'p RidgeProblem<'p>,
-    /// L and the power-iteration steps (one pass each) spent computing it.
-    smoothness: OnceLock<(f64, usize)>,
+    /// L, by power iteration (one pass per step, counted).
+    smoothness: OnceLock<f64>,
     rows: OnceLock<SampleMajor>,
     /// D = diag(√(sᵢ/S)) of the least-squares form, built on first use.
     row_scale: OnceLock<RowScale>,
     /// When the solve's time budget runs out: set-up loops (the power iteration) stop there.
     deadline: Option<Instant>,
+    passes: PassCounter,
 }
 
 /// Centred samples stored contiguously in a shuffled order: sample k is data row r = `order[k]`
@@ -128,6 +205,7 @@ impl<'p> LeastSquares<'p> {
             rows: OnceLock::new(),
             row_scale: OnceLock::new(),
             deadline: None,
+            passes: PassCounter::default(),
         }
     }
 
@@ -190,6 +268,20 @@ impl<'p> LeastSquares<'p> {
         grad.copy_from(w);
         grad *= faer::Scale(self.problem.lambda());
         self.add_xct(u, -1.0 / self.problem.weight_sum(), grad);
+    }
+
+    /// (1/S)·XcᵀS·Xc·v, reading X twice (X·v, then Xᵀ of it), uncounted: callers count.
+    fn gram_vector(&self, v: ColRef<'_, f64>) -> Col<f64> {
+        let p = self.problem;
+        let shift = -dot(p.x_mean(), v);
+        let mut xv = Col::from_fn(p.n_samples(), |_| shift);
+        matmul(xv.as_mat_mut(), Accum::Add, p.x(), v.as_mat(), 1.0, p.par());
+        for (i, e) in xv.iter_mut().enumerate() {
+            *e *= p.weight(i);
+        }
+        let mut hv = Col::zeros(p.n_features());
+        self.add_xct(xv.as_ref(), 1.0 / p.weight_sum(), hv.as_mut());
+        hv
     }
 
     fn sample_major(&self) -> &SampleMajor {
@@ -343,55 +435,51 @@ impl Objective for LeastSquares<'_> {
     }
 
     fn value_gradient(&self, w: ColRef<'_, f64>, grad: ColMut<'_, f64>) -> f64 {
+        self.passes.add(1.0);
         let (u, value) = self.weighted_residuals(w);
         self.finish_gradient(w, u.as_ref(), grad);
         value
     }
 
+    /// H·v = (1/S)·XcᵀS·Xc·v + λv: the Hessian is constant, θ does not enter.
+    fn hessian_vector(&self, _w: ColRef<'_, f64>, v: ColRef<'_, f64>, mut out: ColMut<'_, f64>) {
+        self.passes.add(1.0);
+        let hv = self.gram_vector(v);
+        out.copy_from(&hv);
+        out += faer::Scale(self.problem.lambda()) * v;
+    }
+
     /// σ_max(S^½Xc)²/S + λ by power iteration on XcᵀSXc (≤ 100 steps, stopped at 1e-6 relative
     /// change or at the deadline, see [`LeastSquares::with_deadline`]), computed once and cached.
     fn smoothness(&self) -> f64 {
-        self.smoothness
-            .get_or_init(|| {
-                let p = self.problem;
-                let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x5eed);
-                let mut v = Col::from_fn(p.n_features(), |_| StandardNormal.sample(&mut rng));
-                let mut estimate = 0.0;
-                let mut steps = 0;
-                for _ in 0..100 {
-                    let norm = v.norm_l2();
-                    if norm == 0.0 {
-                        break;
-                    }
-                    v /= faer::Scale(norm);
-                    // H·v with H = XcᵀSXc/S: first S·Xc·v, then Xcᵀ of it.
-                    let shift = -dot(p.x_mean(), v.as_ref());
-                    let mut xv = Col::from_fn(p.n_samples(), |_| shift);
-                    matmul(xv.as_mat_mut(), Accum::Add, p.x(), v.as_mat(), 1.0, p.par());
-                    for (i, e) in xv.iter_mut().enumerate() {
-                        *e *= p.weight(i);
-                    }
-                    let mut hv = Col::zeros(p.n_features());
-                    self.add_xct(xv.as_ref(), 1.0 / p.weight_sum(), hv.as_mut());
-                    steps += 1;
-                    let next = dot(v.as_ref(), hv.as_ref());
-                    v = hv;
-                    let late = self.deadline.is_some_and(|t| Instant::now() >= t);
-                    let done = late || (next - estimate).abs() <= 1e-6 * next;
-                    estimate = next;
-                    if done {
-                        break;
-                    }
+        *self.smoothness.get_or_init(|| {
+            let p = self.problem;
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x5eed);
+            let mut v = Col::from_fn(p.n_features(), |_| StandardNormal.sample(&mut rng));
+            let mut estimate = 0.0;
+            for _ in 0..100 {
+                let norm = v.norm_l2();
+                if norm == 0.0 {
+                    break;
                 }
-                (estimate + p.lambda(), steps)
-            })
-            .0
+                v /= faer::Scale(norm);
+                let hv = self.gram_vector(v.as_ref());
+                self.passes.add(1.0);
+                let next = dot(v.as_ref(), hv.as_ref());
+                v = hv;
+                let late = self.deadline.is_some_and(|t| Instant::now() >= t);
+                let done = late || (next - estimate).abs() <= 1e-6 * next;
+                estimate = next;
+                if done {
+                    break;
+                }
+            }
+            estimate + p.lambda()
+        })
     }
 
-    fn setup_passes(&self) -> f64 {
-        self.smoothness
-            .get()
-            .map_or(0.0, |&(_, steps)| steps as f64)
+    fn pass_counter(&self) -> &PassCounter {
+        &self.passes
     }
 
     fn strong_convexity(&self) -> f64 {
@@ -424,6 +512,7 @@ impl Objective for LeastSquares<'_> {
         grad: ColMut<'_, f64>,
         slopes: ColMut<'_, f64>,
     ) -> f64 {
+        self.passes.add(1.0);
         let (u, value) = self.weighted_residuals(w);
         let scale = -(self.problem.n_samples() as f64) / self.problem.weight_sum();
         // In the numbering of the per-sample methods: sample k is data row order[k].
@@ -498,6 +587,7 @@ impl LeastSquares<'_> {
 
     /// r ← b − A·w, the (scaled) residual at w.
     pub fn ls_residual(&self, w: ColRef<'_, f64>, mut r: ColMut<'_, f64>) {
+        self.passes.add(0.5);
         let p = self.problem;
         let shift = p.y_mean() - dot(p.x_mean(), w);
         r.rb_mut()
@@ -517,6 +607,7 @@ impl LeastSquares<'_> {
 
     /// out ← A·v.
     pub fn ls_apply(&self, v: ColRef<'_, f64>, mut out: ColMut<'_, f64>) {
+        self.passes.add(0.5);
         let p = self.problem;
         out.fill(-dot(p.x_mean(), v));
         matmul(
@@ -532,6 +623,7 @@ impl LeastSquares<'_> {
 
     /// out ← out + alpha·Aᵀu.
     pub fn ls_apply_transpose(&self, u: ColRef<'_, f64>, alpha: f64, out: ColMut<'_, f64>) {
+        self.passes.add(0.5);
         let mut du = u.to_owned();
         self.row_scale().apply(du.as_mut());
         self.add_xct(du.as_ref(), alpha, out);
@@ -553,6 +645,7 @@ impl LeastSquares<'_> {
 
     /// aⱼᵀu for column j of A.
     pub fn ls_column_dot(&self, j: usize, u: ColRef<'_, f64>) -> f64 {
+        self.passes.add(0.5 / self.dim() as f64);
         let (x, m) = self.column(j);
         let scale = self.row_scale();
         match (x.try_as_col_major(), u.try_as_col_major(), scale) {
@@ -570,6 +663,7 @@ impl LeastSquares<'_> {
 
     /// u ← u + alpha·aⱼ for column j of A.
     pub fn ls_column_axpy(&self, j: usize, alpha: f64, mut u: ColMut<'_, f64>) {
+        self.passes.add(0.5 / self.dim() as f64);
         let (x, m) = self.column(j);
         let scale = self.row_scale();
         match (
@@ -593,6 +687,7 @@ impl LeastSquares<'_> {
 
     /// ‖aⱼ‖² for every column: the diagonal of AᵀA = XcᵀSXc/S.
     pub fn ls_column_norms_sq(&self) -> Col<f64> {
+        self.passes.add(0.5);
         let scale = self.row_scale();
         Col::from_fn(self.dim(), |j| {
             let (x, m) = self.column(j);

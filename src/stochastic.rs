@@ -20,7 +20,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::error::Result;
 use crate::iterate::{IterState, IterationControl, IterativeMethod};
-use crate::objective::Objective;
+use crate::objective::{Objective, data_part};
 use crate::solvers::{SolverOptions, default_control, positive_step};
 
 /// Driver control, seed and optional fixed step of a variance-reduced backend.
@@ -188,11 +188,7 @@ impl SlopeTable {
     pub(crate) fn at(objective: &dyn Objective, state: &mut IterState) -> Self {
         let mut slopes = Col::zeros(objective.n_samples());
         state.evaluate_with_slopes(objective, slopes.as_mut());
-        let mut mean = state.grad.clone();
-        let lambda = objective.penalty();
-        mean.iter_mut()
-            .zip(state.theta.iter())
-            .for_each(|(g, t)| *g -= lambda * t);
+        let mean = data_part(objective, state.theta.as_ref(), state.grad.as_ref());
         Self { slopes, mean }
     }
 
@@ -257,32 +253,38 @@ impl IterativeMethod for TableEpochs {
 
     fn step(&mut self, objective: &dyn Objective, state: &mut IterState) -> Result<()> {
         let theta = entries_mut(&mut state.theta);
-        for _ in 0..objective.n_samples() {
+        let n = objective.n_samples();
+        for _ in 0..n {
             let i = self.sampler.uniform();
             (self.step)(objective, theta, &mut self.table, i, self.eta);
         }
-        state.passes += 1.0;
+        objective.pass_counter().add_samples(n, n);
         state.evaluate(objective);
         Ok(())
     }
 }
 
-/// θ ← (1 − ηλ)·θ − η·(c·x + v): a step along the gradient estimate c·x + v of the data part,
-/// with the penalty's gradient λθ taken exactly at θ (it is not a sum over samples, so it needs
-/// no variance reduction).
+/// θ ← (1 − ηλ)·θ − η·(c·x + v) on the penalised variables θ[..d] and θ ← θ − η·(c·x + v) on a
+/// free intercept: a step along the gradient estimate c·x + v of the data part, with the
+/// penalty's gradient λ·w taken exactly at θ (it is not a sum over samples, so it needs no
+/// variance reduction).
 pub(crate) fn control_variate_step(
+    objective: &dyn Objective,
     theta: &mut [f64],
     eta: f64,
-    lambda: f64,
     c: f64,
     x: &[f64],
     v: &[f64],
 ) {
-    let shrink = 1.0 - eta * lambda;
-    theta
-        .iter_mut()
+    let d = objective.n_penalised();
+    let shrink = 1.0 - eta * objective.penalty();
+    let (w, b) = theta.split_at_mut(d);
+    w.iter_mut()
         .zip(x.iter().zip(v))
         .for_each(|(t, (x, v))| *t = shrink * *t - eta * (c * x + v));
+    b.iter_mut()
+        .zip(x[d..].iter().zip(&v[d..]))
+        .for_each(|(t, (x, v))| *t -= eta * (c * x + v));
 }
 
 /// The entries of an owned column, as a slice.
@@ -326,6 +328,7 @@ mod tests {
             grad_norm: 0.0,
             iteration: 0,
             passes: 0.0,
+            threshold: 0.0,
         };
         let mut table = SlopeTable::at(&objective, &mut state);
         let mean_of = |table: &SlopeTable| {
@@ -349,7 +352,7 @@ mod tests {
             table.replace(&objective, i, s);
         }
         assert!((&table.mean - mean_of(&table)).norm_l2() <= 1e-12 * scale);
-        assert_eq!(state.passes, 1.0);
+        assert_eq!(objective.passes(), 1.0);
     }
 
     #[test]

@@ -241,7 +241,7 @@ fn check_per_target_lambda(case: Case) -> Result<(), TestCaseError> {
             assert_close(
                 &format!("target {t} of 3 (λ = {})", lambdas[t]),
                 name,
-                (fit.coef, fit.intercept),
+                (fit.model.coef, fit.model.intercept),
                 (single.fit.coef.clone(), single.fit.intercept),
                 2.0 * single.w_tol,
                 2.0 * single.b_tol,
@@ -353,7 +353,7 @@ fn check_min_norm(case: RankCase) -> Result<(), TestCaseError> {
         assert_close(
             "minimum norm at λ = 0",
             name,
-            (fit.coef, fit.intercept),
+            (fit.model.coef, fit.model.intercept),
             (coef.clone(), intercept),
             w_tol,
             b_tol,

@@ -60,7 +60,6 @@ impl CoordinateDescent {
 
 /// Sweep state: the curvatures ‖aⱼ‖² + λ and the residual.
 struct Sweeps {
-    tol: f64,
     curvature: Col<f64>,
     residual: Option<Residual>,
 }
@@ -77,7 +76,6 @@ impl Sweeps {
                 ls.ls_column_axpy(j, -delta, r.as_mut());
             }
         }
-        state.passes += 1.0;
     }
 }
 
@@ -86,8 +84,7 @@ impl IterativeMethod for Sweeps {
         let ls = least_squares(objective, "cd")?;
         let lambda = objective.penalty();
         self.curvature = ls.ls_column_norms_sq().iter().map(|c| c + lambda).collect();
-        state.passes += 0.5;
-        self.residual = Some(Residual::new(ls, state, self.tol));
+        self.residual = Some(Residual::new(ls, state));
         Ok(())
     }
 
@@ -111,7 +108,6 @@ impl Solver for CoordinateDescent {
     fn solve(&self, problem: &RidgeProblem<'_>) -> Result<Fit> {
         iterative(problem, self.name(), &self.settings.control, |_| {
             Ok(Sweeps {
-                tol: self.settings.control.tol(),
                 curvature: Col::zeros(0),
                 residual: None,
             })

@@ -118,7 +118,7 @@ pub(super) fn least_squares<'a>(
 pub(super) struct Residual {
     /// r ≈ b − A·w.
     pub r: Col<f64>,
-    /// tol·‖∇f(w₀)‖: the driver's threshold, reproduced bit for bit.
+    /// The driver's threshold ([`IterState::threshold`]), reproduced bit for bit.
     target: f64,
     since_refresh: usize,
 }
@@ -130,13 +130,12 @@ impl Residual {
     pub const REFRESH: usize = 50;
 
     /// r = b − A·w₀ (half a pass) for a state evaluated at w₀ by the driver.
-    pub fn new(ls: &LeastSquares<'_>, state: &mut IterState, tol: f64) -> Self {
+    pub fn new(ls: &LeastSquares<'_>, state: &mut IterState) -> Self {
         let mut r = Col::zeros(ls.n_samples());
         ls.ls_residual(state.theta.as_ref(), r.as_mut());
-        state.passes += 0.5;
         Self {
             r,
-            target: tol * state.grad_norm,
+            target: state.threshold,
             since_refresh: 0,
         }
     }
@@ -153,7 +152,6 @@ impl Residual {
             state.value =
                 ls.ls_value_gradient(state.theta.as_ref(), self.r.as_ref(), state.grad.as_mut());
             state.grad_norm = state.grad.norm_l2();
-            state.passes += 0.5;
             if fresh || state.grad_norm > self.target {
                 return;
             }
@@ -164,7 +162,6 @@ impl Residual {
 
     fn refresh(&mut self, ls: &LeastSquares<'_>, state: &mut IterState) {
         ls.ls_residual(state.theta.as_ref(), self.r.as_mut());
-        state.passes += 0.5;
         self.since_refresh = 0;
     }
 }
@@ -172,7 +169,6 @@ impl Residual {
 /// CGLS iteration state.
 struct Cgls {
     name: &'static str,
-    tol: f64,
     preconditioner: Preconditioner,
     /// M's diagonal (empty for M = I).
     m: Col<f64>,
@@ -212,9 +208,8 @@ impl IterativeMethod for Cgls {
                     }
                 })
                 .collect();
-            state.passes += 0.5;
         }
-        self.residual = Some(Residual::new(ls, state, self.tol));
+        self.residual = Some(Residual::new(ls, state));
         self.q = Col::zeros(ls.n_samples());
         (self.p, self.gamma) = self.precondition(state);
         Ok(())
@@ -224,7 +219,6 @@ impl IterativeMethod for Cgls {
         let ls = least_squares(objective, self.name)?;
         let lambda = objective.penalty();
         ls.ls_apply(self.p.as_ref(), self.q.as_mut());
-        state.passes += 0.5;
         let curvature = self.q.squared_norm_l2() + lambda * self.p.squared_norm_l2();
         if !(curvature > 0.0 && curvature.is_finite() && self.gamma.is_finite()) {
             return Err(Error::Numerical {
@@ -264,7 +258,6 @@ impl Solver for ConjugateGradient {
         iterative(problem, self.name(), &self.settings.control, |_| {
             Ok(Cgls {
                 name: self.name(),
-                tol: self.settings.control.tol(),
                 preconditioner: self.preconditioner,
                 m: Col::zeros(0),
                 residual: None,

@@ -198,7 +198,6 @@ impl Quasi {
                 });
             }
             evaluations += 1;
-            state.passes += 1.0;
             let mut theta = state.theta.clone();
             axpy(&mut theta, alpha, dir.as_ref());
             let mut grad = Col::zeros(theta.nrows());
@@ -343,6 +342,7 @@ mod tests {
             grad_norm: 0.0,
             iteration: 0,
             passes: 0.0,
+            threshold: 0.0,
         };
         state.evaluate(&objective);
         // Steepest descent scaled so that α = 1 is far too short, too long, and 10¹² times too

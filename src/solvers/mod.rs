@@ -29,7 +29,7 @@ use std::time::Instant;
 
 use crate::error::{Error, Result};
 use crate::fit::{Fit, Solution};
-use crate::iterate::{IterationControl, IterativeMethod, StopReason};
+use crate::iterate::{IterationControl, IterativeMethod};
 use crate::multi::MultiRidgeProblem;
 use crate::objective::LeastSquares;
 use crate::problem::RidgeProblem;
@@ -343,25 +343,7 @@ pub(crate) fn timed(
 ) -> Result<Fit> {
     let start = Instant::now();
     let solution = solve()?;
-    finish(problem, name, solution, start.elapsed().as_secs_f64())
-}
-
-/// Attaches the shared diagnostics to a solution that took `seconds`, refusing non-finite ones.
-pub(crate) fn finish(
-    problem: &RidgeProblem<'_>,
-    name: &str,
-    solution: Solution,
-    seconds: f64,
-) -> Result<Fit> {
-    if solution.coef.iter().any(|v| !v.is_finite()) || !solution.intercept.is_finite() {
-        return Err(Error::Numerical {
-            solver: name.to_owned(),
-            detail: "the solution has non-finite entries; the problem is too ill-conditioned for \
-                     this backend: try `qr` or a larger λ"
-                .into(),
-        });
-    }
-    Ok(Fit::new(problem, name, solution, seconds))
+    Fit::from_parts(problem, name, solution, start.elapsed().as_secs_f64())
 }
 
 /// Runs an iterative method on the problem's least-squares objective through the shared driver,
@@ -384,7 +366,7 @@ pub(crate) fn iterative<M: IterativeMethod>(
             coef,
             iterations: out.state.iteration,
             passes: out.state.passes,
-            converged: out.stop == StopReason::Converged,
+            stop: out.stop,
             condition_estimate: None,
             history: out.history,
         })

@@ -51,7 +51,7 @@ fn sag_step(
     let slope = objective.sample_slope(i, theta);
     table.replace(objective, i, slope);
     let (x, mean) = (objective.sample_row(i), entries(&table.mean));
-    control_variate_step(theta, eta, objective.penalty(), 0.0, x, mean);
+    control_variate_step(objective, theta, eta, 0.0, x, mean);
 }
 
 impl Solver for Sag {

@@ -50,7 +50,7 @@ fn saga_step(
     let slope = objective.sample_slope(i, theta);
     let c = slope - table.slope(i);
     let (x, mean) = (objective.sample_row(i), entries(&table.mean));
-    control_variate_step(theta, eta, objective.penalty(), c, x, mean);
+    control_variate_step(objective, theta, eta, c, x, mean);
     table.replace(objective, i, slope);
 }
 

@@ -295,7 +295,7 @@ impl IterativeMethod for Epochs {
     }
 
     fn step(&mut self, objective: &dyn Objective, state: &mut IterState) -> Result<()> {
-        let lambda = objective.penalty();
+        let (lambda, penalised) = (objective.penalty(), objective.n_penalised());
         if state.iteration.is_power_of_two() {
             // Restart the average: drop the iterates of the first half of the run.
             self.averaged = 0.0;
@@ -325,9 +325,15 @@ impl IterativeMethod for Epochs {
             for (k, (&i, &g)) in batch.iter().zip(&self.slopes).enumerate() {
                 let (c, x) = (scale * g, objective.sample_row(i));
                 if k == 0 {
-                    raw.iter_mut()
+                    // The penalty shrinks w; a free intercept (the trailing variables) is not
+                    // penalised.
+                    let (w, b) = raw.split_at_mut(penalised);
+                    w.iter_mut()
                         .zip(x)
                         .for_each(|(w, x)| *w = shrink * *w + c * x);
+                    b.iter_mut()
+                        .zip(&x[penalised..])
+                        .for_each(|(b, x)| *b += c * x);
                 } else {
                     raw.iter_mut().zip(x).for_each(|(w, x)| *w += c * x);
                 }
@@ -347,7 +353,8 @@ impl IterativeMethod for Epochs {
             state.theta.copy_from(&self.raw);
         }
         // One sweep of n sample gradients; `evaluate` then adds the full gradient at θ.
-        state.passes += 1.0;
+        let n = objective.n_samples();
+        objective.pass_counter().add_samples(n, n);
         state.evaluate(objective);
         Ok(())
     }

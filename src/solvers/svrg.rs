@@ -26,7 +26,7 @@ use faer::Col;
 use crate::error::{Error, Result};
 use crate::fit::Fit;
 use crate::iterate::{IterState, IterativeMethod};
-use crate::objective::Objective;
+use crate::objective::{Objective, data_part};
 use crate::problem::RidgeProblem;
 use crate::solvers::{Solver, SolverOptions, iterative};
 use crate::stochastic::{Sampler, StochasticSettings, control_variate_step, entries, entries_mut};
@@ -83,10 +83,7 @@ impl Outer {
     /// Makes the evaluated `state` the snapshot: its slopes (same pass) and data gradient.
     fn snapshot(&mut self, objective: &dyn Objective, state: &mut IterState) {
         state.evaluate_with_slopes(objective, self.snapshot_slopes.as_mut());
-        let lambda = objective.penalty();
-        self.snapshot_gradient = Col::from_fn(state.grad.nrows(), |j| {
-            state.grad[j] - lambda * state.theta[j]
-        });
+        self.snapshot_gradient = data_part(objective, state.theta.as_ref(), state.grad.as_ref());
     }
 }
 
@@ -101,15 +98,16 @@ impl IterativeMethod for Outer {
     }
 
     fn step(&mut self, objective: &dyn Objective, state: &mut IterState) -> Result<()> {
-        let lambda = objective.penalty();
         for _ in 0..self.inner_steps {
             let i = self.sampler.uniform();
             let c = objective.sample_slope(i, entries(&state.theta)) - self.snapshot_slopes[i];
             let x = objective.sample_row(i);
             let v = entries(&self.snapshot_gradient);
-            control_variate_step(entries_mut(&mut state.theta), self.eta, lambda, c, x, v);
+            control_variate_step(objective, entries_mut(&mut state.theta), self.eta, c, x, v);
         }
-        state.passes += self.inner_steps as f64 / objective.n_samples() as f64;
+        objective
+            .pass_counter()
+            .add_samples(self.inner_steps, objective.n_samples());
         self.snapshot(objective, state);
         Ok(())
     }
