@@ -57,6 +57,7 @@
 pub mod compare;
 pub mod condition;
 pub mod data;
+mod design;
 pub mod error;
 pub mod fit;
 pub mod iterate;

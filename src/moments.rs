@@ -296,9 +296,11 @@ pub struct GramSystem {
 }
 
 impl GramSystem {
-    /// Forms the system for the problem's λ, reading X once.
+    /// Forms the system for the problem's λ, reading X once per (X, y): the moments are cached
+    /// with the problem and shared by every λ made from it with `with_lambda`.
     pub fn of_problem(problem: &RidgeProblem<'_>) -> Self {
-        Self::from_moments(Moments::of_problem(problem), problem.lambda())
+        let moments = problem.target_cache().moments(problem).clone();
+        Self::from_moments(moments, problem.lambda())
     }
 
     /// Forms the system from precomputed moments (reuse across λ values).

@@ -11,12 +11,11 @@ use std::time::Instant;
 
 use faer::linalg::matmul::matmul;
 use faer::reborrow::ReborrowMut;
-use faer::{Accum, Col, ColMut, ColRef, Par};
+use faer::{Accum, Col, ColMut, ColRef};
 use rand::SeedableRng;
-use rand::seq::SliceRandom;
 use rand_distr::{Distribution, StandardNormal};
-use rayon::prelude::*;
 
+use crate::design::{SampleRows, prefetch};
 use crate::problem::{RidgeProblem, dot};
 
 /// A smooth, strongly convex function of θ = (w, b) ∈ ℝᵖ, p = d or d + 1:
@@ -171,7 +170,8 @@ pub struct LeastSquares<'p> {
     problem: &'p RidgeProblem<'p>,
     /// L, by power iteration (one pass per step, counted).
     smoothness: OnceLock<f64>,
-    rows: OnceLock<SampleMajor>,
+    /// ycᵢ of each sample, in the storage order of the design's shared sample-major copy.
+    yc: OnceLock<Vec<f64>>,
     /// D = diag(√(sᵢ/S)) of the least-squares form, built on first use.
     row_scale: OnceLock<RowScale>,
     /// When the solve's time budget runs out: set-up loops (the power iteration) stop there.
@@ -179,30 +179,13 @@ pub struct LeastSquares<'p> {
     passes: PassCounter,
 }
 
-/// Centred samples stored contiguously in a shuffled order: sample k is data row r = `order[k]`
-/// (entries k·d .. (k + 1)·d of `xc` are x_r − x̄, entries k of `yc` and `factor` its target and
-/// weight).
-struct SampleMajor {
-    xc: Vec<f64>,
-    d: usize,
-    yc: Vec<f64>,
-    /// n·s_r/S, so that the mean over k of the weighted per-sample loss is the weighted loss.
-    factor: Vec<f64>,
-    order: Vec<usize>,
-    max_smoothness: f64,
-}
-
-/// The seed of the storage order: fixed, so the same data give the same layout (and a seeded
-/// method the same result) on every run and platform.
-const STORAGE_SEED: u64 = 0x5a3b_1e5e;
-
 impl<'p> LeastSquares<'p> {
     /// The profile objective of a ridge problem.
     pub fn new(problem: &'p RidgeProblem<'p>) -> Self {
         Self {
             problem,
             smoothness: OnceLock::new(),
-            rows: OnceLock::new(),
+            yc: OnceLock::new(),
             row_scale: OnceLock::new(),
             deadline: None,
             passes: PassCounter::default(),
@@ -284,144 +267,21 @@ impl<'p> LeastSquares<'p> {
         hv
     }
 
-    fn sample_major(&self) -> &SampleMajor {
-        self.rows.get_or_init(|| SampleMajor::new(self.problem))
-    }
-}
-
-/// Values per tile of the transposing copy (24 KiB): the tile is transposed in a buffer that stays
-/// in L1, so X is read in contiguous runs of each column and the copy is written in whole
-/// contiguous rows, never one value per cache line.
-const TILE_VALUES: usize = 3072;
-
-/// Data rows per tile for d features: the tile fills [`TILE_VALUES`], with 8 to 64 rows.
-fn tile_rows(d: usize) -> usize {
-    (TILE_VALUES / d).clamp(8, 64)
-}
-
-impl SampleMajor {
-    /// The shuffled, centred, sample-major copy of the problem's data, and L_max.
-    ///
-    /// One pass over X, in tiles of [`tile_rows`] consecutive data rows: each tile reads its run
-    /// of every column of X into a row-major buffer (centred), computes the smoothness constants
-    /// n·sᵢ/S·‖x̃ᵢ‖² of its rows there, and copies each row whole to its sample's place. Tiles run in parallel under the problem's [`faer::Par`]; each writes only its own
-    /// rows, and the maximum is exact, so the result does not depend on the thread count.
-    fn new(p: &RidgeProblem<'_>) -> Self {
-        let (n, d) = (p.n_samples(), p.n_features());
-        let mut order: Vec<usize> = (0..n).collect();
-        order.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(STORAGE_SEED));
-        let factor_of = |i: usize| n as f64 * p.weight(i) / p.weight_sum();
-        // A zeroed allocation comes from pages the OS zeroes on first touch, so this is not an
-        // extra pass of writes before the copy.
-        let mut data = vec![0.0; n * d];
-        advise_huge_pages(&mut data);
-        // The destination row of every data row, indexed by data row (sample k holds row
-        // order[k]); `order` is a permutation, so every slot is filled exactly once.
-        let mut slots: Vec<Option<&mut [f64]>> = (0..n).map(|_| None).collect();
-        for (&i, row) in order.iter().zip(data.chunks_exact_mut(d)) {
-            slots[i] = Some(row);
-        }
-        let mut by_row: Vec<&mut [f64]> = slots.into_iter().flatten().collect();
-        let tile_rows = tile_rows(d);
-        let buffer = || vec![0.0; tile_rows * d];
-        let tile = |buffer: &mut Vec<f64>, (t, rows): (usize, &mut [&mut [f64]])| {
-            let start = t * tile_rows;
-            let tile = &mut buffer[..rows.len() * d];
-            transpose_centred(p, start, tile);
-            tile.chunks_exact(d)
-                .zip(rows)
-                .enumerate()
-                .map(|(r, (x, row))| {
-                    row.copy_from_slice(x);
-                    factor_of(start + r) * ColRef::from_slice(x).squared_norm_l2()
-                })
-                .fold(0.0, f64::max)
-        };
-        let max_smoothness = match p.par() {
-            Par::Seq => {
-                let mut b = buffer();
-                by_row
-                    .chunks_mut(tile_rows)
-                    .enumerate()
-                    .map(|t| tile(&mut b, t))
-                    .fold(0.0, f64::max)
-            }
-            Par::Rayon(_) => by_row
-                .par_chunks_mut(tile_rows)
-                .enumerate()
-                .map_init(buffer, tile)
-                .reduce(|| 0.0, f64::max),
-        };
-        drop(by_row);
-        Self {
-            xc: data,
-            yc: order.iter().map(|&i| p.y()[i] - p.y_mean()).collect(),
-            factor: order.iter().map(|&i| factor_of(i)).collect(),
-            order,
-            d,
-            max_smoothness,
-        }
+    /// The design's shared sample-major copy (built on first use, once per design).
+    fn sample_major(&self) -> &SampleRows {
+        self.problem.design_cache().rows(self.problem, false)
     }
 
-    /// Sample k, x̃ₖ = x_r − x̄ with r = order[k].
-    fn row(&self, k: usize) -> &[f64] {
-        &self.xc[k * self.d..(k + 1) * self.d]
-    }
-}
-
-/// Asks Linux to back `data` (a fresh allocation, not yet touched) with 2 MiB transparent huge
-/// pages where it can. Touching 80 MB of fresh 4 KiB pages costs about 20 000 page faults, which
-/// measured (n = 100 000, d = 100) as most of the time of the copy; with huge pages it is a few
-/// dozen. A hint only: it changes no contents, and an error (another OS, a kernel without
-/// transparent huge pages, THP set to `never`) leaves the ordinary pages.
-fn advise_huge_pages(data: &mut [f64]) {
-    #[cfg(target_os = "linux")]
-    {
-        unsafe extern "C" {
-            fn madvise(addr: *mut std::ffi::c_void, len: usize, advice: i32) -> i32;
-        }
-        /// MADV_HUGEPAGE in <linux/mman.h> (the same on every architecture).
-        const MADV_HUGEPAGE: i32 = 14;
-        const PAGE: usize = 4096;
-        let (start, end) = (
-            data.as_mut_ptr() as usize,
-            data.as_mut_ptr() as usize + size_of_val(data),
-        );
-        let (first, last) = (start.next_multiple_of(PAGE), end / PAGE * PAGE);
-        if last > first {
-            // SAFETY: [first, last) is page-aligned and inside `data`, which we borrow mutably;
-            // MADV_HUGEPAGE only changes how the kernel backs the range, never its contents.
-            unsafe { madvise(first as *mut std::ffi::c_void, last - first, MADV_HUGEPAGE) };
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = data;
-}
-
-/// tile[r·d + j] ← x_{start+r, j} − x̄ⱼ for the tile.len()/d data rows from `start` (row-major),
-/// reading X column by column.
-///
-/// A tile reads d short runs, one per column, each in its own page: too many streams for the
-/// hardware prefetcher to follow, so each run also prefetches the same column's run of the next
-/// tile, which is read one tile's worth of work later.
-fn transpose_centred(p: &RidgeProblem<'_>, start: usize, tile: &mut [f64]) {
-    let (n, d) = (p.n_samples(), p.n_features());
-    let rows = tile.len() / d;
-    let next = (start + rows).min(n)..(start + 2 * rows).min(n);
-    for (j, &m) in p.x_mean().iter().enumerate() {
-        let column = p.x().col(j);
-        let out = tile[j..].iter_mut().step_by(d);
-        match column.try_as_col_major() {
-            Some(c) => {
-                let c = c.as_slice();
-                prefetch(&c[next.clone()]);
-                out.zip(&c[start..start + rows])
-                    .for_each(|(t, x)| *t = x - m);
-            }
-            None => out
-                .zip(column.subrows(start, rows).iter())
-                .for_each(|(t, x)| *t = x - m),
-        }
+    /// ycₖ = y_r − ȳ of each sample k (data row r = order[k]).
+    fn sample_targets(&self) -> &[f64] {
+        self.yc.get_or_init(|| {
+            let p = self.problem;
+            self.sample_major()
+                .order
+                .iter()
+                .map(|&i| p.y()[i] - p.y_mean())
+                .collect()
+        })
     }
 }
 
@@ -449,17 +309,25 @@ impl Objective for LeastSquares<'_> {
         out += faer::Scale(self.problem.lambda()) * v;
     }
 
-    /// σ_max(S^½Xc)²/S + λ by power iteration on XcᵀSXc (≤ 100 steps, stopped at 1e-6 relative
-    /// change or at the deadline, see [`LeastSquares::with_deadline`]), computed once and cached.
+    /// σ_max(S^½Xc)²/S + λ, σ_max by power iteration on XcᵀSXc (≤ 100 steps, stopped at 1e-6
+    /// relative change or at the deadline, see [`LeastSquares::with_deadline`]). A completed
+    /// estimate is cached with the design (it does not depend on λ or y), so every λ of a path
+    /// and every target share one power iteration.
     fn smoothness(&self) -> f64 {
+        let p = self.problem;
+        let cache = p.design_cache();
+        if let Some(top) = cache.top_eigenvalue() {
+            return top + p.lambda();
+        }
         *self.smoothness.get_or_init(|| {
-            let p = self.problem;
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x5eed);
             let mut v = Col::from_fn(p.n_features(), |_| StandardNormal.sample(&mut rng));
             let mut estimate = 0.0;
+            let mut completed = false;
             for _ in 0..100 {
                 let norm = v.norm_l2();
                 if norm == 0.0 {
+                    completed = true;
                     break;
                 }
                 v /= faer::Scale(norm);
@@ -467,12 +335,19 @@ impl Objective for LeastSquares<'_> {
                 self.passes.add(1.0);
                 let next = dot(v.as_ref(), hv.as_ref());
                 v = hv;
-                let late = self.deadline.is_some_and(|t| Instant::now() >= t);
-                let done = late || (next - estimate).abs() <= 1e-6 * next;
+                let converged = (next - estimate).abs() <= 1e-6 * next;
                 estimate = next;
-                if done {
+                if converged {
+                    completed = true;
                     break;
                 }
+                if self.deadline.is_some_and(|t| Instant::now() >= t) {
+                    break;
+                }
+            }
+            // An estimate cut short by the deadline is this solve's alone.
+            if completed {
+                cache.set_top_eigenvalue(estimate);
             }
             estimate + p.lambda()
         })
@@ -501,7 +376,7 @@ impl Objective for LeastSquares<'_> {
     /// gᵢ(w) = −(n·sᵢ/S)·(ycᵢ − x̃ᵢᵀw): ∇ of ½·(n·sᵢ/S)·(ycᵢ − x̃ᵢᵀw)² is gᵢ·x̃ᵢ.
     fn sample_slope(&self, i: usize, w: &[f64]) -> f64 {
         let rows = self.sample_major();
-        -rows.factor[i] * (rows.yc[i] - centred_dot(self.sample_row(i), 0.0, None, w))
+        -rows.factor[i] * (self.sample_targets()[i] - centred_dot(rows.row(i), 0.0, None, w))
     }
 
     /// The slopes are −(n/S)·u_r (r = data row of sample k) with u = s ∘ (yc − Xc·w) the weighted residuals that the
@@ -533,31 +408,9 @@ impl Objective for LeastSquares<'_> {
     fn prefetch_sample(&self, i: usize) {
         let rows = self.sample_major();
         prefetch(self.sample_row(i));
-        prefetch(&rows.yc[i..=i]);
+        prefetch(&self.sample_targets()[i..=i]);
         prefetch(&rows.factor[i..=i]);
     }
-}
-
-/// Asks the CPU to load every cache line of `data` into cache (a hint: no effect on results,
-/// and a no-op off x86-64).
-fn prefetch(data: &[f64]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        // One address per 64-byte line (8 values), and the last value, whose line the stride
-        // misses when the slice does not start on a line boundary.
-        let last = data.len().saturating_sub(1);
-        for k in (0..data.len())
-            .step_by(8)
-            .chain((!data.is_empty()).then_some(last))
-        {
-            // SAFETY: SSE is part of the x86-64 baseline, and a prefetch never faults (the
-            // address is in bounds anyway).
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(data[k..].as_ptr().cast()) };
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = data;
 }
 
 /// # The least-squares form
@@ -685,9 +538,19 @@ impl LeastSquares<'_> {
         }
     }
 
-    /// ‖aⱼ‖² for every column: the diagonal of AᵀA = XcᵀSXc/S.
+    /// ‖aⱼ‖² for every column: the diagonal of AᵀA = XcᵀSXc/S (half a pass the first time on a
+    /// design; cached with it).
     pub fn ls_column_norms_sq(&self) -> Col<f64> {
-        self.passes.add(0.5);
+        let cache = self.problem.design_cache();
+        cache
+            .column_norms(|| {
+                self.passes.add(0.5);
+                self.compute_column_norms_sq()
+            })
+            .clone()
+    }
+
+    fn compute_column_norms_sq(&self) -> Col<f64> {
         let scale = self.row_scale();
         Col::from_fn(self.dim(), |j| {
             let (x, m) = self.column(j);

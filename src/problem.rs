@@ -11,6 +11,9 @@ use faer::linalg::matmul::matmul;
 use faer::reborrow::ReborrowMut;
 use faer::{Accum, Col, ColRef, MatRef, Par};
 
+use std::sync::Arc;
+
+use crate::design::{DesignCache, TargetCache};
 use crate::error::{Error, Result};
 
 /// A validated ridge regression problem that borrows its data.
@@ -29,6 +32,11 @@ pub struct RidgeProblem<'a> {
     weight_sum: f64,
     x_mean: Col<f64>,
     y_mean: f64,
+    /// λ-free work on (X, s): shared with every problem made by `with_lambda` and with the
+    /// per-target problems of a multi-target fit.
+    design: Arc<DesignCache>,
+    /// λ-free work on (X, y, s): shared with every problem made by `with_lambda`.
+    target: Arc<TargetCache>,
 }
 
 /// Builder for [`RidgeProblem`]: set λ, the intercept, weights and parallelism, then [`build`].
@@ -140,6 +148,10 @@ impl<'a> RidgeProblem<'a> {
     }
 
     /// The same data with another λ (the data are already validated; only λ is checked).
+    ///
+    /// The new problem shares every λ-free computation with this one (the Gram moments, the
+    /// stochastic methods' sample-major copy, column norms, the top eigenvalue of the Gram
+    /// matrix), so a path over many λ does each of them once.
     pub fn with_lambda(&self, lambda: f64) -> Result<Self> {
         check_lambda(lambda)?;
         Ok(Self {
@@ -163,8 +175,19 @@ impl<'a> RidgeProblem<'a> {
             y,
             lambda,
             y_mean,
+            target: Arc::default(),
             ..self.clone()
         }
+    }
+
+    /// The λ-free work on this problem's design, shared across λ and targets.
+    pub(crate) fn design_cache(&self) -> &DesignCache {
+        &self.design
+    }
+
+    /// The λ-free work on this problem's (X, y), shared across λ.
+    pub(crate) fn target_cache(&self) -> &TargetCache {
+        &self.target
     }
 
     /// The intercept that is optimal for given coefficients: b(w) = ȳ − x̄ᵀw (0 without intercept).
@@ -377,6 +400,8 @@ impl<'a> RidgeProblemBuilder<'a> {
             weight_sum,
             x_mean,
             y_mean,
+            design: Arc::default(),
+            target: Arc::default(),
         })
     }
 }
