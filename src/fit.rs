@@ -185,12 +185,51 @@ impl Solution {
     }
 }
 
+/// What a fit is judged by: the objective J and its gradient norm at (w, b), and the model
+/// (w, b) stands for. Implemented by every problem (the ridge problem on its data, the empirical
+/// risk of any loss, the ridge problem from sufficient statistics), so a backend's answer is
+/// judged by the same code whoever produced it.
+pub trait Judge {
+    /// The model (w, b) stands for (loss, λ, labels).
+    fn model(&self, coef: Col<f64>, intercept: f64) -> Model;
+    /// (J(w, b), ‖∇J(w, b)‖₂ over w and, when fitted, b).
+    fn objective_and_gradient_norm(&self, coef: ColRef<'_, f64>, intercept: f64) -> (f64, f64);
+    /// d, the number of coefficients a solution must have.
+    fn n_features(&self) -> usize;
+}
+
+impl Judge for RidgeProblem<'_> {
+    fn model(&self, coef: Col<f64>, intercept: f64) -> Model {
+        Model::ridge(coef, intercept, self.lambda())
+    }
+    fn objective_and_gradient_norm(&self, coef: ColRef<'_, f64>, intercept: f64) -> (f64, f64) {
+        (
+            self.objective(coef, intercept),
+            self.gradient_norm(coef, intercept),
+        )
+    }
+    fn n_features(&self) -> usize {
+        RidgeProblem::n_features(self)
+    }
+}
+
 impl Fit {
-    /// Judges a backend's solution of `problem`: refuses non-finite coefficients, then attaches
-    /// the shared diagnostics (objective and gradient norm recomputed from the problem).
-    /// `solver` names the backend, `fit_seconds` is the time its solve took.
+    /// Judges a backend's solution of a ridge problem: refuses non-finite coefficients, then
+    /// attaches the shared diagnostics (objective and gradient norm recomputed from the problem).
+    /// `solver` names the backend, `fit_seconds` is the time its solve took. This is how a
+    /// backend written outside this crate produces a [`Fit`].
     pub fn from_parts(
         problem: &RidgeProblem<'_>,
+        solver: &str,
+        solution: Solution,
+        fit_seconds: f64,
+    ) -> Result<Self> {
+        Self::judged(problem, solver, solution, fit_seconds)
+    }
+
+    /// [`Fit::from_parts`] for any [`Judge`] (any loss, or sufficient statistics).
+    pub fn judged(
+        judge: &dyn Judge,
         solver: &str,
         solution: Solution,
         fit_seconds: f64,
@@ -203,12 +242,12 @@ impl Fit {
                     .into(),
             });
         }
-        if solution.coef.nrows() != problem.n_features() {
+        if solution.coef.nrows() != judge.n_features() {
             return Err(Error::ShapeMismatch {
                 what: format!(
                     "backend `{solver}` returned {} coefficients for a problem with {} features",
                     solution.coef.nrows(),
-                    problem.n_features()
+                    judge.n_features()
                 ),
             });
         }
@@ -221,11 +260,13 @@ impl Fit {
             condition_estimate,
             history,
         } = solution;
+        let (objective, gradient_norm) =
+            judge.objective_and_gradient_norm(coef.as_ref(), intercept);
         Ok(Self {
             solver: solver.to_owned(),
-            objective: problem.objective(coef.as_ref(), intercept),
-            gradient_norm: problem.gradient_norm(coef.as_ref(), intercept),
-            model: Model::ridge(coef, intercept, problem.lambda()),
+            objective,
+            gradient_norm,
+            model: judge.model(coef, intercept),
             iterations,
             passes,
             converged: matches!(stop, StopReason::Solved | StopReason::Converged),

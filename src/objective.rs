@@ -227,23 +227,9 @@ impl<'p> LeastSquares<'p> {
         )
     }
 
-    /// out ← out + alpha·Xcᵀv, using Xcᵀv = Xᵀv − x̄·Σvᵢ so that X is read as it is.
-    fn add_xct(&self, v: ColRef<'_, f64>, alpha: f64, mut out: ColMut<'_, f64>) {
-        let p = self.problem;
-        matmul(
-            out.rb_mut().as_mat_mut(),
-            Accum::Add,
-            p.x().transpose(),
-            v.as_mat(),
-            alpha,
-            p.par(),
-        );
-        let total: f64 = v.iter().sum();
-        if total != 0.0 {
-            for (o, m) in out.iter_mut().zip(p.x_mean().iter()) {
-                *o -= alpha * total * m;
-            }
-        }
+    /// out ← out + alpha·Xcᵀv.
+    fn add_xct(&self, v: ColRef<'_, f64>, alpha: f64, out: ColMut<'_, f64>) {
+        add_xct(self.problem, v, alpha, out);
     }
 
     /// grad ← λw − (1/S)·Xcᵀu, the gradient from the weighted residuals u.
@@ -251,20 +237,6 @@ impl<'p> LeastSquares<'p> {
         grad.copy_from(w);
         grad *= faer::Scale(self.problem.lambda());
         self.add_xct(u, -1.0 / self.problem.weight_sum(), grad);
-    }
-
-    /// (1/S)·XcᵀS·Xc·v, reading X twice (X·v, then Xᵀ of it), uncounted: callers count.
-    fn gram_vector(&self, v: ColRef<'_, f64>) -> Col<f64> {
-        let p = self.problem;
-        let shift = -dot(p.x_mean(), v);
-        let mut xv = Col::from_fn(p.n_samples(), |_| shift);
-        matmul(xv.as_mat_mut(), Accum::Add, p.x(), v.as_mat(), 1.0, p.par());
-        for (i, e) in xv.iter_mut().enumerate() {
-            *e *= p.weight(i);
-        }
-        let mut hv = Col::zeros(p.n_features());
-        self.add_xct(xv.as_ref(), 1.0 / p.weight_sum(), hv.as_mut());
-        hv
     }
 
     /// The design's shared sample-major copy (built on first use, once per design).
@@ -304,7 +276,7 @@ impl Objective for LeastSquares<'_> {
     /// H·v = (1/S)·XcᵀS·Xc·v + λv: the Hessian is constant, θ does not enter.
     fn hessian_vector(&self, _w: ColRef<'_, f64>, v: ColRef<'_, f64>, mut out: ColMut<'_, f64>) {
         self.passes.add(1.0);
-        let hv = self.gram_vector(v);
+        let hv = gram_vector(self.problem, v);
         out.copy_from(&hv);
         out += faer::Scale(self.problem.lambda()) * v;
     }
@@ -315,42 +287,9 @@ impl Objective for LeastSquares<'_> {
     /// and every target share one power iteration.
     fn smoothness(&self) -> f64 {
         let p = self.problem;
-        let cache = p.design_cache();
-        if let Some(top) = cache.top_eigenvalue() {
-            return top + p.lambda();
-        }
-        *self.smoothness.get_or_init(|| {
-            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x5eed);
-            let mut v = Col::from_fn(p.n_features(), |_| StandardNormal.sample(&mut rng));
-            let mut estimate = 0.0;
-            let mut completed = false;
-            for _ in 0..100 {
-                let norm = v.norm_l2();
-                if norm == 0.0 {
-                    completed = true;
-                    break;
-                }
-                v /= faer::Scale(norm);
-                let hv = self.gram_vector(v.as_ref());
-                self.passes.add(1.0);
-                let next = dot(v.as_ref(), hv.as_ref());
-                v = hv;
-                let converged = (next - estimate).abs() <= 1e-6 * next;
-                estimate = next;
-                if converged {
-                    completed = true;
-                    break;
-                }
-                if self.deadline.is_some_and(|t| Instant::now() >= t) {
-                    break;
-                }
-            }
-            // An estimate cut short by the deadline is this solve's alone.
-            if completed {
-                cache.set_top_eigenvalue(estimate);
-            }
-            estimate + p.lambda()
-        })
+        *self
+            .smoothness
+            .get_or_init(|| gram_top_eigenvalue(p, self.deadline, &self.passes) + p.lambda())
     }
 
     fn pass_counter(&self) -> &PassCounter {
@@ -411,6 +350,99 @@ impl Objective for LeastSquares<'_> {
         prefetch(&self.sample_targets()[i..=i]);
         prefetch(&rows.factor[i..=i]);
     }
+}
+
+/// out ← out + alpha·Xcᵀv, using Xcᵀv = Xᵀv − x̄·Σvᵢ so that X is read as it is.
+pub(crate) fn add_xct(
+    p: &RidgeProblem<'_>,
+    v: ColRef<'_, f64>,
+    alpha: f64,
+    mut out: ColMut<'_, f64>,
+) {
+    matmul(
+        out.rb_mut().as_mat_mut(),
+        Accum::Add,
+        p.x().transpose(),
+        v.as_mat(),
+        alpha,
+        p.par(),
+    );
+    let total: f64 = v.iter().sum();
+    if total != 0.0 {
+        for (o, m) in out.iter_mut().zip(p.x_mean().iter()) {
+            *o -= alpha * total * m;
+        }
+    }
+}
+
+/// out ← Xc·v + shift (X·v − x̄ᵀv + shift, X read as it is), one product with X.
+pub(crate) fn xc_times(p: &RidgeProblem<'_>, v: ColRef<'_, f64>, shift: f64) -> Col<f64> {
+    let mut out = Col::from_fn(p.n_samples(), |_| shift - dot(p.x_mean(), v));
+    matmul(
+        out.as_mat_mut(),
+        Accum::Add,
+        p.x(),
+        v.as_mat(),
+        1.0,
+        p.par(),
+    );
+    out
+}
+
+/// (1/S)·XcᵀS·Xc·v, reading X twice (X·v, then Xᵀ of it), uncounted: callers count.
+fn gram_vector(p: &RidgeProblem<'_>, v: ColRef<'_, f64>) -> Col<f64> {
+    let mut xv = xc_times(p, v, 0.0);
+    for (i, e) in xv.iter_mut().enumerate() {
+        *e *= p.weight(i);
+    }
+    let mut hv = Col::zeros(p.n_features());
+    add_xct(p, xv.as_ref(), 1.0 / p.weight_sum(), hv.as_mut());
+    hv
+}
+
+/// σ_max(S^½Xc)²/S by power iteration on XcᵀSXc (≤ 100 steps, one pass each, charged to
+/// `passes`; stopped at 1e-6 relative change or at `deadline`). A completed estimate is cached
+/// with the design (it depends on neither λ nor y), so every λ of a path, every target and
+/// every loss on the same design share one power iteration; an estimate cut short by the
+/// deadline (a Rayleigh quotient, ≤ the true value) is returned but not cached.
+pub(crate) fn gram_top_eigenvalue(
+    p: &RidgeProblem<'_>,
+    deadline: Option<Instant>,
+    passes: &PassCounter,
+) -> f64 {
+    let cache = p.design_cache();
+    if let Some(top) = cache.top_eigenvalue() {
+        return top;
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x5eed);
+    let mut v = Col::from_fn(p.n_features(), |_| StandardNormal.sample(&mut rng));
+    let mut estimate = 0.0;
+    let mut completed = false;
+    for _ in 0..100 {
+        let norm = v.norm_l2();
+        if norm == 0.0 {
+            completed = true;
+            break;
+        }
+        v /= faer::Scale(norm);
+        let hv = gram_vector(p, v.as_ref());
+        passes.add(1.0);
+        let next = dot(v.as_ref(), hv.as_ref());
+        v = hv;
+        let converged = (next - estimate).abs() <= 1e-6 * next;
+        estimate = next;
+        if converged {
+            completed = true;
+            break;
+        }
+        if deadline.is_some_and(|t| Instant::now() >= t) {
+            break;
+        }
+    }
+    if completed {
+        cache.set_top_eigenvalue(estimate);
+    }
+    estimate
 }
 
 /// # The least-squares form

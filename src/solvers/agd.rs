@@ -34,7 +34,7 @@ use crate::fit::Fit;
 use crate::iterate::{IterState, IterationControl, IterativeMethod};
 use crate::objective::Objective;
 use crate::problem::{RidgeProblem, dot};
-use crate::solvers::{IterativeSettings, Solver, SolverOptions, iterative};
+use crate::solvers::{IterativeSettings, Minimiser, Solver, SolverOptions, solve_ridge};
 
 /// Nesterov's accelerated gradient, step 1/L, with adaptive restart.
 #[derive(Debug, Clone, Default)]
@@ -115,17 +115,25 @@ impl Solver for AcceleratedGradient {
     }
 
     fn solve(&self, problem: &RidgeProblem<'_>) -> Result<Fit> {
-        iterative(problem, self.name(), &self.settings.control, |objective| {
-            let eta = 1.0 / objective.smoothness();
-            let q = (objective.strong_convexity() * eta).clamp(0.0, 1.0);
-            Ok(Nesterov {
-                eta,
-                q,
-                theta: 1.0,
-                x: Col::zeros(0),
-                start_value: 0.0,
-            })
-        })
+        solve_ridge(self, problem)
+    }
+}
+
+impl Minimiser for AcceleratedGradient {
+    fn control(&self) -> &IterationControl {
+        &self.settings.control
+    }
+
+    fn method(&self, objective: &dyn Objective) -> Result<Box<dyn IterativeMethod>> {
+        let eta = 1.0 / objective.smoothness();
+        let q = (objective.strong_convexity() * eta).clamp(0.0, 1.0);
+        Ok(Box::new(Nesterov {
+            eta,
+            q,
+            theta: 1.0,
+            x: Col::zeros(0),
+            start_value: 0.0,
+        }))
     }
 }
 

@@ -107,10 +107,10 @@ impl Solver for CoordinateDescent {
 
     fn solve(&self, problem: &RidgeProblem<'_>) -> Result<Fit> {
         iterative(problem, self.name(), &self.settings.control, |_| {
-            Ok(Sweeps {
+            Ok(Box::new(Sweeps {
                 curvature: Col::zeros(0),
                 residual: None,
-            })
+            }))
         })
     }
 }

@@ -256,7 +256,7 @@ impl Solver for ConjugateGradient {
 
     fn solve(&self, problem: &RidgeProblem<'_>) -> Result<Fit> {
         iterative(problem, self.name(), &self.settings.control, |_| {
-            Ok(Cgls {
+            Ok(Box::new(Cgls {
                 name: self.name(),
                 preconditioner: self.preconditioner,
                 m: Col::zeros(0),
@@ -264,7 +264,7 @@ impl Solver for ConjugateGradient {
                 p: Col::zeros(0),
                 q: Col::zeros(0),
                 gamma: 0.0,
-            })
+            }))
         })
     }
 }

@@ -9,7 +9,9 @@ use crate::fit::Fit;
 use crate::iterate::{IterState, IterationControl, IterativeMethod, axpy};
 use crate::objective::Objective;
 use crate::problem::RidgeProblem;
-use crate::solvers::{IterativeSettings, Solver, SolverOptions, iterative, positive_step};
+use crate::solvers::{
+    IterativeSettings, Minimiser, Solver, SolverOptions, positive_step, solve_ridge,
+};
 
 /// Batch gradient descent with a fixed step (default 1/L).
 #[derive(Debug, Clone, Default)]
@@ -66,10 +68,18 @@ impl Solver for GradientDescent {
     }
 
     fn solve(&self, problem: &RidgeProblem<'_>) -> Result<Fit> {
-        iterative(problem, self.name(), &self.settings.control, |objective| {
-            let eta = self.step.unwrap_or_else(|| 1.0 / objective.smoothness());
-            Ok(Step { eta })
-        })
+        solve_ridge(self, problem)
+    }
+}
+
+impl Minimiser for GradientDescent {
+    fn control(&self) -> &IterationControl {
+        &self.settings.control
+    }
+
+    fn method(&self, objective: &dyn Objective) -> Result<Box<dyn IterativeMethod>> {
+        let eta = self.step.unwrap_or_else(|| 1.0 / objective.smoothness());
+        Ok(Box::new(Step { eta }))
     }
 }
 

@@ -37,7 +37,7 @@ use crate::fit::Fit;
 use crate::iterate::{IterState, IterationControl, IterativeMethod, axpy};
 use crate::objective::Objective;
 use crate::problem::{RidgeProblem, dot};
-use crate::solvers::{IterativeSettings, Solver, SolverOptions, iterative};
+use crate::solvers::{IterativeSettings, Minimiser, Solver, SolverOptions, solve_ridge};
 
 /// Sufficient-decrease constant c₁ (N&W §3.1).
 const C1: f64 = 1e-4;
@@ -311,14 +311,22 @@ impl Solver for Lbfgs {
     }
 
     fn solve(&self, problem: &RidgeProblem<'_>) -> Result<Fit> {
-        iterative(problem, self.name(), &self.settings.control, |_| {
-            Ok(Quasi {
-                memory: self.memory,
-                pairs: VecDeque::with_capacity(self.memory),
-                gamma: 1.0,
-                start_norm: 0.0,
-            })
-        })
+        solve_ridge(self, problem)
+    }
+}
+
+impl Minimiser for Lbfgs {
+    fn control(&self) -> &IterationControl {
+        &self.settings.control
+    }
+
+    fn method(&self, _objective: &dyn Objective) -> Result<Box<dyn IterativeMethod>> {
+        Ok(Box::new(Quasi {
+            memory: self.memory,
+            pairs: VecDeque::with_capacity(self.memory),
+            gamma: 1.0,
+            start_norm: 0.0,
+        }))
     }
 }
 

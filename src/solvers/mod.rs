@@ -29,9 +29,9 @@ use std::time::Instant;
 
 use crate::error::{Error, Result};
 use crate::fit::{Fit, Solution};
-use crate::iterate::{IterationControl, IterativeMethod};
+use crate::iterate::{IterationControl, IterativeMethod, Outcome};
 use crate::multi::MultiRidgeProblem;
-use crate::objective::LeastSquares;
+use crate::objective::{LeastSquares, Objective};
 use crate::problem::RidgeProblem;
 
 pub mod agd;
@@ -346,20 +346,56 @@ pub(crate) fn timed(
     Fit::from_parts(problem, name, solution, start.elapsed().as_secs_f64())
 }
 
+/// A loss-generic iterative backend (`gd`, `agd`, `lbfgs`, `sgd`, `sag`, `saga`, `svrg`): it
+/// only says which [`IterativeMethod`] to run on an [`Objective`]; [`minimise`] runs it through
+/// the shared driver on any loss ([`crate::risk::solve`]), and [`solve_ridge`] on the ridge
+/// problem with its intercept eliminated.
+pub trait Minimiser: Solver {
+    /// The driver's stopping rule and budgets.
+    fn control(&self) -> &IterationControl;
+    /// The method to run on `objective`. Set-up work done here (estimating L, building the
+    /// sample-major copy) is inside the time budget.
+    fn method(&self, objective: &dyn Objective) -> Result<Box<dyn IterativeMethod>>;
+}
+
+/// Runs `backend` on `objective` through the shared driver; the time budget counts from `start`.
+pub fn minimise(
+    backend: &dyn Minimiser,
+    objective: &dyn Objective,
+    start: Instant,
+) -> Result<Outcome> {
+    let mut method = backend.method(objective)?;
+    crate::iterate::run_from(
+        start,
+        backend.name(),
+        method.as_mut(),
+        objective,
+        backend.control(),
+    )
+}
+
+/// Solves a ridge problem with a loss-generic backend on the least-squares objective with the
+/// intercept eliminated (b = ȳ − x̄ᵀw): the `solve` of every [`Minimiser`].
+pub fn solve_ridge(backend: &dyn Minimiser, problem: &RidgeProblem<'_>) -> Result<Fit> {
+    iterative(problem, backend.name(), backend.control(), |objective| {
+        backend.method(objective)
+    })
+}
+
 /// Runs an iterative method on the problem's least-squares objective through the shared driver,
 /// and turns the outcome into a fit (the intercept is the optimal one for the final w).
-pub(crate) fn iterative<M: IterativeMethod>(
+pub(crate) fn iterative(
     problem: &RidgeProblem<'_>,
     name: &str,
     control: &IterationControl,
-    make: impl FnOnce(&LeastSquares<'_>) -> Result<M>,
+    make: impl FnOnce(&LeastSquares<'_>) -> Result<Box<dyn IterativeMethod>>,
 ) -> Result<Fit> {
     timed(problem, name, || {
         // The time budget covers the set-up in `make` (e.g. estimating L) too.
         let start = Instant::now();
         let objective = LeastSquares::new(problem).with_deadline(control.deadline(start));
         let mut method = make(&objective)?;
-        let out = crate::iterate::run_from(start, name, &mut method, &objective, control)?;
+        let out = crate::iterate::run_from(start, name, method.as_mut(), &objective, control)?;
         let coef = out.state.theta;
         Ok(Solution {
             intercept: problem.optimal_intercept(coef.as_ref()),

@@ -19,9 +19,10 @@
 
 use crate::error::Result;
 use crate::fit::Fit;
+use crate::iterate::{IterationControl, IterativeMethod};
 use crate::objective::Objective;
 use crate::problem::RidgeProblem;
-use crate::solvers::{Solver, SolverOptions, iterative};
+use crate::solvers::{Minimiser, Solver, SolverOptions, solve_ridge};
 use crate::stochastic::{
     SlopeTable, StochasticSettings, TableEpochs, control_variate_step, entries,
 };
@@ -60,13 +61,21 @@ impl Solver for Sag {
     }
 
     fn solve(&self, problem: &RidgeProblem<'_>) -> Result<Fit> {
-        iterative(problem, self.name(), &self.0.control, |objective| {
-            Ok(TableEpochs::new(
-                &self.0,
-                objective,
-                Self::STEP_DIVISOR,
-                sag_step,
-            ))
-        })
+        solve_ridge(self, problem)
+    }
+}
+
+impl Minimiser for Sag {
+    fn control(&self) -> &IterationControl {
+        &self.0.control
+    }
+
+    fn method(&self, objective: &dyn Objective) -> Result<Box<dyn IterativeMethod>> {
+        Ok(Box::new(TableEpochs::new(
+            &self.0,
+            objective,
+            Self::STEP_DIVISOR,
+            sag_step,
+        )))
     }
 }

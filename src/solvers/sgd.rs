@@ -72,7 +72,7 @@ use crate::fit::Fit;
 use crate::iterate::{IterState, IterationControl, IterativeMethod};
 use crate::objective::Objective;
 use crate::problem::RidgeProblem;
-use crate::solvers::{Solver, SolverOptions, iterative};
+use crate::solvers::{Minimiser, Solver, SolverOptions, solve_ridge};
 use crate::stochastic::{Sampler, batch_smoothness, entries_mut};
 
 /// How the step ηₜ evolves with the step count t = 0, 1, 2, … (η_max = 1/(2·L_B), see the module
@@ -366,20 +366,28 @@ impl Solver for Sgd {
     }
 
     fn solve(&self, problem: &RidgeProblem<'_>) -> Result<Fit> {
-        iterative(problem, self.name(), &self.control, |objective| {
-            let batch = self.batch_size.min(objective.n_samples());
-            Ok(Epochs {
-                sampler: Sampler::new(self.seed, objective.n_samples()),
-                batch,
-                schedule: self.schedule,
-                averaging: self.averaging,
-                eta_max: 0.0,
-                raw: Col::zeros(0),
-                slopes: Vec::with_capacity(batch),
-                t: 0.0,
-                averaged: 0.0,
-            })
-        })
+        solve_ridge(self, problem)
+    }
+}
+
+impl Minimiser for Sgd {
+    fn control(&self) -> &IterationControl {
+        &self.control
+    }
+
+    fn method(&self, objective: &dyn Objective) -> Result<Box<dyn IterativeMethod>> {
+        let batch = self.batch_size.min(objective.n_samples());
+        Ok(Box::new(Epochs {
+            sampler: Sampler::new(self.seed, objective.n_samples()),
+            batch,
+            schedule: self.schedule,
+            averaging: self.averaging,
+            eta_max: 0.0,
+            raw: Col::zeros(0),
+            slopes: Vec::with_capacity(batch),
+            t: 0.0,
+            averaged: 0.0,
+        }))
     }
 }
 

@@ -25,10 +25,10 @@ use faer::Col;
 
 use crate::error::{Error, Result};
 use crate::fit::Fit;
-use crate::iterate::{IterState, IterativeMethod};
+use crate::iterate::{IterState, IterationControl, IterativeMethod};
 use crate::objective::{Objective, data_part};
 use crate::problem::RidgeProblem;
-use crate::solvers::{Solver, SolverOptions, iterative};
+use crate::solvers::{Minimiser, Solver, SolverOptions, solve_ridge};
 use crate::stochastic::{Sampler, StochasticSettings, control_variate_step, entries, entries_mut};
 
 /// SVRG with the step η = 1/(10·L_max) and m = 2n inner steps by default.
@@ -119,15 +119,23 @@ impl Solver for Svrg {
     }
 
     fn solve(&self, problem: &RidgeProblem<'_>) -> Result<Fit> {
-        iterative(problem, self.name(), &self.settings.control, |objective| {
-            let n = objective.n_samples();
-            Ok(Outer {
-                sampler: Sampler::new(self.settings.seed, n),
-                eta: self.settings.step_or(objective, Self::STEP_DIVISOR),
-                inner_steps: self.inner_steps.unwrap_or(2 * n),
-                snapshot_slopes: Col::zeros(n),
-                snapshot_gradient: Col::zeros(0),
-            })
-        })
+        solve_ridge(self, problem)
+    }
+}
+
+impl Minimiser for Svrg {
+    fn control(&self) -> &IterationControl {
+        &self.settings.control
+    }
+
+    fn method(&self, objective: &dyn Objective) -> Result<Box<dyn IterativeMethod>> {
+        let n = objective.n_samples();
+        Ok(Box::new(Outer {
+            sampler: Sampler::new(self.settings.seed, n),
+            eta: self.settings.step_or(objective, Self::STEP_DIVISOR),
+            inner_steps: self.inner_steps.unwrap_or(2 * n),
+            snapshot_slopes: Col::zeros(n),
+            snapshot_gradient: Col::zeros(0),
+        }))
     }
 }

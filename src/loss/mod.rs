@@ -1,0 +1,36 @@
+//! Losses of a linear prediction, one file each.
+//!
+//! A loss is the function φ(m; y) of a prediction m = xᵀw + b and a target y; the objective of
+//! every problem in this crate is
+//!
+//! ```text
+//! J(w, b) = (1/S)·Σᵢ sᵢ·φ(xᵢᵀw + b; yᵢ) + (λ/2)·‖w‖²
+//! ```
+//!
+//! and [`crate::risk::EmpiricalRisk`] turns any [`Loss`] into an
+//! [`Objective`](crate::objective::Objective) that every loss-generic backend (gd, agd, lbfgs,
+//! sgd, sag, saga, svrg) minimises. Adding a loss is one file here implementing [`Loss`]; no
+//! backend changes.
+
+mod squared;
+
+pub use squared::Squared;
+
+use crate::fit::LossKind;
+
+/// A convex, twice differentiable loss φ(m; y) of a prediction m.
+pub trait Loss: Copy + Send + Sync + 'static {
+    /// What a fitted model's linear predictor means under this loss.
+    fn kind(&self) -> LossKind;
+    /// φ(m; y).
+    fn value(&self, m: f64, y: f64) -> f64;
+    /// φ'(m; y) = ∂φ/∂m.
+    fn derivative(&self, m: f64, y: f64) -> f64;
+    /// φ''(m; y) = ∂²φ/∂m².
+    fn curvature(&self, m: f64, y: f64) -> f64;
+    /// sup over m and y of φ'' (1 for the squared loss, ¼ for the logistic loss): with it the
+    /// smoothness of the objective follows from the design alone.
+    fn max_curvature(&self) -> f64;
+    /// inf over m and y of φ'' (1 for the squared loss, 0 for the logistic loss).
+    fn min_curvature(&self) -> f64;
+}
