@@ -7,23 +7,112 @@
 //! - the column norms ‖S^½·xcⱼ‖²/S (Jacobi preconditioning, coordinate descent);
 //! - the centred moments (X, y) of a target ([`crate::moments::Moments`]), shared by `with_lambda`.
 //!
-//! A [`crate::problem::RidgeProblem`] holds its cache behind an `Arc`; `with_lambda` and the
-//! per-target problems of a multi-target fit share it, so a path over 100 λ computes each of
-//! these once.
+//! A [`Design`] holds its cache behind an `Arc`; every problem on it (each λ of
+//! [`crate::problem::RidgeProblem::with_lambda`], each target of a multi-target fit, each loss)
+//! shares it, so a path over 100 λ computes each of these once.
 
 use std::sync::OnceLock;
 
-use faer::{Col, ColRef, Par};
+use std::sync::Arc;
+
+use faer::{Col, ColRef, MatRef, Par};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rayon::prelude::*;
 
-use crate::moments::Moments;
-use crate::problem::RidgeProblem;
+/// A validated design: X (n × d, borrowed), optional weights s, whether the model is centred (an
+/// intercept), the parallelism of its kernels, S = Σ sᵢ and the weighted means x̄ — and the
+/// cache of λ-free work on it. Cloning is cheap (the cache is shared).
+#[derive(Debug, Clone)]
+pub struct Design<'a> {
+    x: MatRef<'a, f64>,
+    weights: Option<ColRef<'a, f64>>,
+    intercept: bool,
+    par: Par,
+    weight_sum: f64,
+    x_mean: Arc<Col<f64>>,
+    cache: Arc<DesignCache>,
+}
+
+impl<'a> Design<'a> {
+    /// A design from validated parts (the problem builders check them): x̄ is the weighted column
+    /// mean, or zero without an intercept; S = Σ sᵢ > 0.
+    pub(crate) fn from_validated(
+        x: MatRef<'a, f64>,
+        weights: Option<ColRef<'a, f64>>,
+        intercept: bool,
+        par: Par,
+        weight_sum: f64,
+        x_mean: Col<f64>,
+    ) -> Self {
+        Self {
+            x,
+            weights,
+            intercept,
+            par,
+            weight_sum,
+            x_mean: Arc::new(x_mean),
+            cache: Arc::default(),
+        }
+    }
+
+    /// X (n × d), as given (not centred).
+    pub fn x(&self) -> MatRef<'a, f64> {
+        self.x
+    }
+    /// The sample weights s, if any (`None` means all ones).
+    pub fn weights(&self) -> Option<ColRef<'a, f64>> {
+        self.weights
+    }
+    /// Whether the model has an (unpenalised) intercept, i.e. the design is centred.
+    pub fn fit_intercept(&self) -> bool {
+        self.intercept
+    }
+    /// The parallelism of the dense kernels.
+    pub fn par(&self) -> Par {
+        self.par
+    }
+    /// n.
+    pub fn n_samples(&self) -> usize {
+        self.x.nrows()
+    }
+    /// d.
+    pub fn n_features(&self) -> usize {
+        self.x.ncols()
+    }
+    /// S = Σ sᵢ (n without weights).
+    pub fn weight_sum(&self) -> f64 {
+        self.weight_sum
+    }
+    /// sᵢ (1 without weights).
+    #[inline]
+    pub fn weight(&self, i: usize) -> f64 {
+        self.weights.map_or(1.0, |s| s[i])
+    }
+    /// x̄ = Σ sᵢxᵢ/S, or zero without an intercept.
+    pub fn x_mean(&self) -> ColRef<'_, f64> {
+        self.x_mean.as_ref().as_ref()
+    }
+    /// The sample-major copy of the design (with a trailing 1 per row when `with_one`), built
+    /// once per design.
+    pub(crate) fn rows(&self, with_one: bool) -> &SampleRows {
+        let cell = if with_one {
+            &self.cache.rows_with_one
+        } else {
+            &self.cache.rows
+        };
+        cell.get_or_init(|| SampleRows::new(self, with_one))
+    }
+
+    /// The λ-free cache of this design.
+    pub(crate) fn cache(&self) -> &DesignCache {
+        &self.cache
+    }
+}
 
 /// The λ-free, target-free work on a design. Every entry is computed on first use.
 #[derive(Debug, Default)]
-pub struct DesignCache {
+pub(crate) struct DesignCache {
     rows: OnceLock<SampleRows>,
     rows_with_one: OnceLock<SampleRows>,
     /// σ_max(S^½·Xc)²/S, when a power iteration ran to completion.
@@ -31,30 +120,7 @@ pub struct DesignCache {
     column_norms: OnceLock<Col<f64>>,
 }
 
-/// The target-level cache: the centred moments of (X, y), shared by every λ on the same target.
-#[derive(Debug, Default)]
-pub struct TargetCache {
-    moments: OnceLock<Moments>,
-}
-
-impl TargetCache {
-    /// The moments of the problem's (X, y, s), computed once.
-    pub fn moments(&self, p: &RidgeProblem<'_>) -> &Moments {
-        self.moments.get_or_init(|| Moments::of_problem(p))
-    }
-}
-
 impl DesignCache {
-    /// The sample-major copy of `p`'s design (with a trailing 1 per row when `with_one`).
-    pub fn rows(&self, p: &RidgeProblem<'_>, with_one: bool) -> &SampleRows {
-        let cell = if with_one {
-            &self.rows_with_one
-        } else {
-            &self.rows
-        };
-        cell.get_or_init(|| SampleRows::new(p, with_one))
-    }
-
     /// σ_max(S^½·Xc)²/S if a completed estimate is cached.
     pub fn top_eigenvalue(&self) -> Option<f64> {
         self.top_eigenvalue.get().copied()
@@ -75,7 +141,7 @@ impl DesignCache {
 /// (entries k·p .. (k + 1)·p of `xc` are x_r − x̄, and 1 when the stride p is d + 1; entry k of
 /// `factor` is n·s_r/S).
 #[derive(Debug)]
-pub struct SampleRows {
+pub(crate) struct SampleRows {
     xc: Vec<f64>,
     stride: usize,
     /// n·s_r/S, so that the mean over k of the weighted per-sample loss is the weighted loss.
@@ -108,7 +174,7 @@ impl SampleRows {
     /// of every column of X into a row-major buffer (centred), computes the smoothness constants
     /// n·sᵢ/S·‖x̃ᵢ‖² of its rows there, and copies each row whole to its sample's place. Tiles run in parallel under the problem's [`faer::Par`]; each writes only its own
     /// rows, and the maximum is exact, so the result does not depend on the thread count.
-    fn new(p: &RidgeProblem<'_>, with_one: bool) -> Self {
+    fn new(p: &Design<'_>, with_one: bool) -> Self {
         let (n, d) = (p.n_samples(), p.n_features());
         let stride = d + usize::from(with_one);
         let mut order: Vec<usize> = (0..n).collect();
@@ -212,7 +278,7 @@ fn advise_huge_pages(data: &mut [f64]) {
 /// A tile reads d short runs, one per column, each in its own page: too many streams for the
 /// hardware prefetcher to follow, so each run also prefetches the same column's run of the next
 /// tile, which is read one tile's worth of work later.
-fn transpose_centred(p: &RidgeProblem<'_>, start: usize, tile: &mut [f64]) {
+fn transpose_centred(p: &Design<'_>, start: usize, tile: &mut [f64]) {
     let (n, d) = (p.n_samples(), p.n_features());
     let rows = tile.len() / d;
     let next = (start + rows).min(n)..(start + 2 * rows).min(n);
@@ -278,13 +344,13 @@ mod tests {
         // The sample-major copy is built once per design, whatever λ.
         let q = p.with_lambda(0.5).unwrap();
         Sag::default().solve(&q).unwrap();
-        let copy = p.design_cache().rows(&p, false) as *const _;
-        assert_eq!(copy, q.design_cache().rows(&q, false) as *const _);
+        let copy = p.design().rows(false) as *const _;
+        assert_eq!(copy, q.design().rows(false) as *const _);
         // Another design gets its own cache.
         let other = RidgeProblem::builder(x.as_ref(), y.as_ref())
             .lambda(1e-2)
             .build()
             .unwrap();
-        assert!(other.design_cache().top_eigenvalue().is_none());
+        assert!(other.design().cache().top_eigenvalue().is_none());
     }
 }

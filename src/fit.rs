@@ -10,7 +10,6 @@ use faer::{Col, ColRef, MatRef};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::iterate::StopReason;
 use crate::problem::RidgeProblem;
 
 /// The loss a model was fitted for, which says how its linear predictor m = xᵀw + b is read.
@@ -133,6 +132,22 @@ impl Deref for Fit {
     fn deref(&self) -> &Model {
         &self.model
     }
+}
+
+/// Why a solve stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// A direct backend: the solution of the factored system (no iteration to stop).
+    Solved,
+    /// ‖∇f(θ)‖ ≤ max(tol·‖∇f(0)‖, abs_tol).
+    Converged,
+    /// The iteration budget ran out.
+    MaxIterations,
+    /// The time budget ran out.
+    TimeLimit,
+    /// An observer asked to stop.
+    Observer,
 }
 
 /// One recorded step of an iterative solver.

@@ -22,6 +22,7 @@ use faer::{Col, ColMut, ColRef};
 
 use crate::error::{Error, Result};
 use crate::fit::Record;
+pub use crate::fit::StopReason;
 use crate::objective::Objective;
 
 /// What an observer sees at a recorded step: the backend, the record, and the iterate itself, so
@@ -228,22 +229,6 @@ pub trait IterativeMethod {
 /// epochs; that is the blow-up this threshold catches, with two orders of magnitude of margin
 /// over the noise.
 pub const NON_MONOTONE_BLOW_UP: f64 = 100.0;
-
-/// Why a solve stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StopReason {
-    /// A direct backend: the solution of the factored system (no iteration to stop).
-    Solved,
-    /// ‖∇f(θ)‖ ≤ max(tol·‖∇f(0)‖, abs_tol).
-    Converged,
-    /// The iteration budget ran out.
-    MaxIterations,
-    /// The time budget ran out.
-    TimeLimit,
-    /// An observer asked to stop.
-    Observer,
-}
 
 /// The driver's result.
 #[derive(Debug, Clone)]

@@ -27,8 +27,6 @@ use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::reborrow::{Reborrow, ReborrowMut};
 use faer::{Accum, Col, ColRef, Mat, MatRef, Par};
 
-use crate::problem::RidgeProblem;
-
 /// Rows per block. Large enough that the block product runs at GEMM speed, small enough that the
 /// buffer (rows × d doubles) stays far below the size of X.
 const BLOCK_ROWS: usize = 2048;
@@ -64,17 +62,6 @@ impl Moments {
             yy: Col::zeros(k),
             centred,
         }
-    }
-
-    /// The moments of a problem's (X, y, s), centred when it fits an intercept.
-    pub fn of_problem(problem: &RidgeProblem<'_>) -> Self {
-        Self::compute(
-            problem.x(),
-            problem.y().as_mat(),
-            problem.weights(),
-            problem.fit_intercept(),
-            problem.par(),
-        )
     }
 
     /// Accumulates the moments of X (n × d) and Y (n × k) with optional weights, in one pass over X.
@@ -213,7 +200,7 @@ impl Moments {
     pub fn intercepts(&self, coef: MatRef<'_, f64>) -> Col<f64> {
         Col::from_fn(coef.ncols(), |t| {
             if self.centred {
-                self.y_mean[t] - crate::problem::dot(self.x_mean.as_ref(), coef.col(t))
+                self.y_mean[t] - crate::linalg::dot(self.x_mean.as_ref(), coef.col(t))
             } else {
                 0.0
             }
@@ -296,13 +283,6 @@ pub struct GramSystem {
 }
 
 impl GramSystem {
-    /// Forms the system for the problem's λ, reading X once per (X, y): the moments are cached
-    /// with the problem and shared by every λ made from it with `with_lambda`.
-    pub fn of_problem(problem: &RidgeProblem<'_>) -> Self {
-        let moments = problem.target_cache().moments(problem).clone();
-        Self::from_moments(moments, problem.lambda())
-    }
-
     /// Forms the system from precomputed moments (reuse across λ values).
     pub fn from_moments(moments: Moments, lambda: f64) -> Self {
         let d = moments.xx.nrows();
@@ -345,7 +325,7 @@ impl GramSystem {
         let b = Col::from_fn(targets.len(), |c| {
             if self.moments.centred {
                 self.moments.y_mean[targets[c]]
-                    - crate::problem::dot(self.moments.x_mean.as_ref(), w.col(c))
+                    - crate::linalg::dot(self.moments.x_mean.as_ref(), w.col(c))
             } else {
                 0.0
             }

@@ -16,7 +16,8 @@ use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 
 use crate::design::{SampleRows, prefetch};
-use crate::problem::{RidgeProblem, dot};
+use crate::linalg::dot;
+use crate::problem::RidgeProblem;
 
 /// A smooth, strongly convex function of θ = (w, b) ∈ ℝᵖ, p = d or d + 1:
 ///
@@ -241,7 +242,7 @@ impl<'p> LeastSquares<'p> {
 
     /// The design's shared sample-major copy (built on first use, once per design).
     fn sample_major(&self) -> &SampleRows {
-        self.problem.design_cache().rows(self.problem, false)
+        self.problem.design().rows(false)
     }
 
     /// ycₖ = y_r − ȳ of each sample k (data row r = order[k]).
@@ -410,7 +411,7 @@ pub(crate) fn gram_top_eigenvalue(
     deadline: Option<Instant>,
     passes: &PassCounter,
 ) -> f64 {
-    let cache = p.design_cache();
+    let cache = p.design().cache();
     if let Some(top) = cache.top_eigenvalue() {
         return top;
     }
@@ -573,7 +574,7 @@ impl LeastSquares<'_> {
     /// ‖aⱼ‖² for every column: the diagonal of AᵀA = XcᵀSXc/S (half a pass the first time on a
     /// design; cached with it).
     pub fn ls_column_norms_sq(&self) -> Col<f64> {
-        let cache = self.problem.design_cache();
+        let cache = self.problem.design().cache();
         cache
             .column_norms(|| {
                 self.passes.add(0.5);

@@ -13,8 +13,12 @@ use faer::{Accum, Col, ColRef, MatRef, Par};
 
 use std::sync::Arc;
 
-use crate::design::{DesignCache, TargetCache};
+use std::sync::OnceLock;
+
+use crate::design::Design;
 use crate::error::{Error, Result};
+use crate::linalg::dot;
+use crate::moments::{GramSystem, Moments};
 
 /// A validated ridge regression problem that borrows its data.
 ///
@@ -23,20 +27,20 @@ use crate::error::{Error, Result};
 /// so every solver can assume a well-formed problem.
 #[derive(Debug, Clone)]
 pub struct RidgeProblem<'a> {
-    x: MatRef<'a, f64>,
+    /// X, s, the intercept, S, x̄, and the λ-free work on them: shared with every problem made
+    /// by `with_lambda` and with the per-target problems of a multi-target fit.
+    design: Design<'a>,
     y: ColRef<'a, f64>,
-    weights: Option<ColRef<'a, f64>>,
     lambda: f64,
-    intercept: bool,
-    par: Par,
-    weight_sum: f64,
-    x_mean: Col<f64>,
     y_mean: f64,
-    /// λ-free work on (X, s): shared with every problem made by `with_lambda` and with the
-    /// per-target problems of a multi-target fit.
-    design: Arc<DesignCache>,
     /// λ-free work on (X, y, s): shared with every problem made by `with_lambda`.
     target: Arc<TargetCache>,
+}
+
+/// The target-level cache: the moments of (X, y), shared by every λ on the same target.
+#[derive(Debug, Default)]
+struct TargetCache {
+    moments: OnceLock<Moments>,
 }
 
 /// Builder for [`RidgeProblem`]: set λ, the intercept, weights and parallelism, then [`build`].
@@ -97,9 +101,13 @@ impl<'a> RidgeProblem<'a> {
         Ok(Self::builder(x, ColRef::from_slice(y)))
     }
 
+    /// The design: X, the weights, the intercept, S, x̄, and the λ-free work on them.
+    pub fn design(&self) -> &Design<'a> {
+        &self.design
+    }
     /// The design matrix X (n × d), as given (not centred).
     pub fn x(&self) -> MatRef<'a, f64> {
-        self.x
+        self.design.x()
     }
     /// The targets y (n).
     pub fn y(&self) -> ColRef<'a, f64> {
@@ -107,7 +115,7 @@ impl<'a> RidgeProblem<'a> {
     }
     /// The sample weights s, if any (`None` means all ones).
     pub fn weights(&self) -> Option<ColRef<'a, f64>> {
-        self.weights
+        self.design.weights()
     }
     /// The penalty λ.
     pub fn lambda(&self) -> f64 {
@@ -115,32 +123,32 @@ impl<'a> RidgeProblem<'a> {
     }
     /// Whether an (unpenalised) intercept b is fitted.
     pub fn fit_intercept(&self) -> bool {
-        self.intercept
+        self.design.fit_intercept()
     }
     /// The parallelism that backends use for dense kernels.
     pub fn par(&self) -> Par {
-        self.par
+        self.design.par()
     }
     /// n, the number of samples.
     pub fn n_samples(&self) -> usize {
-        self.x.nrows()
+        self.design.n_samples()
     }
     /// d, the number of features.
     pub fn n_features(&self) -> usize {
-        self.x.ncols()
+        self.design.n_features()
     }
     /// S = Σᵢ sᵢ (n without weights).
     pub fn weight_sum(&self) -> f64 {
-        self.weight_sum
+        self.design.weight_sum()
     }
     /// The weight of sample i (1 without weights).
     #[inline]
     pub fn weight(&self, i: usize) -> f64 {
-        self.weights.map_or(1.0, |s| s[i])
+        self.design.weight(i)
     }
     /// The weighted column means x̄ = Σ sᵢxᵢ / S, or zero without an intercept (no centring).
     pub fn x_mean(&self) -> ColRef<'_, f64> {
-        self.x_mean.as_ref()
+        self.design.x_mean()
     }
     /// The weighted target mean ȳ, or zero without an intercept.
     pub fn y_mean(&self) -> f64 {
@@ -166,8 +174,8 @@ impl<'a> RidgeProblem<'a> {
     /// The caller guarantees that `y` has n finite entries and that λ is finite and ≥ 0.
     pub(crate) fn with_target_unchecked(&self, y: ColRef<'a, f64>, lambda: f64) -> Self {
         debug_assert!(y.nrows() == self.n_samples() && lambda.is_finite() && lambda >= 0.0);
-        let y_mean = if self.intercept {
-            weighted_mean(y, self.weights, self.weight_sum)
+        let y_mean = if self.fit_intercept() {
+            weighted_mean(y, self.weights(), self.weight_sum())
         } else {
             0.0
         };
@@ -180,20 +188,30 @@ impl<'a> RidgeProblem<'a> {
         }
     }
 
-    /// The λ-free work on this problem's design, shared across λ and targets.
-    pub(crate) fn design_cache(&self) -> &DesignCache {
-        &self.design
+    /// The (centred when fitting an intercept, weighted) moments of (X, y), one pass over X the
+    /// first time, then cached and shared by every λ made from this problem with `with_lambda`.
+    pub fn moments(&self) -> &Moments {
+        self.target.moments.get_or_init(|| {
+            Moments::compute(
+                self.x(),
+                self.y.as_mat(),
+                self.weights(),
+                self.fit_intercept(),
+                self.par(),
+            )
+        })
     }
 
-    /// The λ-free work on this problem's (X, y), shared across λ.
-    pub(crate) fn target_cache(&self) -> &TargetCache {
-        &self.target
+    /// The equilibrated Gram system (XcᵀSXc + SλI)·w = XcᵀSyc for this λ, from the cached
+    /// moments.
+    pub fn gram_system(&self) -> GramSystem {
+        GramSystem::from_moments(self.moments().clone(), self.lambda)
     }
 
     /// The intercept that is optimal for given coefficients: b(w) = ȳ − x̄ᵀw (0 without intercept).
     pub fn optimal_intercept(&self, w: ColRef<'_, f64>) -> f64 {
-        if self.intercept {
-            self.y_mean - dot(self.x_mean.as_ref(), w)
+        if self.fit_intercept() {
+            self.y_mean - dot(self.x_mean(), w)
         } else {
             0.0
         }
@@ -205,10 +223,10 @@ impl<'a> RidgeProblem<'a> {
         matmul(
             r.as_mat_mut(),
             Accum::Add,
-            self.x,
+            self.x(),
             w.as_mat(),
             -1.0,
-            self.par,
+            self.par(),
         );
         r
     }
@@ -223,20 +241,20 @@ impl<'a> RidgeProblem<'a> {
     /// when there is no intercept.
     pub fn gradient(&self, w: ColRef<'_, f64>, b: f64) -> (Col<f64>, f64) {
         let mut r = self.residuals(w, b);
-        if let Some(s) = self.weights {
+        if let Some(s) = self.weights() {
             r.iter_mut().zip(s.iter()).for_each(|(r, s)| *r *= s);
         }
-        let inv_s = 1.0 / self.weight_sum;
+        let inv_s = 1.0 / self.weight_sum();
         let mut g = w.to_owned() * faer::Scale(self.lambda);
         matmul(
             g.as_mat_mut(),
             Accum::Add,
-            self.x.transpose(),
+            self.x().transpose(),
             r.as_mat(),
             -inv_s,
-            self.par,
+            self.par(),
         );
-        let gb = if self.intercept {
+        let gb = if self.fit_intercept() {
             -inv_s * r.iter().sum::<f64>()
         } else {
             0.0
@@ -268,10 +286,10 @@ impl<'a> RidgeProblem<'a> {
         matmul(
             r.as_mat_mut(),
             Accum::Add,
-            self.x,
+            self.x(),
             dw.as_mat(),
             1.0,
-            self.par,
+            self.par(),
         );
         self.loss_from_residuals(r.as_ref()) + 0.5 * self.lambda * dw.squared_norm_l2()
     }
@@ -299,11 +317,11 @@ impl<'a> RidgeProblem<'a> {
     fn write_scaled_centred_block(&self, row: usize, col: usize, mut out: faer::MatMut<'_, f64>) {
         let len = out.nrows();
         let root: Option<Vec<f64>> = self
-            .weights
+            .weights()
             .map(|s| s.subrows(row, len).iter().map(|s| s.sqrt()).collect());
         for k in 0..out.ncols() {
-            let src = self.x.col(col + k).subrows(row, len);
-            let mean = self.x_mean[col + k];
+            let src = self.x().col(col + k).subrows(row, len);
+            let mean = self.x_mean()[col + k];
             let dst = out.rb_mut().col_mut(k);
             match &root {
                 Some(root) => dst
@@ -327,11 +345,11 @@ impl<'a> RidgeProblem<'a> {
 
     /// 1/(2S)·Σ sᵢ rᵢ².
     fn loss_from_residuals(&self, r: ColRef<'_, f64>) -> f64 {
-        let sum: f64 = match self.weights {
+        let sum: f64 = match self.weights() {
             Some(s) => r.iter().zip(s.iter()).map(|(r, s)| s * r * r).sum(),
             None => r.squared_norm_l2(),
         };
-        0.5 * sum / self.weight_sum
+        0.5 * sum / self.weight_sum()
     }
 }
 
@@ -391,16 +409,17 @@ impl<'a> RidgeProblemBuilder<'a> {
             (Col::zeros(d), 0.0)
         };
         Ok(RidgeProblem {
-            x: self.x,
+            design: Design::from_validated(
+                self.x,
+                self.weights,
+                self.intercept,
+                self.par,
+                weight_sum,
+                x_mean,
+            ),
             y: self.y,
-            weights: self.weights,
             lambda: self.lambda,
-            intercept: self.intercept,
-            par: self.par,
-            weight_sum,
-            x_mean,
             y_mean,
-            design: Arc::default(),
             target: Arc::default(),
         })
     }
@@ -513,12 +532,6 @@ fn weighted_mean(v: ColRef<'_, f64>, weights: Option<ColRef<'_, f64>>, weight_su
     let s = |i: usize| weights.map_or(1.0, |s| s[i]);
     let m0 = (0..v.nrows()).map(|i| v[i] * s(i)).sum::<f64>() / weight_sum;
     m0 + (0..v.nrows()).map(|i| s(i) * (v[i] - m0)).sum::<f64>() / weight_sum
-}
-
-/// xᵀy.
-#[inline]
-pub(crate) fn dot(x: ColRef<'_, f64>, y: ColRef<'_, f64>) -> f64 {
-    x.iter().zip(y.iter()).map(|(a, b)| a * b).sum()
 }
 
 #[cfg(test)]

@@ -277,7 +277,7 @@ pub fn refine(
         let (rhs, h) = optimality_residual(problem, w.as_ref(), b);
         let dw = correct(rhs);
         let db = if problem.fit_intercept() {
-            h / s - crate::problem::dot(problem.x_mean(), dw.as_ref())
+            h / s - crate::linalg::dot(problem.x_mean(), dw.as_ref())
         } else {
             0.0
         };

@@ -17,13 +17,11 @@ use std::sync::OnceLock;
 use faer::{Col, ColMut, ColRef};
 
 use crate::design::{SampleRows, prefetch};
-use crate::error::Result;
-use crate::fit::{Fit, Model, Solution};
+use crate::fit::Model;
 
 use crate::loss::Loss;
 use crate::objective::{Objective, PassCounter, add_xct, gram_top_eigenvalue, xc_times};
 use crate::problem::RidgeProblem;
-use crate::solvers::Minimiser;
 
 /// The empirical risk of loss `L` on a problem's data (X, y, s, intercept) with its λ.
 pub struct EmpiricalRisk<'p, L: Loss> {
@@ -60,7 +58,7 @@ impl<'p, L: Loss> EmpiricalRisk<'p, L> {
         let d = self.problem.n_features();
         let w = theta.subrows(0, d).to_owned();
         let b = if self.free_intercept() {
-            theta[d] - crate::problem::dot(self.problem.x_mean(), w.as_ref())
+            theta[d] - crate::linalg::dot(self.problem.x_mean(), w.as_ref())
         } else {
             0.0
         };
@@ -70,7 +68,7 @@ impl<'p, L: Loss> EmpiricalRisk<'p, L> {
     /// θ = (w, b̃) from (w, b): b̃ = b + x̄ᵀw. For warm starts from a model.
     pub fn join(&self, w: ColRef<'_, f64>, b: f64) -> Col<f64> {
         let d = self.problem.n_features();
-        let shifted = b + crate::problem::dot(self.problem.x_mean(), w);
+        let shifted = b + crate::linalg::dot(self.problem.x_mean(), w);
         Col::from_fn(self.dim(), |j| if j < d { w[j] } else { shifted })
     }
 
@@ -94,9 +92,7 @@ impl<'p, L: Loss> EmpiricalRisk<'p, L> {
     }
 
     fn rows(&self) -> &SampleRows {
-        self.problem
-            .design_cache()
-            .rows(self.problem, self.free_intercept())
+        self.problem.design().rows(self.free_intercept())
     }
 
     fn sample_targets(&self) -> &[f64] {
@@ -229,26 +225,6 @@ impl<L: Loss> Objective for EmpiricalRisk<'_, L> {
     }
 }
 
-/// Minimises the empirical risk of `loss` on `problem` with a loss-generic backend and judges
-/// the result on the same objective.
-pub fn solve<L: Loss>(backend: &dyn Minimiser, problem: &RidgeProblem<'_>, loss: L) -> Result<Fit> {
-    let start = std::time::Instant::now();
-    let objective = EmpiricalRisk::new(problem, loss);
-    let out = crate::solvers::minimise(backend, &objective, start)?;
-    let (coef, intercept) = objective.split(out.state.theta.as_ref());
-    let solution = Solution {
-        coef,
-        intercept,
-        iterations: out.state.iteration,
-        passes: out.state.passes,
-        stop: out.stop,
-        condition_estimate: None,
-        history: out.history,
-    };
-    let seconds = start.elapsed().as_secs_f64();
-    Fit::judged(&objective, backend.name(), solution, seconds)
-}
-
 impl<L: Loss> crate::fit::Judge for EmpiricalRisk<'_, L> {
     fn model(&self, coef: Col<f64>, intercept: f64) -> Model {
         Model {
@@ -279,6 +255,7 @@ mod tests {
     use crate::solvers::{
         AcceleratedGradient, GradientDescent, Lbfgs, Qr, Sag, Saga, Solver, Svrg, testing,
     };
+    use crate::solvers::{Minimiser, minimise_loss as solve};
 
     #[test]
     fn the_squared_loss_through_the_generic_path_agrees_with_the_eliminated_intercept_path() {

@@ -21,7 +21,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::error::Result;
 use crate::iterate::{IterState, IterationControl, IterativeMethod};
 use crate::objective::{Objective, data_part};
-use crate::solvers::{SolverOptions, default_control, positive_step};
+use crate::options::{SolverOptions, default_control, positive_step};
 
 /// Driver control, seed and optional fixed step of a variance-reduced backend.
 #[derive(Debug, Clone)]

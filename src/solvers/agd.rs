@@ -32,8 +32,9 @@ use faer::Col;
 use crate::error::Result;
 use crate::fit::Fit;
 use crate::iterate::{IterState, IterationControl, IterativeMethod};
+use crate::linalg::dot;
 use crate::objective::Objective;
-use crate::problem::{RidgeProblem, dot};
+use crate::problem::RidgeProblem;
 use crate::solvers::{IterativeSettings, Minimiser, Solver, SolverOptions, solve_ridge};
 
 /// Nesterov's accelerated gradient, step 1/L, with adaptive restart.

@@ -23,7 +23,7 @@ use crate::error::Result;
 use crate::fit::Fit;
 use crate::multi::MultiRidgeProblem;
 use crate::problem::RidgeProblem;
-use crate::solvers::{Cholesky, Dual, Qr, Solver, Svd};
+use crate::solvers::{Dual, Refined, Solver, Svd};
 
 /// Chooses among the direct backends; see the [module docs](self).
 #[derive(Debug, Clone, Copy, Default)]
@@ -43,10 +43,10 @@ impl Auto {
         }
         if d <= n {
             plan.push(Box::new(
-                Cholesky::refined().max_contraction(CHOLESKY_MAX_CONTRACTION),
+                Refined::cholesky().max_contraction(CHOLESKY_MAX_CONTRACTION),
             ));
         }
-        plan.push(Box::new(Qr::refined()));
+        plan.push(Box::new(Refined::qr()));
         if lambda == 0.0 {
             plan.push(Box::new(Svd::default()));
         }
@@ -116,7 +116,7 @@ impl Solver for Auto {
 mod tests {
     use super::*;
     use crate::data::Synthetic;
-    use crate::solvers::testing;
+    use crate::solvers::{Qr, testing};
 
     fn ran(fit: &Fit) -> &str {
         fit.solver.strip_prefix("auto:").expect("auto names itself")
@@ -131,7 +131,7 @@ mod tests {
             .unwrap();
         let fit = Auto.solve(&p).unwrap();
         assert_eq!(ran(&fit), "cholesky-refined");
-        let direct = Cholesky::refined().solve(&p).unwrap();
+        let direct = Refined::cholesky().solve(&p).unwrap();
         assert_eq!(fit.coef, direct.coef);
 
         // Rank-deficient at λ = 0: cholesky and qr refuse, svd returns the minimum-norm solution.
@@ -181,7 +181,7 @@ mod tests {
             .unwrap();
         let fit = Auto.solve(&p).unwrap();
         assert_eq!(ran(&fit), "qr-refined");
-        let reference = Qr::refined().solve(&p).unwrap();
+        let reference = Refined::qr().solve(&p).unwrap();
         assert_eq!(fit.coef, reference.coef);
     }
 }

@@ -38,8 +38,9 @@ use faer::Col;
 use crate::error::{Error, Result};
 use crate::fit::Fit;
 use crate::iterate::{IterState, IterationControl, IterativeMethod, axpy};
+use crate::linalg::dot;
 use crate::objective::{LeastSquares, Objective};
-use crate::problem::{RidgeProblem, dot};
+use crate::problem::RidgeProblem;
 use crate::solvers::{IterativeSettings, Solver, SolverOptions, iterative};
 
 /// Which diagonal preconditioner CGLS uses.

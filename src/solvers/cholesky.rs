@@ -15,26 +15,11 @@ use crate::fit::{Fit, Solution};
 use crate::moments::GramSystem;
 use crate::multi::{MultiRidgeProblem, direct_solutions, gram_targets};
 use crate::problem::RidgeProblem;
-use crate::solvers::refined::{Base, Refined};
 use crate::solvers::{Solver, timed};
 
 /// Cholesky of the equilibrated Gram system.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Cholesky;
-
-impl Cholesky {
-    /// `cholesky` followed by iterative refinement with double-double residuals (registered as
-    /// `cholesky-refined`), at most [`Refined::DEFAULT_MAX_STEPS`] corrections. It also solves
-    /// systems plain `cholesky` refuses as ill-conditioned, when refinement converges on them.
-    pub fn refined() -> Refined {
-        Refined::new(Base::Cholesky)
-    }
-
-    /// `cholesky` refined with at most `max_steps` corrections (1 to 100).
-    pub fn with_refinement(max_steps: usize) -> Result<Refined> {
-        Refined::new(Base::Cholesky).max_steps(max_steps)
-    }
-}
 
 /// The Cholesky factor of a scaled Gram system and its condition estimate.
 pub(crate) struct Factor {
@@ -151,7 +136,7 @@ impl Solver for Cholesky {
 
     fn solve(&self, problem: &RidgeProblem<'_>) -> Result<Fit> {
         timed(problem, self.name(), || {
-            let system = GramSystem::of_problem(problem);
+            let system = problem.gram_system();
             let (w, b, condition) = self.solve_system(&system, &[0], problem.par())?;
             Ok(Solution::direct(w.col(0).to_owned(), b[0], Some(condition)))
         })

@@ -35,8 +35,9 @@ use faer::Col;
 use crate::error::{Error, Result};
 use crate::fit::Fit;
 use crate::iterate::{IterState, IterationControl, IterativeMethod, axpy};
+use crate::linalg::dot;
 use crate::objective::Objective;
-use crate::problem::{RidgeProblem, dot};
+use crate::problem::RidgeProblem;
 use crate::solvers::{IterativeSettings, Minimiser, Solver, SolverOptions, solve_ridge};
 
 /// Sufficient-decrease constant c₁ (N&W §3.1).

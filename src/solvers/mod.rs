@@ -30,9 +30,11 @@ use std::time::Instant;
 use crate::error::{Error, Result};
 use crate::fit::{Fit, Solution};
 use crate::iterate::{IterationControl, IterativeMethod, Outcome};
+use crate::loss::Loss;
 use crate::multi::MultiRidgeProblem;
 use crate::objective::{LeastSquares, Objective};
 use crate::problem::RidgeProblem;
+use crate::risk::EmpiricalRisk;
 
 pub mod agd;
 pub mod auto;
@@ -68,6 +70,9 @@ pub use sgd::{Schedule, Sgd};
 pub use svd::{Svd, SvdFactorization};
 pub use svrg::Svrg;
 
+pub use crate::options::{IterativeSettings, SolverOptions};
+pub(crate) use crate::options::{default_control, positive_step};
+
 /// A ridge backend: a stable name and a way to solve a [`RidgeProblem`].
 ///
 /// Configuration (tolerances, steps, seeds) lives in the solver value and is validated when the
@@ -96,100 +101,6 @@ pub enum SolverKind {
     Direct,
     /// Iterative: stops on `tol`, `max_iter` or a time budget, and says whether it converged.
     Iterative,
-}
-
-/// The knobs a user can give by name (the command line, a config file). Each backend takes the
-/// ones that apply to it and ignores the rest; each value is validated when the solver is built.
-#[derive(Debug, Clone, Default)]
-pub struct SolverOptions {
-    /// Relative optimality tolerance ‖∇J(w)‖ ≤ tol·‖∇J(w₀)‖.
-    pub tol: Option<f64>,
-    /// Iteration (epoch) budget.
-    pub max_iter: Option<usize>,
-    /// Wall-time budget in seconds.
-    pub time_limit: Option<f64>,
-    /// A fixed step size instead of the backend's default.
-    pub step: Option<f64>,
-    /// Seed for stochastic backends.
-    pub seed: Option<u64>,
-    /// Record every k-th iteration into the fit's history (0 = off).
-    pub record_every: usize,
-}
-
-impl SolverOptions {
-    /// The driver settings these options describe, on top of a backend's defaults.
-    pub fn control(&self, default_tol: f64, default_max_iter: usize) -> Result<IterationControl> {
-        let mut c = IterationControl::new(
-            self.tol.unwrap_or(default_tol),
-            self.max_iter.unwrap_or(default_max_iter),
-        )?
-        .record_every(self.record_every);
-        if let Some(t) = self.time_limit {
-            c = c.time_limit(t)?;
-        }
-        Ok(c)
-    }
-}
-
-/// The settings every deterministic iterative backend (`gd`, `agd`, `cg`, `pcg`, `lbfgs`, `cd`)
-/// takes: the driver's control with the shared defaults, valid once built ([`IterationControl`]
-/// checks `tol`, `max_iter` and `time_limit`). A backend holds one as a field, so its `Default`
-/// can be derived and its constructors are one line each.
-#[derive(Debug, Clone)]
-pub struct IterativeSettings {
-    pub(crate) control: IterationControl,
-}
-
-impl IterativeSettings {
-    /// Default relative tolerance on ‖∇f‖.
-    pub const DEFAULT_TOL: f64 = 1e-8;
-    /// Default iteration budget (sweeps for `cd`).
-    pub const DEFAULT_MAX_ITER: usize = 10_000;
-
-    /// From user options (`tol`, `max_iter`, `time_limit`, `record_every`) over the defaults.
-    pub fn from_options(options: &SolverOptions) -> Result<Self> {
-        Ok(options
-            .control(Self::DEFAULT_TOL, Self::DEFAULT_MAX_ITER)?
-            .into())
-    }
-
-    /// The driver settings.
-    pub fn control(&self) -> &IterationControl {
-        &self.control
-    }
-}
-
-impl Default for IterativeSettings {
-    fn default() -> Self {
-        default_control(Self::DEFAULT_TOL, Self::DEFAULT_MAX_ITER).into()
-    }
-}
-
-impl From<IterationControl> for IterativeSettings {
-    fn from(control: IterationControl) -> Self {
-        Self { control }
-    }
-}
-
-/// The control of a backend's default settings. Only for constants with `tol` ∈ (0, 1) and
-/// `max_iter` ≥ 1, the only conditions [`IterationControl::new`] checks, so it cannot fail;
-/// `every_default_is_valid` below builds every backend's default to keep it so.
-pub(crate) fn default_control(tol: f64, max_iter: usize) -> IterationControl {
-    IterationControl::new(tol, max_iter).expect("default tol in (0, 1) and max_iter ≥ 1")
-}
-
-/// A user's fixed step size η, which must be finite and positive; `otherwise` says what to pass
-/// instead (the error message's advice).
-pub(crate) fn positive_step(step: f64, otherwise: &str) -> Result<f64> {
-    if step.is_finite() && step > 0.0 {
-        Ok(step)
-    } else {
-        Err(Error::invalid(
-            "step",
-            step,
-            format!("a positive step size, {otherwise}"),
-        ))
-    }
 }
 
 /// A registry entry.
@@ -222,7 +133,7 @@ pub const REGISTRY: &[SolverInfo] = &[
         name: "qr-refined",
         kind: SolverKind::Direct,
         summary: "qr, then iterative refinement with double-double residuals (most accurate)",
-        build: |_| Ok(Box::new(Qr::refined())),
+        build: |_| Ok(Box::new(Refined::qr())),
     },
     SolverInfo {
         name: "svd",
@@ -246,7 +157,7 @@ pub const REGISTRY: &[SolverInfo] = &[
         name: "cholesky-refined",
         kind: SolverKind::Direct,
         summary: "cholesky, then iterative refinement with double-double residuals",
-        build: |_| Ok(Box::new(Cholesky::refined())),
+        build: |_| Ok(Box::new(Refined::cholesky())),
     },
     SolverInfo {
         name: "normal",
@@ -348,7 +259,7 @@ pub(crate) fn timed(
 
 /// A loss-generic iterative backend (`gd`, `agd`, `lbfgs`, `sgd`, `sag`, `saga`, `svrg`): it
 /// only says which [`IterativeMethod`] to run on an [`Objective`]; [`minimise`] runs it through
-/// the shared driver on any loss ([`crate::risk::solve`]), and [`solve_ridge`] on the ridge
+/// the shared driver on any loss ([`minimise_loss`]), and [`solve_ridge`] on the ridge
 /// problem with its intercept eliminated.
 pub trait Minimiser: Solver {
     /// The driver's stopping rule and budgets.
@@ -372,6 +283,30 @@ pub fn minimise(
         objective,
         backend.control(),
     )
+}
+
+/// Minimises the empirical risk of `loss` on `problem` with a loss-generic backend and judges
+/// the result on the same objective.
+pub fn minimise_loss<L: Loss>(
+    backend: &dyn Minimiser,
+    problem: &RidgeProblem<'_>,
+    loss: L,
+) -> Result<Fit> {
+    let start = std::time::Instant::now();
+    let objective = EmpiricalRisk::new(problem, loss);
+    let out = minimise(backend, &objective, start)?;
+    let (coef, intercept) = objective.split(out.state.theta.as_ref());
+    let solution = Solution {
+        coef,
+        intercept,
+        iterations: out.state.iteration,
+        passes: out.state.passes,
+        stop: out.stop,
+        condition_estimate: None,
+        history: out.history,
+    };
+    let seconds = start.elapsed().as_secs_f64();
+    Fit::judged(&objective, backend.name(), solution, seconds)
 }
 
 /// Solves a ridge problem with a loss-generic backend on the least-squares objective with the

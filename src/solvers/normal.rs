@@ -75,7 +75,7 @@ impl Solver for NormalEquations {
 
     fn solve(&self, problem: &RidgeProblem<'_>) -> Result<Fit> {
         timed(problem, self.name(), || {
-            let system = GramSystem::of_problem(problem);
+            let system = problem.gram_system();
             let (w, b, condition) = self.solve_system(&system, &[0])?;
             Ok(Solution::direct(w.col(0).to_owned(), b[0], Some(condition)))
         })

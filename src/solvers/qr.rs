@@ -27,26 +27,12 @@ use crate::fit::{Fit, Solution};
 use crate::moments::pow2_inverse_sqrt;
 use crate::multi::{MultiRidgeProblem, per_group};
 use crate::problem::RidgeProblem;
-use crate::solvers::refined::{Base, Refined};
 use crate::solvers::{Solver, timed};
 use crate::tsqr::triangular_factor;
 
 /// Householder QR of the augmented system: the accuracy reference.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Qr;
-
-impl Qr {
-    /// `qr` followed by iterative refinement with double-double residuals (registered as
-    /// `qr-refined`), at most [`Refined::DEFAULT_MAX_STEPS`] corrections.
-    pub fn refined() -> Refined {
-        Refined::new(Base::Qr)
-    }
-
-    /// `qr` refined with at most `max_steps` corrections (1 to 100).
-    pub fn with_refinement(max_steps: usize) -> Result<Refined> {
-        Refined::new(Base::Qr).max_steps(max_steps)
-    }
-}
 
 /// The triangular factor of the augmented system of problems that share X, weights and λ,
 /// with their targets appended as extra columns: the tall-skinny QR ([`crate::tsqr`]) of

@@ -31,7 +31,7 @@ pub(crate) enum Base {
     Cholesky,
 }
 
-/// A direct backend followed by iterative refinement: build it with [`crate::solvers::Qr::refined`]
+/// A direct backend followed by iterative refinement: build it with [`crate::solvers::Refined::qr`]
 /// or [`crate::solvers::Cholesky::refined`].
 #[derive(Debug, Clone, Copy)]
 pub struct Refined {
@@ -44,6 +44,19 @@ pub struct Refined {
 const MAX_CONTRACTION: f64 = 1e-2;
 
 impl Refined {
+    /// `qr` followed by iterative refinement with double-double residuals (registered as
+    /// `qr-refined`), at most [`Refined::DEFAULT_MAX_STEPS`] corrections.
+    pub fn qr() -> Self {
+        Self::new(Base::Qr)
+    }
+
+    /// `cholesky` followed by the same refinement (registered as `cholesky-refined`). It also
+    /// solves systems plain `cholesky` refuses as ill-conditioned, when refinement converges on
+    /// them.
+    pub fn cholesky() -> Self {
+        Self::new(Base::Cholesky)
+    }
+
     /// Default bound on the number of corrections (Demmel et al. 2009 use 10; on NIST StRD the
     /// iteration stops after at most 4).
     pub const DEFAULT_MAX_STEPS: usize = 10;
@@ -91,9 +104,7 @@ impl Solver for Refined {
             let group = std::slice::from_ref(problem);
             let solutions = match self.base {
                 Base::Qr => self.qr_group(group)?,
-                Base::Cholesky => {
-                    self.cholesky_group(&GramSystem::of_problem(problem), &[0], group)?
-                }
+                Base::Cholesky => self.cholesky_group(&problem.gram_system(), &[0], group)?,
             };
             solutions
                 .into_iter()

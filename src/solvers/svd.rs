@@ -48,9 +48,10 @@ use faer::{Col, Mat, MatRef};
 
 use crate::error::{Error, Result};
 use crate::fit::{Fit, Solution};
+use crate::linalg::dot;
 use crate::moments::pow2_inverse_sqrt;
 use crate::multi::{MultiRidgeProblem, assemble};
-use crate::problem::{RidgeProblem, dot};
+use crate::problem::RidgeProblem;
 use crate::solvers::qr::scaled_centred_targets;
 use crate::solvers::{Solver, timed};
 use crate::tsqr::triangular_factor;
