@@ -171,7 +171,8 @@ impl Error {
         )
     }
 
-    pub(crate) fn invalid(
+    /// An invalid parameter: its name, the value given, and what is expected instead.
+    pub fn invalid(
         name: &'static str,
         value: impl std::fmt::Display,
         expected: impl Into<String>,

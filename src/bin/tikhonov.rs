@@ -258,7 +258,40 @@ fn options(args: &CommonArgs) -> SolverOptions {
         } else {
             0
         },
+        ..SolverOptions::default()
     }
+}
+
+/// Builds `name` from the command line's options, refusing one it does not use. `--seed` has a
+/// default, so it only counts as given to the backends that sample.
+fn build_backend(name: &str, opts: &SolverOptions) -> Result<Box<dyn Solver>, Error> {
+    let registry = solvers::Registry::builtin();
+    let info = registry.get(name)?;
+    let mut opts = opts.clone();
+    if !info.options.contains("seed") {
+        opts.seed = None;
+    }
+    info.build_checked(&opts)
+}
+
+/// Builds each of `names` with the options it takes (one set of options is meant for several
+/// backends), refusing an option that none of them takes.
+fn build_backends(names: &[String], opts: &SolverOptions) -> Result<Vec<Box<dyn Solver>>, Error> {
+    let registry = solvers::Registry::builtin();
+    let infos = names
+        .iter()
+        .map(|n| registry.get(n))
+        .collect::<Result<Vec<_>, _>>()?;
+    for option in opts.given() {
+        if option != "seed" && !infos.iter().any(|i| i.options.contains(option)) {
+            return Err(Error::invalid(
+                option,
+                format!("given to {}", names.join(", ")),
+                "an option one of the compared backends uses (see `tikhonov fit --help`)",
+            ));
+        }
+    }
+    infos.iter().map(|i| i.build_applicable(opts)).collect()
 }
 
 /// Writes the recorded steps of `fits` to `path`, one row per step.
@@ -297,7 +330,7 @@ fn write_history<'f>(path: &Path, fits: impl IntoIterator<Item = &'f Fit>) -> Re
 }
 
 fn run_fit(args: &FitArgs) -> Result<(), Error> {
-    let solver = solvers::by_name(&args.solver, &options(&args.common))?;
+    let solver = build_backend(&args.solver, &options(&args.common))?;
     let data = load(&args.common)?;
     if data.y.ncols() > 1 || args.common.lambda.len() > 1 {
         return run_fit_targets(args, solver.as_ref(), &data);
@@ -387,7 +420,9 @@ const PER_FIT_KEYS: [&str; 11] = [
 
 fn run_compare(args: &CompareArgs) -> Result<(), Error> {
     let opts = options(&args.common);
-    let reference = solvers::by_name(&args.reference, &opts)?;
+    let reference = solvers::Registry::builtin()
+        .get(&args.reference)?
+        .build_applicable(&opts)?;
     let data = load(&args.common)?;
     let problem = problem(&data, &args.common)?;
     let names: Vec<String> = match &args.solvers {
@@ -398,10 +433,7 @@ fn run_compare(args: &CompareArgs) -> Result<(), Error> {
             .map(String::from)
             .collect(),
     };
-    let list = names
-        .iter()
-        .map(|n| solvers::by_name(n, &opts))
-        .collect::<Result<Vec<_>, _>>()?;
+    let list = build_backends(&names, &opts)?;
     let comparison = compare::compare(&problem, reference.as_ref(), &list)?;
     if let Some(path) = &args.common.history {
         write_history(

@@ -70,7 +70,7 @@ pub use sgd::{Schedule, Sgd};
 pub use svd::{Svd, SvdFactorization};
 pub use svrg::Svrg;
 
-pub use crate::options::{IterativeSettings, SolverOptions};
+pub use crate::options::{DRIVER_OPTIONS, IterativeSettings, SolverOptions};
 pub(crate) use crate::options::{default_control, positive_step};
 
 /// A ridge backend: a stable name and a way to solve a [`RidgeProblem`].
@@ -103,7 +103,9 @@ pub enum SolverKind {
     Iterative,
 }
 
-/// A registry entry.
+/// A registry entry: what a backend is called, what it is, which options it takes, and how to
+/// build it from them.
+#[derive(Clone, Copy)]
 pub struct SolverInfo {
     /// The stable name.
     pub name: &'static str,
@@ -111,82 +113,217 @@ pub struct SolverInfo {
     pub kind: SolverKind,
     /// One line for `--help` and the README.
     pub summary: &'static str,
-    /// Builds the backend from user options.
+    /// The options ([`SolverOptions`]) it takes; any other given option is an error.
+    pub options: Accepts,
+    /// Builds the backend from user options (only those in `options` are set).
     pub build: fn(&SolverOptions) -> Result<Box<dyn Solver>>,
 }
 
-/// Every backend, in the order comparisons list them.
+/// The options a backend takes: the driver's ([`DRIVER_OPTIONS`]) if it iterates, and its own.
+#[derive(Debug, Clone, Copy)]
+pub struct Accepts {
+    /// Whether it takes the driver's options (tol, abs_tol, max_iter, time_limit, record_every,
+    /// warm_start).
+    pub driver: bool,
+    /// Its own options, e.g. `["step", "seed"]`.
+    pub own: &'static [&'static str],
+}
+
+impl Accepts {
+    /// Whether `option` is taken.
+    pub fn contains(&self, option: &str) -> bool {
+        (self.driver && DRIVER_OPTIONS.contains(&option)) || self.own.contains(&option)
+    }
+
+    /// Every option taken, driver's first.
+    pub fn names(&self) -> Vec<&'static str> {
+        let driver = if self.driver { DRIVER_OPTIONS } else { &[] };
+        driver.iter().chain(self.own).copied().collect()
+    }
+}
+
+impl SolverInfo {
+    /// Builds the backend, refusing options it does not take.
+    pub fn build_checked(&self, options: &SolverOptions) -> Result<Box<dyn Solver>> {
+        if let Some(extra) = options
+            .given()
+            .into_iter()
+            .find(|o| !self.options.contains(o))
+        {
+            return Err(unused_option(self, extra));
+        }
+        (self.build)(options)
+    }
+
+    /// Builds the backend with only the options it takes, dropping the rest: for a comparison,
+    /// where one set of options is meant for several backends.
+    pub fn build_applicable(&self, options: &SolverOptions) -> Result<Box<dyn Solver>> {
+        (self.build)(&options.restricted_to(&self.options.names()))
+    }
+}
+
+fn unused_option(info: &SolverInfo, option: &'static str) -> Error {
+    let takers: Vec<&str> = REGISTRY
+        .iter()
+        .filter(|s| s.options.contains(option))
+        .map(|s| s.name)
+        .collect();
+    let takes = info.options.names();
+    Error::invalid(
+        option,
+        format!("given to `{}`, which does not use it", info.name),
+        format!(
+            "{} takes {}; `{option}` is taken by {}",
+            info.name,
+            if takes.is_empty() {
+                "no options".to_owned()
+            } else {
+                takes.join(", ")
+            },
+            if takers.is_empty() {
+                "no built-in backend".to_owned()
+            } else {
+                takers.join(", ")
+            }
+        ),
+    )
+}
+
+/// Every built-in backend, in the order comparisons list them.
 pub const REGISTRY: &[SolverInfo] = &[
     SolverInfo {
         name: "auto",
         kind: SolverKind::Direct,
         summary: "picks dual, cholesky-refined, qr-refined or svd by shape, λ and conditioning",
+        options: Accepts {
+            driver: false,
+            own: &[],
+        },
         build: |_| Ok(Box::new(Auto)),
     },
     SolverInfo {
         name: "qr",
         kind: SolverKind::Direct,
         summary: "Householder QR of the augmented centred system (reference)",
+        options: Accepts {
+            driver: false,
+            own: &[],
+        },
         build: |_| Ok(Box::new(Qr)),
     },
     SolverInfo {
         name: "qr-refined",
         kind: SolverKind::Direct,
         summary: "qr, then iterative refinement with double-double residuals (most accurate)",
-        build: |_| Ok(Box::new(Refined::qr())),
+        options: Accepts {
+            driver: false,
+            own: &["refine_steps"],
+        },
+        build: |o| {
+            Ok(Box::new(match o.refine_steps {
+                Some(k) => Refined::qr().max_steps(k)?,
+                None => Refined::qr(),
+            }))
+        },
     },
     SolverInfo {
         name: "svd",
         kind: SolverKind::Direct,
         summary: "thin SVD of the centred design; minimum-norm solution at λ = 0",
-        build: |_| Ok(Box::new(Svd::default())),
+        options: Accepts {
+            driver: false,
+            own: &["rcond"],
+        },
+        build: |o| {
+            Ok(Box::new(match o.rcond {
+                Some(r) => Svd::with_rcond(r)?,
+                None => Svd::default(),
+            }))
+        },
     },
     SolverInfo {
         name: "dual",
         kind: SolverKind::Direct,
         summary: "Cholesky of the n × n kernel matrix, for d > n (needs λ > 0)",
+        options: Accepts {
+            driver: false,
+            own: &[],
+        },
         build: |_| Ok(Box::new(Dual)),
     },
     SolverInfo {
         name: "cholesky",
         kind: SolverKind::Direct,
         summary: "Cholesky of the shared Gram system (faer)",
+        options: Accepts {
+            driver: false,
+            own: &[],
+        },
         build: |_| Ok(Box::new(Cholesky)),
     },
     SolverInfo {
         name: "cholesky-refined",
         kind: SolverKind::Direct,
         summary: "cholesky, then iterative refinement with double-double residuals",
-        build: |_| Ok(Box::new(Refined::cholesky())),
+        options: Accepts {
+            driver: false,
+            own: &["refine_steps"],
+        },
+        build: |o| {
+            Ok(Box::new(match o.refine_steps {
+                Some(k) => Refined::cholesky().max_steps(k)?,
+                None => Refined::cholesky(),
+            }))
+        },
     },
     SolverInfo {
         name: "normal",
         kind: SolverKind::Direct,
         summary: "LU of the shared Gram system (nalgebra)",
+        options: Accepts {
+            driver: false,
+            own: &[],
+        },
         build: |_| Ok(Box::new(NormalEquations)),
     },
     SolverInfo {
         name: "gd",
         kind: SolverKind::Iterative,
         summary: "batch gradient descent, step 1/L",
+        options: Accepts {
+            driver: true,
+            own: &["step"],
+        },
         build: |o| Ok(Box::new(GradientDescent::from_options(o)?)),
     },
     SolverInfo {
         name: "agd",
         kind: SolverKind::Iterative,
         summary: "Nesterov's accelerated gradient with adaptive restart",
+        options: Accepts {
+            driver: true,
+            own: &[],
+        },
         build: |o| Ok(Box::new(AcceleratedGradient::from_options(o)?)),
     },
     SolverInfo {
         name: "cg",
         kind: SolverKind::Iterative,
         summary: "conjugate gradients on the normal equations (CGLS), no XᵀX",
+        options: Accepts {
+            driver: true,
+            own: &[],
+        },
         build: |o| Ok(Box::new(ConjugateGradient::from_options(o)?)),
     },
     SolverInfo {
         name: "pcg",
         kind: SolverKind::Iterative,
         summary: "CGLS with Jacobi (column-norm) preconditioning",
+        options: Accepts {
+            driver: true,
+            own: &[],
+        },
         build: |o| {
             let cg = ConjugateGradient::from_options(o)?;
             Ok(Box::new(cg.with_preconditioner(Preconditioner::Jacobi)))
@@ -196,37 +333,79 @@ pub const REGISTRY: &[SolverInfo] = &[
         name: "lbfgs",
         kind: SolverKind::Iterative,
         summary: "limited-memory BFGS (m = 10) with a strong-Wolfe line search",
-        build: |o| Ok(Box::new(Lbfgs::from_options(o)?)),
+        options: Accepts {
+            driver: true,
+            own: &["memory"],
+        },
+        build: |o| {
+            let lbfgs = Lbfgs::from_options(o)?;
+            Ok(Box::new(match o.memory {
+                Some(m) => lbfgs.with_memory(m)?,
+                None => lbfgs,
+            }))
+        },
     },
     SolverInfo {
         name: "cd",
         kind: SolverKind::Iterative,
         summary: "cyclic coordinate descent with residual updates (glmnet-style)",
+        options: Accepts {
+            driver: true,
+            own: &[],
+        },
         build: |o| Ok(Box::new(CoordinateDescent::from_options(o)?)),
     },
     SolverInfo {
         name: "sgd",
         kind: SolverKind::Iterative,
         summary: "mini-batch SGD with decaying step and averaging",
-        build: |o| Ok(Box::new(Sgd::from_options(o)?)),
+        options: Accepts {
+            driver: true,
+            own: &["step", "seed", "batch_size"],
+        },
+        build: |o| {
+            let sgd = Sgd::from_options(o)?;
+            Ok(Box::new(match o.batch_size {
+                Some(b) => sgd.with_batch_size(b)?,
+                None => sgd,
+            }))
+        },
     },
     SolverInfo {
         name: "sag",
         kind: SolverKind::Iterative,
         summary: "stochastic average gradient (variance-reduced, linear rate)",
+        options: Accepts {
+            driver: true,
+            own: &["step", "seed"],
+        },
         build: |o| Ok(Box::new(Sag::from_options(o)?)),
     },
     SolverInfo {
         name: "saga",
         kind: SolverKind::Iterative,
         summary: "SAGA (variance-reduced, linear rate)",
+        options: Accepts {
+            driver: true,
+            own: &["step", "seed"],
+        },
         build: |o| Ok(Box::new(Saga::from_options(o)?)),
     },
     SolverInfo {
         name: "svrg",
         kind: SolverKind::Iterative,
         summary: "stochastic variance-reduced gradient (linear rate)",
-        build: |o| Ok(Box::new(Svrg::from_options(o)?)),
+        options: Accepts {
+            driver: true,
+            own: &["step", "seed", "inner_steps"],
+        },
+        build: |o| {
+            let svrg = Svrg::from_options(o)?;
+            Ok(Box::new(match o.inner_steps {
+                Some(m) => svrg.with_inner_steps(m)?,
+                None => svrg,
+            }))
+        },
     },
 ];
 
@@ -235,14 +414,61 @@ pub fn names() -> impl Iterator<Item = &'static str> {
     REGISTRY.iter().map(|s| s.name)
 }
 
-/// Looks a backend up by name and builds it from options.
+/// Looks a built-in backend up by name and builds it from options; an option the backend does
+/// not take is an error ([`SolverInfo::build_checked`]).
 pub fn by_name(name: &str, options: &SolverOptions) -> Result<Box<dyn Solver>> {
-    match REGISTRY.iter().find(|s| s.name == name) {
-        Some(info) => (info.build)(options),
-        None => Err(Error::UnknownSolver {
-            name: name.to_owned(),
-            known: names().collect::<Vec<_>>().join(", "),
-        }),
+    Registry::builtin().build(name, options)
+}
+
+/// A set of backends by name: the built-in ones ([`Registry::builtin`]) plus any a user
+/// registers, so that a backend written outside this crate is built, listed and compared like
+/// the built-in ones.
+#[derive(Clone)]
+pub struct Registry {
+    entries: Vec<SolverInfo>,
+}
+
+impl Registry {
+    /// The built-in backends.
+    pub fn builtin() -> Self {
+        Self {
+            entries: REGISTRY.to_vec(),
+        }
+    }
+
+    /// Adds a backend (or replaces the one of the same name).
+    pub fn register(&mut self, info: SolverInfo) -> &mut Self {
+        match self.entries.iter_mut().find(|e| e.name == info.name) {
+            Some(e) => *e = info,
+            None => self.entries.push(info),
+        }
+        self
+    }
+
+    /// The entries, in registration order.
+    pub fn entries(&self) -> &[SolverInfo] {
+        &self.entries
+    }
+
+    /// The entry of a name.
+    pub fn get(&self, name: &str) -> Result<&SolverInfo> {
+        self.entries
+            .iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| Error::UnknownSolver {
+                name: name.to_owned(),
+                known: self
+                    .entries
+                    .iter()
+                    .map(|s| s.name)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    }
+
+    /// Builds a backend by name, refusing options it does not take.
+    pub fn build(&self, name: &str, options: &SolverOptions) -> Result<Box<dyn Solver>> {
+        self.get(name)?.build_checked(options)
     }
 }
 
@@ -461,6 +687,91 @@ mod tests {
             // The two copies of the duplicated column share the weight equally.
             assert!((fit.coef[0] - fit.coef[2]).abs() < 1e-8 * fit.coef[0].abs());
         }
+    }
+
+    #[test]
+    fn an_option_a_backend_does_not_use_is_an_error_naming_those_that_do() {
+        let options = SolverOptions {
+            step: Some(0.01),
+            ..SolverOptions::default()
+        };
+        for name in ["cg", "pcg", "cd", "lbfgs", "qr", "auto"] {
+            let err = by_name(name, &options).err().unwrap();
+            let text = err.to_string();
+            assert!(
+                text.contains("step") && text.contains("gd, sgd"),
+                "{name}: {text}"
+            );
+        }
+        assert!(by_name("gd", &options).is_ok());
+        // The same options handed to several backends: each takes what applies to it.
+        for info in REGISTRY {
+            assert!(info.build_applicable(&options).is_ok(), "{}", info.name);
+        }
+        let mut by_text = SolverOptions::default();
+        by_text.set("memory", "3").unwrap();
+        by_text.set("warm_start", "1, 2,3").unwrap();
+        assert_eq!(by_text.given(), ["warm_start", "memory"]);
+        assert!(by_name("lbfgs", &by_text).is_ok());
+        assert!(by_name("gd", &by_text).is_err());
+        assert!(by_text.set("memroy", "3").is_err());
+        assert!(by_text.set("memory", "three").is_err());
+        let zero = SolverOptions {
+            memory: Some(0),
+            ..SolverOptions::default()
+        };
+        assert!(by_name("lbfgs", &zero).is_err());
+    }
+
+    #[test]
+    fn a_warm_start_at_the_solution_converges_at_once_for_every_iterative_backend() {
+        let (x, y) = testing::small();
+        let p = RidgeProblem::builder(x.as_ref(), y.as_ref())
+            .lambda(1e-2)
+            .build()
+            .unwrap();
+        let reference = Refined::qr().solve(&p).unwrap();
+        let options = SolverOptions {
+            warm_start: Some(reference.coef.iter().copied().collect()),
+            ..SolverOptions::default()
+        };
+        for info in REGISTRY.iter().filter(|s| s.kind == SolverKind::Iterative) {
+            let fit = info.build_checked(&options).unwrap().solve(&p).unwrap();
+            assert!(fit.converged, "{}", info.name);
+            assert_eq!(fit.iterations, 0, "{}", info.name);
+            assert!(fit.relative_error(reference.coef.as_ref()) < 1e-14);
+        }
+        let wrong = SolverOptions {
+            warm_start: Some(vec![1.0]),
+            ..SolverOptions::default()
+        };
+        let err = by_name("gd", &wrong).unwrap().solve(&p).unwrap_err();
+        assert!(err.to_string().contains("warm start"), "{err}");
+    }
+
+    #[test]
+    fn a_registered_backend_is_built_by_name_like_the_built_in_ones() {
+        let mut registry = Registry::builtin();
+        registry.register(SolverInfo {
+            name: "qr-again",
+            kind: SolverKind::Direct,
+            summary: "qr under another name",
+            options: Accepts {
+                driver: false,
+                own: &[],
+            },
+            build: |_| Ok(Box::new(Qr)),
+        });
+        assert_eq!(registry.entries().len(), REGISTRY.len() + 1);
+        assert!(
+            registry
+                .build("qr-again", &SolverOptions::default())
+                .is_ok()
+        );
+        assert!(matches!(
+            Registry::builtin().build("qr-again", &SolverOptions::default()),
+            Err(Error::UnknownSolver { .. })
+        ));
     }
 
     #[test]
