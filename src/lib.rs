@@ -55,7 +55,7 @@
 #![warn(missing_docs)]
 
 pub mod compare;
-pub mod condition;
+mod condition;
 pub mod data;
 mod design;
 pub mod error;
@@ -68,10 +68,11 @@ pub mod multi;
 pub mod objective;
 pub mod options;
 pub mod problem;
-pub mod refine;
+mod refine;
 pub mod risk;
 pub mod solvers;
 pub mod stochastic;
+pub mod sufficient;
 mod tsqr;
 
 pub use error::{Error, Result};

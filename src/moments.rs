@@ -35,22 +35,59 @@ const BLOCK_ROWS: usize = 2048;
 #[derive(Debug, Clone)]
 pub struct Moments {
     /// S = Σ sᵢ.
-    pub weight_sum: f64,
+    pub(crate) weight_sum: f64,
     /// Weighted column means of X (zero when not centred).
-    pub x_mean: Col<f64>,
+    pub(crate) x_mean: Col<f64>,
     /// Weighted means of the k targets (zero when not centred).
-    pub y_mean: Col<f64>,
+    pub(crate) y_mean: Col<f64>,
     /// XcᵀSXc; only the lower triangle (diagonal included) is meaningful.
-    pub xx: Mat<f64>,
+    pub(crate) xx: Mat<f64>,
     /// XcᵀSYc (d × k).
-    pub xy: Mat<f64>,
+    pub(crate) xy: Mat<f64>,
     /// ycᵀS yc for each target (k).
-    pub yy: Col<f64>,
+    pub(crate) yy: Col<f64>,
     /// Whether the statistics are centred (a model with intercept) or raw (through the origin).
-    pub centred: bool,
+    pub(crate) centred: bool,
 }
 
 impl Moments {
+    /// S = Σ sᵢ.
+    pub fn weight_sum(&self) -> f64 {
+        self.weight_sum
+    }
+    /// The weighted column means x̄ (zero when not centred).
+    pub fn x_mean(&self) -> faer::ColRef<'_, f64> {
+        self.x_mean.as_ref()
+    }
+    /// The weighted means of the k targets (zero when not centred).
+    pub fn y_mean(&self) -> faer::ColRef<'_, f64> {
+        self.y_mean.as_ref()
+    }
+    /// XcᵀSXc (d × d) with both triangles filled.
+    pub fn xx(&self) -> Mat<f64> {
+        self.xx_symmetric()
+    }
+    /// XcᵀSYc (d × k).
+    pub fn xy(&self) -> MatRef<'_, f64> {
+        self.xy.as_ref()
+    }
+    /// ycᵀS·yc for each of the k targets.
+    pub fn yy(&self) -> faer::ColRef<'_, f64> {
+        self.yy.as_ref()
+    }
+    /// Whether the statistics are centred (a model with an intercept).
+    pub fn centred(&self) -> bool {
+        self.centred
+    }
+    /// d.
+    pub fn n_features(&self) -> usize {
+        self.xx.nrows()
+    }
+    /// k.
+    pub fn n_targets(&self) -> usize {
+        self.xy.ncols()
+    }
+
     /// Empty statistics for d features and k targets.
     pub fn zeros(d: usize, k: usize, centred: bool) -> Self {
         Self {

@@ -65,12 +65,14 @@ pub struct Dd {
 
 impl Dd {
     /// An f64 as a double-double.
+    #[cfg(test)]
     pub fn new(x: f64) -> Self {
         Self { hi: x, lo: 0.0 }
     }
 
     /// self + a·b, the product formed exactly.
     #[inline]
+    #[cfg(test)]
     pub fn add_prod(self, a: f64, b: f64) -> Dd {
         let (p, e) = two_prod(a, b);
         self + Dd { hi: p, lo: e }
