@@ -702,8 +702,8 @@ fn side_by_side(n: usize, d: usize, reps: usize, with_variants: bool) {
         ];
         for v in &vs {
             worst = worst.max(max_rel_diff_lower(v.xx.as_ref(), lib.xx().as_ref()));
-            worst = worst.max((&v.xy - &lib.xy()).norm_max() / lib.xy().norm_max());
-            worst = worst.max((&v.xm - &lib.x_mean()).norm_max() / lib.x_mean().norm_max());
+            worst = worst.max((&v.xy - lib.xy()).norm_max() / lib.xy().norm_max());
+            worst = worst.max((&v.xm - lib.x_mean()).norm_max() / lib.x_mean().norm_max());
         }
         let r = compute_row_split(x, ym, par);
         worst = worst.max(max_rel_diff_lower(r.xx().as_ref(), lib.xx().as_ref()));
