@@ -307,3 +307,64 @@ mod column {
         Ok(Col::from_fn(v.len(), |i| v[i]))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::solvers::{Registry, SolverOptions, by_name, testing};
+
+    #[test]
+    fn fit_and_model_round_trip_through_serde_with_the_cli_keys() {
+        let (x, y) = testing::small();
+        let p = RidgeProblem::builder(x.as_ref(), y.as_ref())
+            .lambda(1e-2)
+            .build()
+            .unwrap();
+        let options = SolverOptions {
+            record_every: 5,
+            ..SolverOptions::default()
+        };
+        for name in ["qr", "gd"] {
+            let info = *Registry::builtin().get(name).unwrap();
+            let fit = info.build_applicable(&options).unwrap().solve(&p).unwrap();
+            let text = serde_json::to_string(&fit).unwrap();
+            let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+            for key in [
+                "solver",
+                "lambda",
+                "intercept",
+                "coef",
+                "objective",
+                "gradient_norm",
+                "iterations",
+                "passes",
+                "converged",
+                "stop",
+                "fit_seconds",
+                "condition_estimate",
+                "loss",
+            ] {
+                assert!(value.get(key).is_some(), "{name}: no `{key}` in {text}");
+            }
+            let back: Fit = serde_json::from_str(&text).unwrap();
+            assert_eq!(back.model, fit.model);
+            assert_eq!(back.history, fit.history);
+            assert_eq!(back.stop, fit.stop);
+            let model: Model = serde_json::from_value(value).unwrap();
+            assert_eq!(model, fit.model);
+            assert_eq!(
+                model.predict(x.as_ref()).unwrap(),
+                fit.predict(x.as_ref()).unwrap()
+            );
+        }
+        let fit = by_name("qr", &SolverOptions::default())
+            .unwrap()
+            .solve(&p)
+            .unwrap();
+        let wrong = faer::Mat::<f64>::zeros(2, 5);
+        let err = fit.predict(wrong.as_ref()).unwrap_err();
+        assert!(err.to_string().contains("3 coefficients"), "{err}");
+        assert_eq!(fit.stop, StopReason::Solved);
+        assert_eq!(fit.lambda, 1e-2);
+    }
+}
