@@ -1,0 +1,357 @@
+//! scikit-learn's own Ridge tests, with every tikhonov backend standing in for every
+//! scikit-learn solver.
+//!
+//! # The problems
+//!
+//! `tests/fixtures/sklearn_ridge/*.json`, written by `scripts/sklearn_ridge_fixtures.py` (which
+//! lists the scikit-learn tests each fixture mirrors: `test_ridge_individual_penalties` (20 × 10,
+//! alphas 0 … 4), `test_ridge_regression` and its hstacked / unpenalized variants (alpha = 0,
+//! minimum-norm solutions on rank-deficient designs), `test_ridge_regression_sample_weights`,
+//! `test_ridge_sample_weight_consistency` (12 × 6 and 12 × 24, zero weights),
+//! `test_ridge_vs_lstsq`, `test_dtype_match`, `test_solver_consistency`). scikit-learn's alpha is
+//! our λ·S (README, "The objective"); each fixture stores λ = alpha/S. Each fixture's `expected`
+//! answer is computed by the script independently of every solver (lstsq of the weighted,
+//! centred, augmented system; the minimum-norm least-squares solution at alpha = 0), and the
+//! script records how far each scikit-learn solver (svd, cholesky, lsqr, sparse_cg, sag, saga at
+//! tol 1e-12, sag/saga at 1e-15) lands from it; scikit-learn's `svd` answer is stored too and
+//! checked here against `expected`. No Python is needed to run this test.
+//!
+//! scikit-learn's tests assert each of its solvers against one expected answer; here every
+//! registered backend ([`solvers::names`]) takes the place of each of those solvers, through
+//! `solve_targets` (one call per fixture, so per-target penalties go through the multi-target
+//! path), at tol = 10⁻¹²; the deterministic iterative backends get 100 000 iterations, `sag`,
+//! `saga` and `svrg` 1 000 epochs (their default and scikit-learn's `sag`/`saga` default).
+//!
+//! # What each backend must do
+//!
+//! For every target of every fixture, one of:
+//!
+//! 1. **agree**: `converged` (always true for a direct backend) and
+//!    ‖w − w*‖ ≤ bound_w, |b − b*| ≤ ‖x̄‖·bound_w + C·ε·(scale of b), with
+//!
+//!    ```text
+//!    bound_w = [iterative only] (tol·‖∇f(0)‖ + g_floor)/μ  +  C·ε·(1 + ρ)·κ_H·‖w*‖
+//!    ```
+//!
+//!    from strong convexity (‖w − w*‖ ≤ ‖∇f(w)‖/μ for the profile objective f) and the
+//!    forward-error bound of a backward-stable solve (`tests/support_random`, C = 10·√((n+d)·d),
+//!    the same constants as `tests/agreement.rs`). μ and κ_H = L/μ come from an SVD of the
+//!    weighted, centred design computed here. At λ = 0 on a rank-deficient design, μ is the
+//!    smallest *nonzero* eigenvalue σ_r²/S (numerical rank with lstsq's cut-off
+//!    max(n, d)·ε·σ₁): the bound then holds for w − w* in the row space of the design, i.e. it
+//!    asserts that the answer is the minimum-norm solution; a least-squares solution with a
+//!    component in the null space fails it by that component.
+//! 2. **refuse**, only at λ = 0, with `Error::Singular` or `Error::IllConditioned` (the
+//!    documented refusals of a singular system; `cd` refuses rank-deficient designs at λ = 0
+//!    because it cannot return the minimum-norm solution).
+//! 3. **say it stopped early**, only for `sgd`, whose documented accuracy is ≈ 1e-2 (it cannot
+//!    reach 10⁻¹²): `converged: false`, and then its reported gradient norm must still bound its
+//!    distance, ‖w − w*‖ ≤ (‖∇J(w)‖ + g_floor)/μ + rounding, wherever μ > 0.
+//!
+//! Anything else (an error at λ > 0, a backend other than `sgd` that does not converge, a
+//! converged answer outside the bound) fails, with the backend, the fixture and the numbers.
+
+#[path = "support_random/mod.rs"]
+mod support_random;
+
+use faer::{Col, Mat};
+use serde::Deserialize;
+use support_random::{
+    EPS, Spectrum, direct_constant, distance, gradient_floor, intercept_rounding_scale,
+    tolerance_scale, weighted_design, weighted_means,
+};
+use tikhonov::multi::MultiRidgeProblem;
+use tikhonov::solvers::{self, SolverKind, SolverOptions};
+use tikhonov::{Error, RidgeProblem};
+
+/// The relative tolerance every iterative backend is run at (scikit-learn's tests use 1e-12).
+const TOL: f64 = 1e-12;
+/// Iteration budget of the deterministic iterative backends (generous: they are not on trial
+/// for speed here).
+const MAX_ITER: usize = 100_000;
+/// Epoch budget of `sag`, `saga` and `svrg`: their default, which is also scikit-learn's
+/// default `max_iter` for its `sag` and `saga` (the budget its tests give them, except
+/// `test_ridge_regression_sample_weights`, which gives 100 000).
+const STOCHASTIC_MAX_EPOCHS: usize = 1_000;
+/// `sgd` cannot reach [`TOL`]; a short budget shows it says so.
+const SGD_MAX_ITER: usize = 2_000;
+
+const FIXTURES: [(&str, &str); 4] = [
+    (
+        "individual_penalties",
+        include_str!("fixtures/sklearn_ridge/individual_penalties.json"),
+    ),
+    (
+        "ols_ridge",
+        include_str!("fixtures/sklearn_ridge/ols_ridge.json"),
+    ),
+    (
+        "sample_weight_consistency",
+        include_str!("fixtures/sklearn_ridge/sample_weight_consistency.json"),
+    ),
+    ("small", include_str!("fixtures/sklearn_ridge/small.json")),
+];
+
+#[derive(Deserialize)]
+struct Case {
+    name: String,
+    mirrors: String,
+    n_samples: usize,
+    n_features: usize,
+    /// Row-major.
+    x: Vec<f64>,
+    /// One vector per target.
+    y: Vec<Vec<f64>>,
+    weights: Option<Vec<f64>>,
+    fit_intercept: bool,
+    targets: Vec<Target>,
+}
+
+#[derive(Deserialize)]
+struct Target {
+    alpha: f64,
+    lambda: f64,
+    rank_deficient: bool,
+    expected: Answer,
+    sklearn_svd: Answer,
+}
+
+#[derive(Deserialize)]
+struct Answer {
+    coef: Vec<f64>,
+    intercept: f64,
+}
+
+fn cases() -> Vec<Case> {
+    FIXTURES
+        .iter()
+        .flat_map(|(file, text)| {
+            serde_json::from_str::<Vec<Case>>(text)
+                .unwrap_or_else(|e| panic!("fixture {file}.json: {e}"))
+        })
+        .collect()
+}
+
+/// What a target's answer must satisfy, from its conditioning.
+struct Bounds {
+    /// μ: the smallest eigenvalue of the Hessian of f on the space the answer is judged in.
+    mu: f64,
+    kappa: f64,
+    /// C·ε·(1 + ρ)·κ_H·‖w*‖: the forward error of a backward-stable solve.
+    rounding: f64,
+    /// ‖∇f(0)‖, the scale of the stopping rule.
+    start_gradient: f64,
+    x_mean_norm: f64,
+    /// C·ε·(scale of b).
+    intercept_rounding: f64,
+    w_star: Col<f64>,
+    b_star: f64,
+}
+
+impl Bounds {
+    fn new(p: &RidgeProblem<'_>, t: &Target) -> Self {
+        let (x, y, s) = (p.x(), p.y(), p.weights());
+        let (m, _) = weighted_design(x, y, s, p.fit_intercept());
+        let sv = m.singular_values().expect("SVD of a small matrix converges");
+        let total = p.weight_sum();
+        let (n, d) = (p.n_samples(), p.n_features());
+        let cutoff = n.max(d) as f64 * EPS * sv[0];
+        let rank = sv.iter().filter(|&&v| v > cutoff).count();
+        assert_eq!(
+            rank < d,
+            t.rank_deficient,
+            "the fixture's rank and this SVD's disagree"
+        );
+        let lambda = p.lambda();
+        let l = sv[0] * sv[0] / total + lambda;
+        // At λ > 0 the whole space (σ = 0 beyond the rank); at λ = 0 the row space.
+        let sigma_min = if rank == d || lambda == 0.0 {
+            sv[rank - 1]
+        } else {
+            0.0
+        };
+        let mu = sigma_min * sigma_min / total + lambda;
+        let spectrum = Spectrum {
+            l,
+            mu,
+            mu_kernel: mu,
+        };
+        let w_star = Col::from_fn(d, |j| t.expected.coef[j]);
+        let w_norm = w_star.norm_l2().max(f64::MIN_POSITIVE);
+        let kappa = l / mu;
+        let rounding = tolerance_scale(p, &spectrum, w_norm) * kappa * w_norm;
+        let b0 = p.optimal_intercept(Col::<f64>::zeros(d).as_ref());
+        let start_gradient = p.gradient_norm(Col::<f64>::zeros(d).as_ref(), b0);
+        let (xm, _) = weighted_means(x, y, s, p.fit_intercept());
+        Self {
+            mu,
+            kappa,
+            rounding,
+            start_gradient,
+            x_mean_norm: xm.norm_l2(),
+            intercept_rounding: direct_constant(n, d)
+                * EPS
+                * intercept_rounding_scale(p, w_star.as_ref()),
+            w_star,
+            b_star: t.expected.intercept,
+        }
+    }
+
+    /// The bound on ‖w − w*‖ for an answer judged by a residual `gradient` (0 for direct).
+    fn coef(&self, p: &RidgeProblem<'_>, gradient: f64) -> f64 {
+        let floor = if gradient > 0.0 {
+            gradient_floor(p, self.w_star.as_ref(), self.b_star)
+        } else {
+            0.0
+        };
+        (gradient + floor) / self.mu + self.rounding
+    }
+
+    /// Checks (w, b) against (w*, b*) with the coefficient bound `bound_w`.
+    fn check(&self, w: &Col<f64>, b: f64, bound_w: f64) -> Result<(), String> {
+        let dw = distance(w.as_ref(), self.w_star.as_ref());
+        let db = (b - self.b_star).abs();
+        let bound_b = self.x_mean_norm * bound_w + self.intercept_rounding;
+        if dw <= bound_w && db <= bound_b {
+            Ok(())
+        } else {
+            Err(format!(
+                "‖w − w*‖ = {dw:.2e} (bound {bound_w:.2e}, ‖w*‖ = {:.2e}), |b − b*| = {db:.2e} \
+                 (bound {bound_b:.2e}); κ_H = {:.2e}",
+                self.w_star.norm_l2(),
+                self.kappa
+            ))
+        }
+    }
+}
+
+fn options(name: &str) -> SolverOptions {
+    SolverOptions {
+        tol: Some(TOL),
+        max_iter: Some(match name {
+            "sgd" => SGD_MAX_ITER,
+            "sag" | "saga" | "svrg" => STOCHASTIC_MAX_EPOCHS,
+            _ => MAX_ITER,
+        }),
+        seed: Some(42),
+        ..SolverOptions::default()
+    }
+}
+
+/// Judges one backend's outcome on one target; `Err` describes a failure.
+fn judge(
+    name: &str,
+    kind: SolverKind,
+    p: &RidgeProblem<'_>,
+    bounds: &Bounds,
+    outcome: Result<&tikhonov::Fit, &Error>,
+) -> Result<&'static str, String> {
+    match outcome {
+        Err(e @ (Error::Singular { .. } | Error::IllConditioned { .. })) if p.lambda() == 0.0 => {
+            let _ = e;
+            Ok("refused")
+        }
+        Err(e) => Err(format!("error: {e}")),
+        Ok(fit) if kind == SolverKind::Iterative && !fit.converged => {
+            if name != "sgd" {
+                return Err(format!(
+                    "not converged after {} iterations (‖∇J‖ = {:.2e}, target {:.2e})",
+                    fit.iterations,
+                    fit.gradient_norm,
+                    TOL * bounds.start_gradient
+                ));
+            }
+            if bounds.mu > 0.0 && p.lambda() > 0.0 {
+                let bound = bounds.coef(p, fit.gradient_norm);
+                bounds
+                    .check(&fit.coef, fit.intercept, bound)
+                    .map_err(|e| format!("unconverged, and its gradient norm misleads: {e}"))?;
+            }
+            Ok("unconverged (sgd)")
+        }
+        Ok(fit) => {
+            let gradient = match kind {
+                SolverKind::Direct => 0.0,
+                SolverKind::Iterative => TOL * bounds.start_gradient,
+            };
+            bounds.check(&fit.coef, fit.intercept, bounds.coef(p, gradient))?;
+            Ok("agrees")
+        }
+    }
+}
+
+#[test]
+fn every_backend_agrees_with_scikit_learns_ridge_tests_or_refuses() {
+    let mut failures = Vec::new();
+    let mut tally = std::collections::BTreeMap::<String, [usize; 3]>::new();
+    let mut targets = 0;
+    for case in cases() {
+        let (n, d) = (case.n_samples, case.n_features);
+        assert_eq!(case.x.len(), n * d, "{}", case.name);
+        let x = Mat::from_fn(n, d, |i, j| case.x[i * d + j]);
+        let y = Mat::from_fn(n, case.y.len(), |i, t| case.y[t][i]);
+        let s = case.weights.as_ref().map(|w| Col::from_fn(n, |i| w[i]));
+        let lambdas: Vec<f64> = case.targets.iter().map(|t| t.lambda).collect();
+        let mut builder = MultiRidgeProblem::builder(x.as_ref(), y.as_ref())
+            .lambdas(&lambdas)
+            .intercept(case.fit_intercept);
+        if let Some(s) = &s {
+            builder = builder.weights(s.as_ref());
+        }
+        let multi = builder.build().unwrap();
+        let problems: Vec<RidgeProblem<'_>> =
+            (0..case.targets.len()).map(|t| multi.target(t)).collect();
+        let bounds: Vec<Bounds> = problems
+            .iter()
+            .zip(&case.targets)
+            .map(|(p, t)| Bounds::new(p, t))
+            .collect();
+        targets += problems.len();
+        // The fixture itself: scikit-learn's svd answer is the independent one, to rounding.
+        for (t, (target, b)) in case.targets.iter().zip(&bounds).enumerate() {
+            let w = Col::from_fn(d, |j| target.sklearn_svd.coef[j]);
+            let s_total = problems[t].weight_sum();
+            assert!(
+                (target.alpha - target.lambda * s_total).abs() <= 1e-12 * target.alpha,
+                "{}: alpha = λ·S",
+                case.name
+            );
+            if let Err(e) = b.check(&w, target.sklearn_svd.intercept, b.rounding) {
+                failures.push(format!("{} target {t}: scikit-learn's svd: {e}", case.name));
+            }
+        }
+        for info in solvers::REGISTRY {
+            let solver = solvers::by_name(info.name, &options(info.name)).unwrap();
+            // One call for all targets; if it fails, per target, to judge each on its own.
+            let outcomes: Vec<Result<tikhonov::Fit, Error>> = match solver.solve_targets(&multi)
+            {
+                Ok(fits) => fits.into_iter().map(Ok).collect(),
+                Err(_) => problems.iter().map(|p| solver.solve(p)).collect(),
+            };
+            for (t, outcome) in outcomes.iter().enumerate() {
+                let verdict = judge(
+                    info.name,
+                    info.kind,
+                    &problems[t],
+                    &bounds[t],
+                    outcome.as_ref(),
+                );
+                let counts = tally.entry(info.name.to_owned()).or_default();
+                match verdict {
+                    Ok("agrees") => counts[0] += 1,
+                    Ok("refused") => counts[1] += 1,
+                    Ok(_) => counts[2] += 1,
+                    Err(e) => failures.push(format!(
+                        "{} on {} target {t} (λ = {:e}, mirrors {}): {e}",
+                        info.name, case.name, problems[t].lambda(), case.mirrors
+                    )),
+                }
+            }
+        }
+    }
+    println!("{targets} targets; per backend: agrees / refused (λ = 0) / unconverged (sgd)");
+    for (name, [a, r, u]) in &tally {
+        println!("{name:>18}: {a:3} / {r:3} / {u:3}");
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
