@@ -461,7 +461,10 @@ impl IterativeMethod for TableEpochs {
             Verdict::Keep => {}
             Verdict::Checkpoint => self.save(state),
             Verdict::Undo => {
-                let (s, t) = self.saved.as_ref().expect("saved while the safeguard is active");
+                let (s, t) = self
+                    .saved
+                    .as_ref()
+                    .expect("saved while the safeguard is active");
                 restore(state, s);
                 self.table.clone_from(t);
             }

@@ -19,8 +19,9 @@
 //! the paper's strongly convex step 1/(2(μn + L)) without the μn term and what scikit-learn's
 //! SAGA step 1/(2L + min(2nμ, L)) tends to when nμ ≪ L; 1/L_max, SAG's practical step, is
 //! unstable for SAGA on the 20 × 10 problem of the `sag` module's table. The safeguard is
-//! `sag`'s: an epoch that ends above its start is undone and the step halved, down to the
-//! theory step (`stochastic::Safeguard`). [`Saga::theory`] runs the theory step throughout.
+//! `sag`'s with a window of 4 epochs (the theorem's rate 1/(4n) per step is one e-fold per 4
+//! epochs): a window that ends above its start, or blows up, is undone and the step halved,
+//! down to the theory step (`stochastic::Safeguard`). [`Saga::theory`] runs the theory step throughout.
 //! Epochs before and after: the table in the `sag` module.
 
 use crate::error::Result;

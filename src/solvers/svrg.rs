@@ -22,9 +22,10 @@
 //! n > 8.3·L_max/μ; below that SVRG still contracts in practice, and the driver reports honestly
 //! whether it reached `tol`. The default starts at η = 1/L_max, outside the theorem (which needs
 //! η < 1/(4·L_max)) but the fastest of 1/(c·L_max), c ∈ {1, 1.5, 2, 3, 4, 10}, on three of the
-//! four problems of the `sag` module's table, safeguarded like `sag`: an outer iteration that
-//! ends with f above its value at the snapshot is undone and the step halved, down to the theory
-//! step (`stochastic::Safeguard`). [`Svrg::theory`] runs the theory step throughout. Epochs
+//! four problems of the `sag` module's table, safeguarded like `sag` with a window of one outer
+//! iteration (the theorem's unit of contraction): an outer iteration that ends with f above its
+//! value at the snapshot is undone and the step halved, down to the theory step
+//! (`stochastic::Safeguard`). [`Svrg::theory`] runs the theory step throughout. Epochs
 //! before and after: the table in the `sag` module.
 
 use faer::Col;
