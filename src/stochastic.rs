@@ -137,7 +137,8 @@ pub(crate) struct StepPlan {
     /// Epochs between the safeguard's checkpoints: the time scale on which the method's
     /// theorem promises a decrease (see [`Safeguard`]).
     pub window: usize,
-    /// Run the first epoch at the theory step (SAG: see the `sag` module).
+    /// Run the first epoch at the theory step, unjudged, and take the first checkpoint at its
+    /// end (SAG: see the `sag` module).
     pub theory_first_epoch: bool,
 }
 
@@ -232,10 +233,18 @@ impl Safeguard {
         self.since = 0;
     }
 
-    /// The verdict on an epoch that ended with f = `value`.
-    pub(crate) fn judge(&mut self, value: f64) -> Verdict {
+    /// The verdict on the epoch that ended with f = `value` after `iteration` completed ones
+    /// before it.
+    pub(crate) fn judge(&mut self, iteration: usize, value: f64) -> Verdict {
         if !self.active() {
             return Verdict::Keep;
+        }
+        if iteration == 0 && self.theory_first_epoch {
+            // That epoch ran at the theory step: the run as it always was, whatever f did (the
+            // driver still judges blow-ups); the practical step starts from its end.
+            self.checkpoint = value;
+            self.since = 0;
+            return Verdict::Checkpoint;
         }
         self.since += 1;
         let blow_up = crate::iterate::NON_MONOTONE_BLOW_UP / 10.0 * self.initial.abs();
@@ -457,7 +466,7 @@ impl IterativeMethod for TableEpochs {
         }
         state.passes += 1.0;
         state.evaluate(objective);
-        match self.step_size.judge(state.value) {
+        match self.step_size.judge(state.iteration, state.value) {
             Verdict::Keep => {}
             Verdict::Checkpoint => self.save(state),
             Verdict::Undo => {
@@ -564,6 +573,42 @@ mod tests {
         }
         assert!((&table.mean - mean_of(&table)).norm_l2() <= 1e-12 * scale);
         assert_eq!(state.passes, 1.0);
+    }
+
+    #[test]
+    fn the_safeguard_undoes_rises_over_its_window_and_blow_ups_at_once() {
+        let mut s = Safeguard {
+            eta: 1.0,
+            floor: 1.0 / 16.0,
+            window: 3,
+            theory_first_epoch: true,
+            initial: f64::NAN,
+            checkpoint: f64::NAN,
+            since: 0,
+        };
+        s.start(1.0);
+        assert_eq!(s.eta(0), 1.0 / 16.0, "the first epoch runs at the floor");
+        // The first epoch is not judged, whatever it did; its end is the checkpoint.
+        assert_eq!(s.judge(0, 5.0), Verdict::Checkpoint);
+        assert_eq!(s.eta(1), 1.0);
+        // Rises inside the window are tolerated; the window's end is judged against 5.
+        assert_eq!(s.judge(1, 6.0), Verdict::Keep);
+        assert_eq!(s.judge(2, 7.0), Verdict::Keep);
+        assert_eq!(s.judge(3, 4.0), Verdict::Checkpoint);
+        assert_eq!(s.judge(4, 3.0), Verdict::Keep);
+        assert_eq!(s.judge(5, 3.0), Verdict::Keep);
+        assert_eq!(s.judge(6, 4.0 + 1e-9), Verdict::Undo);
+        assert_eq!(s.eta(7), 0.5);
+        // A blow-up (10·|f(θ₀)| above the checkpoint) or a non-finite value is undone at once.
+        assert_eq!(s.judge(7, 4.0 + 10.5), Verdict::Undo);
+        assert_eq!(s.judge(8, f64::NAN), Verdict::Undo);
+        assert_eq!(s.eta(9), 0.125);
+        assert_eq!(s.judge(9, f64::INFINITY), Verdict::Undo);
+        assert_eq!(s.eta(10), 1.0 / 16.0, "halved down to the floor, not below");
+        // At the floor nothing is judged (the driver still catches blow-ups).
+        assert!(!s.active());
+        assert_eq!(s.judge(10, 1e9), Verdict::Keep);
+        assert_eq!(Safeguard::fixed(0.3).judge(0, f64::INFINITY), Verdict::Keep);
     }
 
     #[test]

@@ -463,14 +463,20 @@ fn epochs_to_1e10_theory_step_and_default() {
         .build()
         .unwrap();
     row("scikit-learn 12 × 24, no intercept, λ = 1/12", &p);
-    for (n, d, condition, lambda) in [(20_000, 50, 30.0, 1e-3), (5_000, 100, 100.0, 1e-4)] {
+    // The last is the README's stochastic race problem (the built-in problem of `tikhonov
+    // compare` at 100 000 × 100, κ = 100, λ = 10⁻³; examples/stochastic_race.rs).
+    for (n, d, condition, lambda, offset, seed) in [
+        (20_000, 50, 30.0, 1e-3, 3.0, 1),
+        (5_000, 100, 100.0, 1e-4, 3.0, 1),
+        (100_000, 100, 100.0, 1e-3, 0.0, 0),
+    ] {
         let data = Synthetic {
             n_samples: n,
             n_features: d,
             condition,
-            offset: 3.0,
-            intercept: 1.0,
-            seed: 1,
+            offset,
+            intercept: offset / 3.0,
+            seed,
             ..Synthetic::default()
         }
         .generate()

@@ -35,23 +35,28 @@
 //!
 //! | problem | `sag` | `saga` | `svrg` |
 //! | --- | --: | --: | --: |
-//! | scikit-learn 20 × 10, alpha = 0 (λ = 0) | 1964 → 148 | 370 → 247 | 619 → 103 |
-//! | scikit-learn 20 × 10, alpha = 1 (λ = 0.05) | 1408 → 126 | 267 → 178 | 444 → 41 |
-//! | scikit-learn 20 × 10, alpha = 2 (λ = 0.1) | 1082 → 109 | 208 → 140 | 342 → 36 |
-//! | scikit-learn 20 × 10, alpha = 3 (λ = 0.15) | 901 → 86 | 173 → 116 | 285 → 33 |
-//! | scikit-learn 20 × 10, alpha = 4 (λ = 0.2) | 800 → 85 | 152 → 103 | 253 → 34 |
-//! | scikit-learn 12 × 24, no intercept, λ = 1/12 | 2238 → 149 | 426 → 288 | 702 → 77 |
-//! | `Synthetic` 20 000 × 50, κ(Xc) = 30, λ = 10⁻³ | 143 → 78 | 39 → 42 | 45 → 26 |
-//! | `Synthetic` 5 000 × 100, κ(Xc) = 100, λ = 10⁻⁴ | 7721 → 480 | 1448 → 965 | 2414 → 247 |
+//! | scikit-learn 20 × 10, alpha = 0 (λ = 0) | 1964 → 148 | 370 → 247 | 619 → 247 |
+//! | scikit-learn 20 × 10, alpha = 1 (λ = 0.05) | 1408 → 126 | 267 → 190 | 444 → 177 |
+//! | scikit-learn 20 × 10, alpha = 2 (λ = 0.1) | 1082 → 109 | 208 → 159 | 342 → 137 |
+//! | scikit-learn 20 × 10, alpha = 3 (λ = 0.15) | 901 → 86 | 173 → 139 | 285 → 114 |
+//! | scikit-learn 20 × 10, alpha = 4 (λ = 0.2) | 800 → 85 | 152 → 129 | 253 → 101 |
+//! | scikit-learn 12 × 24, no intercept, λ = 1/12 | 2238 → 149 | 426 → 312 | 702 → 283 |
+//! | `Synthetic` 20 000 × 50, κ(Xc) = 30, λ = 10⁻³ | 143 → 59 | 39 → 39 | 45 → 20 |
+//! | `Synthetic` 5 000 × 100, κ(Xc) = 100, λ = 10⁻⁴ | 7721 → 480 | 1448 → 980 | 2414 → 965 |
+//! | `Synthetic` 100 000 × 100, κ(Xc) = 100, λ = 10⁻³ (the README's race) | 75 → 48 | 42 → 42 | 23 → 15 |
 //!
-//! (svrg: outer iterations of 2n inner steps, ≈ 3 passes each.) The first rows are
+//! (svrg: outer iterations of 2n inner steps, ≈ 3 passes each; saga's default step equals its
+//! theory step where n·λ ≥ L_max/2: the 20 000 × 50 and 100 000 × 100 rows.) The first rows are
 //! `test_ridge_individual_penalties`, the sixth `test_ridge_sample_weight_consistency` ("wide",
 //! no intercept) of scikit-learn's test suite (`tests/sklearn_ridge.rs` runs them all at 10⁻¹²
 //! within scikit-learn's default budget of 1000 epochs, which `sag` missed before); the
-//! synthetic ones have offset 3, intercept 1, noise 0.1, seed 1. SAG's first epoch runs at the
-//! theory step: the table starts at θ₀, so until each sample has been drawn SAG keeps stepping
-//! along the stale ∇f(θ₀), n steps of η in a row, and at η = 1/L_max that overshoots (f rose 38×
-//! in the first epoch of the 20 000 × 50 problem).
+//! first two synthetic ones have offset 3, intercept 1, noise 0.1, seed 1, the last is the
+//! built-in problem of `tikhonov compare` at that size. SAG's first epoch runs at the
+//! theory step, unjudged, as before: the table starts at θ₀, so until each sample has been drawn
+//! SAG keeps stepping along the stale ∇f(θ₀), n steps of η in a row, which overshoots (at
+//! 1/L_max f rose 38× in the first epoch of the 20 000 × 50 problem, and even at the theory step
+//! 19× in that of the 100 000 × 100 one); judged, that transient would send the step to the
+//! floor at once. The safeguard's first checkpoint is the end of that epoch.
 
 use crate::error::Result;
 use crate::fit::Fit;
@@ -116,5 +121,58 @@ impl Solver for Sag {
                 sag_step,
             ))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+    use crate::iterate::IterationControl;
+    use crate::objective::LeastSquares;
+    use crate::solvers::{Qr, testing};
+    use crate::stochastic::max_smoothness;
+
+    #[test]
+    fn an_unstable_starting_step_is_halved_until_stable_and_the_theory_step_is_selectable() {
+        let (x, y) = testing::small();
+        let p = RidgeProblem::builder(x.as_ref(), y.as_ref())
+            .lambda(1e-2)
+            .build()
+            .unwrap();
+        let l_max = max_smoothness(&LeastSquares::new(&p));
+        let control = IterationControl::new(1e-10, 100_000).unwrap();
+        let settings = StochasticSettings::new(control.clone()).with_seed(3);
+        let reference = Qr.solve(&p).unwrap();
+        // A starting step 64× L_max⁻¹: fixed, it blows up; safeguarded, it is halved (the
+        // blow-ups undone) until stable, and the run converges.
+        let too_large = 64.0 / l_max;
+        let fixed = Sag(settings.clone().with_step(too_large).unwrap()).solve(&p);
+        assert!(matches!(fixed, Err(Error::Diverged { .. })), "{fixed:?}");
+        let plan = StepPlan {
+            practical: 1.0 / 64.0,
+            theory: Sag::STEP_DIVISOR,
+            window: 8,
+            theory_first_epoch: true,
+        };
+        let fit = iterative(&p, "sag", &control, |objective| {
+            Ok(TableEpochs::new(&settings, objective, plan, sag_step))
+        })
+        .unwrap();
+        assert!(fit.converged);
+        assert!(fit.relative_error(reference.coef.as_ref()) < 1e-7);
+        // `Sag::theory()`-style settings run exactly the fixed theory step.
+        let theory = Sag(settings.clone().theory_step()).solve(&p).unwrap();
+        let same = Sag(settings
+            .with_step(1.0 / (Sag::STEP_DIVISOR * l_max))
+            .unwrap())
+        .solve(&p)
+        .unwrap();
+        assert_eq!(theory.coef, same.coef);
+        assert_eq!(theory.iterations, same.iterations);
+        assert_eq!(
+            Sag::theory().0.step_rule(),
+            crate::stochastic::StepRule::Theory
+        );
     }
 }
