@@ -9,14 +9,24 @@ The problems are rebuilt exactly as sklearn/linear_model/tests/test_ridge.py bui
 generators, same seeds; `global_random_seed` is 42, scikit-learn's default), for the tests that
 compare solvers:
 
-| fixture file                 | scikit-learn test(s)                                              |
-| ---------------------------- | ----------------------------------------------------------------- |
-| individual_penalties.json    | test_ridge_individual_penalties (20 × 10, alphas 0 … 4, tol 1e-12) |
-| ols_ridge.json               | test_ridge_regression, _hstacked_X, _vstacked_X, _unpenalized,     |
-|                              | _unpenalized_hstacked_X, _unpenalized_vstacked_X,                 |
-|                              | _sample_weights (ols_ridge_dataset "long" 12 × 4, "wide" 4 × 12)   |
-| sample_weight_consistency.json | test_ridge_sample_weight_consistency (12 × 6 and 12 × 24, alpha 1) |
-| small.json                   | test_ridge_vs_lstsq, test_dtype_match, test_solver_consistency     |
+| fixture file                   | scikit-learn test(s)                                            |
+| ------------------------------ | --------------------------------------------------------------- |
+| individual_penalties.json      | test_ridge_individual_penalties (20 × 10, five targets, alphas  |
+|                                | 0 … 4, tol 1e-12): one case with five targets                   |
+| ols_ridge.json                 | test_ridge_regression, _hstacked_X, _unpenalized,               |
+|                                | _unpenalized_hstacked_X, _unpenalized_vstacked_X and            |
+|                                | _sample_weights (alpha = 1) on `ols_ridge_dataset` "long"       |
+|                                | (12 × 4) and "wide" (4 × 12), fit_intercept True and False      |
+| sample_weight_consistency.json | test_ridge_sample_weight_consistency, steps 1 and 2 (12 × 6 and |
+|                                | 12 × 24, alpha = 1, zero weights and y × 1000 on five samples)  |
+| small.json                     | test_ridge_vs_lstsq, test_dtype_match (float64),                |
+|                                | test_solver_consistency (n = 20, float64)                       |
+
+test_ridge_regression_vstacked_X (equivalent to the sample-weights cases) and the alpha = 1e-2
+sample-weights cases are left out to keep the fixtures under 100 KB; so are the float32,
+sparse and positive=True parametrisations, which have no counterpart here. The weights of
+test_ridge_regression_sample_weights come from test_ridge.py's module-level RandomState(0), as in
+a session that runs that test first.
 
 Each case holds X (row-major), y, the sample weights (or null), fit_intercept, scikit-learn's
 alpha and our λ = alpha / S (S = Σ sᵢ, = n without weights; README, "The objective"), and:
@@ -30,9 +40,13 @@ alpha and our λ = alpha / S (S = Σ sᵢ, = n without weights; README, "The obj
   scikit-learn's constructed coefficients are the minimum-norm ones *including the intercept*
   (its test marks that case xfail), while our convention (and Ridge(solver="svd")) leaves the
   intercept out of the norm, so there the value is recorded as disagreeing, on purpose.
-- `sklearn`: every scikit-learn solver's coefficients and intercept at the tight tolerance of the
-  test (tol 1e-15 for sag/saga as in test_ridge_regression, else 1e-12 or the test's own), with
-  `max_rel_diff` from `expected`, for the record (the Rust test compares against `expected`).
+- `sklearn_svd`: Ridge(solver="svd")'s coefficients and intercept (the Rust test checks them
+  against `expected`), and `sklearn_rel_diff`: ‖w − w_expected‖/‖w_expected‖ for every
+  scikit-learn solver (svd, cholesky, lsqr, sparse_cg at the test's tol, 1e-10 or 1e-12; sag and
+  saga at 1e-15 as in test_ridge_regression; max_iter 100 000), for the record. The script
+  prints them all; every one is below 1e-9.
+- The data are rounded to 10 significant digits first (`round_sig`), so each fixture is exactly
+  the problem every solver saw; the files total < 100 KB.
 - `rank_deficient`: whether the weighted, centred design has numerical rank < d.
 """
 

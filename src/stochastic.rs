@@ -249,9 +249,8 @@ impl Safeguard {
         self.since += 1;
         let blow_up = crate::iterate::NON_MONOTONE_BLOW_UP / 10.0 * self.initial.abs();
         let slack = 1e-12 * self.checkpoint.abs() + f64::EPSILON * self.initial.abs();
-        // Written so that a non-finite value is undone too.
-        let undo = !(value <= self.checkpoint + blow_up)
-            || (self.since >= self.window && value > self.checkpoint + slack);
+        let blown_up = !value.is_finite() || value > self.checkpoint + blow_up;
+        let undo = blown_up || (self.since >= self.window && value > self.checkpoint + slack);
         if undo {
             self.eta = (0.5 * self.eta).max(self.floor);
             self.since = 0;
