@@ -153,7 +153,7 @@ fn refuse_rank_deficient(problem: &RidgeProblem<'_>) -> Result<()> {
             solver: "cd".to_owned(),
             detail: format!(
                 "{detail}; at λ = 0 coordinate descent would return a least-squares solution \
-                 that is not the minimum-norm one: use `svd` or `auto` for that, or λ > 0"
+                 that need not be the minimum-norm one: use `svd` or `auto` for that, or λ > 0"
             ),
         })
     };
@@ -174,8 +174,9 @@ fn refuse_rank_deficient(problem: &RidgeProblem<'_>) -> Result<()> {
     match factor_unchecked("cd", a.as_ref(), problem.par()) {
         Ok(_) => Ok(()),
         Err(Error::Singular { detail, .. }) => refuse(format!(
-            "the centred Gram matrix is singular ({detail}, counting only the {} nonzero \
-             columns)",
+            "the centred Gram matrix of the {} nonzero columns is singular to working \
+             precision ({detail}): the design is rank-deficient, or too ill-conditioned for \
+             coordinate descent",
             kept.len()
         )),
         Err(e) => Err(e),
