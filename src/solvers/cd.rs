@@ -22,18 +22,40 @@
 //! they are read from the caller's X; no centred copy is made and no cancellation against the
 //! column offset occurs.
 //!
+//! *λ = 0 and rank deficiency.* With λ = 0 and a rank-deficient centred design the
+//! least-squares solutions form an affine subspace, and coordinate descent converges to one of
+//! them that depends on the sweep order and is in general *not* the minimum-norm solution that
+//! `svd` and `auto` return (and scikit-learn's tests expect): unlike gradient methods started
+//! at zero, its updates leave the row space of the design. So at λ = 0 `cd` checks the rank
+//! before iterating and refuses a rank-deficient design with [`Error::Singular`], naming `svd`
+//! and λ > 0 as the ways out, rather than return a different answer silently:
+//!
+//! - more features than the centred design can have independent rows (the positive-weight
+//!   samples, less one with an intercept): refused at once, at no cost;
+//! - otherwise the Cholesky factorisation of the equilibrated centred Gram matrix (the
+//!   `cholesky` backend's, `moments::GramSystem`, with its pivot threshold d·ε·max Aⱼⱼ), over
+//!   the columns that are not identically zero after centring (those do not enter f, `cd` leaves
+//!   their coefficient at 0, which is what the minimum-norm solution does too). This costs
+//!   n·d² + d³/3 flops once, about what `d/3` sweeps cost in flops but at matrix-product speed,
+//!   and only at λ = 0. Its threshold is that of the direct backends, so a full-rank design with
+//!   κ(Xc) beyond ≈ 10⁷ is refused too (coordinate descent, whose sweep count grows like κ(Xc)²,
+//!   would not converge on it anyway).
+//!
+//! At λ > 0 the solution is unique and nothing is checked.
+//!
 //! *Stopping.* After each sweep the gradient λw − Aᵀr is formed from the updated residual (half a
 //! pass), which is recomputed from w whenever that gradient meets the stopping rule and every
 //! 50 sweeps (see `cg`'s `Residual`): the driver only accepts a freshly computed gradient.
 
 use faer::Col;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::fit::Fit;
 use crate::iterate::{IterState, IterationControl, IterativeMethod};
 use crate::objective::{LeastSquares, Objective};
 use crate::problem::RidgeProblem;
 use crate::solvers::cg::{Residual, least_squares};
+use crate::solvers::cholesky::factor_unchecked;
 use crate::solvers::{IterativeSettings, Solver, SolverOptions, iterative};
 
 /// Cyclic coordinate descent with residual updates.
@@ -106,12 +128,53 @@ impl Solver for CoordinateDescent {
     }
 
     fn solve(&self, problem: &RidgeProblem<'_>) -> Result<Fit> {
+        if problem.lambda() == 0.0 {
+            refuse_rank_deficient(problem)?;
+        }
         iterative(problem, self.name(), &self.settings.control, |_| {
             Ok(Box::new(Sweeps {
                 curvature: Col::zeros(0),
                 residual: None,
             }))
         })
+    }
+}
+
+/// At λ = 0: `Err(Singular)` when the weighted, centred design is rank-deficient (see the module
+/// docs, "λ = 0 and rank deficiency").
+fn refuse_rank_deficient(problem: &RidgeProblem<'_>) -> Result<()> {
+    let refuse = |detail: String| {
+        Err(Error::Singular {
+            solver: "cd".to_owned(),
+            detail: format!(
+                "{detail}; at λ = 0 coordinate descent would return a least-squares solution \
+                 that need not be the minimum-norm one: use `svd` or `auto` for that, or λ > 0"
+            ),
+        })
+    };
+    let d = problem.n_features();
+    let positive = match problem.weights() {
+        Some(s) => s.iter().filter(|&&v| v > 0.0).count(),
+        None => problem.n_samples(),
+    };
+    let rows = positive.saturating_sub(usize::from(problem.fit_intercept()));
+    if d > rows {
+        return refuse(format!(
+            "{d} features but the centred design has at most {rows} independent rows"
+        ));
+    }
+    let gram = problem.gram_system();
+    let kept: Vec<usize> = (0..d).filter(|&j| gram.a[(j, j)] > 0.0).collect();
+    let a = faer::Mat::from_fn(kept.len(), kept.len(), |i, j| gram.a[(kept[i], kept[j])]);
+    match factor_unchecked("cd", a.as_ref(), problem.par()) {
+        Ok(_) => Ok(()),
+        Err(Error::Singular { detail, .. }) => refuse(format!(
+            "the centred Gram matrix of the {} nonzero columns is singular to working \
+             precision ({detail}): the design is rank-deficient, or too ill-conditioned for \
+             coordinate descent",
+            kept.len()
+        )),
+        Err(e) => Err(e),
     }
 }
 
@@ -153,5 +216,47 @@ mod tests {
                 assert!(w[1].objective <= w[0].objective * (1.0 + 1e-14));
             }
         }
+    }
+
+    #[test]
+    fn refuses_rank_deficient_designs_at_lambda_zero_only() {
+        let (x, y) = testing::duplicated_column();
+        let p = RidgeProblem::builder(x.as_ref(), y.as_ref())
+            .lambda(0.0)
+            .build()
+            .unwrap();
+        let err = CoordinateDescent::default().solve(&p).unwrap_err();
+        assert!(matches!(err, Error::Singular { .. }), "{err}");
+        assert!(err.to_string().contains("svd"), "{err}");
+        // More features than centred rows: refused before any work.
+        let wide = faer::Mat::from_fn(3, 4, |i, j| ((i * 4 + j) as f64).sin());
+        let yw = Col::from_fn(3, |i| i as f64);
+        let p = RidgeProblem::builder(wide.as_ref(), yw.as_ref())
+            .lambda(0.0)
+            .build()
+            .unwrap();
+        let err = CoordinateDescent::default().solve(&p).unwrap_err();
+        assert!(
+            err.to_string().contains("at most 2 independent rows"),
+            "{err}"
+        );
+        // A column that is constant (zero after centring) does not make the answer ambiguous.
+        let (mut x, y) = testing::small();
+        for i in 0..x.nrows() {
+            x[(i, 1)] = 7.0;
+        }
+        let p = RidgeProblem::builder(x.as_ref(), y.as_ref())
+            .lambda(0.0)
+            .build()
+            .unwrap();
+        let fit = CoordinateDescent::default().solve(&p).unwrap();
+        assert!(fit.converged && fit.coef[1] == 0.0);
+        // With a penalty the duplicated column is a well-posed problem.
+        let (x, y) = testing::duplicated_column();
+        let p = RidgeProblem::builder(x.as_ref(), y.as_ref())
+            .lambda(1e-3)
+            .build()
+            .unwrap();
+        assert!(CoordinateDescent::default().solve(&p).unwrap().converged);
     }
 }
