@@ -42,19 +42,17 @@
 //!    asserts that the answer is the minimum-norm solution; a least-squares solution with a
 //!    component in the null space fails it by that component.
 //! 2. **refuse**, only at λ = 0, with `Error::Singular` or `Error::IllConditioned` (the
-//!    documented refusals of a singular system; `cd` refuses rank-deficient designs at λ = 0
-//!    because it cannot return the minimum-norm solution).
+//!    documented refusals of a singular system; `cd` and `pcg` refuse rank-deficient designs at
+//!    λ = 0 because they cannot return the minimum-norm solution).
 //! 3. **say it stopped early**, only for `sgd`, whose documented accuracy is ≈ 1e-2 (it cannot
 //!    reach 10⁻¹²): `converged: false`, and then its reported gradient norm must still bound its
 //!    distance, ‖w − w*‖ ≤ (‖∇J(w)‖ + g_floor)/μ + rounding, wherever μ > 0.
 //!
-//! 4. **known exception**: `pcg` at λ = 0 on a rank-deficient design converges to a
-//!    least-squares solution that is *not* the minimum-norm one (its Jacobi preconditioner keeps
-//!    the iterates in D²·range(Xcᵀ), not in the row space), on the six wide fixtures. That is a
-//!    silent difference this test exists to expose; it is listed here, asserted to be a
-//!    converged least-squares solution, and counted apart, until `pcg` (src/solvers/cg.rs)
-//!    refuses such problems or returns the minimum-norm solution. Remove it from
-//!    [`NOT_MIN_NORM`] then.
+//! 4. **known exceptions**, listed in [`NOT_MIN_NORM`] (none today): a backend that converges to
+//!    a least-squares solution that is not the minimum-norm one at λ = 0 would be asserted to be
+//!    a converged least-squares solution and counted apart. `pcg` was one (its Jacobi
+//!    preconditioner keeps the iterates in D²·range(Xcᵀ), not in the row space) until it learnt
+//!    to refuse such problems, as `cd` does.
 //!
 //! Anything else (an error at λ > 0, a backend other than `sgd` that does not converge, a
 //! converged answer outside the bound) fails, with the backend, the fixture and the numbers.
@@ -87,7 +85,7 @@ const SGD_MAX_ITER: usize = 2_000;
 
 /// Backends known to return a non-minimum-norm least-squares solution at λ = 0 on
 /// rank-deficient designs (see the module docs, item 4).
-const NOT_MIN_NORM: [&str; 1] = ["pcg"];
+const NOT_MIN_NORM: [&str; 0] = [];
 
 const FIXTURES: [(&str, &str); 4] = [
     (

@@ -49,13 +49,12 @@
 
 use faer::Col;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::fit::Fit;
 use crate::iterate::{IterState, IterationControl, IterativeMethod};
 use crate::objective::{LeastSquares, Objective};
 use crate::problem::RidgeProblem;
-use crate::solvers::cg::{Residual, least_squares};
-use crate::solvers::cholesky::factor_unchecked;
+use crate::solvers::cg::{Residual, least_squares, refuse_rank_deficient};
 use crate::solvers::{IterativeSettings, Solver, SolverOptions, iterative};
 
 /// Cyclic coordinate descent with residual updates.
@@ -129,7 +128,11 @@ impl Solver for CoordinateDescent {
 
     fn solve(&self, problem: &RidgeProblem<'_>) -> Result<Fit> {
         if problem.lambda() == 0.0 {
-            refuse_rank_deficient(problem)?;
+            refuse_rank_deficient(
+                problem,
+                self.name(),
+                "coordinate descent would return a least-squares solution",
+            )?;
         }
         iterative(problem, self.name(), &self.settings.control, |_| {
             Ok(Box::new(Sweeps {
@@ -140,47 +143,10 @@ impl Solver for CoordinateDescent {
     }
 }
 
-/// At λ = 0: `Err(Singular)` when the weighted, centred design is rank-deficient (see the module
-/// docs, "λ = 0 and rank deficiency").
-fn refuse_rank_deficient(problem: &RidgeProblem<'_>) -> Result<()> {
-    let refuse = |detail: String| {
-        Err(Error::Singular {
-            solver: "cd".to_owned(),
-            detail: format!(
-                "{detail}; at λ = 0 coordinate descent would return a least-squares solution \
-                 that need not be the minimum-norm one: use `svd` or `auto` for that, or λ > 0"
-            ),
-        })
-    };
-    let d = problem.n_features();
-    let positive = match problem.weights() {
-        Some(s) => s.iter().filter(|&&v| v > 0.0).count(),
-        None => problem.n_samples(),
-    };
-    let rows = positive.saturating_sub(usize::from(problem.fit_intercept()));
-    if d > rows {
-        return refuse(format!(
-            "{d} features but the centred design has at most {rows} independent rows"
-        ));
-    }
-    let gram = problem.gram_system();
-    let kept: Vec<usize> = (0..d).filter(|&j| gram.a[(j, j)] > 0.0).collect();
-    let a = faer::Mat::from_fn(kept.len(), kept.len(), |i, j| gram.a[(kept[i], kept[j])]);
-    match factor_unchecked("cd", a.as_ref(), problem.par()) {
-        Ok(_) => Ok(()),
-        Err(Error::Singular { detail, .. }) => refuse(format!(
-            "the centred Gram matrix of the {} nonzero columns is singular to working \
-             precision ({detail}): the design is rank-deficient, or too ill-conditioned for \
-             coordinate descent",
-            kept.len()
-        )),
-        Err(e) => Err(e),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Error;
     use crate::solvers::{Qr, testing};
 
     #[test]

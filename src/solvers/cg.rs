@@ -41,6 +41,7 @@ use crate::iterate::{IterState, IterationControl, IterativeMethod, axpy};
 use crate::linalg::dot;
 use crate::objective::{LeastSquares, Objective};
 use crate::problem::RidgeProblem;
+use crate::solvers::cholesky::factor_unchecked;
 use crate::solvers::{IterativeSettings, Solver, SolverOptions, iterative};
 
 /// Which diagonal preconditioner CGLS uses.
@@ -256,6 +257,13 @@ impl Solver for ConjugateGradient {
     }
 
     fn solve(&self, problem: &RidgeProblem<'_>) -> Result<Fit> {
+        if problem.lambda() == 0.0 && self.preconditioner == Preconditioner::Jacobi {
+            refuse_rank_deficient(
+                problem,
+                self.name(),
+                "Jacobi-preconditioned CGLS would return a least-squares solution",
+            )?;
+        }
         iterative(problem, self.name(), &self.settings.control, |_| {
             Ok(Box::new(Cgls {
                 name: self.name(),
@@ -267,6 +275,52 @@ impl Solver for ConjugateGradient {
                 gamma: 0.0,
             }))
         })
+    }
+}
+
+/// At λ = 0: `Err(Singular)` when the weighted, centred design is rank-deficient, for the
+/// backends whose iterates leave the row space of the design (`cd`, and `pcg`, whose column
+/// scaling changes which least-squares solution CGLS converges to): their answer would be a
+/// least-squares solution, not the minimum-norm one that `svd` and `auto` return. `what` says
+/// what the backend would return. One Cholesky of the equilibrated Gram matrix (the `cholesky`
+/// backend's pivot threshold), n·d² + d³/3 once, only at λ = 0.
+pub(crate) fn refuse_rank_deficient(
+    problem: &RidgeProblem<'_>,
+    solver: &str,
+    what: &str,
+) -> Result<()> {
+    let refuse = |detail: String| {
+        Err(Error::Singular {
+            solver: solver.to_owned(),
+            detail: format!(
+                "{detail}; at λ = 0 {what} that need not be the minimum-norm one: use `svd` or \
+                 `auto` for that, or λ > 0"
+            ),
+        })
+    };
+    let d = problem.n_features();
+    let positive = match problem.weights() {
+        Some(s) => s.iter().filter(|&&v| v > 0.0).count(),
+        None => problem.n_samples(),
+    };
+    let rows = positive.saturating_sub(usize::from(problem.fit_intercept()));
+    if d > rows {
+        return refuse(format!(
+            "{d} features but the centred design has at most {rows} independent rows"
+        ));
+    }
+    let gram = problem.gram_system();
+    let kept: Vec<usize> = (0..d).filter(|&j| gram.a[(j, j)] > 0.0).collect();
+    let a = faer::Mat::from_fn(kept.len(), kept.len(), |i, j| gram.a[(kept[i], kept[j])]);
+    match factor_unchecked(solver, a.as_ref(), problem.par()) {
+        Ok(_) => Ok(()),
+        Err(Error::Singular { detail, .. }) => refuse(format!(
+            "the centred Gram matrix of the {} nonzero columns is singular to working \
+             precision ({detail}): the design is rank-deficient, or too ill-conditioned for \
+             this backend",
+            kept.len()
+        )),
+        Err(e) => Err(e),
     }
 }
 
