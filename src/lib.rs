@@ -58,7 +58,7 @@
 //! | feature | default | brings | dependencies |
 //! |---|---|---|---|
 //! | `cli` | yes | the `tikhonov` binary (src/bin/tikhonov.rs); implies `csv` and `npy` | clap, serde_json |
-//! | `csv` | yes | [`data::read_csv`], `data::Dataset` | csv |
+//! | `csv` | yes | `data::read_csv`, `data::Dataset` | csv |
 //! | `npy` | yes | `data::read_npy_matrix`, `read_npy_vector`, `write_npy_matrix`, `write_npy_vector` | npyz |
 //!
 //! A library dependent needs none of them: `tikhonov = { version = "0.1", default-features =
