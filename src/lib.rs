@@ -62,8 +62,9 @@
 //! | `npy` | yes | `data::read_npy_matrix`, `read_npy_vector`, `write_npy_matrix`, `write_npy_vector` | npyz |
 //!
 //! A library dependent needs none of them: `tikhonov = { version = "0.1", default-features =
-//! false }` keeps every solver, [`RidgeProblem`], [`compare`] and the synthetic data, and builds
-//! about half as many crates (README, "Using tikhonov as a library").
+//! false }` keeps every solver, [`RidgeProblem`], [`compare`] and the synthetic data, and a
+//! dependent then compiles 86 crates instead of 123 with the defaults (126 before these features
+//! existed; README, "Using tikhonov as a library").
 //!
 //! ## Versions and conversion points
 //!
