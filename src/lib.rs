@@ -75,9 +75,9 @@
 //! be a different crate, and passing its types fails with "multiple different versions of crate").
 //!
 //! - **faer** (`tikhonov::faer`): [`RidgeProblem::builder`]`(MatRef, ColRef)` and the builders'
-//!   `weights(ColRef)` and `par(Par)`, [`MultiRidgeProblem::builder`]`(MatRef, MatRef)`,
-//!   [`Fit::coef`] (`Col<f64>`), [`Fit::predict`]`(MatRef) -> Col`, [`Fit::relative_error`]`(ColRef)`,
-//!   the problem's accessors, objective and gradient, and the matrices [`data`] returns.
+//!   `weights(ColRef)` and `par(Par)`, [`MultiRidgeProblem::builder`]`(MatRef, MatRef)`, a fit's
+//!   coefficients `fit.coef` (`Col<f64>`), `predict(MatRef)` and `relative_error(ColRef)`, the
+//!   problem's accessors, objective and gradient, and the matrices [`data`] returns.
 //! - **nalgebra** (`tikhonov::nalgebra`): only [`RidgeProblem::from_nalgebra`]`(&DMatrix<f64>,
 //!   &DVector<f64>)`.
 //! - **neither**: [`RidgeProblem::from_row_major`] takes plain slices, and a fit's coefficients

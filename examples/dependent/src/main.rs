@@ -53,11 +53,11 @@ fn run() -> Result<(), String> {
     let rel = iterative.relative_error(reference.as_ref());
     let intercept_gap = (iterative.intercept - direct.intercept).abs();
     let view = MatRef::from_row_major_slice(&x, N_SAMPLES, N_FEATURES);
-    let predicted: Col<f64> = direct.predict(view);
+    let predicted: Col<f64> = view * reference;
     let rms = (predicted
         .iter()
         .zip(&y)
-        .map(|(p, t)| (p - t) * (p - t))
+        .map(|(p, t)| (p + direct.intercept - t).powi(2))
         .sum::<f64>()
         / N_SAMPLES as f64)
         .sqrt();
