@@ -50,7 +50,52 @@
 //! - [`stochastic`]: seeded sampling and per-sample gradient memory shared by the stochastic
 //!   backends.
 //! - [`compare`]: run several solvers on one problem against a reference.
-//! - [`data`]: CSV and `.npy` readers, synthetic problems with a chosen condition number.
+//! - [`data`]: CSV and `.npy` readers (features `csv` and `npy`), synthetic problems with a
+//!   chosen condition number.
+//!
+//! ## Cargo features
+//!
+//! | feature | default | brings | dependencies |
+//! |---|---|---|---|
+//! | `cli` | yes | the `tikhonov` binary (src/bin/tikhonov.rs); implies `csv` and `npy` | clap, serde_json |
+//! | `csv` | yes | `data::read_csv`, `data::Dataset` | csv |
+//! | `npy` | yes | `data::read_npy_matrix`, `read_npy_vector`, `write_npy_matrix`, `write_npy_vector` | npyz |
+//!
+//! A library dependent needs none of them: `tikhonov = { version = "0.1", default-features =
+//! false }` keeps every solver, [`RidgeProblem`], [`compare`] and the synthetic data, and a
+//! dependent then compiles 86 crates instead of 123 with the defaults (126 before these features
+//! existed; README, "Using tikhonov as a library").
+//!
+//! ## Versions and conversion points
+//!
+//! faer is the crate's working linear algebra and nalgebra one accepted input, so their types
+//! appear in public signatures. Both are re-exported: name them as [`tikhonov::faer`](faer) and
+//! [`tikhonov::nalgebra`](nalgebra), and they are always the versions tikhonov was built with,
+//! whatever your own `Cargo.toml` asks for (a different major version of either would otherwise
+//! be a different crate, and passing its types fails with "multiple different versions of crate").
+//!
+//! - **faer** (`tikhonov::faer`): [`RidgeProblem::builder`]`(MatRef, ColRef)` and the builders'
+//!   `weights(ColRef)` and `par(Par)`, [`MultiRidgeProblem::builder`]`(MatRef, MatRef)`, a fit's
+//!   coefficients `fit.coef` (`Col<f64>`), `predict(MatRef)` and `relative_error(ColRef)`, the
+//!   problem's accessors, objective and gradient, and the matrices [`data`] returns.
+//! - **nalgebra** (`tikhonov::nalgebra`): only [`RidgeProblem::from_nalgebra`]`(&DMatrix<f64>,
+//!   &DVector<f64>)`.
+//! - **neither**: [`RidgeProblem::from_row_major`] takes plain slices, and a fit's coefficients
+//!   can be read by index (`fit.coef[j]`) or copied out (`fit.coef.iter().copied().collect::<Vec<f64>>()`),
+//!   so code that only passes slices never names either crate.
+//!
+//! ```
+//! use tikhonov::faer::{Col, Mat};
+//! use tikhonov::{RidgeProblem, solvers::{Qr, Solver}};
+//!
+//! let x = Mat::from_fn(4, 2, |i, j| [[0.0, 1.0], [1.0, 0.0], [2.0, 1.0], [3.0, 3.0]][i][j]);
+//! let y = Col::from_fn(4, |i| [0.0, 3.0, 4.0, 4.0][i]);
+//! let problem = RidgeProblem::builder(x.as_ref(), y.as_ref()).lambda(1e-9).build()?;
+//! let fit = Qr.solve(&problem)?;
+//! let coef: Vec<f64> = fit.coef.iter().copied().collect();
+//! assert!((coef[0] - 2.0).abs() < 1e-6 && (coef[1] + 1.0).abs() < 1e-6);
+//! # Ok::<(), tikhonov::Error>(())
+//! ```
 
 #![warn(missing_docs)]
 
@@ -79,6 +124,10 @@ pub use error::{Error, Result};
 pub use fit::{Fit, LossKind, Model, Record, Solution};
 pub use multi::{MultiRidgeProblem, MultiRidgeProblemBuilder};
 pub use problem::{RidgeProblem, RidgeProblemBuilder};
+
+// Re-exported because their types are in public signatures ("Versions and conversion points").
+pub use faer;
+pub use nalgebra;
 
 /// The README's code blocks, compiled and run as doctests so the quick start cannot rot.
 #[cfg(doctest)]

@@ -23,6 +23,7 @@
 //! later with only a row index.
 //!
 //! ```no_run
+//! # #[cfg(feature = "csv")] {
 //! use std::path::Path;
 //! use tikhonov::data::{Synthetic, read_csv};
 //!
@@ -33,13 +34,18 @@
 //! // A problem whose centred design has condition number exactly 1e6.
 //! let problem = Synthetic { condition: 1e6, ..Synthetic::default() }.generate()?;
 //! assert_eq!(problem.x.ncols(), 20);
+//! # }
 //! # Ok::<(), tikhonov::error::Error>(())
 //! ```
 
+#[cfg(feature = "csv")]
 mod csv;
+#[cfg(feature = "npy")]
 mod npy;
 mod synthetic;
 
+#[cfg(feature = "csv")]
 pub use self::csv::{Dataset, read_csv};
+#[cfg(feature = "npy")]
 pub use self::npy::{read_npy_matrix, read_npy_vector, write_npy_matrix, write_npy_vector};
 pub use self::synthetic::{Synthetic, SyntheticData, gaussian};
