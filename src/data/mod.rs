@@ -43,3 +43,45 @@ mod synthetic;
 pub use self::csv::{Dataset, read_csv};
 pub use self::npy::{read_npy_matrix, read_npy_vector, write_npy_matrix, write_npy_vector};
 pub use self::synthetic::{Synthetic, SyntheticData, gaussian};
+
+/// Bytes of memory the machine can still give this process: `MemAvailable` of `/proc/meminfo`
+/// (Linux), `None` where that is unknown.
+pub fn available_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line
+        .trim_start_matches("MemAvailable:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    kib.checked_mul(1024)
+}
+
+/// Refuses a request needing `needed` bytes (`None`: so many that the size overflows) when the
+/// machine has less available ([`available_memory`]), before anything is allocated. `what`
+/// describes the request for the message and `advice` says what to do instead. Where the
+/// available memory is unknown, only an overflowing size is refused.
+pub fn check_memory(
+    what: impl FnOnce() -> String,
+    needed: Option<u64>,
+    advice: &str,
+) -> crate::error::Result<()> {
+    let available = available_memory();
+    let fits = match (needed, available) {
+        (None, _) => false,
+        (Some(n), Some(a)) => n <= a,
+        (Some(_), None) => true,
+    };
+    if fits {
+        Ok(())
+    } else {
+        Err(crate::error::Error::OutOfMemory {
+            what: what(),
+            needed: needed.unwrap_or(u64::MAX),
+            available: available.unwrap_or(0),
+            advice: advice.to_owned(),
+        })
+    }
+}
