@@ -161,8 +161,8 @@ pub enum Error {
 
     /// A request that needs more memory than the machine has available.
     #[error(
-        "{what} needs about {} of memory but only {} is available; {advice}",
-        bytes(*needed),
+        "{what} needs {} of memory but only {} is available; {advice}",
+        if *needed == u64::MAX { "more than 18 EB (its size overflows)".to_string() } else { format!("about {}", bytes(*needed)) },
         bytes(*available)
     )]
     OutOfMemory {
@@ -340,11 +340,8 @@ fn without_self_advice(solver: &str, detail: &str) -> String {
     }
 }
 
-/// A byte count for messages: `3.2 GB`, `512 MB`, `"more than 18 EB"` for an overflowed size.
+/// A byte count for messages: `3.2 GB`, `512 MB`.
 pub fn bytes(n: u64) -> String {
-    if n == u64::MAX {
-        return "more than 18 EB (the size overflows)".into();
-    }
     let units = [("EB", 1e18), ("PB", 1e15), ("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)];
     for (unit, size) in units {
         if n as f64 >= size {
