@@ -125,9 +125,14 @@ fn history_target(args: &CommonArgs) -> Result<Option<PathBuf>, Error> {
                 Some(p) if !p.as_os_str().is_empty() => p,
                 _ => Path::new("."),
             };
-            let dir = std::fs::canonicalize(parent).map_err(|source| Error::Io {
-                path: parent.to_owned(),
-                source,
+            let dir = std::fs::canonicalize(parent).map_err(|e| Error::InvalidParameter {
+                name: "history",
+                value: path.display().to_string(),
+                expected: format!(
+                    "a file in an existing folder, but {} cannot be used ({e}); create the \
+                     folder or choose another path",
+                    parent.display()
+                ),
             })?;
             match path.file_name() {
                 Some(name) => dir.join(name),
@@ -594,15 +599,10 @@ fn run_compare(args: &CompareArgs, out: &mut Output) -> Result<(), Error> {
             compare::Entry { solver, outcome }
         })
         .collect();
-    if !comparison.reference_failures.is_empty() {
-        let failed: Vec<String> = comparison
-            .reference_failures
-            .iter()
-            .map(|(name, _)| format!("`{name}`"))
-            .collect();
+    for (name, message) in &comparison.reference_failures {
         out.notes.push(format!(
-            "note: the reference {} failed (see its entry); `{}` served as the reference instead",
-            failed.join(", then "),
+            "note: the reference `{name}` failed ({}); `{}` served as the reference instead",
+            tikhonov::error::quote_text(message, 300),
             comparison.reference.solver
         ));
     }
@@ -724,7 +724,7 @@ fn print_table(
         let failed: Vec<&str> = c.reference_failures.iter().map(|(n, _)| n.as_str()).collect();
         let _ = writeln!(
             s,
-            "(reference {} failed, see below; {} served instead)",
+            "(reference {} failed, see the notes on stderr; {} served instead)",
             failed.join(", "),
             c.reference.solver
         );
