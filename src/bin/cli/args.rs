@@ -170,7 +170,7 @@ where
 {
     match Cli::try_parse_from(argv) {
         Ok(cli) => {
-            validate(&cli)?;
+            validate(&cli).map_err(|e| bounded(&format!("{e}; see `tikhonov --help`")))?;
             Ok(Parsed::Run(Box::new(cli)))
         }
         Err(e) => match e.kind() {
