@@ -463,6 +463,8 @@ fn usage_errors_are_one_line() {
         assert!(!err.contains("Usage"), "{args:?}: {err}");
     }
     fails(&["fit", "--n", "30", "--record-every", "5"], 2, &["--history"]);
+    fails(&["fit", "--data", "x.csv"], 2, &["--target <COL>"]);
+    fails(&["fit", "--format", "xml"], 2, &["xml", "table, json"]);
 }
 
 #[test]

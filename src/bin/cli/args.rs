@@ -186,19 +186,23 @@ where
 /// line: the error, the tip or the list of possible values if there is one, and `--help`.
 fn one_line(e: &clap::Error) -> String {
     let rendered = e.render().to_string();
-    let mut lines = rendered.lines().map(str::trim).filter(|l| !l.is_empty());
-    let first = lines
+    // The first paragraph is the error, possibly followed by indented items (the missing
+    // arguments); later paragraphs are tips, possible values, the usage and a pointer to --help.
+    let mut paragraphs = rendered.split("\n\n");
+    let first: Vec<&str> = paragraphs
         .next()
         .unwrap_or("invalid command line")
-        .trim_start_matches("error:")
-        .trim();
-    let extra: Vec<&str> = lines
-        .filter(|l| l.starts_with("tip:") || l.starts_with("[possible values"))
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
         .collect();
-    let mut line = first.to_owned();
-    for x in extra {
-        line.push_str("; ");
-        line.push_str(x);
+    let mut line = first.join(" ");
+    line = line.trim_start_matches("error:").trim().to_owned();
+    for l in paragraphs.flat_map(str::lines).map(str::trim) {
+        if l.starts_with("tip:") || l.starts_with("[possible values") {
+            line.push_str("; ");
+            line.push_str(l);
+        }
     }
     line.push_str("; see `tikhonov --help`");
     bounded(&line)
