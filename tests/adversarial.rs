@@ -576,3 +576,33 @@ fn unconverged_backends_are_warned_about() {
     let err = stderr(&out);
     assert!(err.starts_with("warning: gd did not converge"), "{err}");
 }
+
+/// Every `tikhonov …` line of the README's "Command line" block runs (with `cargo install
+/// --path .`'s binary, from the repository root), comparisons under a short time limit.
+#[test]
+fn the_readme_command_lines_work() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let readme = std::fs::read_to_string(Path::new(root).join("README.md")).unwrap();
+    let section = &readme[readme.find("## Command line").unwrap()..];
+    let block = section.split("```sh\n").nth(1).unwrap().split("```").next().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let history = dir.path().join("steps.csv");
+    let mut ran = 0;
+    for line in block.lines().filter(|l| l.starts_with("tikhonov")) {
+        let command = line.split('#').next().unwrap();
+        let mut args: Vec<String> = command
+            .split_whitespace()
+            .skip(1)
+            .map(|w| if w == "steps.csv" { s(&history).to_owned() } else { w.to_owned() })
+            .collect();
+        if !args.iter().any(|a| a == "fit" || a == "--time-limit") {
+            args.extend(["--time-limit".into(), "0.2".into()]);
+        }
+        let out = Command::new(BIN).args(&args).current_dir(root).output().unwrap();
+        assert!(out.status.success(), "{line}: {}", stderr(&out));
+        assert_clean_stderr(&[line], &out);
+        ran += 1;
+    }
+    assert!(ran >= 6, "{ran} command lines found");
+    assert!(std::fs::read_to_string(&history).unwrap().lines().count() > 10);
+}
