@@ -174,8 +174,9 @@ pub fn memory_needed(name: &str, n: usize, d: usize, lambda: f64) -> Option<u64>
         "normal" => (threads + 5) * d.checked_mul(d)?,
         "dual" => 3 * n.checked_mul(n)? + 2 * n.checked_mul(d)?,
         "auto" => {
-            let primal = memory_needed("qr-refined", n as usize, d as usize, lambda)?
-                .max(memory_needed("cholesky-refined", n as usize, d as usize, lambda)?);
+            let primal = memory_needed("qr-refined", n as usize, d as usize, lambda)?.max(
+                memory_needed("cholesky-refined", n as usize, d as usize, lambda)?,
+            );
             let dual = memory_needed("dual", n as usize, d as usize, lambda)?;
             // auto tries the dual first for d > n at λ > 0 and falls back to the primal ones.
             return Some(if d > n && lambda > 0.0 {

@@ -66,7 +66,10 @@ pub enum Error {
     /// The message names the likely cause for the backend that found it (dependent columns at
     /// λ = 0, a squared condition number for the Gram-matrix backends, the kernel's rank for
     /// `dual`); [`Error::in_context`] turns it into [`Error::SingularDespitePenalty`] when λ > 0.
-    #[error("{solver}: the system is singular to working precision ({detail}); {}", singular_advice(solver))]
+    #[error(
+        "{solver}: the system is singular to working precision ({detail}); {}",
+        singular_advice(solver)
+    )]
     Singular {
         /// The backend that found it.
         solver: String,
@@ -342,7 +345,14 @@ fn without_self_advice(solver: &str, detail: &str) -> String {
 
 /// A byte count for messages: `3.2 GB`, `512 MB`.
 pub fn bytes(n: u64) -> String {
-    let units = [("EB", 1e18), ("PB", 1e15), ("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)];
+    let units = [
+        ("EB", 1e18),
+        ("PB", 1e15),
+        ("TB", 1e12),
+        ("GB", 1e9),
+        ("MB", 1e6),
+        ("kB", 1e3),
+    ];
     for (unit, size) in units {
         if n as f64 >= size {
             return format!("{:.1} {unit}", n as f64 / size);
@@ -357,19 +367,19 @@ pub fn bytes(n: u64) -> String {
 /// they are quoted in an error.
 pub fn quote_text(text: &str, max: usize) -> String {
     let mut out = String::new();
-    let mut shown = 0usize;
     let total = text.chars().count();
-    for c in text.chars() {
+    for (shown, c) in text.chars().enumerate() {
         if shown >= max {
             out.push_str(&format!("… ({total} characters)"));
             return out;
         }
-        if c.is_control() || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}') {
+        if c.is_control()
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+        {
             out.extend(c.escape_default());
         } else {
             out.push(c);
         }
-        shown += 1;
     }
     out
 }

@@ -73,7 +73,7 @@ impl IterationControl {
 
     /// Stops (unconverged) once the solve has run for `seconds`.
     pub fn time_limit(mut self, seconds: f64) -> Result<Self> {
-        if !(seconds > 0.0) {
+        if seconds.is_nan() || seconds <= 0.0 {
             return Err(Error::invalid(
                 "time_limit",
                 seconds,

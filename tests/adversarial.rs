@@ -110,13 +110,31 @@ impl Files {
 fn huge_time_limits_mean_no_limit() {
     for t in ["1e19", "1e20", "1e300", "inf"] {
         let out = succeeds(&[
-            "fit", "--solver", "gd", "--n", "50", "--d", "3", "--time-limit", t,
+            "fit",
+            "--solver",
+            "gd",
+            "--n",
+            "50",
+            "--d",
+            "3",
+            "--time-limit",
+            t,
         ]);
         assert!(String::from_utf8_lossy(&out.stdout).contains("converged     true"));
     }
     for t in ["0", "-1", "nan"] {
         fails(
-            &["fit", "--solver", "gd", "--n", "50", "--d", "3", "--time-limit", t],
+            &[
+                "fit",
+                "--solver",
+                "gd",
+                "--n",
+                "50",
+                "--d",
+                "3",
+                "--time-limit",
+                t,
+            ],
             2,
             &["time_limit", "positive"],
         );
@@ -160,7 +178,11 @@ fn a_closed_or_full_stdout_does_not_panic() {
             .unwrap();
         assert_clean_stderr(&["fit > /dev/full"], &out);
         assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-        assert!(stderr(&out).contains("cannot write the output"), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("cannot write the output"),
+            "{}",
+            stderr(&out)
+        );
     }
 }
 
@@ -184,17 +206,34 @@ fn d_by_d_backends_that_would_not_fit_are_skipped_or_refused() {
     std::fs::write(&csv, text).unwrap();
     for solver in ["cholesky", "normal", "qr", "qr-refined"] {
         fails(
-            &["fit", "--data", s(&csv), "--target", "y", "--solver", solver],
+            &[
+                "fit",
+                "--data",
+                s(&csv),
+                "--target",
+                "y",
+                "--solver",
+                solver,
+            ],
             1,
             &["skipped", "needs about", "available"],
         );
     }
     let out = succeeds(&[
-        "compare", "--data", s(&csv), "--target", "y", "--solvers", "cholesky,dual,qr",
-        "--format", "json",
+        "compare",
+        "--data",
+        s(&csv),
+        "--target",
+        "y",
+        "--solvers",
+        "cholesky,dual,qr",
+        "--reference",
+        "qr",
+        "--format",
+        "json",
     ]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    // qr (the default reference) is skipped too, so `dual` serves as the reference.
+    // The reference qr is skipped too, so `dual` serves as the reference.
     assert_eq!(v["reference"], "dual", "{v}");
     let results = v["results"].as_array().unwrap();
     for r in results.iter().filter(|r| r["solver"] != "dual") {
@@ -228,8 +267,7 @@ fn npy_lengths_are_checked_against_the_file_before_allocating() {
     bytes.push(b'\n');
     let f = std::fs::File::create(&sparse).unwrap();
     (&f).write_all(&bytes).unwrap();
-    if f
-        .set_len(bytes.len() as u64 + 8 * 1_000_000_000 * 100_000)
+    if f.set_len(bytes.len() as u64 + 8 * 1_000_000_000 * 100_000)
         .is_err()
     {
         return; // this file system has no sparse files that large
@@ -259,7 +297,17 @@ fn history_never_overwrites_an_input() {
         files.path("w.npy"),
         files.path("d.csv"),
     );
-    let npy = ["fit", "--solver", "gd", "--x", s(&x), "--y", s(&y), "--weights", s(&w)];
+    let npy = [
+        "fit",
+        "--solver",
+        "gd",
+        "--x",
+        s(&x),
+        "--y",
+        s(&y),
+        "--weights",
+        s(&w),
+    ];
     let mut targets = vec![s(&x), s(&y), s(&w)];
     if cfg!(unix) {
         targets.push(s(&link));
@@ -270,7 +318,17 @@ fn history_never_overwrites_an_input() {
         fails(&args, 2, &["history", "destroy"]);
     }
     fails(
-        &["fit", "--solver", "gd", "--data", s(&d), "--target", "y", "--history", s(&d)],
+        &[
+            "fit",
+            "--solver",
+            "gd",
+            "--data",
+            s(&d),
+            "--target",
+            "y",
+            "--history",
+            s(&d),
+        ],
         2,
         &["history", "destroy"],
     );
@@ -286,13 +344,36 @@ fn a_direct_only_run_leaves_an_existing_history_alone() {
     let files = Files::new();
     let h = files.path("h.csv");
     std::fs::write(&h, "precious\n").unwrap();
-    let out = succeeds(&["compare", "--n", "60", "--d", "3", "--solvers", "qr,cholesky", "--history", s(&h)]);
+    let out = succeeds(&[
+        "compare",
+        "--n",
+        "60",
+        "--d",
+        "3",
+        "--solvers",
+        "qr,cholesky",
+        "--history",
+        s(&h),
+    ]);
     assert!(stderr(&out).contains("not written"), "{}", stderr(&out));
     assert_eq!(std::fs::read_to_string(&h).unwrap(), "precious\n");
     // With an iterative backend it is replaced, completely, and no temporary file is left.
-    succeeds(&["compare", "--n", "60", "--d", "3", "--solvers", "qr,cg", "--history", s(&h)]);
+    succeeds(&[
+        "compare",
+        "--n",
+        "60",
+        "--d",
+        "3",
+        "--solvers",
+        "qr,cg",
+        "--history",
+        s(&h),
+    ]);
     let text = std::fs::read_to_string(&h).unwrap();
-    assert!(text.starts_with("solver,iteration,passes,seconds,objective,residual\n"), "{text}");
+    assert!(
+        text.starts_with("solver,iteration,passes,seconds,objective,residual\n"),
+        "{text}"
+    );
     assert!(text.lines().count() > 2);
     let names: Vec<String> = std::fs::read_dir(files.dir.path())
         .unwrap()
@@ -300,7 +381,17 @@ fn a_direct_only_run_leaves_an_existing_history_alone() {
         .collect();
     assert!(!names.iter().any(|n| n.ends_with(".tmp")), "{names:?}");
     fails(
-        &["fit", "--solver", "cg", "--n", "30", "--d", "2", "--history", "/nonexistent-dir/h.csv"],
+        &[
+            "fit",
+            "--solver",
+            "cg",
+            "--n",
+            "30",
+            "--d",
+            "2",
+            "--history",
+            "/nonexistent-dir/h.csv",
+        ],
         2,
         &["history", "folder"],
     );
@@ -314,17 +405,33 @@ fn data_are_never_echoed_in_full_or_raw() {
     let y = files.path("y.npy");
     let cell = files.path("cell.csv");
     std::fs::write(&cell, format!("a,y\n{},1\n", "x".repeat(1_000_000))).unwrap();
-    fails(&["fit", "--data", s(&cell), "--target", "y"], 1, &["…", "not a number"]);
+    fails(
+        &["fit", "--data", s(&cell), "--target", "y"],
+        1,
+        &["…", "not a number"],
+    );
 
     let wide = files.path("wide.csv");
     let header: Vec<String> = (0..100_000).map(|j| format!("c{j}")).collect();
     std::fs::write(&wide, header.join(",") + "\n").unwrap();
-    fails(&["fit", "--data", s(&wide), "--target", "y"], 1, &["and 99980 more"]);
+    fails(
+        &["fit", "--data", s(&wide), "--target", "y"],
+        1,
+        &["and 99980 more"],
+    );
 
     let ctrl = files.path("ctrl.csv");
     std::fs::write(&ctrl, "a\u{1b}[2J,y\n1\u{7},2\n").unwrap();
-    fails(&["fit", "--data", s(&ctrl), "--target", "y"], 1, &["\\u{7}"]);
-    fails(&["fit", "--data", s(&ctrl), "--target", "q\u{1b}"], 1, &["\\u{1b}"]);
+    fails(
+        &["fit", "--data", s(&ctrl), "--target", "y"],
+        1,
+        &["\\u{7}"],
+    );
+    fails(
+        &["fit", "--data", s(&ctrl), "--target", "q\u{1b}"],
+        1,
+        &["\\u{1b}"],
+    );
 
     // A 400 KB header (a dtype string), and one with 130 000 dimensions.
     for (descr, shape) in [
@@ -347,7 +454,16 @@ fn npy_from_a_pipe_is_read() {
     let files = Files::new();
     let bytes = std::fs::read(files.path("X.npy")).unwrap();
     let mut child = Command::new(BIN)
-        .args(["fit", "--solver", "qr", "--format", "json", "--x", "/dev/stdin", "--y"])
+        .args([
+            "fit",
+            "--solver",
+            "qr",
+            "--format",
+            "json",
+            "--x",
+            "/dev/stdin",
+            "--y",
+        ])
         .arg(files.path("y.npy"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -358,7 +474,14 @@ fn npy_from_a_pipe_is_read() {
     let piped = child.wait_with_output().unwrap();
     assert!(piped.status.success(), "{}", stderr(&piped));
     let file = succeeds(&[
-        "fit", "--solver", "qr", "--format", "json", "--x", s(&files.path("X.npy")), "--y",
+        "fit",
+        "--solver",
+        "qr",
+        "--format",
+        "json",
+        "--x",
+        s(&files.path("X.npy")),
+        "--y",
         s(&files.path("y.npy")),
     ]);
     let coef = |o: &Output| {
@@ -374,7 +497,11 @@ fn semicolon_and_tab_separated_files_get_a_hint() {
     for (name, sep, needle) in [("semi.csv", ";", "`;`"), ("tab.csv", "\t", "tabs")] {
         let p = files.path(name);
         std::fs::write(&p, format!("a{sep}b{sep}y\n1{sep}2{sep}3\n")).unwrap();
-        fails(&["fit", "--data", s(&p), "--target", "y"], 1, &[needle, "comma-separated"]);
+        fails(
+            &["fit", "--data", s(&p), "--target", "y"],
+            1,
+            &[needle, "comma-separated"],
+        );
     }
 }
 
@@ -392,7 +519,9 @@ fn unknown_backend_names_are_errors_listing_the_valid_ones() {
 #[test]
 fn divergence_blames_the_step_only_when_one_was_given() {
     let step = fails(
-        &["fit", "--solver", "gd", "--step", "1e6", "--n", "50", "--d", "3"],
+        &[
+            "fit", "--solver", "gd", "--step", "1e6", "--n", "50", "--d", "3",
+        ],
         1,
         &["diverged", "fixed step"],
     );
@@ -420,12 +549,32 @@ fn multi_target_errors_and_history_name_the_target() {
     let d = files.path("d.csv");
     // Target `y` at λ = 0 with the dual (n > d) is singular; `z` at λ = 1 is not.
     fails(
-        &["fit", "--data", s(&d), "--targets", "y,z", "--lambda", "0,1", "--solver", "dual"],
+        &[
+            "fit",
+            "--data",
+            s(&d),
+            "--targets",
+            "y,z",
+            "--lambda",
+            "0,1",
+            "--solver",
+            "dual",
+        ],
         1,
         &["target 0 (`y`)", "dual"],
     );
     let h = files.path("h.csv");
-    succeeds(&["fit", "--data", s(&d), "--targets", "y,z", "--solver", "cg", "--history", s(&h)]);
+    succeeds(&[
+        "fit",
+        "--data",
+        s(&d),
+        "--targets",
+        "y,z",
+        "--solver",
+        "cg",
+        "--history",
+        s(&h),
+    ]);
     let text = std::fs::read_to_string(&h).unwrap();
     let mut lines = text.lines();
     assert_eq!(
@@ -439,9 +588,25 @@ fn multi_target_errors_and_history_name_the_target() {
 
 #[test]
 fn negative_numbers_reach_the_validation() {
-    fails(&["fit", "--solver", "gd", "--n", "30", "--d", "2", "--tol", "-1e-8"], 2, &["tol", "(0, 1)"]);
-    fails(&["fit", "--solver", "gd", "--n", "30", "--d", "2", "--step", "-1"], 2, &["step"]);
-    fails(&["fit", "--n", "30", "--d", "2", "--lambda", "-1e-3"], 2, &["lambda"]);
+    fails(
+        &[
+            "fit", "--solver", "gd", "--n", "30", "--d", "2", "--tol", "-1e-8",
+        ],
+        2,
+        &["tol", "(0, 1)"],
+    );
+    fails(
+        &[
+            "fit", "--solver", "gd", "--n", "30", "--d", "2", "--step", "-1",
+        ],
+        2,
+        &["step"],
+    );
+    fails(
+        &["fit", "--n", "30", "--d", "2", "--lambda", "-1e-3"],
+        2,
+        &["lambda"],
+    );
 }
 
 #[test]
@@ -462,7 +627,11 @@ fn usage_errors_are_one_line() {
         let err = fails(args, 2, &["--help"]);
         assert!(!err.contains("Usage"), "{args:?}: {err}");
     }
-    fails(&["fit", "--n", "30", "--record-every", "5"], 2, &["--history"]);
+    fails(
+        &["fit", "--n", "30", "--record-every", "5"],
+        2,
+        &["--history"],
+    );
     fails(&["fit", "--data", "x.csv"], 2, &["--target <COL>"]);
     fails(&["fit", "--format", "xml"], 2, &["xml", "table, json"]);
 }
@@ -478,7 +647,15 @@ fn singular_systems_at_positive_lambda_blame_scaling_not_dependent_columns() {
     tikhonov::data::write_npy_matrix(&xp, x.as_ref()).unwrap();
     for solver in ["cholesky", "normal", "qr"] {
         let err = fails(
-            &["fit", "--solver", solver, "--x", s(&xp), "--y", s(&files.path("y.npy"))],
+            &[
+                "fit",
+                "--solver",
+                solver,
+                "--x",
+                s(&xp),
+                "--y",
+                s(&files.path("y.npy")),
+            ],
             1,
             &["overflow or extreme scaling", "rescale"],
         );
@@ -492,7 +669,10 @@ fn singular_systems_at_positive_lambda_blame_scaling_not_dependent_columns() {
     };
     assert!(at_zero.to_string().contains("linearly dependent"));
     let positive = at_zero.in_context(0.1).to_string();
-    assert!(positive.contains("overflow") && !positive.contains("linearly dependent"), "{positive}");
+    assert!(
+        positive.contains("overflow") && !positive.contains("linearly dependent"),
+        "{positive}"
+    );
 }
 
 #[test]
@@ -509,19 +689,36 @@ fn no_backend_advises_itself() {
         min_digits: 4,
     }
     .to_string();
-    assert!(!refined.contains("`qr-refined`") && refined.contains("`auto`"), "{refined}");
+    assert!(
+        !refined.contains("`qr-refined`") && refined.contains("`auto`"),
+        "{refined}"
+    );
 }
 
 #[test]
 fn filip_like_and_dual_refusals_state_the_real_cause() {
     let chol = fails(
-        &["fit", "--solver", "cholesky", "--lambda", "0", "--n", "20", "--d", "3", "--condition", "1e12"],
+        &[
+            "fit",
+            "--solver",
+            "cholesky",
+            "--lambda",
+            "0",
+            "--n",
+            "20",
+            "--d",
+            "3",
+            "--condition",
+            "1e12",
+        ],
         1,
         &["squares the condition number", "`auto`", "`qr-refined`"],
     );
     assert!(!chol.contains("usually means"), "{chol}");
     fails(
-        &["fit", "--solver", "dual", "--lambda", "0", "--n", "20", "--d", "3"],
+        &[
+            "fit", "--solver", "dual", "--lambda", "0", "--n", "20", "--d", "3",
+        ],
         1,
         &["by construction", "`auto`", "`qr`"],
     );
@@ -542,7 +739,10 @@ fn help_lists_backends_and_budget_defaults() {
         let out = succeeds(&[sub, "--help"]);
         let text = String::from_utf8_lossy(&out.stdout).replace('\n', " ");
         for name in tikhonov::solvers::names() {
-            assert!(text.contains(&format!(" {name},")) || text.contains(&format!(" {name} ")), "{sub}: {name}");
+            assert!(
+                text.contains(&format!(" {name},")) || text.contains(&format!(" {name} ")),
+                "{sub}: {name}"
+            );
         }
         for needle in ["1e-8", "1e-4 for sgd", "10000", "200 epochs", "2 s each"] {
             assert!(text.contains(needle), "{sub} --help lacks {needle}");
@@ -555,8 +755,19 @@ fn compare_reports_its_default_time_limit_and_falls_back_from_a_failed_reference
     let out = succeeds(&["compare", "--n", "200", "--d", "4", "--solvers", "qr,cg"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("time limit 2 s each"));
     let out = succeeds(&[
-        "compare", "--n", "40", "--d", "5", "--lambda", "0", "--reference", "dual", "--solvers",
-        "cg,qr", "--format", "json",
+        "compare",
+        "--n",
+        "40",
+        "--d",
+        "5",
+        "--lambda",
+        "0",
+        "--reference",
+        "dual",
+        "--solvers",
+        "cg,qr",
+        "--format",
+        "json",
     ]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["reference"], "qr");
@@ -564,7 +775,19 @@ fn compare_reports_its_default_time_limit_and_falls_back_from_a_failed_reference
     assert!(stderr(&out).contains("served as the reference"));
     // Without a direct backend to fall back to, the reference's own error stands.
     fails(
-        &["compare", "--n", "40", "--d", "5", "--lambda", "0", "--reference", "dual", "--solvers", "cg"],
+        &[
+            "compare",
+            "--n",
+            "40",
+            "--d",
+            "5",
+            "--lambda",
+            "0",
+            "--reference",
+            "dual",
+            "--solvers",
+            "cg",
+        ],
         1,
         &["dual", "by construction"],
     );
@@ -572,7 +795,19 @@ fn compare_reports_its_default_time_limit_and_falls_back_from_a_failed_reference
 
 #[test]
 fn unconverged_backends_are_warned_about() {
-    let out = succeeds(&["fit", "--solver", "gd", "--n", "200", "--d", "5", "--condition", "100", "--max-iter", "3"]);
+    let out = succeeds(&[
+        "fit",
+        "--solver",
+        "gd",
+        "--n",
+        "200",
+        "--d",
+        "5",
+        "--condition",
+        "100",
+        "--max-iter",
+        "3",
+    ]);
     let err = stderr(&out);
     assert!(err.starts_with("warning: gd did not converge"), "{err}");
 }
@@ -584,7 +819,13 @@ fn the_readme_command_lines_work() {
     let root = env!("CARGO_MANIFEST_DIR");
     let readme = std::fs::read_to_string(Path::new(root).join("README.md")).unwrap();
     let section = &readme[readme.find("## Command line").unwrap()..];
-    let block = section.split("```sh\n").nth(1).unwrap().split("```").next().unwrap();
+    let block = section
+        .split("```sh\n")
+        .nth(1)
+        .unwrap()
+        .split("```")
+        .next()
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let history = dir.path().join("steps.csv");
     let mut ran = 0;
@@ -593,16 +834,85 @@ fn the_readme_command_lines_work() {
         let mut args: Vec<String> = command
             .split_whitespace()
             .skip(1)
-            .map(|w| if w == "steps.csv" { s(&history).to_owned() } else { w.to_owned() })
+            .map(|w| {
+                if w == "steps.csv" {
+                    s(&history).to_owned()
+                } else {
+                    w.to_owned()
+                }
+            })
             .collect();
         if !args.iter().any(|a| a == "fit" || a == "--time-limit") {
             args.extend(["--time-limit".into(), "0.2".into()]);
         }
-        let out = Command::new(BIN).args(&args).current_dir(root).output().unwrap();
+        let out = Command::new(BIN)
+            .args(&args)
+            .current_dir(root)
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{line}: {}", stderr(&out));
         assert_clean_stderr(&[line], &out);
         ran += 1;
     }
     assert!(ran >= 6, "{ran} command lines found");
     assert!(std::fs::read_to_string(&history).unwrap().lines().count() > 10);
+}
+
+#[test]
+fn wide_data_leave_out_d_by_d_backends_by_default() {
+    let files = Files::new();
+    let csv = files.path("wide.csv");
+    let d = 2500;
+    let mut text: String = (0..d).map(|j| format!("c{j},")).collect();
+    text += "y\n";
+    for i in 0..3 {
+        for j in 0..d {
+            text += &format!("{},", ((i * 31 + j * 17) % 13) as f64 / 13.0);
+        }
+        text += &format!("{i}\n");
+    }
+    std::fs::write(&csv, text).unwrap();
+    let out = succeeds(&[
+        "compare",
+        "--data",
+        s(&csv),
+        "--target",
+        "y",
+        "--solvers",
+        "cg",
+        "--format",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["reference"], "dual", "{v}");
+    let out = succeeds(&[
+        "compare",
+        "--data",
+        s(&csv),
+        "--target",
+        "y",
+        "--max-iter",
+        "50",
+        "--format",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["solver"].as_str().unwrap())
+        .collect();
+    for skipped in ["qr", "qr-refined", "cholesky", "cholesky-refined", "normal"] {
+        assert!(!names.contains(&skipped), "{names:?}");
+    }
+    assert!(
+        names.contains(&"dual") && names.contains(&"svd"),
+        "{names:?}"
+    );
+    assert!(
+        stderr(&out).contains("note: left out qr"),
+        "{}",
+        stderr(&out)
+    );
 }

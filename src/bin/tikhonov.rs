@@ -81,7 +81,10 @@ fn report(line: &str) {
 /// or a one-line error (e.g. a full disk) with exit code 1.
 fn write_stdout(text: &str) -> ExitCode {
     let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
@@ -446,7 +449,10 @@ fn print_fit(s: &mut String, fit: &Fit) {
     let _ = writeln!(s, "converged     {}", fit.converged);
     let _ = writeln!(s, "fit seconds   {:.6}", fit.fit_seconds);
     if let Some(k) = fit.condition_estimate {
-        let _ = writeln!(s, "condition     {k:.3e} (estimate, of the matrix factored)");
+        let _ = writeln!(
+            s,
+            "condition     {k:.3e} (estimate, of the matrix factored)"
+        );
     }
 }
 
@@ -497,7 +503,12 @@ fn run_fit_targets(
         Format::Table => {
             let _ = writeln!(s, "{}", data.description);
             for (t, fit) in fits.iter().enumerate() {
-                let _ = writeln!(s, "\ntarget {} (λ = {})", target_label(data, t), multi.lambda(t));
+                let _ = writeln!(
+                    s,
+                    "\ntarget {} (λ = {})",
+                    target_label(data, t),
+                    multi.lambda(t)
+                );
                 print_fit(s, fit);
             }
         }
@@ -528,7 +539,12 @@ fn which_target(
             return Error::Target {
                 index: t,
                 name: tikhonov::error::quote_text(&data.target_names[t], 60),
-                source: Box::new(in_context(err, &args.solver, problem.lambda(), args.common.step)),
+                source: Box::new(in_context(
+                    err,
+                    &args.solver,
+                    problem.lambda(),
+                    args.common.step,
+                )),
             };
         }
     }
@@ -550,9 +566,23 @@ const PER_FIT_KEYS: [&str; 11] = [
     "condition_estimate",
 ];
 
+/// The primal backends that factor a d × d matrix, skipped by default on wide data.
+const D_BY_D: [&str; 5] = ["qr", "qr-refined", "cholesky", "cholesky-refined", "normal"];
+
+/// Wide data, where a d × d factorisation costs O(d³) for what the dual does in O(n²·d): d > n,
+/// d ≥ 2000, and λ > 0 (the dual needs it).
+fn is_wide(problem: &RidgeProblem<'_>) -> bool {
+    let (n, d) = (problem.n_samples(), problem.n_features());
+    d > n && d >= 2000 && problem.lambda() > 0.0
+}
+
 /// The backends a comparison runs: the list given (`all` expanded, repeats dropped) or every
-/// backend suited to the data's shape.
-fn comparison_names(args: &CompareArgs, problem: &RidgeProblem<'_>) -> Vec<String> {
+/// backend suited to the data's shape (with a note naming those left out on wide data).
+fn comparison_names(
+    args: &CompareArgs,
+    problem: &RidgeProblem<'_>,
+    out: &mut Output,
+) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     match &args.solvers {
         Some(list) => {
@@ -564,11 +594,27 @@ fn comparison_names(args: &CompareArgs, problem: &RidgeProblem<'_>) -> Vec<Strin
                 }
             }
         }
-        None => names.extend(
-            solvers::names()
-                .filter(|&name| name != "dual" || problem.n_features() > problem.n_samples())
-                .map(String::from),
-        ),
+        None => {
+            let wide = is_wide(problem);
+            names.extend(
+                solvers::names()
+                    .filter(|&name| name != "dual" || problem.n_features() > problem.n_samples())
+                    .filter(|name| !(wide && D_BY_D.contains(name)))
+                    .map(String::from),
+            );
+            if wide {
+                let d = problem.n_features() as f64;
+                out.notes.push(format!(
+                    "note: left out {} on wide data (d = {} > n = {}): each factors a d × d \
+                     matrix (≈ {:.1e} flops) where `dual` needs O(n²·d); name them in --solvers \
+                     to run them anyway",
+                    D_BY_D.join(", "),
+                    problem.n_features(),
+                    problem.n_samples(),
+                    d * d * d / 3.0
+                ));
+            }
+        }
     }
     let mut seen = std::collections::HashSet::new();
     names.retain(|n| seen.insert(n.clone()));
@@ -577,20 +623,29 @@ fn comparison_names(args: &CompareArgs, problem: &RidgeProblem<'_>) -> Vec<Strin
 
 fn run_compare(args: &CompareArgs, out: &mut Output) -> Result<(), Error> {
     let common = &args.common;
-    let default_limit = (common.time_limit.is_none() && common.max_iter.is_none())
-        .then_some(COMPARE_TIME_LIMIT);
+    let default_limit =
+        (common.time_limit.is_none() && common.max_iter.is_none()).then_some(COMPARE_TIME_LIMIT);
     let opts = options(common, default_limit);
-    let reference = solvers::by_name(&args.reference, &opts)?;
+    if let Some(name) = &args.reference {
+        // An unknown name is a usage error before any data are read.
+        solvers::by_name(name, &opts)?;
+    }
     let history = history_target(common)?;
     let data = load(common)?;
     let problem = problem(&data, common)?;
-    let names = comparison_names(args, &problem);
+    let reference_name = match &args.reference {
+        Some(name) => name.clone(),
+        None if is_wide(&problem) => "dual".into(),
+        None => "qr".into(),
+    };
+    let reference = solvers::by_name(&reference_name, &opts)?;
+    let names = comparison_names(args, &problem, out);
     let list = names
         .iter()
         .map(|n| solvers::by_name(n, &opts))
         .collect::<Result<Vec<_>, _>>()?;
     let mut comparison = compare::compare(&problem, reference.as_ref(), &list)
-        .map_err(|e| in_context(e, &args.reference, problem.lambda(), common.step))?;
+        .map_err(|e| in_context(e, &reference_name, problem.lambda(), common.step))?;
     comparison.entries = std::mem::take(&mut comparison.entries)
         .into_iter()
         .map(|compare::Entry { solver, outcome }| {
@@ -624,7 +679,12 @@ fn run_compare(args: &CompareArgs, out: &mut Output) -> Result<(), Error> {
             let _ = writeln!(
                 out.stdout,
                 "{}",
-                compare_json(&problem, &comparison, opts.time_limit, default_limit.is_some())
+                compare_json(
+                    &problem,
+                    &comparison,
+                    opts.time_limit,
+                    default_limit.is_some()
+                )
             );
         }
         Format::Table => print_table(
@@ -721,7 +781,11 @@ fn print_table(
         c.reference.objective
     );
     if !c.reference_failures.is_empty() {
-        let failed: Vec<&str> = c.reference_failures.iter().map(|(n, _)| n.as_str()).collect();
+        let failed: Vec<&str> = c
+            .reference_failures
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect();
         let _ = writeln!(
             s,
             "(reference {} failed, see the notes on stderr; {} served instead)",

@@ -281,7 +281,11 @@ impl<'p> Npy<'p> {
         let source = Source::Sequential(Mutex::new(reader));
         Ok(Npy {
             path,
-            order: if fortran_order { Order::Fortran } else { Order::C },
+            order: if fortran_order {
+                Order::Fortran
+            } else {
+                Order::C
+            },
             source,
             data_start,
             big_endian,
@@ -587,9 +591,10 @@ impl Header {
             ))
         };
         let mut prefix = [0u8; 8];
-        read_full(reader, &mut prefix).map_err(HeaderError::Io)?.then_some(()).ok_or_else(|| {
-            not_npy("shorter than the 10 bytes of a .npy preamble")
-        })?;
+        read_full(reader, &mut prefix)
+            .map_err(HeaderError::Io)?
+            .then_some(())
+            .ok_or_else(|| not_npy("shorter than the 10 bytes of a .npy preamble"))?;
         if &prefix[..6] != b"\x93NUMPY" {
             return Err(not_npy("it does not start with the bytes \\x93NUMPY"));
         }
@@ -818,7 +823,11 @@ impl Lexer<'_> {
                 return if self.eat(close) {
                     Ok(dims)
                 } else {
-                    Err(format!("expected `,` or `{}` at byte {}", char::from(close), self.i))
+                    Err(format!(
+                        "expected `,` or `{}` at byte {}",
+                        char::from(close),
+                        self.i
+                    ))
                 };
             }
         }

@@ -47,13 +47,16 @@ pub struct CompareArgs {
     /// Comma-separated backend names, or `all`. Backends: auto, qr, qr-refined, svd, dual,
     /// cholesky, cholesky-refined, normal, gd, agd, cg, pcg, lbfgs, cd, sgd, sag, saga, svrg
     /// [default: every backend suited to the data's shape: all but `dual` when n > d, whose
-    /// n × n kernel then costs O(n³) for nothing].
+    /// n × n kernel then costs O(n³) for nothing; on wide data (d > n, d ≥ 2000) at λ > 0 all but
+    /// the backends that factor a d × d matrix (qr, qr-refined, cholesky, cholesky-refined,
+    /// normal), whose O(d³) the dual avoids].
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     pub solvers: Option<Vec<String>>,
     /// The backend whose answer the others are measured against; if it fails, the next direct
-    /// backend of --solvers takes its place (and the output says so).
-    #[arg(long, default_value = "qr", value_name = "NAME")]
-    pub reference: String,
+    /// backend of --solvers takes its place (and the output says so) [default: qr; dual for wide
+    /// data (d > n, d ≥ 2000) at λ > 0, where qr's d × d factorisation would cost O(d³)].
+    #[arg(long, value_name = "NAME")]
+    pub reference: Option<String>,
     #[command(flatten)]
     pub common: CommonArgs,
 }
