@@ -114,9 +114,9 @@ pub enum Error {
 
     /// An iterative method blew up.
     ///
-    /// `step` is the fixed step size the user gave, if any: only then is "the step is too large"
-    /// the diagnosis. The driver ([`crate::iterate::run`]) does not know the step and leaves it
-    /// `None`; a front end that does fills it in with [`Error::with_step`].
+    /// `step` says where its step size came from: only a fixed step makes "the step is too large"
+    /// the diagnosis. The driver ([`crate::iterate::run`]) does not know and says
+    /// [`StepSource::Unknown`]; a front end that does fills it in with [`Error::with_step`].
     #[error(
         "{solver} diverged at iteration {iteration} (objective {objective:e}, started at {start:e}); {}",
         diverged_advice(solver, *step)
@@ -130,8 +130,8 @@ pub enum Error {
         objective: f64,
         /// Objective at the start.
         start: f64,
-        /// The fixed step size the user chose, `None` for the backend's own step (or none).
-        step: Option<f64>,
+        /// Where the step size came from.
+        step: StepSource,
     },
 
     /// A factorisation failed for a reason other than singularity (e.g. an SVD that did not converge).
@@ -243,8 +243,8 @@ impl Error {
         }
     }
 
-    /// The error with the fixed step size the user gave (`None`: the backend's own step): a
-    /// [`Error::Diverged`] then blames the step only if there was one.
+    /// The error with the fixed step size the user gave (`None`: the backend's own step, or it
+    /// has none): a [`Error::Diverged`] then blames the step only if there was one.
     pub fn with_step(self, step: Option<f64>) -> Self {
         match self {
             Error::Diverged {
@@ -252,13 +252,15 @@ impl Error {
                 iteration,
                 objective,
                 start,
-                step: None,
+                step: StepSource::Unknown,
             } => Error::Diverged {
-                solver,
                 iteration,
                 objective,
                 start,
-                step,
+                step: step
+                    .filter(|_| takes_step(&solver))
+                    .map_or(StepSource::Own, StepSource::Fixed),
+                solver,
             },
             other => other,
         }
@@ -275,6 +277,22 @@ impl Error {
             expected: expected.into(),
         }
     }
+}
+
+/// The backends with a step size a user can fix (`SolverOptions::step`, `--step`).
+fn takes_step(solver: &str) -> bool {
+    matches!(solver, "gd" | "sgd" | "sag" | "saga" | "svrg")
+}
+
+/// Where the step size of a diverged iterative method came from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StepSource {
+    /// Not known where the error was made (the iteration driver).
+    Unknown,
+    /// The backend's own step (1/L, a schedule), or a backend without a step size.
+    Own,
+    /// A fixed step the user chose.
+    Fixed(f64),
 }
 
 /// What a singular system means for the backend that found it.
@@ -318,18 +336,25 @@ fn other_backends(solver: &str, candidates: &[&str]) -> String {
     }
 }
 
-/// Why an iterative method may have diverged, given the fixed step the user chose (if any).
-fn diverged_advice(solver: &str, step: Option<f64>) -> String {
+/// Why an iterative method may have diverged, given where its step came from.
+fn diverged_advice(solver: &str, step: StepSource) -> String {
+    let data = "values large enough to overflow, or features on extremely different scales; \
+                rescale (standardise) the features and the target, or use a direct backend \
+                (`auto`, `qr`)";
+    let takes_step = takes_step(solver);
     match step {
-        Some(step) => format!(
+        StepSource::Fixed(step) => format!(
             "the fixed step {step:e} is too large for this problem: use a smaller one, or omit \
-             --step for the backend's default step"
+             it for the backend's default step"
         ),
-        None => format!(
-            "{solver} used its own step, so the cause is the data: values large enough to \
-             overflow, or features on extremely different scales; rescale (standardise) the \
-             features and the target, or use a direct backend (`auto`, `qr`)"
+        StepSource::Unknown if takes_step => format!(
+            "if its step was fixed (`with_step`, `--step`) it is too large: use a smaller step or \
+             the default; with the default step the cause is the data: {data}"
         ),
+        _ if takes_step => {
+            format!("{solver} used its default step, so the cause is the data: {data}")
+        }
+        _ => format!("{solver} has no step size to tune, so the cause is the data: {data}"),
     }
 }
 

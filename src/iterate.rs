@@ -343,7 +343,7 @@ pub fn run_from(
                 objective: state.value,
                 start: start_value,
                 // The driver does not know whether the step was the user's (`Error::with_step`).
-                step: None,
+                step: crate::error::StepSource::Unknown,
             });
         }
         if record(&state, &mut paused, false).is_break() {

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use tikhonov::Error;
+use tikhonov::error::StepSource;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tikhonov");
 
@@ -526,20 +527,34 @@ fn divergence_blames_the_step_only_when_one_was_given() {
         &["diverged", "fixed step"],
     );
     assert!(step.contains("too large"), "{step}");
-    let diverged = |solver: &str, step| Error::Diverged {
+    let diverged = |solver: &str| Error::Diverged {
         solver: solver.into(),
         iteration: 3,
         objective: f64::INFINITY,
         start: 1.0,
-        step,
+        step: StepSource::Unknown,
     };
-    for solver in ["cg", "pcg", "cd", "gd"] {
-        let m = diverged(solver, None).to_string();
-        assert!(!m.contains("step size") && !m.contains("too large"), "{m}");
+    // Backends without a step never blame one; with no --step given, neither does gd.
+    for (solver, step) in [
+        ("cg", None),
+        ("pcg", None),
+        ("cd", None),
+        ("lbfgs", None),
+        ("gd", None),
+        ("cg", Some(0.5)),
+    ] {
+        let m = diverged(solver).with_step(step).to_string();
+        assert!(
+            !m.contains("step size is") && !m.contains("too large"),
+            "{m}"
+        );
         assert!(m.contains("overflow") && m.contains("rescale"), "{m}");
     }
-    // The front end fills in the step only for backends that take one.
-    let m = diverged("gd", None).with_step(Some(0.5)).to_string();
+    for solver in ["cg", "cd"] {
+        let m = diverged(solver).to_string();
+        assert!(!m.contains("too large"), "{m}");
+    }
+    let m = diverged("gd").with_step(Some(0.5)).to_string();
     assert!(m.contains("fixed step 5e-1 is too large"), "{m}");
 }
 

@@ -586,8 +586,8 @@ impl Header {
     fn read(reader: &mut impl Read, file_len: Option<u64>) -> Result<Self, HeaderError> {
         let not_npy = |what: &str| {
             HeaderError::Format(format!(
-                "not a .npy file ({what}); write it with numpy.save (`.npz` archives, pickles and \
-                 text files are not supported)"
+                "not a valid .npy file ({what}); write it with numpy.save (`.npz` archives, pickles \
+                 and text files are not supported)"
             ))
         };
         let mut prefix = [0u8; 8];
@@ -1044,5 +1044,61 @@ mod tests {
         let p = dir.path().join("e.npy");
         write_npy_matrix(&p, Mat::<f64>::zeros(0, 3).as_ref()).unwrap();
         assert!(matches!(read_npy_matrix(&p), Err(Error::Empty { .. })));
+    }
+
+    #[test]
+    fn header_dictionaries_as_numpy_and_hands_write_them() {
+        let ok = |text: &str| parse_header(text).unwrap();
+        let h = ok("{'descr': '<f8', 'fortran_order': False, 'shape': (3, 4), }   \n");
+        assert_eq!(
+            h,
+            HeaderDict {
+                descr: "<f8".into(),
+                fortran_order: false,
+                shape: vec![3, 4]
+            }
+        );
+        let h = ok("{\"shape\":[5L],\"fortran_order\":True,\"descr\":\">f8\"}");
+        assert_eq!(
+            (h.shape, h.fortran_order, h.descr.as_str()),
+            (vec![5], true, ">f8")
+        );
+        assert_eq!(
+            ok("{'descr': '<f8', 'fortran_order': False, 'shape': ()}").shape,
+            vec![]
+        );
+        for bad in [
+            "",
+            "{",
+            "{'descr': [('a', '<f8')], 'fortran_order': False, 'shape': (3,)}",
+            "{'descr': '<f8', 'fortran_order': 0, 'shape': (3,)}",
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (-3,)}",
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (99999999999999999999999,)}",
+            "{'descr': '<f8', 'fortran_order': False}",
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), 'extra': 1}",
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (3,)} trailing",
+        ] {
+            assert!(parse_header(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn lengths_are_checked_before_anything_is_allocated() {
+        let dir = tmp();
+        let p = dir.path().join("evil.npy");
+        // A version 2 header length of 4 GiB in a 20-byte file.
+        let mut bytes = b"\x93NUMPY\x02\x00".to_vec();
+        bytes.extend(0xFFFF_FFF0u32.to_le_bytes());
+        bytes.extend(b"{}xxxxxx");
+        std::fs::write(&p, &bytes).unwrap();
+        let m = read_npy_matrix(&p).unwrap_err().to_string();
+        assert!(m.contains("4294967280") && m.contains("only 20"), "{m}");
+        // Version 4 does not exist; a file shorter than the preamble is not .npy.
+        std::fs::write(&p, b"\x93NUMPY\x04\x00\x10\x00").unwrap();
+        let m = read_npy_matrix(&p).unwrap_err().to_string();
+        assert!(m.contains("version 4.0"), "{m}");
+        std::fs::write(&p, b"\x93NUM").unwrap();
+        let m = read_npy_matrix(&p).unwrap_err().to_string();
+        assert!(m.contains("not a valid .npy file"), "{m}");
     }
 }

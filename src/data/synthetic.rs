@@ -611,17 +611,24 @@ mod tests {
                 intercept: f64::INFINITY,
                 ..base.clone()
             },
-            Synthetic {
-                n_samples: usize::MAX,
-                n_features: 2,
-                ..base.clone()
-            },
         ];
         for s in cases {
             assert!(
                 matches!(s.generate(), Err(Error::InvalidParameter { .. })),
                 "{s:?} should be rejected"
             );
+        }
+        // Sizes beyond memory (n·d overflowing included) are refused before allocating, with
+        // the memory they need.
+        for (n, d) in [(usize::MAX, 2), (1 << 40, 1 << 10)] {
+            let s = Synthetic {
+                n_samples: n,
+                n_features: d,
+                ..base.clone()
+            };
+            let e = s.generate().unwrap_err();
+            assert!(matches!(e, Error::OutOfMemory { .. }), "{e}");
+            assert!(e.to_string().contains("needs"), "{e}");
         }
     }
 }
