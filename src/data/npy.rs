@@ -431,14 +431,24 @@ impl<'p> Npy<'p> {
             .read_at(self.data_start + offset as u64, buf)
             .map_err(|source| {
                 if source.kind() == io::ErrorKind::UnexpectedEof {
-                    // `open` checked the data length against the file size, so running out
-                    // means the file changed underneath us.
+                    // `open` checked a regular file's data length against its size, so running
+                    // out means the file changed underneath us; a stream is simply truncated.
+                    let message = match self.source {
+                        Source::Sequential(_) => format!(
+                            "the stream ended before all values of shape {} were read; the data \
+                             are truncated: write the whole array with numpy.save",
+                            shape_str(&self.shape)
+                        ),
+                        #[cfg(unix)]
+                        Source::Positional(_) => "the file ended before all values were read; it \
+                                                  was probably modified while being read: read \
+                                                  it again"
+                            .into(),
+                    };
                     Error::Format {
                         path: self.path.to_path_buf(),
                         location: None,
-                        message: "the file ended before all values were read; it was probably \
-                                  modified while being read: read it again"
-                            .into(),
+                        message,
                     }
                 } else {
                     Error::Io {
