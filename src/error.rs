@@ -82,9 +82,10 @@ pub enum Error {
     /// [`Error::in_context`], which knows λ.
     #[error(
         "{solver}: the system is singular to working precision ({detail}) although λ = {lambda:e} > 0 \
-         makes it regular in exact arithmetic, so the cause is overflow or extreme scaling of the \
-         data (entries or columns many orders of magnitude apart); rescale the features and the \
-         target (e.g. standardise them){}",
+         makes it regular in exact arithmetic, so the cause is overflow or extreme scaling: of the \
+         data (entries or columns many orders of magnitude apart), or of λ itself (far beyond the \
+         data's scale); rescale the features and the target (e.g. standardise them) or choose λ \
+         on their scale{}",
         other_backends(solver, &["auto", "qr-refined"])
     )]
     SingularDespitePenalty {

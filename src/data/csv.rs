@@ -265,11 +265,24 @@ fn csv_error(path: &Path, e: ::csv::Error) -> Error {
             path: path.to_path_buf(),
             source,
         },
-        ::csv::ErrorKind::Utf8 { .. } => Error::Format {
-            path: path.to_path_buf(),
-            location: line,
-            message: "the text is not valid UTF-8; save the file as UTF-8 (or plain ASCII)".into(),
-        },
+        ::csv::ErrorKind::Utf8 { .. } => {
+            let mut magic = [0u8; 6];
+            let npy = File::open(path)
+                .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+                .is_ok()
+                && &magic == b"\x93NUMPY";
+            Error::Format {
+                path: path.to_path_buf(),
+                location: line,
+                message: if npy {
+                    "this is a NumPy .npy file, not CSV text; pass it with --x (design) or --y \
+                     (targets) instead of --data"
+                        .into()
+                } else {
+                    "the text is not valid UTF-8; save the file as UTF-8 (or plain ASCII)".into()
+                },
+            }
+        }
         other => Error::Format {
             path: path.to_path_buf(),
             location: line,

@@ -606,7 +606,14 @@ impl Header {
             .then_some(())
             .ok_or_else(|| not_npy("shorter than the 10 bytes of a .npy preamble"))?;
         if &prefix[..6] != b"\x93NUMPY" {
-            return Err(not_npy("it does not start with the bytes \\x93NUMPY"));
+            let text = prefix
+                .iter()
+                .all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace());
+            return Err(not_npy(if text {
+                "it starts like a text file; a CSV file goes with --data FILE.csv --target COL"
+            } else {
+                "it does not start with the bytes \\x93NUMPY"
+            }));
         }
         let (major, minor) = (prefix[6], prefix[7]);
         let field = match major {
