@@ -178,7 +178,8 @@ pub fn memory_needed(name: &str, n: usize, d: usize, lambda: f64) -> Option<u64>
                 memory_needed("cholesky-refined", n as usize, d as usize, lambda)?,
             );
             let dual = memory_needed("dual", n as usize, d as usize, lambda)?;
-            // auto tries the dual first for d > n at λ > 0 and falls back to the primal ones.
+            // For d > n at λ > 0 auto runs the dual, and the primal backends only if the dual
+            // fails numerically: budget the dual with room (4×) rather than the rare fallback.
             return Some(if d > n && lambda > 0.0 {
                 dual.max(primal.min(dual.saturating_mul(4)))
             } else {
