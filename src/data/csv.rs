@@ -193,6 +193,23 @@ pub fn read_csv(path: &Path, targets: &[&str]) -> Result<Dataset> {
                 ),
             ));
         }
+        if xbuf.capacity() - xbuf.len() < d {
+            // The buffer is about to grow (doubling): make sure the grown buffer and the matrix it
+            // is copied into fit in memory, rather than letting a huge file end in an abort.
+            let cells = (xbuf.len() + d).max(2 * xbuf.capacity());
+            super::check_memory(
+                || format!("reading {} ({n} rows so far, {d} features)", path.display()),
+                u64::try_from(cells).ok().and_then(|c| c.checked_mul(16)),
+                "use a smaller file, or a machine with more memory",
+            )?;
+            xbuf.try_reserve(cells - xbuf.len())
+                .map_err(|_| Error::OutOfMemory {
+                    what: format!("reading {}", path.display()),
+                    needed: (cells as u64).saturating_mul(16),
+                    available: super::available_memory().unwrap_or(0),
+                    advice: "use a smaller file, or a machine with more memory".into(),
+                })?;
+        }
         for &j in &feature_cols {
             xbuf.push(parse_cell(path, pos, &header[j], &record[j], &hint)?);
         }
