@@ -175,23 +175,33 @@ fn history_target(args: &CommonArgs) -> Result<Option<PathBuf>, Error> {
 /// Writes the history rows (`header` then `rows`) to `path`. A regular file is written to a
 /// temporary file in the same folder and renamed over it, so an existing file is replaced only
 /// by a complete history; a device or pipe (`/dev/stdout`) is written directly.
-fn write_history(path: &Path, header: &[&str], rows: &[Vec<String>]) -> Result<(), Error> {
+fn write_history(path: &Path, header: &[&str], rows: &[HistoryRow<'_>]) -> Result<(), Error> {
     let io = |source: std::io::Error| Error::Io {
         path: path.to_owned(),
         source,
     };
-    let mut text = String::new();
-    let mut w = csv::Writer::from_writer(Vec::new());
     let csv_err = |e: csv::Error| Error::Io {
         path: path.to_owned(),
         source: e.into(),
     };
+    let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(header).map_err(csv_err)?;
-    for row in rows {
-        w.write_record(row).map_err(csv_err)?;
+    for HistoryRow { target, solver, r } in rows {
+        let values = (
+            solver,
+            r.iteration,
+            r.passes,
+            r.seconds,
+            r.objective,
+            r.residual,
+        );
+        match target {
+            Some(t) => w.serialize((t, values)),
+            None => w.serialize(values),
+        }
+        .map_err(csv_err)?;
     }
-    let bytes = w.into_inner().map_err(|e| io(e.into_error()))?;
-    text.push_str(&String::from_utf8_lossy(&bytes));
+    let text = w.into_inner().map_err(|e| io(e.into_error()))?;
     let special = std::fs::metadata(path).is_ok_and(|m| !m.is_file());
     if special {
         return std::fs::write(path, text).map_err(io);
@@ -208,7 +218,7 @@ fn write_history(path: &Path, header: &[&str], rows: &[Vec<String>]) -> Result<(
             .write(true)
             .create_new(true)
             .open(&tmp)?;
-        f.write_all(text.as_bytes())?;
+        f.write_all(&text)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
     })();
@@ -218,26 +228,27 @@ fn write_history(path: &Path, header: &[&str], rows: &[Vec<String>]) -> Result<(
     written.map_err(io)
 }
 
-/// The history rows of `fits` (one per recorded step), each prefixed by `target` when given.
+/// One recorded step of one fit, for the history file.
+struct HistoryRow<'f> {
+    /// The target's name, with several targets.
+    target: Option<&'f str>,
+    solver: &'f str,
+    r: &'f tikhonov::Record,
+}
+
+/// The history rows of `fits` (one per recorded step), each with its target when given.
 fn history_rows<'f>(
     fits: impl IntoIterator<Item = (Option<&'f str>, &'f Fit)>,
-) -> Vec<Vec<String>> {
-    let mut rows = Vec::new();
-    for (target, fit) in fits {
-        for r in &fit.history {
-            let mut row: Vec<String> = target.map(str::to_owned).into_iter().collect();
-            row.extend([
-                fit.solver.clone(),
-                r.iteration.to_string(),
-                r.passes.to_string(),
-                r.seconds.to_string(),
-                r.objective.to_string(),
-                r.residual.to_string(),
-            ]);
-            rows.push(row);
-        }
-    }
-    rows
+) -> Vec<HistoryRow<'f>> {
+    fits.into_iter()
+        .flat_map(|(target, fit)| {
+            fit.history.iter().map(move |r| HistoryRow {
+                target,
+                solver: &fit.solver,
+                r,
+            })
+        })
+        .collect()
 }
 
 const HISTORY_COLUMNS: [&str; 6] = [
@@ -254,7 +265,7 @@ const HISTORY_COLUMNS: [&str; 6] = [
 fn save_history(
     path: Option<&Path>,
     multi: bool,
-    rows: &[Vec<String>],
+    rows: &[HistoryRow<'_>],
     out: &mut Output,
 ) -> Result<(), Error> {
     let Some(path) = path else { return Ok(()) };
