@@ -493,6 +493,42 @@ fn npy_from_a_pipe_is_read() {
 }
 
 #[test]
+fn npy_from_a_fifo_is_read() {
+    let files = Files::new();
+    let fifo = files.path("x.fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status();
+    if !made.is_ok_and(|s| s.success()) {
+        return; // no mkfifo on this system
+    }
+    let bytes = std::fs::read(files.path("X.npy")).unwrap();
+    let child = Command::new(BIN)
+        .args([
+            "fit",
+            "--solver",
+            "qr",
+            "--x",
+            s(&fifo),
+            "--y",
+            s(&files.path("y.npy")),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Opening a FIFO for writing waits for a reader: on a thread, so that a binary that fails
+    // before opening it fails the test instead of hanging it.
+    let writer = fifo.clone();
+    std::thread::spawn(move || {
+        if let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(&writer) {
+            let _ = f.write_all(&bytes);
+        }
+    });
+    let out = child.wait_with_output().unwrap();
+    assert_clean_stderr(&["--x FIFO"], &out);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
 fn semicolon_and_tab_separated_files_get_a_hint() {
     let files = Files::new();
     for (name, sep, needle) in [("semi.csv", ";", "`;`"), ("tab.csv", "\t", "tabs")] {
