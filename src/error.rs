@@ -51,7 +51,7 @@ pub enum Error {
     },
 
     /// A hyper-parameter outside its valid range (λ < 0, tol ≤ 0, step ≤ 0, …).
-    #[error("invalid parameter `{name}` = {}: {expected}", quote_text(value, 80))]
+    #[error("invalid parameter `{name}` = {}: {expected}", value_text(value))]
     InvalidParameter {
         /// Parameter name as the user spells it.
         name: &'static str,
@@ -408,6 +408,15 @@ pub fn quote_text(text: &str, max: usize) -> String {
         }
     }
     out
+}
+
+/// A parameter's value for a message: a long number in exponent form (`1e300`, not 301
+/// digits), anything else quoted as data.
+fn value_text(value: &str) -> String {
+    match value.parse::<f64>() {
+        Ok(x) if value.len() > 12 => format!("{x:e}"),
+        _ => quote_text(value, 80),
+    }
 }
 
 /// A path for a one-line message: control characters escaped, long paths shortened.

@@ -97,6 +97,16 @@ fn write_stdout(text: &str) -> ExitCode {
     }
 }
 
+/// A number for the table: as given when of ordinary size (`0.001`, `10`), else in exponent
+/// form (`1e308`, not 309 digits).
+fn num(x: f64) -> String {
+    if x == 0.0 || (1e-4..1e6).contains(&x.abs()) {
+        x.to_string()
+    } else {
+        format!("{x:e}")
+    }
+}
+
 /// The input files named on the command line.
 fn inputs(args: &CommonArgs) -> Vec<&Path> {
     [&args.data, &args.x, &args.y, &args.weights]
@@ -312,7 +322,11 @@ fn load(args: &CommonArgs) -> Result<Loaded, Error> {
         let y = s.y.as_mat().to_owned();
         let desc = format!(
             "built-in synthetic problem: n = {}, d = {}, κ(Xc) = {}, noise σ = {}, seed = {}",
-            spec.n_samples, spec.n_features, spec.condition, spec.noise, spec.seed
+            spec.n_samples,
+            spec.n_features,
+            num(spec.condition),
+            spec.noise,
+            spec.seed
         );
         (s.x, y, vec!["y".into()], desc)
     };
@@ -440,7 +454,7 @@ fn run_fit(args: &FitArgs, out: &mut Output) -> Result<(), Error> {
         }
         Format::Table => {
             let _ = writeln!(s, "{}", data.description);
-            let _ = writeln!(s, "lambda        {}", problem.lambda());
+            let _ = writeln!(s, "lambda        {}", num(problem.lambda()));
             print_fit(s, &fit);
         }
     }
@@ -518,7 +532,7 @@ fn run_fit_targets(
                     s,
                     "\ntarget {} (λ = {})",
                     target_label(data, t),
-                    multi.lambda(t)
+                    num(multi.lambda(t))
                 );
                 print_fit(s, fit);
             }
@@ -786,7 +800,7 @@ fn print_table(
     let _ = writeln!(
         s,
         "λ = {}, intercept {}, reference: {} (objective {:.12e})",
-        problem.lambda(),
+        num(problem.lambda()),
         if problem.fit_intercept() { "on" } else { "off" },
         c.reference.solver,
         c.reference.objective
