@@ -18,6 +18,11 @@
 //! the faer matrix (a C-order file through a blocked transpose, on several threads for large
 //! files), so only one copy is held. Files are written as C-order `<f8`, what `np.save` writes.
 //!
+//! Nothing large is allocated blindly: `.npy` lengths are checked against the file size, and the
+//! `.npy` data, the CSV row buffer and synthetic problems against the machine's available memory
+//! ([`available_memory`], [`check_memory`]) before they are allocated. Text quoted from a file in
+//! an error is shortened and its control characters escaped ([`crate::error::quote_text`]).
+//!
 //! All readers reject NaN and ±∞ (and, in CSV, empty cells): missing values must be removed or
 //! imputed before fitting, and it is far easier to say so here, with the file and position, than
 //! later with only a row index.
