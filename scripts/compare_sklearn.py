@@ -12,7 +12,7 @@ Run from anywhere (paths are relative to the crate root), after `cargo build --r
     python3 scripts/compare_sklearn.py sgd       # one sgd epoch vs one SGDRegressor epoch
     python3 scripts/compare_sklearn.py ridge --help   # options of one subcommand
 
-How it is timed (DESIGN.md §5: medians and ratios, never a single absolute time):
+How it is timed (README, "Benchmarks": medians and ratios, never a single absolute time):
 
 - tikhonov runs as `target/release/tikhonov fit --solver NAME --x X.npy --y y.npy --lambda L
   --format json` with RAYON_NUM_THREADS=2. The JSON's `fit_seconds` is the solve alone (loading
@@ -29,7 +29,7 @@ How it is timed (DESIGN.md §5: medians and ratios, never a single absolute time
   0.05) or 4 x --repeats rounds; statistics use the clean rounds when there are at least 3, and
   the output says which.
 
-Conventions (DESIGN.md §1): tikhonov minimises 1/(2n)*RSS + (lambda/2)*|w|^2 (intercept never
+Conventions (README, "The objective"): tikhonov minimises 1/(2n)*RSS + (lambda/2)*|w|^2 (intercept never
 penalised); scikit-learn's Ridge minimises RSS + alpha*|w|^2, so alpha = lambda*n gives the same w;
 SGDRegressor(penalty="l2", alpha) minimises mean(loss)/... with alpha = lambda. The relative
 residual of a solution w is our stopping quantity |grad J(w)| / |grad J(0)| with
@@ -509,7 +509,7 @@ def cmd_dual(args) -> None:
 
 
 def objective(x: np.ndarray, y: np.ndarray, lam: float, coef: np.ndarray, b: float) -> float:
-    """J(w, b) = 1/(2n)*|y - Xw - b|^2 + (lam/2)*|w|^2 (DESIGN.md section 1)."""
+    """J(w, b) = 1/(2n)*|y - Xw - b|^2 + (lam/2)*|w|^2 (README, section "The objective")."""
     r = y - x @ coef - b
     return float(r @ r / (2 * x.shape[0]) + 0.5 * lam * coef @ coef)
 

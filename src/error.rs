@@ -51,7 +51,7 @@ pub enum Error {
     },
 
     /// A hyper-parameter outside its valid range (λ < 0, tol ≤ 0, step ≤ 0, …).
-    #[error("invalid parameter `{name}` = {value}: {expected}")]
+    #[error("invalid parameter `{name}` = {}: {expected}", value_text(value))]
     InvalidParameter {
         /// Parameter name as the user spells it.
         name: &'static str,
@@ -62,10 +62,13 @@ pub enum Error {
     },
 
     /// The linear system is singular to working precision.
+    ///
+    /// The message names the likely cause for the backend that found it (dependent columns at
+    /// λ = 0, a squared condition number for the Gram-matrix backends, the kernel's rank for
+    /// `dual`); [`Error::in_context`] turns it into [`Error::SingularDespitePenalty`] when λ > 0.
     #[error(
-        "{solver}: the system is singular to working precision ({detail}); this usually means λ = 0 \
-         with linearly dependent (or constant) feature columns: use λ > 0, drop the dependent \
-         columns, or use a solver that returns the minimum-norm solution"
+        "{solver}: the system is singular to working precision ({detail}); {}",
+        singular_advice(solver)
     )]
     Singular {
         /// The backend that found it.
@@ -74,12 +77,32 @@ pub enum Error {
         detail: String,
     },
 
+    /// A system that λ > 0 makes non-singular in exact arithmetic was singular in floating point:
+    /// the data overflow or are extremely scaled. Made from [`Error::Singular`] by
+    /// [`Error::in_context`], which knows λ.
+    #[error(
+        "{solver}: the system is singular to working precision ({detail}) although λ = {lambda:e} > 0 \
+         makes it regular in exact arithmetic, so the cause is overflow or extreme scaling: of the \
+         data (entries or columns many orders of magnitude apart), or of λ itself (far beyond the \
+         data's scale); rescale the features and the target (e.g. standardise them) or choose λ \
+         on their scale{}",
+        other_backends(solver, &["auto", "qr-refined"])
+    )]
+    SingularDespitePenalty {
+        /// The backend that found it.
+        solver: String,
+        /// What it saw (pivot, threshold).
+        detail: String,
+        /// The penalty of the problem.
+        lambda: f64,
+    },
+
     /// The system can be factored but the answer would have too few correct digits.
     #[error(
         "{solver}: the system is too ill-conditioned (condition estimate {condition:.3e}, so fewer \
-         than {min_digits} correct digits can be guaranteed); use `auto` or `qr-refined` \
-         (refinement in extended precision recovers the digits), `svd` for the minimum-norm \
-         solution of a (nearly) rank-deficient design, or increase λ"
+         than {min_digits} correct digits can be guaranteed){}, `svd` for the minimum-norm \
+         solution of a (nearly) rank-deficient design, or increase λ",
+        other_backends(solver, &["auto", "qr-refined"])
     )]
     IllConditioned {
         /// The backend that refused.
@@ -91,9 +114,13 @@ pub enum Error {
     },
 
     /// An iterative method blew up.
+    ///
+    /// `step` says where its step size came from: only a fixed step makes "the step is too large"
+    /// the diagnosis. The driver ([`crate::iterate::run`]) does not know and says
+    /// [`StepSource::Unknown`]; a front end that does fills it in with [`Error::with_step`].
     #[error(
-        "{solver} diverged at iteration {iteration} (objective {objective:e}, started at {start:e}); \
-         the step size is too large for this problem: use a smaller step, or the backend's default step (1/L for gd)"
+        "{solver} diverged at iteration {iteration} (objective {objective:e}, started at {start:e}); {}",
+        diverged_advice(solver, *step)
     )]
     Diverged {
         /// The backend.
@@ -104,10 +131,12 @@ pub enum Error {
         objective: f64,
         /// Objective at the start.
         start: f64,
+        /// Where the step size came from.
+        step: StepSource,
     },
 
     /// A factorisation failed for a reason other than singularity (e.g. an SVD that did not converge).
-    #[error("{solver}: {detail}")]
+    #[error("{solver}: {}", without_self_advice(solver, detail))]
     Numerical {
         /// The backend.
         solver: String,
@@ -116,7 +145,7 @@ pub enum Error {
     },
 
     /// A solver name the registry does not know.
-    #[error("unknown solver `{name}`; known solvers: {known}")]
+    #[error("unknown solver `{}`; known solvers: {known}", quote_text(name, 40))]
     UnknownSolver {
         /// The name asked for.
         name: String,
@@ -125,7 +154,7 @@ pub enum Error {
     },
 
     /// A file could not be read.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {}", path_text(path), io_advice(source))]
     Io {
         /// The file.
         path: PathBuf,
@@ -134,8 +163,37 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A request that needs more memory than the machine has available.
+    #[error(
+        "{what} needs {} of memory but only {} is available; {advice}",
+        if *needed == u64::MAX { "more than 18 EB (its size overflows)".to_string() } else { format!("about {}", bytes(*needed)) },
+        bytes(*available)
+    )]
+    OutOfMemory {
+        /// What was asked for, e.g. "the built-in problem with n = 100000000, d = 100".
+        what: String,
+        /// Bytes it needs (an estimate; `u64::MAX` when the size overflows).
+        needed: u64,
+        /// Bytes available (`MemAvailable` of /proc/meminfo).
+        available: u64,
+        /// What to do instead.
+        advice: String,
+    },
+
+    /// One target of a multi-target fit failed.
+    #[error("target {index} (`{name}`): {source}")]
+    Target {
+        /// 0-based index of the target.
+        index: usize,
+        /// Its name (the CSV column, or `column t of FILE`).
+        name: String,
+        /// What went wrong for it.
+        #[source]
+        source: Box<Error>,
+    },
+
     /// A file could be read but its content is not what was expected.
-    #[error("{}{}: {message}", path.display(), location.as_deref().map(|l| format!(", {l}")).unwrap_or_default())]
+    #[error("{}{}: {message}", path_text(path), location.as_deref().map(|l| format!(", {l}")).unwrap_or_default())]
     Format {
         /// The file.
         path: PathBuf,
@@ -157,7 +215,8 @@ impl Error {
                 | Error::InvalidWeights { .. }
                 | Error::Io { .. }
                 | Error::Format { .. }
-        )
+                | Error::OutOfMemory { .. }
+        ) || matches!(self, Error::Target { source, .. } if source.is_data_error())
     }
 
     /// `true` for numerical failures: singular or ill-conditioned systems, divergence.
@@ -165,10 +224,47 @@ impl Error {
         matches!(
             self,
             Error::Singular { .. }
+                | Error::SingularDespitePenalty { .. }
                 | Error::IllConditioned { .. }
                 | Error::Diverged { .. }
                 | Error::Numerical { .. }
-        )
+        ) || matches!(self, Error::Target { source, .. } if source.is_numerical())
+    }
+
+    /// The error with what the caller knows about the problem: a [`Error::Singular`] at λ > 0
+    /// becomes [`Error::SingularDespitePenalty`] (the advice for λ = 0 would mislead).
+    pub fn in_context(self, lambda: f64) -> Self {
+        match self {
+            Error::Singular { solver, detail } if lambda > 0.0 => Error::SingularDespitePenalty {
+                solver,
+                detail,
+                lambda,
+            },
+            other => other,
+        }
+    }
+
+    /// The error with the fixed step size the user gave (`None`: the backend's own step, or it
+    /// has none): a [`Error::Diverged`] then blames the step only if there was one.
+    pub fn with_step(self, step: Option<f64>) -> Self {
+        match self {
+            Error::Diverged {
+                solver,
+                iteration,
+                objective,
+                start,
+                step: StepSource::Unknown,
+            } => Error::Diverged {
+                iteration,
+                objective,
+                start,
+                step: step
+                    .filter(|_| takes_step(&solver))
+                    .map_or(StepSource::Own, StepSource::Fixed),
+                solver,
+            },
+            other => other,
+        }
     }
 
     /// An invalid parameter: its name, the value given, and what is expected instead.
@@ -183,4 +279,161 @@ impl Error {
             expected: expected.into(),
         }
     }
+}
+
+/// The backends with a step size a user can fix (`SolverOptions::step`, `--step`).
+fn takes_step(solver: &str) -> bool {
+    matches!(solver, "gd" | "sgd" | "sag" | "saga" | "svrg")
+}
+
+/// Where the step size of a diverged iterative method came from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StepSource {
+    /// Not known where the error was made (the iteration driver).
+    Unknown,
+    /// The backend's own step (1/L, a schedule), or a backend without a step size.
+    Own,
+    /// A fixed step the user chose.
+    Fixed(f64),
+}
+
+/// What a singular system means for the backend that found it.
+fn singular_advice(solver: &str) -> String {
+    let base = solver.split(':').next_back().unwrap_or(solver);
+    match base {
+        "dual" => "the dual's centred n × n kernel has rank at most min(n − 1, d) < n by \
+                   construction, so it needs λ > 0; use λ > 0 or a primal backend (`auto`, `qr`)"
+            .into(),
+        "cholesky" | "cholesky-refined" | "normal" => format!(
+            "{base} factors the Gram matrix, which squares the condition number, so an \
+             ill-conditioned design (κ(X)² beyond 1/ε ≈ 4.5e15) fails here as well as linearly \
+             dependent (or constant) columns at λ = 0; use `auto` or `qr-refined` (they factor X \
+             itself), `svd` for the minimum-norm solution, or λ > 0"
+        ),
+        _ => format!(
+            "at λ = 0 this means linearly dependent (or constant) feature columns, or fewer \
+             samples than features: use λ > 0, drop the dependent columns{}",
+            if base == "svd" {
+                String::new()
+            } else {
+                ", or `svd` for the minimum-norm solution".into()
+            }
+        ),
+    }
+}
+
+/// `; use `a` or `b`` for the backends in `candidates` other than `solver` itself (no backend
+/// advises itself).
+fn other_backends(solver: &str, candidates: &[&str]) -> String {
+    let base = solver.split(':').next_back().unwrap_or(solver);
+    let others: Vec<String> = candidates
+        .iter()
+        .filter(|&&c| c != base && c != solver)
+        .map(|c| format!("`{c}`"))
+        .collect();
+    match others.as_slice() {
+        [] => String::new(),
+        [one] => format!(", or use {one}"),
+        many => format!(", or use {}", many.join(" or ")),
+    }
+}
+
+/// Why an iterative method may have diverged, given where its step came from.
+fn diverged_advice(solver: &str, step: StepSource) -> String {
+    let data = "values large enough to overflow, or features on extremely different scales; \
+                rescale (standardise) the features and the target, or use a direct backend \
+                (`auto`, `qr`)";
+    let takes_step = takes_step(solver);
+    match step {
+        StepSource::Fixed(step) => format!(
+            "the fixed step {step:e} is too large for this problem: use a smaller one, or omit \
+             it for the backend's default step"
+        ),
+        StepSource::Unknown if takes_step => format!(
+            "if its step was fixed (`with_step`, `--step`) it is too large: use a smaller step or \
+             the default; with the default step the cause is the data: {data}"
+        ),
+        _ if takes_step => {
+            format!("{solver} used its default step, so the cause is the data: {data}")
+        }
+        _ => format!("{solver} has no step size to tune, so the cause is the data: {data}"),
+    }
+}
+
+/// A numerical failure's detail without advice to use the backend that failed.
+fn without_self_advice(solver: &str, detail: &str) -> String {
+    let base = solver.split(':').next_back().unwrap_or(solver);
+    if base == "qr" || base == "qr-refined" {
+        detail.replace("try `qr`", "try `svd`, `auto`")
+    } else {
+        detail.to_owned()
+    }
+}
+
+/// A byte count for messages: `3.2 GB`, `512 MB`.
+pub fn bytes(n: u64) -> String {
+    let units = [
+        ("EB", 1e18),
+        ("PB", 1e15),
+        ("TB", 1e12),
+        ("GB", 1e9),
+        ("MB", 1e6),
+        ("kB", 1e3),
+    ];
+    for (unit, size) in units {
+        if n as f64 >= size {
+            return format!("{:.1} {unit}", n as f64 / size);
+        }
+    }
+    format!("{n} bytes")
+}
+
+/// `text` made safe to print in a one-line message: control characters (newlines, escapes, NUL,
+/// bidirectional overrides) escaped as `\u{..}`-style sequences, and at most `max` characters
+/// kept, the rest replaced by `…` and the total length. Data from files go through this before
+/// they are quoted in an error.
+pub fn quote_text(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    let total = text.chars().count();
+    for (shown, c) in text.chars().enumerate() {
+        if shown >= max {
+            out.push_str(&format!("… ({total} characters)"));
+            return out;
+        }
+        if c.is_control()
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+        {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A parameter's value for a message: a long number in exponent form (`1e300`, not 301
+/// digits), anything else quoted as data.
+fn value_text(value: &str) -> String {
+    match value.parse::<f64>() {
+        Ok(x) if value.len() > 12 => format!("{x:e}"),
+        _ => quote_text(value, 80),
+    }
+}
+
+/// A path for a one-line message: control characters escaped, long paths shortened.
+fn path_text(path: &std::path::Path) -> String {
+    quote_text(&path.display().to_string(), 160)
+}
+
+/// An I/O error with what to do about the common kinds.
+fn io_advice(e: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    let advice = match e.kind() {
+        ErrorKind::NotFound => "; check the path",
+        ErrorKind::PermissionDenied => "; check the file's permissions",
+        ErrorKind::IsADirectory => "; give a file, not a directory",
+        ErrorKind::StorageFull => "; free some space or write elsewhere",
+        _ => "",
+    };
+    format!("{}{advice}", quote_text(&e.to_string(), 200))
 }

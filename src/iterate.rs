@@ -94,14 +94,18 @@ impl IterationControl {
 
     /// Stops (unconverged) once the solve has run for `seconds`.
     pub fn time_limit(mut self, seconds: f64) -> Result<Self> {
-        if !(seconds.is_finite() && seconds > 0.0) {
+        if seconds.is_nan() || seconds <= 0.0 {
             return Err(Error::invalid(
                 "time_limit",
                 seconds,
                 "a positive number of seconds",
             ));
         }
-        self.time_limit = Some(Duration::from_secs_f64(seconds));
+        // A budget beyond what a Duration (or an Instant after it) can hold, ∞ included, is no
+        // budget at all; 1e9 s (32 years) is far below both limits.
+        self.time_limit = Duration::try_from_secs_f64(seconds)
+            .ok()
+            .filter(|d| *d <= Duration::from_secs(1_000_000_000));
         Ok(self)
     }
 
@@ -393,6 +397,8 @@ pub fn run_from(
                 iteration: state.iteration,
                 objective: state.value,
                 start: start_value,
+                // The driver does not know whether the step was the user's (`Error::with_step`).
+                step: crate::error::StepSource::Unknown,
             });
         }
         if record(&state, &mut paused, false).is_break() {

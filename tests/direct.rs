@@ -6,7 +6,7 @@
 //!    (J is unchanged by the substitution, and the minimum-norm split of w between two equal
 //!    columns is the even one);
 //! 2. stacking [X; X] (and y, s twice) leaves w and b unchanged: S doubles with the loss, so with
-//!    the 1/(2S) convention of DESIGN.md λ stays the same;
+//!    the 1/(2S) convention of the README ("The objective") λ stays the same;
 //! 3. zero sample weights are the same as dropping those rows;
 //! 4. several targets with one λ per target (`Solver::solve_targets`) equal separate fits;
 //! 5. at λ = 0 on a rank-deficient design, `svd` and `auto` return the minimum-norm least-squares

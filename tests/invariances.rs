@@ -1,4 +1,4 @@
-//! Invariances of the ridge solution (DESIGN.md §4) and the λ mappings of DESIGN.md §1 that can
+//! Invariances of the ridge solution and the λ mappings of the README's "The objective" table that can
 //! be checked without external libraries, for the direct backends `cholesky` and `qr`.
 //!
 //! # Tolerances
@@ -612,14 +612,14 @@ proptest! {
         check_lambda_zero_without_intercept_is_least_squares(case)?;
     }
 
-    /// DESIGN.md §1: minimising 1/(2m)·RSS + λ'/(2m)·‖θ‖² (no intercept, no weights) is solving
+    /// README, "The objective": minimising 1/(2m)·RSS + λ'/(2m)·‖θ‖² (no intercept, no weights) is solving
     /// (XᵀX + λ'I)θ = Xᵀy, which tikhonov does at λ = λ'/n.
     #[test]
     fn rss_over_2m_convention_is_lambda_times_n(case in case()) {
         check_rss_over_2m_convention_is_lambda_times_n(case)?;
     }
 
-    /// DESIGN.md §1: scikit-learn's `Ridge(alpha)` minimises ‖y − Xw − b‖²_S + α‖w‖², whose
+    /// README, "The objective": scikit-learn's `Ridge(alpha)` minimises ‖y − Xw − b‖²_S + α‖w‖², whose
     /// solution is (XcᵀSXc + αI)w = XcᵀS·yc, b = ȳ − x̄ᵀw (weighted centring); tikhonov gives
     /// it at λ = α/S. The normal equations are formed and solved here with faer.
     #[test]
@@ -627,7 +627,7 @@ proptest! {
         check_sklearn_ridge_alpha_is_lambda_times_s(case)?;
     }
 
-    /// DESIGN.md §1: scikit-learn's `SGDRegressor(penalty="l2", alpha)` minimises
+    /// README, "The objective": scikit-learn's `SGDRegressor(penalty="l2", alpha)` minimises
     /// (1/n)·Σ ½(yᵢ − xᵢᵀw − b)² + (α/2)‖w‖², which is J itself at λ = α: the two objectives agree
     /// at every (w, b) (here with weights too, sample_weight-style), up to summation rounding.
     #[test]

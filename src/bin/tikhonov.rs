@@ -1,11 +1,19 @@
 //! `tikhonov`: compare ridge solvers on one problem, or fit with one of them.
 //!
 //! The front end only parses, loads, calls the library and prints; no mathematics lives here.
+//! Output is assembled in memory and written once at the end: a closed pipe (`tikhonov | head`)
+//! ends the program quietly, any other write error is a one-line error. Every error is one line
+//! on stderr, bounded in length ([`args::bounded`]).
 
+#[path = "cli/args.rs"]
+mod args;
+
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use args::{COMPARE_TIME_LIMIT, Command, CommonArgs, CompareArgs, FitArgs, Format, Parsed};
 use faer::{Col, Mat};
 use serde_json::{Value, json};
 use tikhonov::compare::{self, Comparison};
@@ -13,145 +21,46 @@ use tikhonov::data::{self, Synthetic};
 use tikhonov::solvers::{self, Solver, SolverOptions};
 use tikhonov::{Error, Fit, MultiRidgeProblem, RidgeProblem};
 
-/// Compare L2-regularised regression solvers, or fit one.
-///
-/// Without a subcommand, runs `compare` (on a built-in synthetic problem unless data are given).
-#[derive(Parser, Debug)]
-#[command(name = "tikhonov", version, args_conflicts_with_subcommands = true)]
-struct Cli {
-    #[command(subcommand)]
-    command: Option<Command>,
-    #[command(flatten)]
-    compare: CompareArgs,
-}
-
-#[derive(Subcommand, Debug)]
-enum Command {
-    /// Run several solvers on one problem against a reference and tabulate how they agree.
-    Compare(CompareArgs),
-    /// Fit with one solver and print the model.
-    Fit(FitArgs),
-}
-
-#[derive(Args, Debug)]
-struct CompareArgs {
-    /// Comma-separated solver names, or `all` [default: every backend suited to the data's
-    /// shape: all but `dual` when n > d, whose n × n kernel then costs O(n³) for nothing].
-    #[arg(long, value_delimiter = ',')]
-    solvers: Option<Vec<String>>,
-    /// The solver whose answer the others are measured against.
-    #[arg(long, default_value = "qr")]
-    reference: String,
-    #[command(flatten)]
-    common: CommonArgs,
-}
-
-#[derive(Args, Debug)]
-struct FitArgs {
-    /// The backend to use (`auto` picks a direct backend and the output names the one it ran).
-    #[arg(long, default_value = "auto")]
-    solver: String,
-    #[command(flatten)]
-    common: CommonArgs,
-}
-
-#[derive(Args, Debug)]
-struct CommonArgs {
-    /// CSV file with a header row (use with --target).
-    #[arg(long, value_name = "FILE.csv", conflicts_with_all = ["x", "y"], requires = "target")]
-    data: Option<PathBuf>,
-    /// Name of the target column in the CSV, or several (`--targets a,b,c`, `fit` only); every
-    /// other column is a feature.
-    #[arg(
-        long,
-        visible_alias = "targets",
-        value_name = "COL",
-        value_delimiter = ','
-    )]
-    target: Vec<String>,
-    /// Design matrix X as a 2-D float64 .npy file (use with --y).
-    #[arg(long, value_name = "X.npy", requires = "y")]
-    x: Option<PathBuf>,
-    /// Targets y as a float64 .npy file: 1-D, or 2-D (n × k) for k targets (`fit` only).
-    #[arg(long, value_name = "y.npy", requires = "x")]
-    y: Option<PathBuf>,
-    /// Sample weights as a 1-D float64 .npy file.
-    #[arg(long, value_name = "w.npy")]
-    weights: Option<PathBuf>,
-    /// Penalty λ of J = 1/(2S)·Σsᵢrᵢ² + (λ/2)‖w‖² (scikit-learn's Ridge alpha = λ·S); with
-    /// several targets, one λ for all or a comma-separated list with one per target.
-    #[arg(
-        long,
-        default_value = "1e-3",
-        value_delimiter = ',',
-        allow_negative_numbers = true
-    )]
-    lambda: Vec<f64>,
-    /// Fit the model through the origin (no intercept).
-    #[arg(long)]
-    no_intercept: bool,
-    /// Relative tolerance ‖∇J(w)‖ ≤ tol·‖∇J(w₀)‖ for iterative solvers.
-    #[arg(long, allow_negative_numbers = true)]
-    tol: Option<f64>,
-    /// Iteration (epoch) budget for iterative solvers.
-    #[arg(long)]
-    max_iter: Option<usize>,
-    /// Wall-time budget in seconds for iterative solvers.
-    #[arg(long, allow_negative_numbers = true)]
-    time_limit: Option<f64>,
-    /// Fixed step size for gradient methods (default: 1/L, or a decaying schedule for sgd).
-    #[arg(long, allow_negative_numbers = true)]
-    step: Option<f64>,
-    /// Seed of stochastic solvers and of the built-in problem.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Built-in problem: number of samples.
-    #[arg(long, default_value_t = 10_000)]
-    n: usize,
-    /// Built-in problem: number of features.
-    #[arg(long, default_value_t = 50)]
-    d: usize,
-    /// Built-in problem: condition number of the centred design.
-    #[arg(long, default_value_t = 10.0)]
-    condition: f64,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    format: Format,
-    /// Write every recorded step of the iterative solvers to this CSV (columns: solver,
-    /// iteration, passes, seconds, objective, residual).
-    #[arg(long, value_name = "FILE.csv")]
-    history: Option<PathBuf>,
-    /// With --history: record every k-th iteration (and the first and last).
-    #[arg(long, value_name = "K", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
-    record_every: u64,
-}
-
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-enum Format {
-    Table,
-    Json,
-}
-
 /// Data owned by the front end; the problem borrows from it.
 struct Loaded {
     x: Mat<f64>,
     /// n × k, one column per target.
     y: Mat<f64>,
+    /// One name per target: the CSV column, or `column t of FILE` for a 2-D .npy.
+    target_names: Vec<String>,
     weights: Option<Col<f64>>,
     description: String,
 }
 
+/// What a run prints: stdout text and stderr notes (warnings), written when it ends.
+#[derive(Default)]
+struct Output {
+    stdout: String,
+    notes: Vec<String>,
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
-        Some(Command::Fit(args)) => run_fit(&args),
-        Some(Command::Compare(args)) => run_compare(&args),
-        None => run_compare(&cli.compare),
+    let cli = match args::parse(std::env::args_os()) {
+        Ok(Parsed::Run(cli)) => cli,
+        Ok(Parsed::Print(text)) => return write_stdout(&text),
+        Err(line) => {
+            report(&format!("error: {line}"));
+            return ExitCode::from(2);
+        }
     };
+    let mut out = Output::default();
+    let result = match &cli.command {
+        Some(Command::Fit(a)) => run_fit(a, &mut out),
+        Some(Command::Compare(a)) => run_compare(a, &mut out),
+        None => run_compare(&cli.compare, &mut out),
+    };
+    for note in &out.notes {
+        report(note);
+    }
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => write_stdout(&out.stdout),
         Err(e) => {
-            eprintln!("error: {e}");
+            report(&format!("error: {e}"));
             // 1 for bad data or a numerical failure, 2 for bad usage (as clap does).
             if e.is_data_error() || e.is_numerical() {
                 ExitCode::from(1)
@@ -162,17 +71,245 @@ fn main() -> ExitCode {
     }
 }
 
+/// One line on stderr, bounded; a stderr that cannot be written to is ignored (there is nowhere
+/// else to say it).
+fn report(line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{}", args::bounded(line));
+}
+
+/// Writes `text` to stdout: success, a quiet success when the reader has gone (a closed pipe),
+/// or a one-line error (e.g. a full disk) with exit code 1.
+fn write_stdout(text: &str) -> ExitCode {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            report(&format!(
+                "error: cannot write the output to stdout ({e}); redirect it to a file on a disk \
+                 with free space, or to a pipe"
+            ));
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// A number for the table: as given when of ordinary size (`0.001`, `10`), else in exponent
+/// form (`1e308`, not 309 digits).
+fn num(x: f64) -> String {
+    if x == 0.0 || (1e-4..1e6).contains(&x.abs()) {
+        x.to_string()
+    } else {
+        format!("{x:e}")
+    }
+}
+
+/// The input files named on the command line.
+fn inputs(args: &CommonArgs) -> Vec<&Path> {
+    [&args.data, &args.x, &args.y, &args.weights]
+        .into_iter()
+        .filter_map(|p| p.as_deref())
+        .collect()
+}
+
+/// Where `--history` will be written, checked before anything is computed: it must not be (a
+/// link to, or a hard link of) an input, and its folder must exist.
+fn history_target(args: &CommonArgs) -> Result<Option<PathBuf>, Error> {
+    let Some(path) = &args.history else {
+        return Ok(None);
+    };
+    let refuse = |input: &Path| Error::InvalidParameter {
+        name: "history",
+        value: path.display().to_string(),
+        expected: format!(
+            "a new file, not the input {} (writing the history would destroy it); choose \
+             another name",
+            input.display()
+        ),
+    };
+    // Resolve links so that writing replaces what the link points to, not the link.
+    let resolved = match std::fs::canonicalize(path) {
+        Ok(p) => p,
+        Err(_) => {
+            let parent = match path.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => Path::new("."),
+            };
+            let dir = std::fs::canonicalize(parent).map_err(|e| Error::InvalidParameter {
+                name: "history",
+                value: path.display().to_string(),
+                expected: format!(
+                    "a file in an existing folder, but {} cannot be used ({e}); create the \
+                     folder or choose another path",
+                    parent.display()
+                ),
+            })?;
+            match path.file_name() {
+                Some(name) => dir.join(name),
+                None => {
+                    return Err(Error::InvalidParameter {
+                        name: "history",
+                        value: path.display().to_string(),
+                        expected: "a file name such as steps.csv".into(),
+                    });
+                }
+            }
+        }
+    };
+    let history_meta = std::fs::metadata(&resolved).ok();
+    if history_meta.as_ref().is_some_and(|m| m.is_dir()) {
+        return Err(Error::InvalidParameter {
+            name: "history",
+            value: path.display().to_string(),
+            expected: "a file name, not a directory (e.g. DIR/steps.csv)".into(),
+        });
+    }
+    for input in inputs(args) {
+        if std::fs::canonicalize(input).is_ok_and(|p| p == resolved) {
+            return Err(refuse(input));
+        }
+        #[cfg(unix)]
+        if let (Some(h), Ok(i)) = (&history_meta, std::fs::metadata(input)) {
+            use std::os::unix::fs::MetadataExt;
+            if h.dev() == i.dev() && h.ino() == i.ino() {
+                return Err(refuse(input));
+            }
+        }
+    }
+    Ok(Some(resolved))
+}
+
+/// Writes the history rows (`header` then `rows`) to `path`. A regular file is written to a
+/// temporary file in the same folder and renamed over it, so an existing file is replaced only
+/// by a complete history; a device or pipe (`/dev/stdout`) is written directly.
+fn write_history(path: &Path, header: &[&str], rows: &[HistoryRow<'_>]) -> Result<(), Error> {
+    let io = |source: std::io::Error| Error::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let csv_err = |e: csv::Error| Error::Io {
+        path: path.to_owned(),
+        source: e.into(),
+    };
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(header).map_err(csv_err)?;
+    for HistoryRow { target, solver, r } in rows {
+        let values = (
+            solver,
+            r.iteration,
+            r.passes,
+            r.seconds,
+            r.objective,
+            r.residual,
+        );
+        match target {
+            Some(t) => w.serialize((t, values)),
+            None => w.serialize(values),
+        }
+        .map_err(csv_err)?;
+    }
+    let text = w.into_inner().map_err(|e| io(e.into_error()))?;
+    let special = std::fs::metadata(path).is_ok_and(|m| !m.is_file());
+    if special {
+        return std::fs::write(path, text).map_err(io);
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let tmp = dir.join(format!(
+        ".{}.tikhonov-{}.tmp",
+        name.as_deref().unwrap_or("history"),
+        std::process::id()
+    ));
+    let written = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        f.write_all(&text)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written.map_err(io)
+}
+
+/// One recorded step of one fit, for the history file.
+struct HistoryRow<'f> {
+    /// The target's name, with several targets.
+    target: Option<&'f str>,
+    solver: &'f str,
+    r: &'f tikhonov::Record,
+}
+
+/// The history rows of `fits` (one per recorded step), each with its target when given.
+fn history_rows<'f>(
+    fits: impl IntoIterator<Item = (Option<&'f str>, &'f Fit)>,
+) -> Vec<HistoryRow<'f>> {
+    fits.into_iter()
+        .flat_map(|(target, fit)| {
+            fit.history.iter().map(move |r| HistoryRow {
+                target,
+                solver: &fit.solver,
+                r,
+            })
+        })
+        .collect()
+}
+
+const HISTORY_COLUMNS: [&str; 6] = [
+    "solver",
+    "iteration",
+    "passes",
+    "seconds",
+    "objective",
+    "residual",
+];
+
+/// Writes the history if there is something to write; otherwise leaves any existing file alone
+/// and says so.
+fn save_history(
+    path: Option<&Path>,
+    multi: bool,
+    rows: &[HistoryRow<'_>],
+    out: &mut Output,
+) -> Result<(), Error> {
+    let Some(path) = path else { return Ok(()) };
+    if rows.is_empty() {
+        out.notes.push(format!(
+            "note: {} not written: no iterative backend recorded a step (direct backends have \
+             no iterations); add an iterative backend such as `cg` to record one",
+            path.display()
+        ));
+        return Ok(());
+    }
+    let mut header: Vec<&str> = if multi { vec!["target"] } else { vec![] };
+    header.extend(HISTORY_COLUMNS);
+    write_history(path, &header, rows)
+}
+
 fn load(args: &CommonArgs) -> Result<Loaded, Error> {
-    let (x, y, description) = if let Some(path) = &args.data {
+    let (x, y, target_names, description) = if let Some(path) = &args.data {
         // clap guarantees --target with --data.
         let targets: Vec<&str> = args.target.iter().map(String::as_str).collect();
         let ds = data::read_csv(path, &targets)?;
         let desc = format!("{} (target `{}`)", path.display(), targets.join("`, `"));
-        (ds.x, ds.y, desc)
+        (ds.x, ds.y, ds.target_names, desc)
     } else if let (Some(xp), Some(yp)) = (&args.x, &args.y) {
         let x = data::read_npy_matrix(xp)?;
         let y = data::read_npy_matrix(yp)?;
-        (x, y, format!("{} / {}", xp.display(), yp.display()))
+        let names = if y.ncols() == 1 {
+            vec![yp.display().to_string()]
+        } else {
+            (0..y.ncols())
+                .map(|t| format!("column {t} of {}", yp.display()))
+                .collect()
+        };
+        (x, y, names, format!("{} / {}", xp.display(), yp.display()))
     } else {
         let spec = Synthetic {
             n_samples: args.n,
@@ -185,9 +322,13 @@ fn load(args: &CommonArgs) -> Result<Loaded, Error> {
         let y = s.y.as_mat().to_owned();
         let desc = format!(
             "built-in synthetic problem: n = {}, d = {}, κ(Xc) = {}, noise σ = {}, seed = {}",
-            spec.n_samples, spec.n_features, spec.condition, spec.noise, spec.seed
+            spec.n_samples,
+            spec.n_features,
+            num(spec.condition),
+            spec.noise,
+            spec.seed
         );
-        (s.x, y, desc)
+        (s.x, y, vec!["y".into()], desc)
     };
     let weights = args
         .weights
@@ -197,8 +338,9 @@ fn load(args: &CommonArgs) -> Result<Loaded, Error> {
     Ok(Loaded {
         x,
         y,
+        target_names,
         weights,
-        description,
+        description: args::bounded(&description),
     })
 }
 
@@ -245,25 +387,23 @@ fn multi_problem<'a>(data: &'a Loaded, args: &CommonArgs) -> Result<MultiRidgePr
     b.build()
 }
 
-fn options(args: &CommonArgs) -> SolverOptions {
+/// The solver options of the command line; `default_time_limit` applies when no budget was given.
+fn options(args: &CommonArgs, default_time_limit: Option<f64>) -> SolverOptions {
     SolverOptions {
         tol: args.tol,
         max_iter: args.max_iter,
-        time_limit: args.time_limit,
+        time_limit: args.time_limit.or(default_time_limit),
         step: args.step,
         seed: Some(args.seed),
         // Recording costs a little time (excluded from the timings), so only when asked.
-        record_every: if args.history.is_some() {
-            usize::try_from(args.record_every).unwrap_or(usize::MAX)
-        } else {
-            0
-        },
+        record_every: args.record_every(),
         ..SolverOptions::default()
     }
 }
 
 /// Builds `name` from the command line's options, refusing one it does not use. `--seed` has a
-/// default, so it only counts as given to the backends that sample.
+/// default, so it only counts as given to the backends that sample; `--history` turns recording
+/// on, which a direct backend has nothing for (reported when the history is written).
 fn build_backend(name: &str, opts: &SolverOptions) -> Result<Box<dyn Solver>, Error> {
     let registry = solvers::Registry::builtin();
     let info = registry.get(name)?;
@@ -271,19 +411,28 @@ fn build_backend(name: &str, opts: &SolverOptions) -> Result<Box<dyn Solver>, Er
     if !info.options.contains("seed") {
         opts.seed = None;
     }
+    if !info.options.contains("record_every") {
+        opts.record_every = 0;
+    }
     info.build_checked(&opts)
 }
 
 /// Builds each of `names` with the options it takes (one set of options is meant for several
-/// backends), refusing an option that none of them takes.
-fn build_backends(names: &[String], opts: &SolverOptions) -> Result<Vec<Box<dyn Solver>>, Error> {
+/// backends), refusing an option the user gave that none of them takes (`defaulted` names the
+/// options the front end set itself, such as `compare`'s default time limit, and `--seed`).
+fn build_backends(
+    names: &[String],
+    opts: &SolverOptions,
+    defaulted: &[&str],
+) -> Result<Vec<Box<dyn Solver>>, Error> {
     let registry = solvers::Registry::builtin();
     let infos = names
         .iter()
         .map(|n| registry.get(n))
         .collect::<Result<Vec<_>, _>>()?;
     for option in opts.given() {
-        if option != "seed" && !infos.iter().any(|i| i.options.contains(option)) {
+        let users = option != "seed" && !defaulted.contains(&option);
+        if users && !infos.iter().any(|i| i.options.contains(option)) {
             return Err(Error::invalid(
                 option,
                 format!("given to {}", names.join(", ")),
@@ -294,87 +443,116 @@ fn build_backends(names: &[String], opts: &SolverOptions) -> Result<Vec<Box<dyn 
     infos.iter().map(|i| i.build_applicable(opts)).collect()
 }
 
-/// Writes the recorded steps of `fits` to `path`, one row per step.
-fn write_history<'f>(path: &Path, fits: impl IntoIterator<Item = &'f Fit>) -> Result<(), Error> {
-    let io = |e: csv::Error| Error::Io {
-        path: path.to_owned(),
-        source: e.into(),
-    };
-    let mut out = csv::Writer::from_path(path).map_err(io)?;
-    out.write_record([
-        "solver",
-        "iteration",
-        "passes",
-        "seconds",
-        "objective",
-        "residual",
-    ])
-    .map_err(io)?;
-    for fit in fits {
-        for r in &fit.history {
-            out.serialize((
-                &fit.solver,
-                r.iteration,
-                r.passes,
-                r.seconds,
-                r.objective,
-                r.residual,
-            ))
-            .map_err(io)?;
-        }
-    }
-    out.flush().map_err(|e| Error::Io {
-        path: path.to_owned(),
-        source: e,
+/// The backends that take a fixed step (`--step`).
+fn takes_step(name: &str) -> bool {
+    solvers::Registry::builtin()
+        .get(name)
+        .is_ok_and(|info| info.options.contains("step"))
+}
+
+/// `e` with what the front end knows: λ (a singular system at λ > 0 is a scaling problem) and
+/// whether the user fixed the step of this backend.
+fn in_context(e: Error, name: &str, lambda: f64, step: Option<f64>) -> Error {
+    e.in_context(lambda)
+        .with_step(step.filter(|_| takes_step(name)))
+}
+
+/// A warning for a fit that stopped on its budget.
+fn unconverged_note(fit: &Fit, target: Option<&str>) -> Option<String> {
+    (!fit.converged).then(|| {
+        format!(
+            "warning: {}{} did not converge (stopped after {} iterations, ‖∇J‖ = {:.3e}): its \
+             answer is not the optimum; raise --max-iter or --time-limit, or loosen --tol",
+            fit.solver,
+            target.map(|t| format!(" (target {t})")).unwrap_or_default(),
+            fit.iterations,
+            fit.gradient_norm
+        )
     })
 }
 
-fn run_fit(args: &FitArgs) -> Result<(), Error> {
-    let solver = build_backend(&args.solver, &options(&args.common))?;
-    let data = load(&args.common)?;
-    if data.y.ncols() > 1 || args.common.lambda.len() > 1 {
-        return run_fit_targets(args, solver.as_ref(), &data);
+fn run_fit(args: &FitArgs, out: &mut Output) -> Result<(), Error> {
+    let common = &args.common;
+    let opts = options(common, None);
+    let solver = build_backend(&args.solver, &opts)?;
+    let history = history_target(common)?;
+    let data = load(common)?;
+    if data.y.ncols() > 1 || common.lambda.len() > 1 {
+        return run_fit_targets(args, solver.as_ref(), &data, history.as_deref(), out);
     }
-    let problem = problem(&data, &args.common)?;
-    let fit = solver.solve(&problem)?;
-    if let Some(path) = &args.common.history {
-        write_history(path, [&fit])?;
-    }
-    match args.common.format {
-        Format::Json => println!("{}", fit_json(&problem, &fit)),
+    let problem = problem(&data, common)?;
+    compare::check_backend_memory(&args.solver, &problem)?;
+    let fit = solver
+        .solve(&problem)
+        .map_err(|e| in_context(e, &args.solver, problem.lambda(), common.step))?;
+    out.notes.extend(unconverged_note(&fit, None));
+    save_history(
+        history.as_deref(),
+        false,
+        &history_rows([(None, &fit)]),
+        out,
+    )?;
+    let s = &mut out.stdout;
+    match common.format {
+        Format::Json => {
+            let _ = writeln!(s, "{}", fit_json(&problem, &fit));
+        }
         Format::Table => {
-            println!("{}", data.description);
-            println!("lambda        {}", problem.lambda());
-            print_fit(&fit);
+            let _ = writeln!(s, "{}", data.description);
+            let _ = writeln!(s, "lambda        {}", num(problem.lambda()));
+            print_fit(s, &fit);
         }
     }
     Ok(())
 }
 
-fn print_fit(fit: &Fit) {
-    println!("solver        {}", fit.solver);
-    println!("intercept     {:.12e}", fit.intercept);
+fn print_fit(s: &mut String, fit: &Fit) {
+    // Writing to a String cannot fail.
+    let _ = writeln!(s, "solver        {}", fit.solver);
+    let _ = writeln!(s, "intercept     {:.12e}", fit.intercept);
     for (j, c) in fit.coef.iter().enumerate() {
-        println!("coef[{j:>3}]     {c:.12e}");
+        let _ = writeln!(s, "coef[{j:>3}]     {c:.12e}");
     }
-    println!("objective     {:.12e}", fit.objective);
-    println!("‖∇J‖          {:.3e}", fit.gradient_norm);
-    println!("iterations    {}", fit.iterations);
-    println!("converged     {}", fit.converged);
-    println!("fit seconds   {:.6}", fit.fit_seconds);
+    let _ = writeln!(s, "objective     {:.12e}", fit.objective);
+    let _ = writeln!(s, "‖∇J‖          {:.3e}", fit.gradient_norm);
+    let _ = writeln!(s, "iterations    {}", fit.iterations);
+    let _ = writeln!(s, "converged     {}", fit.converged);
+    let _ = writeln!(s, "fit seconds   {:.6}", fit.fit_seconds);
     if let Some(k) = fit.condition_estimate {
-        println!("condition     {k:.3e} (estimate, of the matrix factored)");
+        let _ = writeln!(
+            s,
+            "condition     {k:.3e} (estimate, of the matrix factored)"
+        );
     }
 }
 
 /// `fit` with k targets: one call to `solve_targets`, so direct backends factor once per λ.
-fn run_fit_targets(args: &FitArgs, solver: &dyn Solver, data: &Loaded) -> Result<(), Error> {
-    let multi = multi_problem(data, &args.common)?;
-    let fits = solver.solve_targets(&multi)?;
-    if let Some(path) = &args.common.history {
-        write_history(path, &fits)?;
+fn run_fit_targets(
+    args: &FitArgs,
+    solver: &dyn Solver,
+    data: &Loaded,
+    history: Option<&Path>,
+    out: &mut Output,
+) -> Result<(), Error> {
+    let common = &args.common;
+    let multi = multi_problem(data, common)?;
+    compare::check_backend_memory(&args.solver, &multi.target(0))?;
+    let fits = match solver.solve_targets(&multi) {
+        Ok(fits) => fits,
+        Err(e) => return Err(which_target(e, args, solver, &multi, data)),
+    };
+    for (t, fit) in fits.iter().enumerate() {
+        out.notes
+            .extend(unconverged_note(fit, Some(&target_label(data, t))));
     }
-    match args.common.format {
+    let rows = history_rows(
+        fits.iter()
+            .enumerate()
+            .map(|(t, f)| (Some(data.target_names[t].as_str()), f)),
+    );
+    save_history(history, true, &rows, out)?;
+    let s = &mut out.stdout;
+    match common.format {
         Format::Json => {
             // The single-target object, with every per-fit key an array over the targets.
             let each: Vec<Value> = fits
@@ -390,17 +568,57 @@ fn run_fit_targets(args: &FitArgs, solver: &dyn Solver, data: &Loaded) -> Result
             for key in PER_FIT_KEYS {
                 v[key] = each.iter().map(|e| e[key].clone()).collect();
             }
-            println!("{v}");
+            let _ = writeln!(s, "{v}");
         }
         Format::Table => {
-            println!("{}", data.description);
+            let _ = writeln!(s, "{}", data.description);
             for (t, fit) in fits.iter().enumerate() {
-                println!("\ntarget {t} (λ = {})", multi.lambda(t));
-                print_fit(fit);
+                let _ = writeln!(
+                    s,
+                    "\ntarget {} (λ = {})",
+                    target_label(data, t),
+                    num(multi.lambda(t))
+                );
+                print_fit(s, fit);
             }
         }
     }
     Ok(())
+}
+
+/// `0 (`price`)`: a target's index and name for messages.
+fn target_label(data: &Loaded, t: usize) -> String {
+    format!(
+        "{t} (`{}`)",
+        tikhonov::error::quote_text(&data.target_names[t], 60)
+    )
+}
+
+/// The error of a multi-target solve, naming the target it belongs to: the targets are solved
+/// one by one (only on this error path) until one fails the same way.
+fn which_target(
+    e: Error,
+    args: &FitArgs,
+    solver: &dyn Solver,
+    multi: &MultiRidgeProblem<'_>,
+    data: &Loaded,
+) -> Error {
+    for t in 0..multi.n_targets() {
+        let problem = multi.target(t);
+        if let Err(err) = solver.solve(&problem) {
+            return Error::Target {
+                index: t,
+                name: tikhonov::error::quote_text(&data.target_names[t], 60),
+                source: Box::new(in_context(
+                    err,
+                    &args.solver,
+                    problem.lambda(),
+                    args.common.step,
+                )),
+            };
+        }
+    }
+    e
 }
 
 /// The keys of a fit object that belong to one target.
@@ -418,36 +636,141 @@ const PER_FIT_KEYS: [&str; 11] = [
     "condition_estimate",
 ];
 
-fn run_compare(args: &CompareArgs) -> Result<(), Error> {
-    let opts = options(&args.common);
-    let reference = solvers::Registry::builtin()
-        .get(&args.reference)?
-        .build_applicable(&opts)?;
-    let data = load(&args.common)?;
-    let problem = problem(&data, &args.common)?;
-    let names: Vec<String> = match &args.solvers {
-        Some(list) if !list.iter().any(|s| s == "all") => list.clone(),
-        Some(_) => solvers::names().map(String::from).collect(),
-        None => solvers::names()
-            .filter(|&name| name != "dual" || problem.n_features() > problem.n_samples())
-            .map(String::from)
-            .collect(),
-    };
-    let list = build_backends(&names, &opts)?;
-    let comparison = compare::compare(&problem, reference.as_ref(), &list)?;
-    if let Some(path) = &args.common.history {
-        write_history(
-            path,
-            comparison
-                .entries
-                .iter()
-                .filter_map(|e| e.outcome.as_ref().ok())
-                .map(|m| &m.fit),
-        )?;
+/// The primal backends that factor a d × d matrix, skipped by default on wide data.
+const D_BY_D: [&str; 5] = ["qr", "qr-refined", "cholesky", "cholesky-refined", "normal"];
+
+/// Wide data, where a d × d factorisation costs O(d³) for what the dual does in O(n²·d): d > n,
+/// d ≥ 2000, and λ > 0 (the dual needs it).
+fn is_wide(problem: &RidgeProblem<'_>) -> bool {
+    let (n, d) = (problem.n_samples(), problem.n_features());
+    d > n && d >= 2000 && problem.lambda() > 0.0
+}
+
+/// The backends a comparison runs: the list given (`all` expanded, repeats dropped) or every
+/// backend suited to the data's shape (with a note naming those left out on wide data).
+fn comparison_names(
+    args: &CompareArgs,
+    problem: &RidgeProblem<'_>,
+    out: &mut Output,
+) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    match &args.solvers {
+        Some(list) => {
+            for name in list {
+                if name == "all" {
+                    names.extend(solvers::names().map(String::from));
+                } else {
+                    names.push(name.clone());
+                }
+            }
+        }
+        None => {
+            let wide = is_wide(problem);
+            names.extend(
+                solvers::names()
+                    .filter(|&name| name != "dual" || problem.n_features() > problem.n_samples())
+                    .filter(|name| !(wide && D_BY_D.contains(name)))
+                    .map(String::from),
+            );
+            if wide {
+                let d = problem.n_features() as f64;
+                out.notes.push(format!(
+                    "note: left out {} on wide data (d = {} > n = {}): each factors a d × d \
+                     matrix (≈ {:.1e} flops) where `dual` needs O(n²·d); name them in --solvers \
+                     to run them anyway",
+                    D_BY_D.join(", "),
+                    problem.n_features(),
+                    problem.n_samples(),
+                    d * d * d / 3.0
+                ));
+            }
+        }
     }
-    match args.common.format {
-        Format::Json => println!("{}", compare_json(&problem, &comparison)),
-        Format::Table => print_table(&data.description, &problem, &comparison),
+    let mut seen = std::collections::HashSet::new();
+    names.retain(|n| seen.insert(n.clone()));
+    names
+}
+
+fn run_compare(args: &CompareArgs, out: &mut Output) -> Result<(), Error> {
+    let common = &args.common;
+    let default_limit =
+        (common.time_limit.is_none() && common.max_iter.is_none()).then_some(COMPARE_TIME_LIMIT);
+    let opts = options(common, default_limit);
+    if let Some(name) = &args.reference {
+        // An unknown name is a usage error before any data are read.
+        solvers::Registry::builtin().get(name)?;
+    }
+    let history = history_target(common)?;
+    let data = load(common)?;
+    let problem = problem(&data, common)?;
+    let reference_name = match &args.reference {
+        Some(name) => name.clone(),
+        None if is_wide(&problem) => "dual".into(),
+        None => "qr".into(),
+    };
+    let reference = solvers::Registry::builtin()
+        .get(&reference_name)?
+        .build_applicable(&opts)?;
+    let names = comparison_names(args, &problem, out);
+    // `--history` turns recording on for every backend; one that records nothing is reported
+    // when the history is written.
+    let defaulted: &[&str] = if default_limit.is_some() {
+        &["time_limit", "record_every"]
+    } else {
+        &["record_every"]
+    };
+    let list = build_backends(&names, &opts, defaulted)?;
+    let mut comparison = compare::compare(&problem, reference.as_ref(), &list)
+        .map_err(|e| in_context(e, &reference_name, problem.lambda(), common.step))?;
+    comparison.entries = std::mem::take(&mut comparison.entries)
+        .into_iter()
+        .map(|compare::Entry { solver, outcome }| {
+            let outcome =
+                outcome.map_err(|e| in_context(e, &solver, problem.lambda(), common.step));
+            compare::Entry { solver, outcome }
+        })
+        .collect();
+    for (name, message) in &comparison.reference_failures {
+        out.notes.push(format!(
+            "note: the reference `{name}` failed ({}); `{}` served as the reference instead",
+            tikhonov::error::quote_text(message, 300),
+            comparison.reference.solver
+        ));
+    }
+    for e in &comparison.entries {
+        if let Ok(m) = &e.outcome {
+            out.notes.extend(unconverged_note(&m.fit, None));
+        }
+    }
+    let rows = history_rows(
+        comparison
+            .entries
+            .iter()
+            .filter_map(|e| e.outcome.as_ref().ok())
+            .map(|m| (None, &m.fit)),
+    );
+    save_history(history.as_deref(), false, &rows, out)?;
+    match common.format {
+        Format::Json => {
+            let _ = writeln!(
+                out.stdout,
+                "{}",
+                compare_json(
+                    &problem,
+                    &comparison,
+                    opts.time_limit,
+                    default_limit.is_some()
+                )
+            );
+        }
+        Format::Table => print_table(
+            &mut out.stdout,
+            &data.description,
+            &problem,
+            &comparison,
+            opts.time_limit,
+            default_limit.is_some(),
+        ),
     }
     Ok(())
 }
@@ -470,7 +793,12 @@ fn fit_json(problem: &RidgeProblem<'_>, fit: &Fit) -> Value {
     })
 }
 
-fn compare_json(problem: &RidgeProblem<'_>, c: &Comparison) -> Value {
+fn compare_json(
+    problem: &RidgeProblem<'_>,
+    c: &Comparison,
+    time_limit: Option<f64>,
+    default_limit: bool,
+) -> Value {
     let results: Vec<Value> = c
         .entries
         .iter()
@@ -481,37 +809,92 @@ fn compare_json(problem: &RidgeProblem<'_>, c: &Comparison) -> Value {
                 v["coef_rel_error"] = json!(m.coef_rel_error);
                 v
             }
-            Err(err) => json!({ "solver": e.solver, "error": err.to_string() }),
+            Err(err) => json!({ "solver": e.solver, "error": args::bounded(&err.to_string()) }),
         })
         .collect();
-    json!({ "reference": c.reference.solver, "results": results })
+    let failures: Vec<Value> = c
+        .reference_failures
+        .iter()
+        .map(|(name, message)| json!({ "solver": name, "error": args::bounded(message) }))
+        .collect();
+    json!({
+        "reference": c.reference.solver,
+        "reference_failures": failures,
+        "time_limit": time_limit,
+        "time_limit_is_default": default_limit,
+        "results": results,
+    })
 }
 
-fn print_table(description: &str, problem: &RidgeProblem<'_>, c: &Comparison) {
+fn print_table(
+    s: &mut String,
+    description: &str,
+    problem: &RidgeProblem<'_>,
+    c: &Comparison,
+    time_limit: Option<f64>,
+    default_limit: bool,
+) {
+    // The name a row shows: what ran (`auto:qr-refined`, as in the JSON), else the backend.
+    let label = |e: &compare::Entry| match &e.outcome {
+        Ok(m) => m.fit.solver.clone(),
+        Err(_) => e.solver.clone(),
+    };
     let w = c
         .entries
         .iter()
-        .map(|e| e.solver.len())
+        .map(|e| label(e).chars().count())
         .max()
         .unwrap_or(0)
         .max(6);
-    println!("{description}");
-    println!(
-        "λ = {}, intercept {}, reference: {} (objective {:.12e})\n",
-        problem.lambda(),
+    // Writing to a String cannot fail.
+    let _ = writeln!(s, "{description}");
+    let _ = writeln!(
+        s,
+        "λ = {}, intercept {}, reference: {} (objective {:.12e})",
+        num(problem.lambda()),
         if problem.fit_intercept() { "on" } else { "off" },
         c.reference.solver,
         c.reference.objective
     );
-    println!(
+    if !c.reference_failures.is_empty() {
+        let failed: Vec<&str> = c
+            .reference_failures
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect();
+        let _ = writeln!(
+            s,
+            "(reference {} failed, see the notes on stderr; {} served instead)",
+            failed.join(", "),
+            c.reference.solver
+        );
+    }
+    match time_limit {
+        Some(t) if default_limit => {
+            let _ = writeln!(
+                s,
+                "iterative backends: time limit {t} s each (compare's default; set --time-limit \
+                 or --max-iter to change it)"
+            );
+        }
+        Some(t) => {
+            let _ = writeln!(s, "iterative backends: time limit {t} s each");
+        }
+        None => {}
+    }
+    let _ = writeln!(s);
+    let _ = writeln!(
+        s,
         "{:<w$} {:>10} {:>7} {:>8} {:>9} {:>11} {:>10} {:>11}",
         "solver", "time (s)", "iters", "passes", "converged", "obj. gap", "‖∇J‖", "rel. error"
     );
     for e in &c.entries {
-        match &e.outcome {
-            Ok(m) => println!(
+        let name = label(e);
+        let _ = match &e.outcome {
+            Ok(m) => writeln!(
+                s,
                 "{:<w$} {:>10.4} {:>7} {:>8.1} {:>9} {:>11.3e} {:>10.3e} {:>11.3e}",
-                e.solver,
+                name,
                 m.fit.fit_seconds,
                 m.fit.iterations,
                 m.fit.passes,
@@ -520,7 +903,7 @@ fn print_table(description: &str, problem: &RidgeProblem<'_>, c: &Comparison) {
                 m.fit.gradient_norm,
                 m.coef_rel_error
             ),
-            Err(err) => println!("{:<w$} failed: {err}", e.solver),
-        }
+            Err(err) => writeln!(s, "{name:<w$} failed: {}", args::bounded(&err.to_string())),
+        };
     }
 }

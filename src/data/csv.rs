@@ -8,7 +8,7 @@ use std::path::Path;
 use ::csv::Position;
 use faer::Mat;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, quote_text};
 
 /// A data set read from a file: the design matrix, the targets and the column names.
 #[derive(Debug, Clone)]
@@ -55,8 +55,11 @@ pub fn read_csv(path: &Path, targets: &[&str]) -> Result<Dataset> {
         if targets[..i].contains(t) {
             return Err(Error::invalid(
                 "targets",
-                format!("{targets:?}"),
-                format!("each target column may be named only once, but `{t}` appears twice"),
+                quote_text(&targets.join(","), 80),
+                format!(
+                    "each target column may be named only once, but `{}` appears twice",
+                    quote_text(t, 80)
+                ),
             ));
         }
     }
@@ -71,12 +74,6 @@ pub fn read_csv(path: &Path, targets: &[&str]) -> Result<Dataset> {
         .flexible(true)
         .trim(::csv::Trim::All)
         .from_reader(BufReader::new(file));
-
-    let format_err = |location: Option<String>, message: String| Error::Format {
-        path: path.to_path_buf(),
-        location,
-        message,
-    };
 
     let header_record = reader.headers().map_err(|e| csv_error(path, e))?;
     // Leading empty lines are skipped, so the header is not necessarily on line 1.
@@ -97,6 +94,12 @@ pub fn read_csv(path: &Path, targets: &[&str]) -> Result<Dataset> {
             .to_owned()
         })
         .collect();
+    let hint = delimiter_hint(&header);
+    let format_err = |location: Option<String>, message: String| Error::Format {
+        path: path.to_path_buf(),
+        location,
+        message: format!("{message}{hint}"),
+    };
     if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
         return Err(format_err(
             Some(header_line()),
@@ -123,8 +126,9 @@ pub fn read_csv(path: &Path, targets: &[&str]) -> Result<Dataset> {
             return Err(format_err(
                 Some(header_line()),
                 format!(
-                    "column name `{name}` appears twice (columns {} and {}); rename one of them so \
+                    "column name `{}` appears twice (columns {} and {}); rename one of them so \
                      that every column name is unique",
+                    quote_text(name, 80),
                     first + 1,
                     j + 1
                 ),
@@ -140,8 +144,9 @@ pub fn read_csv(path: &Path, targets: &[&str]) -> Result<Dataset> {
                 return Err(format_err(
                     Some(header_line()),
                     format!(
-                        "no column named `{t}` to use as the target; the columns are: {}. \
+                        "no column named `{}` to use as the target; the columns are: {}. \
                          Choose one of these names (they are case-sensitive)",
+                        quote_text(t, 80),
                         quoted_list(&header)
                     ),
                 ));
@@ -188,11 +193,28 @@ pub fn read_csv(path: &Path, targets: &[&str]) -> Result<Dataset> {
                 ),
             ));
         }
+        if xbuf.capacity() - xbuf.len() < d {
+            // The buffer is about to grow (doubling): make sure the grown buffer and the matrix it
+            // is copied into fit in memory, rather than letting a huge file end in an abort.
+            let cells = (xbuf.len() + d).max(2 * xbuf.capacity());
+            super::check_memory(
+                || format!("reading {} ({n} rows so far, {d} features)", path.display()),
+                u64::try_from(cells).ok().and_then(|c| c.checked_mul(16)),
+                "use a smaller file, or a machine with more memory",
+            )?;
+            xbuf.try_reserve(cells - xbuf.len())
+                .map_err(|_| Error::OutOfMemory {
+                    what: format!("reading {}", path.display()),
+                    needed: (cells as u64).saturating_mul(16),
+                    available: super::available_memory().unwrap_or(0),
+                    advice: "use a smaller file, or a machine with more memory".into(),
+                })?;
+        }
         for &j in &feature_cols {
-            xbuf.push(parse_cell(path, pos, &header[j], &record[j])?);
+            xbuf.push(parse_cell(path, pos, &header[j], &record[j], &hint)?);
         }
         for &j in &target_cols {
-            ybuf.push(parse_cell(path, pos, &header[j], &record[j])?);
+            ybuf.push(parse_cell(path, pos, &header[j], &record[j], &hint)?);
         }
         n += 1;
     }
@@ -215,11 +237,21 @@ pub fn read_csv(path: &Path, targets: &[&str]) -> Result<Dataset> {
 }
 
 /// Parses one (already trimmed) cell as a finite `f64`, or says where and why it cannot.
-fn parse_cell(path: &Path, pos: Option<&Position>, column: &str, text: &str) -> Result<f64> {
+fn parse_cell(
+    path: &Path,
+    pos: Option<&Position>,
+    column: &str,
+    text: &str,
+    hint: &str,
+) -> Result<f64> {
     let err = |message: String| Error::Format {
         path: path.to_path_buf(),
-        location: Some(format!("line {}, column `{column}`", line_of(path, pos))),
-        message,
+        location: Some(format!(
+            "line {}, column `{}`",
+            line_of(path, pos),
+            quote_text(column, 80)
+        )),
+        message: format!("{message}{hint}"),
     };
     if text.is_empty() {
         return Err(err(
@@ -229,7 +261,8 @@ fn parse_cell(path: &Path, pos: Option<&Position>, column: &str, text: &str) -> 
     match text.parse::<f64>() {
         Ok(v) if v.is_finite() => Ok(v),
         Ok(_) => Err(err(format!(
-            "non-finite value `{text}`; remove or impute missing and infinite values before fitting"
+            "non-finite value `{}`; remove or impute missing and infinite values before fitting",
+            shorten(text)
         ))),
         Err(_) => Err(err(format!(
             "`{}` is not a number; every feature and target cell must be a decimal number such \
@@ -249,17 +282,30 @@ fn csv_error(path: &Path, e: ::csv::Error) -> Error {
             path: path.to_path_buf(),
             source,
         },
-        ::csv::ErrorKind::Utf8 { .. } => Error::Format {
-            path: path.to_path_buf(),
-            location: line,
-            message: "the text is not valid UTF-8; save the file as UTF-8 (or plain ASCII)".into(),
-        },
+        ::csv::ErrorKind::Utf8 { .. } => {
+            let mut magic = [0u8; 6];
+            let npy = File::open(path)
+                .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+                .is_ok()
+                && &magic == b"\x93NUMPY";
+            Error::Format {
+                path: path.to_path_buf(),
+                location: line,
+                message: if npy {
+                    "this is a NumPy .npy file, not CSV text; pass it with --x (design) or --y \
+                     (targets) instead of --data"
+                        .into()
+                } else {
+                    "the text is not valid UTF-8; save the file as UTF-8 (or plain ASCII)".into()
+                },
+            }
+        }
         other => Error::Format {
             path: path.to_path_buf(),
             location: line,
             message: format!(
-                "cannot parse the file as CSV ({other:?}); check that it is a \
-                              comma-separated text file"
+                "cannot parse the file as CSV ({}); check that it is a comma-separated text file",
+                quote_text(&format!("{other:?}"), 120)
             ),
         },
     }
@@ -298,24 +344,44 @@ fn line_of(path: &Path, pos: Option<&Position>) -> u64 {
     count().unwrap_or(pos.line())
 }
 
-/// `` `a`, `b`, `c` ``, for listing column names in messages.
+/// `` `a`, `b`, `c` ``, for listing column names in messages: at most 20 names of at most 40
+/// characters each (control characters escaped), then how many more there are.
 fn quoted_list(names: &[String]) -> String {
-    names
+    const MAX_NAMES: usize = 20;
+    let mut list = names
         .iter()
-        .map(|n| format!("`{n}`"))
+        .take(MAX_NAMES)
+        .map(|n| format!("`{}`", quote_text(n, 40)))
         .collect::<Vec<_>>()
-        .join(", ")
+        .join(", ");
+    if names.len() > MAX_NAMES {
+        list.push_str(&format!(" and {} more", names.len() - MAX_NAMES));
+    }
+    list
 }
 
 /// The text itself if short, else its first characters and an ellipsis, so that one huge garbage
-/// cell does not flood the terminal.
+/// cell does not flood the terminal; control characters are escaped.
 fn shorten(text: &str) -> String {
-    const MAX: usize = 40;
-    if text.chars().count() <= MAX {
-        text.to_owned()
-    } else {
-        let head: String = text.chars().take(MAX).collect();
-        format!("{head}…")
+    quote_text(text, 40)
+}
+
+/// A hint appended to format errors when the header is one column that contains `;` or a tab:
+/// the file is most likely separated by that character, not by commas.
+fn delimiter_hint(header: &[String]) -> String {
+    match header {
+        [only] => [(';', "`;`"), ('\t', "tabs")]
+            .into_iter()
+            .find(|(c, _)| only.contains(*c))
+            .map(|(c, name)| {
+                format!(
+                    " (the header is a single column containing {name}: the file seems to be \
+                     separated by {name}, but tikhonov reads comma-separated files; convert it, \
+                     e.g. `pd.read_csv(f, sep={c:?}).to_csv(out, index=False)`)"
+                )
+            })
+            .unwrap_or_default(),
+        _ => String::new(),
     }
 }
 

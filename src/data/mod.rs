@@ -18,6 +18,11 @@
 //! the faer matrix (a C-order file through a blocked transpose, on several threads for large
 //! files), so only one copy is held. Files are written as C-order `<f8`, what `np.save` writes.
 //!
+//! Nothing large is allocated blindly: `.npy` lengths are checked against the file size, and the
+//! `.npy` data, the CSV row buffer and synthetic problems against the machine's available memory
+//! ([`available_memory`], [`check_memory`]) before they are allocated. Text quoted from a file in
+//! an error is shortened and its control characters escaped ([`crate::error::quote_text`]).
+//!
 //! All readers reject NaN and ±∞ (and, in CSV, empty cells): missing values must be removed or
 //! imputed before fitting, and it is far easier to say so here, with the file and position, than
 //! later with only a row index.
@@ -49,3 +54,45 @@ pub use self::csv::{Dataset, read_csv};
 #[cfg(feature = "npy")]
 pub use self::npy::{read_npy_matrix, read_npy_vector, write_npy_matrix, write_npy_vector};
 pub use self::synthetic::{Synthetic, SyntheticData, gaussian};
+
+/// Bytes of memory the machine can still give this process: `MemAvailable` of `/proc/meminfo`
+/// (Linux), `None` where that is unknown.
+pub fn available_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line
+        .trim_start_matches("MemAvailable:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    kib.checked_mul(1024)
+}
+
+/// Refuses a request needing `needed` bytes (`None`: so many that the size overflows) when the
+/// machine has less available ([`available_memory`]), before anything is allocated. `what`
+/// describes the request for the message and `advice` says what to do instead. Where the
+/// available memory is unknown, only an overflowing size is refused.
+pub fn check_memory(
+    what: impl FnOnce() -> String,
+    needed: Option<u64>,
+    advice: &str,
+) -> crate::error::Result<()> {
+    let available = available_memory();
+    let fits = match (needed, available) {
+        (None, _) => false,
+        (Some(n), Some(a)) => n <= a,
+        (Some(_), None) => true,
+    };
+    if fits {
+        Ok(())
+    } else {
+        Err(crate::error::Error::OutOfMemory {
+            what: what(),
+            needed: needed.unwrap_or(u64::MAX),
+            available: available.unwrap_or(0),
+            advice: advice.to_owned(),
+        })
+    }
+}

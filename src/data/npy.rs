@@ -6,16 +6,16 @@
 //! `np.save` itself writes, so `np.load` returns an ordinary array.
 
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
+use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::Path;
 use std::sync::Mutex;
 
 use faer::reborrow::ReborrowMut;
 use faer::{Col, ColRef, Mat, MatMut, MatRef};
-use npyz::{DType, Endianness, NpyHeader, Order, TypeChar, WriteOptions, WriterBuilder};
+use npyz::{DType, Order, WriteOptions, WriterBuilder};
 use rayon::prelude::*;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, quote_text};
 
 /// Buffer size for writing and for reading the header: large enough that the per-element
 /// encoding, not system calls, dominates.
@@ -70,6 +70,7 @@ pub fn read_npy_matrix(path: &Path) -> Result<Mat<f64>> {
     } else {
         npy.read_rows(m.as_mut())?;
     }
+    npy.check_stream_end()?;
     Ok(m)
 }
 
@@ -93,6 +94,7 @@ pub fn read_npy_vector(path: &Path) -> Result<Col<f64>> {
     };
     let mut v = Col::<f64>::zeros(n);
     npy.read_columns(v.as_mat_mut())?;
+    npy.check_stream_end()?;
     Ok(v)
 }
 
@@ -204,53 +206,39 @@ impl<'p> Npy<'p> {
         };
         let file = File::open(path).map_err(io_err)?;
         let meta = file.metadata().map_err(io_err)?;
-        // Pipes and devices have no length to check the data against.
+        if meta.is_dir() {
+            return Err(format_err(
+                "this is a directory; give the path of a .npy file written by numpy.save".into(),
+            ));
+        }
+        // Pipes and devices have no length to check lengths against; they are read in order.
         let file_len = meta.is_file().then_some(meta.len());
         let mut reader = BufReader::with_capacity(BUF_BYTES, file);
-        let header = NpyHeader::from_reader(&mut reader).map_err(|e| match e.kind() {
-            io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof | io::ErrorKind::Other => {
-                format_err(format!(
-                    "not a valid .npy file ({e}); write it with numpy.save (`.npz` archives, \
-                     pickles and text files are not supported)"
-                ))
-            }
-            _ => io_err(e),
+        let header = Header::read(&mut reader, file_len).map_err(|e| match e {
+            HeaderError::Io(source) => io_err(source),
+            HeaderError::Format(message) => format_err(message),
         })?;
-
-        let dtype = header.dtype();
-        let big_endian = match &dtype {
-            DType::Plain(ts) if ts.type_char() == TypeChar::Float && ts.size_field() == 8 => {
-                ts.endianness() == Endianness::Big
-            }
-            _ => {
-                return Err(format_err(format!(
-                    "the array has dtype `{}` but float64 is needed; convert it with \
-                     `arr.astype(np.float64)` before saving",
-                    dtype.descr()
-                )));
-            }
-        };
+        let Header {
+            big_endian,
+            fortran_order,
+            shape,
+            data_start,
+        } = header;
 
         let too_big = || {
             format_err(format!(
-                "the header declares shape {} which is too large for this machine's memory; \
-                 check that the file is not corrupt",
-                shape_str(header.shape())
+                "the header declares shape {} which has more elements than this machine can \
+                 address; check that the file is not corrupt",
+                shape_str(&shape)
             ))
         };
-        let shape: Vec<usize> = header
-            .shape()
-            .iter()
-            .map(|&s| usize::try_from(s).map_err(|_| too_big()))
-            .collect::<Result<_>>()?;
         let len = shape
             .iter()
             .try_fold(1usize, |acc, &s| acc.checked_mul(s))
             .ok_or_else(too_big)?;
+        let needed = (len as u64).checked_mul(8).ok_or_else(too_big)?;
         // Compare against the file size before allocating, so that a corrupt header cannot make
         // us allocate a huge matrix.
-        let needed = (len as u64).checked_mul(8).ok_or_else(too_big)?;
-        let data_start = reader.stream_position().map_err(io_err)?;
         if let Some(file_len) = file_len {
             let available = file_len.saturating_sub(data_start);
             if available != needed {
@@ -261,7 +249,7 @@ impl<'p> Npy<'p> {
                 };
                 return Err(format_err(format!(
                     "{problem}: shape {} needs {needed} bytes of data but {available} follow the \
-                 header; the file is corrupt or was still being written: write it again",
+                     header; the file is corrupt or was still being written: write it again",
                     shape_str(&shape)
                 )));
             }
@@ -275,6 +263,12 @@ impl<'p> Npy<'p> {
                 ),
             });
         }
+        // A sparse file or a pipe can claim more data than fits in memory.
+        super::check_memory(
+            || format!("reading {} (shape {})", path.display(), shape_str(&shape)),
+            Some(needed),
+            "use a smaller array, or a machine with more memory",
+        )?;
 
         #[cfg(unix)]
         let source = if file_len.is_some() {
@@ -287,12 +281,46 @@ impl<'p> Npy<'p> {
         let source = Source::Sequential(Mutex::new(reader));
         Ok(Npy {
             path,
-            order: header.order(),
+            order: if fortran_order {
+                Order::Fortran
+            } else {
+                Order::C
+            },
             source,
             data_start,
             big_endian,
             shape,
         })
+    }
+
+    /// For a stream (pipe, device), that no byte follows the data; a regular file's length was
+    /// checked against the header in [`Npy::open`].
+    fn check_stream_end(&self) -> Result<()> {
+        if let Source::Sequential(reader) = &self.source {
+            let mut reader = reader.lock().unwrap_or_else(|e| e.into_inner());
+            let mut one = [0u8; 1];
+            let extra = loop {
+                match reader.read(&mut one) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(source) => {
+                        return Err(Error::Io {
+                            path: self.path.to_path_buf(),
+                            source,
+                        });
+                    }
+                }
+            };
+            if extra > 0 {
+                return Err(self.format_err(format!(
+                    "the stream has extra bytes after the {} values of shape {}; the data are \
+                     corrupt or two arrays were concatenated: write one array with numpy.save",
+                    self.shape.iter().product::<usize>(),
+                    shape_str(&self.shape)
+                )));
+            }
+        }
+        Ok(())
     }
 
     fn format_err(&self, message: String) -> Error {
@@ -403,14 +431,24 @@ impl<'p> Npy<'p> {
             .read_at(self.data_start + offset as u64, buf)
             .map_err(|source| {
                 if source.kind() == io::ErrorKind::UnexpectedEof {
-                    // `open` checked the data length against the file size, so running out
-                    // means the file changed underneath us.
+                    // `open` checked a regular file's data length against its size, so running
+                    // out means the file changed underneath us; a stream is simply truncated.
+                    let message = match self.source {
+                        Source::Sequential(_) => format!(
+                            "the stream ended before all values of shape {} were read; the data \
+                             are truncated: write the whole array with numpy.save",
+                            shape_str(&self.shape)
+                        ),
+                        #[cfg(unix)]
+                        Source::Positional(_) => "the file ended before all values were read; it \
+                                                  was probably modified while being read: read \
+                                                  it again"
+                            .into(),
+                    };
                     Error::Format {
                         path: self.path.to_path_buf(),
                         location: None,
-                        message: "the file ended before all values were read; it was probably \
-                                  modified while being read: read it again"
-                            .into(),
+                        message,
                     }
                 } else {
                     Error::Io {
@@ -504,10 +542,21 @@ fn transpose_chunk(bytes: &[u8], mut dst: MatMut<'_, f64>, big_endian: bool) -> 
     finite
 }
 
-/// NumPy's spelling of a shape: `(3,)`, `(3, 4)`.
+/// NumPy's spelling of a shape: `(3,)`, `(3, 4)`; a shape of many dimensions is cut short
+/// (`(1, 1, 1, … 100000 dimensions)`) so that a message stays one readable line.
 fn shape_str<T: std::fmt::Display>(shape: &[T]) -> String {
+    const MAX_SHOWN: usize = 6;
     match shape {
         [n] => format!("({n},)"),
+        _ if shape.len() > MAX_SHOWN => format!(
+            "({}, … {} dimensions)",
+            shape[..MAX_SHOWN]
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            shape.len()
+        ),
         _ => format!(
             "({})",
             shape
@@ -516,6 +565,289 @@ fn shape_str<T: std::fmt::Display>(shape: &[T]) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
+    }
+}
+
+/// The longest header accepted: `numpy.save` writes ~128 bytes (numpy itself refuses headers
+/// over 10 000 bytes by default), so anything longer is corrupt or hostile, and this bounds what
+/// a stream's header can make us allocate.
+const MAX_HEADER_BYTES: u64 = 1 << 20;
+
+/// The checked header of a `.npy` file: a `float64` array, its shape and where the data start.
+#[derive(Debug)]
+struct Header {
+    big_endian: bool,
+    fortran_order: bool,
+    shape: Vec<usize>,
+    /// Byte offset of the first value: magic, version, length field and header text.
+    data_start: u64,
+}
+
+/// Why a header was refused: the file could not be read, or its content is wrong (the message).
+enum HeaderError {
+    Io(io::Error),
+    Format(String),
+}
+
+impl Header {
+    /// Reads and checks the header from `reader` (positioned at the start of the file), leaving
+    /// it at the first data byte. Every length is checked against `file_len` (when the source
+    /// has one) and [`MAX_HEADER_BYTES`] before anything of that length is allocated.
+    fn read(reader: &mut impl Read, file_len: Option<u64>) -> Result<Self, HeaderError> {
+        let not_npy = |what: &str| {
+            HeaderError::Format(format!(
+                "not a valid .npy file ({what}); write it with numpy.save (`.npz` archives, pickles \
+                 and text files are not supported)"
+            ))
+        };
+        let mut prefix = [0u8; 8];
+        read_full(reader, &mut prefix)
+            .map_err(HeaderError::Io)?
+            .then_some(())
+            .ok_or_else(|| not_npy("shorter than the 10 bytes of a .npy preamble"))?;
+        if &prefix[..6] != b"\x93NUMPY" {
+            let text = prefix
+                .iter()
+                .all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace());
+            return Err(not_npy(if text {
+                "it starts like a text file; a CSV file goes with --data FILE.csv --target COL"
+            } else {
+                "it does not start with the bytes \\x93NUMPY"
+            }));
+        }
+        let (major, minor) = (prefix[6], prefix[7]);
+        let field = match major {
+            1 => 2,
+            2 | 3 => 4,
+            _ => {
+                return Err(HeaderError::Format(format!(
+                    "unsupported .npy format version {major}.{minor} (versions 1.0, 2.0 and 3.0 \
+                     are read); write the file with numpy.save"
+                )));
+            }
+        };
+        let mut len_bytes = [0u8; 4];
+        read_full(reader, &mut len_bytes[..field])
+            .map_err(HeaderError::Io)?
+            .then_some(())
+            .ok_or_else(|| not_npy("the file ends inside the header length"))?;
+        let header_len = u64::from(u32::from_le_bytes(len_bytes));
+        let data_start = 8 + field as u64 + header_len;
+        if let Some(file_len) = file_len
+            && data_start > file_len
+        {
+            return Err(HeaderError::Format(format!(
+                "the header claims {header_len} bytes but the file has only {file_len} in all; \
+                 the file is truncated or corrupt: write it again with numpy.save"
+            )));
+        }
+        if header_len > MAX_HEADER_BYTES {
+            return Err(HeaderError::Format(format!(
+                "the header claims {header_len} bytes, more than the {MAX_HEADER_BYTES} accepted \
+                 (numpy.save writes about 128); the file is corrupt: write it again with numpy.save"
+            )));
+        }
+        // Bounded by MAX_HEADER_BYTES (and by the file's length) just above.
+        let mut text = vec![0u8; header_len as usize];
+        read_full(reader, &mut text)
+            .map_err(HeaderError::Io)?
+            .then_some(())
+            .ok_or_else(|| not_npy("the stream ends inside the header"))?;
+        let text = if major == 3 {
+            String::from_utf8(text).map_err(|_| not_npy("the version 3 header is not UTF-8"))?
+        } else {
+            // Versions 1 and 2 are latin-1.
+            text.iter().map(|&b| char::from(b)).collect()
+        };
+        let dict = parse_header(&text).map_err(|why| {
+            HeaderError::Format(format!(
+                "the header {} is not a valid .npy header ({why}); write the file with numpy.save",
+                quote_text(text.trim_end(), 80)
+            ))
+        })?;
+        let big_endian = match dict.descr.as_str() {
+            "<f8" | "=f8" | "f8" | "<d" | "=d" | "d" | "float64" => false,
+            ">f8" | ">d" => true,
+            other => {
+                return Err(HeaderError::Format(format!(
+                    "the array has dtype `{}` but float64 is needed; convert it with \
+                     `arr.astype(np.float64)` before saving",
+                    quote_text(other, 80)
+                )));
+            }
+        };
+        Ok(Header {
+            big_endian,
+            fortran_order: dict.fortran_order,
+            shape: dict.shape,
+            data_start,
+        })
+    }
+}
+
+/// Fills `buf` from `reader`; `false` if the stream ends first.
+fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<bool> {
+    match reader.read_exact(buf) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// The three entries of a `.npy` header dictionary.
+#[derive(Debug, PartialEq)]
+struct HeaderDict {
+    descr: String,
+    fortran_order: bool,
+    shape: Vec<usize>,
+}
+
+/// Parses the Python literal `{'descr': '<f8', 'fortran_order': False, 'shape': (3, 4), }`
+/// (quotes either way, any spacing, trailing commas, `L` suffixes of Python 2) without recursion.
+/// A `descr` that is not a string (a structured dtype, a list) is refused.
+fn parse_header(text: &str) -> std::result::Result<HeaderDict, String> {
+    let mut p = Lexer {
+        s: text.as_bytes(),
+        i: 0,
+    };
+    p.expect(b'{')?;
+    let (mut descr, mut fortran, mut shape) = (None, None, None);
+    loop {
+        p.skip_space();
+        if p.eat(b'}') {
+            break;
+        }
+        let key = p.string()?;
+        p.skip_space();
+        p.expect(b':')?;
+        p.skip_space();
+        match key.as_str() {
+            "descr" => {
+                if p.peek() == Some(b'[') {
+                    return Err(
+                        "a structured dtype; save a plain float64 array (`arr.astype(np.float64)`)"
+                            .into(),
+                    );
+                }
+                descr = Some(p.string()?);
+            }
+            "fortran_order" => fortran = Some(p.boolean()?),
+            "shape" => shape = Some(p.tuple()?),
+            other => return Err(format!("unexpected key {}", quote_text(other, 40))),
+        }
+        p.skip_space();
+        if !p.eat(b',') {
+            p.skip_space();
+            p.expect(b'}')?;
+            break;
+        }
+    }
+    p.skip_space();
+    if p.i != p.s.len() {
+        return Err("text after the dictionary".into());
+    }
+    Ok(HeaderDict {
+        descr: descr.ok_or("no 'descr' key")?,
+        fortran_order: fortran.ok_or("no 'fortran_order' key")?,
+        shape: shape.ok_or("no 'shape' key")?,
+    })
+}
+
+/// A cursor over the header text.
+struct Lexer<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl Lexer<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.i).copied()
+    }
+    fn skip_space(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.i += 1;
+        }
+    }
+    fn eat(&mut self, c: u8) -> bool {
+        let hit = self.peek() == Some(c);
+        self.i += usize::from(hit);
+        hit
+    }
+    fn expect(&mut self, c: u8) -> std::result::Result<(), String> {
+        if self.eat(c) {
+            Ok(())
+        } else {
+            Err(format!("expected `{}` at byte {}", char::from(c), self.i))
+        }
+    }
+    fn string(&mut self) -> std::result::Result<String, String> {
+        let quote = match self.peek() {
+            Some(q @ (b'\'' | b'"')) => q,
+            _ => return Err(format!("expected a quoted string at byte {}", self.i)),
+        };
+        self.i += 1;
+        let start = self.i;
+        while let Some(c) = self.peek() {
+            if c == quote {
+                let text = String::from_utf8_lossy(&self.s[start..self.i]).into_owned();
+                self.i += 1;
+                return Ok(text);
+            }
+            self.i += 1;
+        }
+        Err("unterminated string".into())
+    }
+    fn boolean(&mut self) -> std::result::Result<bool, String> {
+        for (word, value) in [(&b"True"[..], true), (&b"False"[..], false)] {
+            if self.s[self.i..].starts_with(word) {
+                self.i += word.len();
+                return Ok(value);
+            }
+        }
+        Err(format!("expected True or False at byte {}", self.i))
+    }
+    fn tuple(&mut self) -> std::result::Result<Vec<usize>, String> {
+        let close = if self.eat(b'(') {
+            b')'
+        } else if self.eat(b'[') {
+            b']'
+        } else {
+            return Err(format!("expected a tuple of sizes at byte {}", self.i));
+        };
+        let mut dims = Vec::new();
+        loop {
+            self.skip_space();
+            if self.eat(close) {
+                return Ok(dims);
+            }
+            let start = self.i;
+            while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+                self.i += 1;
+            }
+            if start == self.i {
+                return Err(format!("expected a non-negative size at byte {}", self.i));
+            }
+            // ASCII digits only, so the slice is UTF-8.
+            let digits = std::str::from_utf8(&self.s[start..self.i]).unwrap_or("");
+            let dim = digits
+                .parse::<usize>()
+                .map_err(|_| format!("size {} is too large", quote_text(digits, 30)))?;
+            dims.push(dim);
+            self.eat(b'L');
+            self.skip_space();
+            if !self.eat(b',') {
+                self.skip_space();
+                return if self.eat(close) {
+                    Ok(dims)
+                } else {
+                    Err(format!(
+                        "expected `,` or `{}` at byte {}",
+                        char::from(close),
+                        self.i
+                    ))
+                };
+            }
+        }
     }
 }
 
@@ -729,5 +1061,61 @@ mod tests {
         let p = dir.path().join("e.npy");
         write_npy_matrix(&p, Mat::<f64>::zeros(0, 3).as_ref()).unwrap();
         assert!(matches!(read_npy_matrix(&p), Err(Error::Empty { .. })));
+    }
+
+    #[test]
+    fn header_dictionaries_as_numpy_and_hands_write_them() {
+        let ok = |text: &str| parse_header(text).unwrap();
+        let h = ok("{'descr': '<f8', 'fortran_order': False, 'shape': (3, 4), }   \n");
+        assert_eq!(
+            h,
+            HeaderDict {
+                descr: "<f8".into(),
+                fortran_order: false,
+                shape: vec![3, 4]
+            }
+        );
+        let h = ok("{\"shape\":[5L],\"fortran_order\":True,\"descr\":\">f8\"}");
+        assert_eq!(
+            (h.shape, h.fortran_order, h.descr.as_str()),
+            (vec![5], true, ">f8")
+        );
+        assert_eq!(
+            ok("{'descr': '<f8', 'fortran_order': False, 'shape': ()}").shape,
+            Vec::<usize>::new()
+        );
+        for bad in [
+            "",
+            "{",
+            "{'descr': [('a', '<f8')], 'fortran_order': False, 'shape': (3,)}",
+            "{'descr': '<f8', 'fortran_order': 0, 'shape': (3,)}",
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (-3,)}",
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (99999999999999999999999,)}",
+            "{'descr': '<f8', 'fortran_order': False}",
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), 'extra': 1}",
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (3,)} trailing",
+        ] {
+            assert!(parse_header(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn lengths_are_checked_before_anything_is_allocated() {
+        let dir = tmp();
+        let p = dir.path().join("evil.npy");
+        // A version 2 header length of 4 GiB in a 20-byte file.
+        let mut bytes = b"\x93NUMPY\x02\x00".to_vec();
+        bytes.extend(0xFFFF_FFF0u32.to_le_bytes());
+        bytes.extend(b"{}xxxxxx");
+        std::fs::write(&p, &bytes).unwrap();
+        let m = read_npy_matrix(&p).unwrap_err().to_string();
+        assert!(m.contains("4294967280") && m.contains("only 20"), "{m}");
+        // Version 4 does not exist; a file shorter than the preamble is not .npy.
+        std::fs::write(&p, b"\x93NUMPY\x04\x00\x10\x00").unwrap();
+        let m = read_npy_matrix(&p).unwrap_err().to_string();
+        assert!(m.contains("version 4.0"), "{m}");
+        std::fs::write(&p, b"\x93NUM").unwrap();
+        let m = read_npy_matrix(&p).unwrap_err().to_string();
+        assert!(m.contains("not a valid .npy file"), "{m}");
     }
 }

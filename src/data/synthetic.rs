@@ -153,7 +153,9 @@ impl Synthetic {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidParameter`] if `n_samples` or `n_features` is 0, n·d overflows, `condition`
+    /// [`Error::OutOfMemory`] if the data would not fit in the machine's available memory (n·d
+    /// overflowing included), before anything is allocated.
+    /// [`Error::InvalidParameter`] if `n_samples` or `n_features` is 0, `condition`
     /// is not a finite number ≥ 1, `noise` is negative or not finite, or `offset` or `intercept`
     /// is not finite.
     pub fn generate(&self) -> Result<SyntheticData> {
@@ -199,16 +201,29 @@ impl Synthetic {
                 "at least 1 feature is needed",
             ));
         }
-        if self.n_samples.checked_mul(self.n_features).is_none() {
-            return Err(Error::invalid(
-                "n_samples",
-                self.n_samples,
+        // Peak memory of `generate`: X, the (n − 1) × r Gaussian basis, V and its QR (d × d
+        // each), y and the true coefficients; checked before anything is allocated.
+        let (n, d, r) = (
+            self.n_samples as u128,
+            self.n_features as u128,
+            self.rank() as u128,
+        );
+        // Each product of two u64 values fits in a u128; sums and scalings are checked.
+        let bytes = (n * d)
+            .checked_add(n.saturating_sub(1) * r)
+            .and_then(|e| e.checked_add((d * d).checked_mul(2)?))
+            .and_then(|e| e.checked_add(n + d))
+            .and_then(|e| e.checked_mul(8));
+        super::check_memory(
+            || {
                 format!(
-                    "n_samples × n_features ({} × {}) overflows; choose smaller sizes",
+                    "the synthetic problem with n = {}, d = {}",
                     self.n_samples, self.n_features
-                ),
-            ));
-        }
+                )
+            },
+            bytes.and_then(|b| u64::try_from(b).ok()),
+            "choose a smaller n or d",
+        )?;
         if !(self.condition.is_finite() && self.condition >= 1.0) {
             return Err(Error::invalid(
                 "condition",
@@ -596,17 +611,24 @@ mod tests {
                 intercept: f64::INFINITY,
                 ..base.clone()
             },
-            Synthetic {
-                n_samples: usize::MAX,
-                n_features: 2,
-                ..base.clone()
-            },
         ];
         for s in cases {
             assert!(
                 matches!(s.generate(), Err(Error::InvalidParameter { .. })),
                 "{s:?} should be rejected"
             );
+        }
+        // Sizes beyond memory (n·d overflowing included) are refused before allocating, with
+        // the memory they need.
+        for (n, d) in [(usize::MAX, 2), (1 << 40, 1 << 10)] {
+            let s = Synthetic {
+                n_samples: n,
+                n_features: d,
+                ..base.clone()
+            };
+            let e = s.generate().unwrap_err();
+            assert!(matches!(e, Error::OutOfMemory { .. }), "{e}");
+            assert!(e.to_string().contains("needs"), "{e}");
         }
     }
 }

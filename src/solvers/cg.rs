@@ -226,8 +226,9 @@ impl IterativeMethod for Cgls {
             return Err(Error::Numerical {
                 solver: self.name.to_owned(),
                 detail: format!(
-                    "CG broke down (search direction with curvature {curvature:e}); \
-                     the problem is singular or too ill-conditioned: use λ > 0 or `qr`"
+                    "CG broke down (search direction with curvature {curvature:e}); the \
+                     problem is singular (λ = 0), too ill-conditioned, or its values overflow: \
+                     use λ > 0, rescale (standardise) the data, or a direct backend (`auto`, `qr`)"
                 ),
             });
         }

@@ -3,7 +3,7 @@
 //!
 //! [`cases`] holds the random problems ([`Case`], [`Data`]) and the strategies that draw them.
 //! Everything else here is computed *independently* of the library's own centring, moment and
-//! solver code, so that the tests judge the library against the mathematics of DESIGN.md §1
+//! solver code, so that the tests judge the library against the objective as the README states it ("The objective")
 //! rather than against itself:
 //!
 //! - [`weighted_design`]: √s ∘ (X − 𝟙x̄ᵀ) (or √s ∘ X without an intercept), centred in the test;

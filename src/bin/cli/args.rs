@@ -1,0 +1,255 @@
+//! The command-line grammar of `tikhonov` (clap derive) and its one-line usage errors.
+//!
+//! Kept apart from `src/bin/tikhonov.rs` (which includes it with `#[path]`) so that
+//! `tests/fuzz_cli.rs` can fuzz the parser in-process. Nothing here reads files or runs solvers.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::error::ErrorKind;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use tikhonov::error::quote_text;
+
+/// The registered backend names, for `--help` (`tests/adversarial.rs` checks that it lists
+/// every name of `tikhonov::solvers::names`).
+pub const BACKENDS: &str = "auto, qr, qr-refined, svd, dual, cholesky, cholesky-refined, normal, \
+                            gd, agd, cg, pcg, lbfgs, cd, sgd, sag, saga, svrg";
+
+/// `compare`'s wall-time budget per iterative backend when neither `--time-limit` nor
+/// `--max-iter` is given, so that a default comparison finishes in seconds.
+pub const COMPARE_TIME_LIMIT: f64 = 2.0;
+
+/// Longest error line printed (characters); longer messages are cut with "…".
+pub const MAX_MESSAGE_CHARS: usize = 600;
+
+/// Compare L2-regularised regression solvers, or fit one.
+///
+/// Without a subcommand, runs `compare` (on a built-in synthetic problem unless data are given).
+#[derive(Parser, Debug)]
+#[command(name = "tikhonov", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub compare: CompareArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run several solvers on one problem against a reference and tabulate how they agree.
+    Compare(CompareArgs),
+    /// Fit with one solver and print the model.
+    Fit(FitArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CompareArgs {
+    /// Comma-separated backend names, or `all`. Backends: auto, qr, qr-refined, svd, dual,
+    /// cholesky, cholesky-refined, normal, gd, agd, cg, pcg, lbfgs, cd, sgd, sag, saga, svrg
+    /// [default: every backend suited to the data's shape: all but `dual` when n > d, whose
+    /// n × n kernel then costs O(n³) for nothing; on wide data (d > n, d ≥ 2000) at λ > 0 all but
+    /// the backends that factor a d × d matrix (qr, qr-refined, cholesky, cholesky-refined,
+    /// normal), whose O(d³) the dual avoids].
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub solvers: Option<Vec<String>>,
+    /// The backend whose answer the others are measured against; if it fails, the next direct
+    /// backend of --solvers takes its place (and the output says so) [default: qr; dual for wide
+    /// data (d > n, d ≥ 2000) at λ > 0, where qr's d × d factorisation would cost O(d³)].
+    #[arg(long, value_name = "NAME")]
+    pub reference: Option<String>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct FitArgs {
+    /// The backend: auto, qr, qr-refined, svd, dual, cholesky, cholesky-refined, normal, gd, agd,
+    /// cg, pcg, lbfgs, cd, sgd, sag, saga, svrg (`auto` picks a direct backend and the output
+    /// names the one it ran).
+    #[arg(long, default_value = "auto", value_name = "NAME")]
+    pub solver: String,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct CommonArgs {
+    /// CSV file with a header row (use with --target).
+    #[arg(long, value_name = "FILE.csv", conflicts_with_all = ["x", "y"], requires = "target")]
+    pub data: Option<PathBuf>,
+    /// Name of the target column in the CSV, or several (`--targets a,b,c`, `fit` only); every
+    /// other column is a feature.
+    #[arg(
+        long,
+        visible_alias = "targets",
+        value_name = "COL",
+        value_delimiter = ','
+    )]
+    pub target: Vec<String>,
+    /// Design matrix X as a 2-D float64 .npy file (use with --y).
+    #[arg(long, value_name = "X.npy", requires = "y")]
+    pub x: Option<PathBuf>,
+    /// Targets y as a float64 .npy file: 1-D, or 2-D (n × k) for k targets (`fit` only).
+    #[arg(long, value_name = "y.npy", requires = "x")]
+    pub y: Option<PathBuf>,
+    /// Sample weights as a 1-D float64 .npy file.
+    #[arg(long, value_name = "w.npy")]
+    pub weights: Option<PathBuf>,
+    /// Penalty λ of J = 1/(2S)·Σsᵢrᵢ² + (λ/2)‖w‖² (scikit-learn's Ridge alpha = λ·S); with
+    /// several targets, one λ for all or a comma-separated list with one per target.
+    #[arg(
+        long,
+        default_value = "1e-3",
+        value_delimiter = ',',
+        allow_hyphen_values = true
+    )]
+    pub lambda: Vec<f64>,
+    /// Fit the model through the origin (no intercept).
+    #[arg(long)]
+    pub no_intercept: bool,
+    /// Relative tolerance ‖∇J(w)‖ ≤ tol·‖∇J(w₀)‖ for iterative backends, in (0, 1)
+    /// [default: 1e-8; 1e-4 for sgd].
+    #[arg(long, allow_hyphen_values = true)]
+    pub tol: Option<f64>,
+    /// Iteration budget of iterative backends [default: 10000 iterations (sweeps for cd) for gd,
+    /// agd, cg, pcg, lbfgs, cd; 200 epochs for sgd; 1000 epochs (outer iterations for svrg) for
+    /// sag, saga, svrg].
+    #[arg(long, allow_hyphen_values = true)]
+    pub max_iter: Option<usize>,
+    /// Wall-time budget in seconds per iterative backend [default: none for `fit`; 2 s each in
+    /// `compare` unless --max-iter is given, so a default comparison ends in seconds].
+    #[arg(long, allow_hyphen_values = true, value_name = "SECONDS")]
+    pub time_limit: Option<f64>,
+    /// Fixed step size for gd, sgd, sag, saga, svrg (default: each backend's own, e.g. 1/L for
+    /// gd, a decaying schedule for sgd).
+    #[arg(long, allow_hyphen_values = true)]
+    pub step: Option<f64>,
+    /// Seed of stochastic solvers and of the built-in problem.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Built-in problem: number of samples.
+    #[arg(long, default_value_t = 10_000)]
+    pub n: usize,
+    /// Built-in problem: number of features.
+    #[arg(long, default_value_t = 50)]
+    pub d: usize,
+    /// Built-in problem: condition number of the centred design.
+    #[arg(long, default_value_t = 10.0, allow_hyphen_values = true)]
+    pub condition: f64,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Write every recorded step of the iterative backends to this CSV (columns: solver,
+    /// iteration, passes, seconds, objective, residual; with several targets a `target` column
+    /// first). Must not name an input file; not written when no iterative backend ran.
+    #[arg(long, value_name = "FILE.csv")]
+    pub history: Option<PathBuf>,
+    /// With --history: record every k-th iteration (and the first and last) [default: 1].
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u64).range(1..))]
+    pub record_every: Option<u64>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Parsed {
+    /// Run a command.
+    Run(Box<Cli>),
+    /// Print this text (help or version) on stdout and exit successfully.
+    Print(String),
+}
+
+/// Parses `argv` (program name first). Usage errors come back as one line (without the
+/// `error: ` prefix), naming the cause and pointing to `--help`.
+pub fn parse<I, T>(argv: I) -> Result<Parsed, String>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    match Cli::try_parse_from(argv) {
+        Ok(cli) => {
+            validate(&cli).map_err(|e| bounded(&format!("{e}; see `tikhonov --help`")))?;
+            Ok(Parsed::Run(Box::new(cli)))
+        }
+        Err(e) => match e.kind() {
+            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                Ok(Parsed::Print(e.render().to_string()))
+            }
+            _ => Err(one_line(&e)),
+        },
+    }
+}
+
+/// clap's usage error (several lines: the error, a tip, the usage, a pointer to --help) as one
+/// line: the error, the tip or the list of possible values if there is one, and `--help`.
+fn one_line(e: &clap::Error) -> String {
+    let rendered = e.render().to_string();
+    // The first paragraph is the error, possibly followed by indented items (the missing
+    // arguments); later paragraphs are tips, possible values, the usage and a pointer to --help.
+    let mut paragraphs = rendered.split("\n\n");
+    let first: Vec<&str> = paragraphs
+        .next()
+        .unwrap_or("invalid command line")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let mut line = first.join(" ");
+    line = line.trim_start_matches("error:").trim().to_owned();
+    for l in paragraphs.flat_map(str::lines).map(str::trim) {
+        if l.starts_with("tip:") || l.starts_with("[possible values") {
+            line.push_str("; ");
+            line.push_str(l);
+        }
+    }
+    line.push_str("; see `tikhonov --help`");
+    bounded(&line)
+}
+
+/// A message made one line and bounded in length: control characters escaped, at most
+/// [`MAX_MESSAGE_CHARS`] characters.
+pub fn bounded(message: &str) -> String {
+    quote_text(message, MAX_MESSAGE_CHARS)
+}
+
+/// The checks clap cannot express.
+fn validate(cli: &Cli) -> Result<(), String> {
+    let (common, solvers) = match &cli.command {
+        Some(Command::Fit(f)) => (&f.common, None),
+        Some(Command::Compare(c)) => (&c.common, c.solvers.as_ref()),
+        None => (&cli.compare.common, cli.compare.solvers.as_ref()),
+    };
+    if common.record_every.is_some() && common.history.is_none() {
+        return Err(
+            "--record-every says which steps --history writes, but no --history FILE.csv was \
+             given; add --history or drop --record-every"
+                .into(),
+        );
+    }
+    if let Some(list) = solvers {
+        for name in list {
+            if name != "all" && !tikhonov::solvers::names().any(|n| n == name) {
+                return Err(bounded(&format!(
+                    "unknown backend `{}` in --solvers; use `all` or a comma-separated list of: {BACKENDS}",
+                    quote_text(name, 40)
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+impl CommonArgs {
+    /// The steps to record with --history (0: none).
+    pub fn record_every(&self) -> usize {
+        match (&self.history, self.record_every) {
+            (None, _) => 0,
+            (Some(_), k) => usize::try_from(k.unwrap_or(1)).unwrap_or(usize::MAX),
+        }
+    }
+}
