@@ -775,22 +775,28 @@ fn run_compare(args: &CompareArgs, out: &mut Output) -> Result<(), Error> {
     Ok(())
 }
 
+/// The JSON of one fit: [`Fit`]'s own serialisation (its keys are the contract, see
+/// src/fit.rs) with the data's shape, without the history (written to `--history` instead).
+#[derive(serde::Serialize)]
+struct FitOutput<'f> {
+    #[serde(flatten)]
+    fit: &'f Fit,
+    n_samples: usize,
+    n_features: usize,
+}
+
 fn fit_json(problem: &RidgeProblem<'_>, fit: &Fit) -> Value {
-    json!({
-        "solver": fit.solver,
-        "lambda": problem.lambda(),
-        "n_samples": problem.n_samples(),
-        "n_features": problem.n_features(),
-        "intercept": fit.intercept,
-        "coef": fit.coef.iter().collect::<Vec<_>>(),
-        "objective": fit.objective,
-        "gradient_norm": fit.gradient_norm,
-        "iterations": fit.iterations,
-        "passes": fit.passes,
-        "converged": fit.converged,
-        "fit_seconds": fit.fit_seconds,
-        "condition_estimate": fit.condition_estimate,
-    })
+    let without_history = Fit {
+        history: Vec::new(),
+        ..fit.clone()
+    };
+    let output = FitOutput {
+        fit: &without_history,
+        n_samples: problem.n_samples(),
+        n_features: problem.n_features(),
+    };
+    // Serialising plain numbers, strings and vectors to a `Value` cannot fail.
+    serde_json::to_value(output).expect("a Fit serialises to JSON")
 }
 
 fn compare_json(
