@@ -1,4 +1,4 @@
-//! Throughput of the shared Gram routine [`Moments::compute`] (DESIGN.md §5).
+//! Throughput of the shared Gram routine [`Moments::compute`] (README, "Benchmarks").
 //!
 //! Run: `cargo bench --bench gram` (everything, a few minutes on 2 cores), or with a filter, e.g.
 //! `cargo bench --bench gram -- side_by_side` (only the interleaved comparison, see below) or

@@ -1,4 +1,4 @@
-//! Every registered backend ([`tikhonov::solvers::names`]) on synthetic problems (DESIGN.md §5).
+//! Every registered backend ([`tikhonov::solvers::names`]) on synthetic problems (README, "Benchmarks").
 //!
 //! Problems: `Synthetic { n_samples: n, n_features: d, condition: 10, ..Default::default() }`
 //! (noise 0.1, seed 0) for (n, d) ∈ {1 000, 10 000, 100 000} × {10, 100, 500}, λ = 1e-3, intercept
@@ -27,7 +27,7 @@
 //!
 //! The probe also prints, per case, iterations/epochs, whether the run converged and, for the
 //! iterative backends, the bytes of X streamed per pass and the bandwidth that implies
-//! (DESIGN.md §5: gradient descent is dominated by streaming X).
+//! (gradient descent is dominated by streaming X).
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -173,7 +173,7 @@ fn infeasible(name: &str, n: usize, _d: usize) -> Option<String> {
 }
 
 /// Memory bandwidth of the machine (STREAM-like read and triad, 2 threads) and the bandwidth a
-/// gradient-descent iteration achieves on 1 000 000 × 100 (DESIGN.md §5; issue 5's target: at
+/// gradient-descent iteration achieves on 1 000 000 × 100 (issue 5's target: at
 /// least 60% of the measured bandwidth).
 ///
 /// A gd iteration evaluates one gradient, ∇J(w) = −(1/n)·Xcᵀ(yc − Xc·w) + λw, as two

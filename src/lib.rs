@@ -42,11 +42,19 @@
 //!
 //! ## Where things are
 //!
-//! - [`problem`]: [`RidgeProblem`], the objective, its gradient and the objective gap, written once.
+//! docs/ARCHITECTURE.md in the repository has the layers, the data path, and how to add a loss
+//! or a backend.
+//!
+//! - [`problem`]: [`RidgeProblem`] (a [`design::Design`] + y + λ), the objective, its gradient
+//!   and the objective gap, written once; [`design`]: the λ-free work shared across λ and targets.
+//! - [`fit`]: [`Model`] (what prediction needs) and [`Fit`] (a model and its diagnostics), both
+//!   serde types; [`Fit::from_parts`] judges any backend's [`Solution`].
 //! - [`moments`]: the one routine that forms the (centred, weighted) Gram system, blockwise and
-//!   mergeable.
-//! - [`solvers`]: the [`Solver`](solvers::Solver) trait, the registry, one file per backend.
-//! - [`objective`] and [`iterate`]: what iterative methods see, and the one driver that runs them.
+//!   mergeable; [`sufficient`]: ridge from merged moments alone.
+//! - [`solvers`]: the [`Solver`](solvers::Solver) and [`Minimiser`](solvers::Minimiser) traits,
+//!   the registry, one file per backend; [`options`]: the options a user sets by name.
+//! - [`loss`], [`objective`], [`risk`] and [`iterate`]: losses, what iterative methods see, the
+//!   empirical risk of any loss, and the one driver that runs them.
 //! - [`stochastic`]: seeded sampling and per-sample gradient memory shared by the stochastic
 //!   backends.
 //! - [`compare`]: run several solvers on one problem against a reference.
@@ -102,7 +110,7 @@
 pub mod compare;
 mod condition;
 pub mod data;
-mod design;
+pub mod design;
 pub mod error;
 pub mod fit;
 pub mod iterate;

@@ -1,7 +1,7 @@
 //! Several targets at once: Y (n × k) sharing X, the sample weights and the intercept setting,
 //! with one λ for all targets or one per target.
 //!
-//! Target t is the ridge problem (X, Y[:, t], s, λₜ) of DESIGN.md §1; [`MultiRidgeProblem::target`]
+//! Target t is the ridge problem (X, Y[:, t], s, λₜ) of the README ("The objective"); [`MultiRidgeProblem::target`]
 //! returns it as a [`RidgeProblem`], and every fit is judged on it. `Solver::solve_targets` fits
 //! them all: the direct backends form and factor their matrix once per distinct λ (`svd` once in
 //! all) and solve the k right-hand sides together; any other backend solves them one by one.

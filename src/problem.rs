@@ -60,7 +60,11 @@ pub struct RidgeProblemBuilder<'a> {
 impl<'a> RidgeProblem<'a> {
     /// Starts a problem from faer views: `x` is n × d (any strides), `y` has n entries.
     ///
-    /// Defaults: λ = 1, intercept on, no weights, all cores.
+    /// Defaults: intercept on, no weights, all cores, and **λ = 1 unless you call
+    /// [`RidgeProblemBuilder::lambda`]**. λ = 1 is a strong penalty for most data (scikit-learn's
+    /// `Ridge(alpha)` is α = λ·S, so α = n); it is a default only so that a first experiment runs,
+    /// not a recommendation: set λ, or choose it by cross-validation. [`crate::Fit`] records the
+    /// λ it was fitted with (`fit.lambda`).
     pub fn builder(x: MatRef<'a, f64>, y: ColRef<'a, f64>) -> RidgeProblemBuilder<'a> {
         RidgeProblemBuilder {
             x,
@@ -354,7 +358,7 @@ impl<'a> RidgeProblem<'a> {
 }
 
 impl<'a> RidgeProblemBuilder<'a> {
-    /// Sets the penalty λ ≥ 0 (DESIGN.md §1; scikit-learn's `Ridge(alpha)` is α = λ·S).
+    /// Sets the penalty λ ≥ 0 (README, "The objective"; scikit-learn's `Ridge(alpha)` is α = λ·S).
     pub fn lambda(mut self, lambda: f64) -> Self {
         self.lambda = lambda;
         self
