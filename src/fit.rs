@@ -277,6 +277,19 @@ impl Fit {
         } = solution;
         let (objective, gradient_norm) =
             judge.objective_and_gradient_norm(coef.as_ref(), intercept);
+        // The diagnostics are computed in scaled form, so a non-finite one means the value
+        // itself is beyond f64's range: not a result to report as a success.
+        if !(objective.is_finite() && gradient_norm.is_finite()) {
+            return Err(Error::Numerical {
+                solver: solver.to_owned(),
+                detail: format!(
+                    "the objective ({objective:e}) or its gradient norm ({gradient_norm:e}) at \
+                     the solution is beyond the range of f64 (about 1.8e308): the target or the \
+                     features are too large; divide y (and X) by a power of ten, the \
+                     coefficients scale accordingly"
+                ),
+            });
+        }
         Ok(Self {
             solver: solver.to_owned(),
             objective,

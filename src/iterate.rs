@@ -193,7 +193,7 @@ impl IterState {
     /// Recomputes value and gradient at `theta` (one pass over the data).
     pub fn evaluate(&mut self, objective: &dyn Objective) {
         self.value = objective.value_gradient(self.theta.as_ref(), self.grad.as_mut());
-        self.grad_norm = self.grad.norm_l2();
+        self.grad_norm = crate::linalg::norm2(self.grad.as_ref());
     }
 
     /// [`IterState::evaluate`] that also writes the per-sample slopes at `theta`
@@ -201,7 +201,7 @@ impl IterState {
     pub fn evaluate_with_slopes(&mut self, objective: &dyn Objective, slopes: ColMut<'_, f64>) {
         self.value =
             objective.value_gradient_slopes(self.theta.as_ref(), self.grad.as_mut(), slopes);
-        self.grad_norm = self.grad.norm_l2();
+        self.grad_norm = crate::linalg::norm2(self.grad.as_ref());
     }
 }
 

@@ -7,3 +7,62 @@ use faer::ColRef;
 pub(crate) fn dot(x: ColRef<'_, f64>, y: ColRef<'_, f64>) -> f64 {
     x.iter().zip(y.iter()).map(|(a, b)| a * b).sum()
 }
+
+/// The largest |vᵢ| (0 for an empty or all-zero v).
+fn max_abs(v: impl Iterator<Item = f64>) -> f64 {
+    v.fold(0.0, |m, x| m.max(x.abs()))
+}
+
+/// ‖v‖₂ computed as m·‖v/m‖₂ with m = max|vᵢ|, so that the squares neither overflow nor
+/// underflow (the scaling of LAPACK's `dnrm2`): finite whenever the norm itself is.
+pub(crate) fn norm2(v: ColRef<'_, f64>) -> f64 {
+    let m = max_abs(v.iter().copied());
+    if m == 0.0 || !m.is_finite() {
+        return m;
+    }
+    m * v.iter().map(|x| (x / m) * (x / m)).sum::<f64>().sqrt()
+}
+
+/// ½·(1/S)·Σᵢ sᵢ·vᵢ² (sᵢ = 1 without weights), computed as ½·m·(m·Σ sᵢ(vᵢ/m)²/S) with
+/// m = max|vᵢ|: finite whenever the result is, even when some vᵢ² alone would overflow.
+pub(crate) fn half_weighted_mean_square(
+    v: ColRef<'_, f64>,
+    weights: Option<ColRef<'_, f64>>,
+    weight_sum: f64,
+) -> f64 {
+    let m = max_abs(v.iter().copied());
+    if m == 0.0 || !m.is_finite() {
+        return if m == 0.0 { 0.0 } else { f64::INFINITY };
+    }
+    let sum: f64 = match weights {
+        Some(s) => v
+            .iter()
+            .zip(s.iter())
+            .map(|(v, s)| s * (v / m) * (v / m))
+            .sum(),
+        None => v.iter().map(|v| (v / m) * (v / m)).sum(),
+    };
+    0.5 * m * (m * (sum / weight_sum))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scaled_norms_neither_overflow_nor_underflow() {
+        let big = faer::Col::from_fn(3, |i| 1e200 * (i as f64 + 1.0));
+        assert!((norm2(big.as_ref()) / (1e200 * 14f64.sqrt()) - 1.0).abs() < 1e-15);
+        let tiny = faer::Col::from_fn(3, |i| 1e-200 * (i as f64 + 1.0));
+        assert!((norm2(tiny.as_ref()) / (1e-200 * 14f64.sqrt()) - 1.0).abs() < 1e-15);
+        // ½·(1e154² + (2e154)²)/2 = 1.25e308: finite although (2e154)² alone is 4e308.
+        let v = faer::Col::from_fn(2, |i| 1e154 * (i as f64 + 1.0));
+        let j = half_weighted_mean_square(v.as_ref(), None, 2.0);
+        assert!((j / 1.25e308 - 1.0).abs() < 1e-15, "{j}");
+        assert_eq!(
+            half_weighted_mean_square(faer::Col::<f64>::zeros(2).as_ref(), None, 2.0),
+            0.0
+        );
+        assert_eq!(norm2(faer::Col::<f64>::zeros(2).as_ref()), 0.0);
+    }
+}

@@ -17,7 +17,7 @@ use std::sync::OnceLock;
 
 use crate::design::Design;
 use crate::error::{Error, Result};
-use crate::linalg::dot;
+use crate::linalg::{dot, half_weighted_mean_square, norm2};
 use crate::moments::{GramSystem, Moments};
 
 /// A validated ridge regression problem that borrows its data.
@@ -238,7 +238,7 @@ impl<'a> RidgeProblem<'a> {
     /// The objective J(w, b) = 1/(2S)·Σ sᵢ rᵢ² + (λ/2)‖w‖².
     pub fn objective(&self, w: ColRef<'_, f64>, b: f64) -> f64 {
         let r = self.residuals(w, b);
-        self.loss_from_residuals(r.as_ref()) + 0.5 * self.lambda * w.squared_norm_l2()
+        self.loss_from_residuals(r.as_ref()) + self.penalty_term(w)
     }
 
     /// The gradient of J: (∇_w J, ∂_b J) = (−(1/S)·XᵀSr + λw, −(1/S)·Σ sᵢrᵢ), with ∂_b J = 0
@@ -269,7 +269,7 @@ impl<'a> RidgeProblem<'a> {
     /// ‖∇J(w, b)‖₂ over all free parameters (w, and b when fitted): the optimality residual.
     pub fn gradient_norm(&self, w: ColRef<'_, f64>, b: f64) -> f64 {
         let (g, gb) = self.gradient(w, b);
-        (g.squared_norm_l2() + gb * gb).sqrt()
+        norm2(g.as_ref()).hypot(gb)
     }
 
     /// The objective gap J(w, b) − J(w*, b*) against a reference solution, computed without
@@ -295,7 +295,7 @@ impl<'a> RidgeProblem<'a> {
             1.0,
             self.par(),
         );
-        self.loss_from_residuals(r.as_ref()) + 0.5 * self.lambda * dw.squared_norm_l2()
+        self.loss_from_residuals(r.as_ref()) + self.penalty_term(dw.as_ref())
     }
 
     /// Writes S^½·Xc (rows √sᵢ·(xᵢ − x̄); x̄ = 0 without intercept) into `out` (n × d): the
@@ -348,12 +348,15 @@ impl<'a> RidgeProblem<'a> {
     }
 
     /// 1/(2S)·Σ sᵢ rᵢ².
+    /// 1/(2S)·Σ sᵢ rᵢ², scaled so that it is finite whenever the result is.
     fn loss_from_residuals(&self, r: ColRef<'_, f64>) -> f64 {
-        let sum: f64 = match self.weights() {
-            Some(s) => r.iter().zip(s.iter()).map(|(r, s)| s * r * r).sum(),
-            None => r.squared_norm_l2(),
-        };
-        0.5 * sum / self.weight_sum()
+        half_weighted_mean_square(r, self.weights(), self.weight_sum())
+    }
+
+    /// (λ/2)·‖w‖², scaled so that it is finite whenever the result is.
+    fn penalty_term(&self, w: ColRef<'_, f64>) -> f64 {
+        let norm = norm2(w);
+        0.5 * self.lambda * norm * norm
     }
 }
 

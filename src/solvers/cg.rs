@@ -153,7 +153,7 @@ impl Residual {
         loop {
             state.value =
                 ls.ls_value_gradient(state.theta.as_ref(), self.r.as_ref(), state.grad.as_mut());
-            state.grad_norm = state.grad.norm_l2();
+            state.grad_norm = crate::linalg::norm2(state.grad.as_ref());
             if fresh || state.grad_norm > self.target {
                 return;
             }

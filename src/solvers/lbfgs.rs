@@ -301,7 +301,7 @@ impl IterativeMethod for Quasi {
         axpy(&mut state.theta, t.alpha, dir.as_ref());
         state.value = t.value;
         state.grad = t.grad;
-        state.grad_norm = state.grad.norm_l2();
+        state.grad_norm = crate::linalg::norm2(state.grad.as_ref());
         Ok(())
     }
 }
