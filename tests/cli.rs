@@ -427,3 +427,57 @@ fn fit_with_several_targets_equals_separate_fits() {
         assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
     }
 }
+
+#[test]
+fn backend_options_by_name_reach_the_backend_or_are_refused() {
+    let base = ["fit", "--n", "300", "--d", "4", "--format", "json"];
+    let with = |extra: &[&str]| tikhonov(&[&base[..], extra].concat());
+    let ok = with(&[
+        "--solver", "lbfgs", "--option", "memory=2", "--tol", "1e-10",
+    ]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let fit = json(&ok);
+    assert_eq!(fit["solver"], "lbfgs");
+    assert_eq!(fit["stop"], "converged");
+    // An option the backend does not use, a malformed one, an unknown name: one-line errors.
+    for (extra, needle) in [
+        (
+            &["--solver", "gd", "--option", "memory=2"][..],
+            "taken by lbfgs",
+        ),
+        (
+            &["--solver", "cg", "--step", "0.1"][..],
+            "`step` is taken by gd",
+        ),
+        (
+            &["--solver", "lbfgs", "--option", "memory"][..],
+            "NAME=VALUE",
+        ),
+        (
+            &["--solver", "lbfgs", "--option", "memroy=2"][..],
+            "one of tol",
+        ),
+    ] {
+        let out = with(extra);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{extra:?}");
+        assert!(err.contains(needle), "{extra:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    }
+    // A warm start at the answer converges at once.
+    let coef: Vec<String> = fit["coef"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap().to_string())
+        .collect();
+    let warm = format!("warm_start={}", coef.join(","));
+    let again = json(&with(&[
+        "--solver", "lbfgs", "--tol", "1e-10", "--option", &warm,
+    ]));
+    assert_eq!(again["iterations"], 0);
+}

@@ -388,8 +388,8 @@ fn multi_problem<'a>(data: &'a Loaded, args: &CommonArgs) -> Result<MultiRidgePr
 }
 
 /// The solver options of the command line; `default_time_limit` applies when no budget was given.
-fn options(args: &CommonArgs, default_time_limit: Option<f64>) -> SolverOptions {
-    SolverOptions {
+fn options(args: &CommonArgs, default_time_limit: Option<f64>) -> Result<SolverOptions, Error> {
+    let mut opts = SolverOptions {
         tol: args.tol,
         max_iter: args.max_iter,
         time_limit: args.time_limit.or(default_time_limit),
@@ -398,7 +398,18 @@ fn options(args: &CommonArgs, default_time_limit: Option<f64>) -> SolverOptions 
         // Recording costs a little time (excluded from the timings), so only when asked.
         record_every: args.record_every(),
         ..SolverOptions::default()
+    };
+    for option in &args.options {
+        let Some((name, value)) = option.split_once('=') else {
+            return Err(Error::invalid(
+                "option",
+                args::bounded(option),
+                "NAME=VALUE, e.g. --option memory=5",
+            ));
+        };
+        opts.set(name.trim(), value)?;
     }
+    Ok(opts)
 }
 
 /// Builds `name` from the command line's options, refusing one it does not use. `--seed` has a
@@ -473,7 +484,7 @@ fn unconverged_note(fit: &Fit, target: Option<&str>) -> Option<String> {
 
 fn run_fit(args: &FitArgs, out: &mut Output) -> Result<(), Error> {
     let common = &args.common;
-    let opts = options(common, None);
+    let opts = options(common, None)?;
     let solver = build_backend(&args.solver, &opts)?;
     let history = history_target(common)?;
     let data = load(common)?;
@@ -695,7 +706,7 @@ fn run_compare(args: &CompareArgs, out: &mut Output) -> Result<(), Error> {
     let common = &args.common;
     let default_limit =
         (common.time_limit.is_none() && common.max_iter.is_none()).then_some(COMPARE_TIME_LIMIT);
-    let opts = options(common, default_limit);
+    let opts = options(common, default_limit)?;
     if let Some(name) = &args.reference {
         // An unknown name is a usage error before any data are read.
         solvers::Registry::builtin().get(name)?;

@@ -127,6 +127,11 @@ pub struct CommonArgs {
     /// Seed of stochastic solvers and of the built-in problem.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Any backend option by name, repeatable: abs_tol, batch_size (sgd), memory (lbfgs),
+    /// inner_steps (svrg), rcond (svd), refine_steps (qr-refined, cholesky-refined), warm_start
+    /// (comma-separated coefficients), … A backend given an option it does not use refuses it.
+    #[arg(long = "option", value_name = "NAME=VALUE", allow_hyphen_values = true)]
+    pub options: Vec<String>,
     /// Built-in problem: number of samples.
     #[arg(long, default_value_t = 10_000)]
     pub n: usize,
