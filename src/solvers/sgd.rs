@@ -39,8 +39,9 @@
 //! # Sample order
 //!
 //! The objective stores its samples in a fixed pseudo-random permutation of the data rows (for
-//! `LeastSquares`, the sample-major copy; the permutation depends on no seed). When the sample
-//! data exceed `CACHE_BYTES` (8 MiB), each epoch cuts that stored order into blocks of
+//! the objectives of this crate, the design's shared sample-major copy, src/design.rs; the
+//! permutation depends on no seed). When the sample data exceed `CACHE_BYTES` (8 MiB), each
+//! epoch cuts that stored order into blocks of
 //! `BLOCK_BYTES` (256 KiB) of sample data (at most n/64 samples, at least one), visits the blocks
 //! in a fresh random order and the samples of each block in a fresh random order. Each sample's
 //! data are prefetched `PREFETCH_AHEAD` steps before its step. Plain random reshuffling reads one
