@@ -66,7 +66,7 @@ fn compare_json_lists_every_backend_against_the_reference() {
         "json",
     ]);
     let v = json(&out);
-    assert_eq!(v["reference"], "qr");
+    assert_eq!(v["reference"], "qr-refined");
     let results = v["results"].as_array().unwrap();
     let names: Vec<&str> = results
         .iter()

@@ -53,8 +53,10 @@ pub struct CompareArgs {
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     pub solvers: Option<Vec<String>>,
     /// The backend whose answer the others are measured against; if it fails, the next direct
-    /// backend of --solvers takes its place (and the output says so) [default: qr; dual for wide
-    /// data (d > n, d ≥ 2000) at λ > 0, where qr's d × d factorisation would cost O(d³)].
+    /// backend of --solvers takes its place (and the output says so) [default: qr-refined, the
+    /// exact solution of the f64 data (plain qr loses digits when λ dwarfs the data, ≈ ε·√λ);
+    /// dual for wide data (d > n, d ≥ 2000) at λ > 0, where a d × d factorisation would cost
+    /// O(d³)].
     #[arg(long, value_name = "NAME")]
     pub reference: Option<String>,
     #[command(flatten)]
