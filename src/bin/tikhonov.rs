@@ -717,9 +717,8 @@ fn run_compare(args: &CompareArgs, out: &mut Output) -> Result<(), Error> {
     let reference_name = match &args.reference {
         Some(name) => name.clone(),
         None if is_wide(&problem) => "dual".into(),
-        // Not plain `qr`: its normwise backward error is ε·‖[S^½Xc; √(Sλ)I]‖, which swamps the
-        // data once √(Sλ) ≫ ‖S^½Xc‖ (relative error ≈ 7e-9 at λ = 1e16, 0.37 at 1e30, exactly 0
-        // from 1e40); refinement against the original data removes it.
+        // The exact solution of the f64 data, so that a reference's own rounding (κ·ε for `qr`)
+        // is not charged to the backends measured against it.
         None => "qr-refined".into(),
     };
     let reference = solvers::Registry::builtin()

@@ -208,6 +208,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_penalty_that_dwarfs_the_data_keeps_every_digit() {
+        // √(Sλ) ≫ ‖S^½Xc‖: with the ridge rows below the data, Householder's backward error
+        // ε·√(Sλ) swamped the data (relative error 7e-9 at λ = 1e16, 0.37 at 1e30, w = 0 from
+        // 1e40); with them first it is row-wise stable. The Gram system is perfectly
+        // conditioned there, so `cholesky` is an accurate reference.
+        let (x, y) = crate::solvers::testing::small();
+        for lambda in [1e8, 1e16, 1e30, 1e40, 1e100] {
+            let p = RidgeProblem::builder(x.as_ref(), y.as_ref())
+                .lambda(lambda)
+                .build()
+                .unwrap();
+            let reference = crate::solvers::Cholesky.solve(&p).unwrap();
+            let fit = Qr.solve(&p).unwrap();
+            assert!(fit.coef.norm_l2() > 0.0, "λ = {lambda:e}: w = 0");
+            let err = fit.relative_error(reference.coef.as_ref());
+            assert!(err < 1e-13, "λ = {lambda:e}: {err:e}");
+        }
+    }
+
+    #[test]
     fn refuses_a_design_that_is_rank_deficient_up_to_rounding() {
         // xⱼ = 3 + cⱼ·tᵢ is rank 1 once centred, up to the rounding of 3 + cⱼ·tᵢ (ε·3 against a
         // spread of 0.01): R₂₂ is a few hundred ε relative, above the exact-singularity threshold.

@@ -54,9 +54,8 @@ pub struct CompareArgs {
     pub solvers: Option<Vec<String>>,
     /// The backend whose answer the others are measured against; if it fails, the next direct
     /// backend of --solvers takes its place (and the output says so) [default: qr-refined, the
-    /// exact solution of the f64 data (plain qr loses digits when λ dwarfs the data, ≈ ε·√λ);
-    /// dual for wide data (d > n, d ≥ 2000) at λ > 0, where a d × d factorisation would cost
-    /// O(d³)].
+    /// exact solution of the f64 data; dual for wide data (d > n, d ≥ 2000) at λ > 0, where a
+    /// d × d factorisation would cost O(d³)].
     #[arg(long, value_name = "NAME")]
     pub reference: Option<String>,
     #[command(flatten)]
