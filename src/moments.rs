@@ -381,6 +381,22 @@ pub(crate) fn pow2_inverse_sqrt(a: f64) -> f64 {
     }
 }
 
+/// The power of two nearest to 1/‖c‖₂ for a column c, computed without squaring when ‖c‖² would
+/// overflow or underflow (columns scaled by 1e±200): the same as `pow2_inverse_sqrt(‖c‖²)`
+/// wherever that is finite and positive, and 1 for an all-zero column.
+pub(crate) fn pow2_inverse_norm(c: ColRef<'_, f64>) -> f64 {
+    let squared = c.squared_norm_l2();
+    if squared > 0.0 && squared.is_finite() {
+        return pow2_inverse_sqrt(squared);
+    }
+    let norm = crate::linalg::norm2(c);
+    if norm > 0.0 && norm.is_finite() {
+        (-norm.log2()).round().exp2()
+    } else {
+        1.0
+    }
+}
+
 struct BlockView<'a> {
     x: MatRef<'a, f64>,
     y: MatRef<'a, f64>,

@@ -696,7 +696,9 @@ fn singular_systems_at_positive_lambda_blame_scaling_not_dependent_columns() {
     });
     let xp = files.path("scaled.npy");
     tikhonov::data::write_npy_matrix(&xp, x.as_ref()).unwrap();
-    for solver in ["cholesky", "normal", "qr"] {
+    // The Gram backends square the 1e200 column (1e400 overflows): they refuse, blaming scaling.
+    // `qr` equilibrates without squaring and solves it (src/solvers/qr.rs tests).
+    for solver in ["cholesky", "normal"] {
         let err = fails(
             &[
                 "fit",

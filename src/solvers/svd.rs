@@ -49,7 +49,7 @@ use faer::{Col, Mat, MatRef};
 use crate::error::{Error, Result};
 use crate::fit::{Fit, Solution};
 use crate::linalg::dot;
-use crate::moments::pow2_inverse_sqrt;
+use crate::moments::pow2_inverse_norm;
 use crate::multi::{MultiRidgeProblem, assemble};
 use crate::problem::RidgeProblem;
 use crate::solvers::qr::scaled_centred_targets;
@@ -152,7 +152,7 @@ impl SvdFactorization {
             subtract_means(b.as_mut(), &root, means.as_ref());
             (b, ys)
         };
-        let scale = Col::from_fn(d, |j| pow2_inverse_sqrt(b.col(j).squared_norm_l2()));
+        let scale = Col::from_fn(d, |j| pow2_inverse_norm(b.col(j)));
         for j in 0..d {
             b.col_mut(j).iter_mut().for_each(|v| *v *= scale[j]);
         }
