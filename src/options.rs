@@ -227,7 +227,8 @@ impl From<IterationControl> for IterativeSettings {
 
 /// The control of a backend's default settings. Only for constants with `tol` ∈ (0, 1) and
 /// `max_iter` ≥ 1, the only conditions [`IterationControl::new`] checks, so it cannot fail;
-/// `every_default_is_valid` below builds every backend's default to keep it so.
+/// the test `every_default_is_valid` in src/solvers/mod.rs builds every backend's default to keep
+/// it so.
 pub(crate) fn default_control(tol: f64, max_iter: usize) -> IterationControl {
     IterationControl::new(tol, max_iter).expect("default tol in (0, 1) and max_iter ≥ 1")
 }

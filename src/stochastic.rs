@@ -466,6 +466,8 @@ impl IterativeMethod for TableEpochs {
             Verdict::Keep => {}
             Verdict::Checkpoint => self.save(state),
             Verdict::Undo => {
+                // `judge` says Undo only while the safeguard is active, and it asks for a
+                // Checkpoint (which saves) before any Undo: the first judged epoch is one.
                 let (s, t) = self
                     .saved
                     .as_ref()

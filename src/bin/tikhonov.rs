@@ -412,9 +412,10 @@ fn options(args: &CommonArgs, default_time_limit: Option<f64>) -> Result<SolverO
     Ok(opts)
 }
 
-/// Builds `name` from the command line's options, refusing one it does not use. `--seed` has a
-/// default, so it only counts as given to the backends that sample; `--history` turns recording
-/// on, which a direct backend has nothing for (reported when the history is written).
+/// Builds `name` from the command line's options, refusing one it does not use. `--seed` also
+/// seeds the built-in problem (and has a default), so it only counts as given to the backends
+/// that sample; `--history` turns recording on, which a direct backend has nothing for (reported
+/// when the history is written).
 fn build_backend(name: &str, opts: &SolverOptions) -> Result<Box<dyn Solver>, Error> {
     let registry = solvers::Registry::builtin();
     let info = registry.get(name)?;

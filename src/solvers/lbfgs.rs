@@ -83,10 +83,14 @@ impl Lbfgs {
 
     /// Builds from user options (`tol`, `max_iter`, `time_limit`).
     pub fn from_options(options: &SolverOptions) -> Result<Self> {
-        Ok(Self {
+        let lbfgs = Self {
             settings: IterativeSettings::from_options(options)?,
             ..Self::default()
-        })
+        };
+        match options.memory {
+            Some(m) => lbfgs.with_memory(m),
+            None => Ok(lbfgs),
+        }
     }
 }
 

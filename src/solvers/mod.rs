@@ -219,12 +219,7 @@ pub const REGISTRY: &[SolverInfo] = &[
             driver: false,
             own: &["refine_steps"],
         },
-        build: |o| {
-            Ok(Box::new(match o.refine_steps {
-                Some(k) => Refined::qr().max_steps(k)?,
-                None => Refined::qr(),
-            }))
-        },
+        build: |o| Ok(Box::new(Refined::qr().with_options(o)?)),
     },
     SolverInfo {
         name: "svd",
@@ -234,12 +229,7 @@ pub const REGISTRY: &[SolverInfo] = &[
             driver: false,
             own: &["rcond"],
         },
-        build: |o| {
-            Ok(Box::new(match o.rcond {
-                Some(r) => Svd::with_rcond(r)?,
-                None => Svd::default(),
-            }))
-        },
+        build: |o| Ok(Box::new(Svd::from_options(o)?)),
     },
     SolverInfo {
         name: "dual",
@@ -269,12 +259,7 @@ pub const REGISTRY: &[SolverInfo] = &[
             driver: false,
             own: &["refine_steps"],
         },
-        build: |o| {
-            Ok(Box::new(match o.refine_steps {
-                Some(k) => Refined::cholesky().max_steps(k)?,
-                None => Refined::cholesky(),
-            }))
-        },
+        build: |o| Ok(Box::new(Refined::cholesky().with_options(o)?)),
     },
     SolverInfo {
         name: "normal",
@@ -337,13 +322,7 @@ pub const REGISTRY: &[SolverInfo] = &[
             driver: true,
             own: &["memory"],
         },
-        build: |o| {
-            let lbfgs = Lbfgs::from_options(o)?;
-            Ok(Box::new(match o.memory {
-                Some(m) => lbfgs.with_memory(m)?,
-                None => lbfgs,
-            }))
-        },
+        build: |o| Ok(Box::new(Lbfgs::from_options(o)?)),
     },
     SolverInfo {
         name: "cd",
@@ -363,13 +342,7 @@ pub const REGISTRY: &[SolverInfo] = &[
             driver: true,
             own: &["step", "seed", "batch_size"],
         },
-        build: |o| {
-            let sgd = Sgd::from_options(o)?;
-            Ok(Box::new(match o.batch_size {
-                Some(b) => sgd.with_batch_size(b)?,
-                None => sgd,
-            }))
-        },
+        build: |o| Ok(Box::new(Sgd::from_options(o)?)),
     },
     SolverInfo {
         name: "sag",
@@ -399,13 +372,7 @@ pub const REGISTRY: &[SolverInfo] = &[
             driver: true,
             own: &["step", "seed", "inner_steps"],
         },
-        build: |o| {
-            let svrg = Svrg::from_options(o)?;
-            Ok(Box::new(match o.inner_steps {
-                Some(m) => svrg.with_inner_steps(m)?,
-                None => svrg,
-            }))
-        },
+        build: |o| Ok(Box::new(Svrg::from_options(o)?)),
     },
 ];
 

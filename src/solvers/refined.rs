@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::fit::{Fit, Solution};
 use crate::moments::GramSystem;
 use crate::multi::{MultiRidgeProblem, gram_targets, per_group};
+use crate::options::SolverOptions;
 use crate::problem::RidgeProblem;
 use crate::refine::refine;
 use crate::solvers::cholesky::factor_unchecked;
@@ -75,6 +76,14 @@ impl Refined {
     pub(crate) fn max_contraction(mut self, limit: f64) -> Self {
         self.max_contraction = limit;
         self
+    }
+
+    /// Applies user options (`refine_steps`).
+    pub fn with_options(self, options: &SolverOptions) -> Result<Self> {
+        match options.refine_steps {
+            Some(k) => self.max_steps(k),
+            None => Ok(self),
+        }
     }
 
     /// At most `max_steps` corrections, 1 to 100.

@@ -221,12 +221,15 @@ impl Sgd {
     }
 
     /// Builds from user options (`tol`, `max_iter` as epochs, `time_limit`, `step` as a constant
-    /// step, `seed`).
+    /// step, `seed`, `batch_size`).
     pub fn from_options(options: &SolverOptions) -> Result<Self> {
-        let sgd = Self::new(options.control(Self::DEFAULT_TOL, Self::DEFAULT_MAX_EPOCHS)?)
+        let mut sgd = Self::new(options.control(Self::DEFAULT_TOL, Self::DEFAULT_MAX_EPOCHS)?)
             .with_seed(options.seed.unwrap_or(0));
-        match options.step {
-            Some(step) => sgd.with_step(step),
+        if let Some(step) = options.step {
+            sgd = sgd.with_step(step)?;
+        }
+        match options.batch_size {
+            Some(b) => sgd.with_batch_size(b),
             None => Ok(sgd),
         }
     }

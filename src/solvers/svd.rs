@@ -51,6 +51,7 @@ use crate::fit::{Fit, Solution};
 use crate::linalg::dot;
 use crate::moments::pow2_inverse_norm;
 use crate::multi::{MultiRidgeProblem, assemble};
+use crate::options::SolverOptions;
 use crate::problem::RidgeProblem;
 use crate::solvers::qr::scaled_centred_targets;
 use crate::solvers::{Solver, timed};
@@ -63,6 +64,14 @@ pub struct Svd {
 }
 
 impl Svd {
+    /// Builds from user options (`rcond`).
+    pub fn from_options(options: &SolverOptions) -> Result<Self> {
+        match options.rcond {
+            Some(r) => Self::with_rcond(r),
+            None => Ok(Self::default()),
+        }
+    }
+
     /// Treats singular values σᵢ ≤ rcond·σ₁ of the column-equilibrated design as zero (default
     /// max(n, d)·ε; see the [module docs](self)).
     pub fn with_rcond(rcond: f64) -> Result<Self> {

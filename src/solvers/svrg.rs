@@ -88,7 +88,11 @@ impl Svrg {
     /// Builds from user options (`tol`, `max_iter` as outer iterations, `time_limit`, `step`,
     /// `seed`).
     pub fn from_options(options: &SolverOptions) -> Result<Self> {
-        Ok(Self::new(StochasticSettings::from_options(options)?))
+        let svrg = Self::new(StochasticSettings::from_options(options)?);
+        match options.inner_steps {
+            Some(m) => svrg.with_inner_steps(m),
+            None => Ok(svrg),
+        }
     }
 }
 
@@ -162,6 +166,7 @@ impl IterativeMethod for Outer {
             Verdict::Keep => {}
             Verdict::Checkpoint => self.save(state),
             Verdict::Undo => {
+                // `judge` asks for a Checkpoint (which saves) before any Undo.
                 let (s, slopes, gradient) = self.saved.as_ref().expect("saved while active");
                 restore(state, s);
                 self.snapshot_slopes.clone_from(slopes);
