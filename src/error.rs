@@ -192,6 +192,39 @@ pub enum Error {
         source: Box<Error>,
     },
 
+    /// Class labels that do not make a binary classification problem.
+    #[error("invalid labels: {reason}")]
+    InvalidLabels {
+        /// What is wrong with them and what to do.
+        reason: String,
+    },
+
+    /// The classes are separated, so at λ = 0 the loss has no minimiser.
+    #[error(
+        "{solver}: the classes are linearly separable (the point reached at iteration \
+         {iteration} classifies every sample of positive weight correctly), so at λ = 0 the \
+         logistic loss has no minimiser: scaling that point up lowers the loss forever and the \
+         coefficients grow without bound; use λ > 0 (e.g. 1e-4), which makes the minimiser \
+         unique and finite"
+    )]
+    Separable {
+        /// The backend that found it.
+        solver: String,
+        /// The iteration at which every margin was positive.
+        iteration: usize,
+    },
+
+    /// A backend asked to minimise a loss it does not handle.
+    #[error("{solver} does not fit the {loss} loss; backends that do: {supported}")]
+    UnsupportedLoss {
+        /// The backend.
+        solver: String,
+        /// The loss asked for (`logistic`).
+        loss: &'static str,
+        /// Comma-separated names of the backends that fit it.
+        supported: String,
+    },
+
     /// A file could be read but its content is not what was expected.
     #[error("{}{}: {message}", path_text(path), location.as_deref().map(|l| format!(", {l}")).unwrap_or_default())]
     Format {
@@ -213,6 +246,8 @@ impl Error {
                 | Error::Empty { .. }
                 | Error::NonFinite { .. }
                 | Error::InvalidWeights { .. }
+                | Error::InvalidLabels { .. }
+                | Error::Separable { .. }
                 | Error::Io { .. }
                 | Error::Format { .. }
                 | Error::OutOfMemory { .. }

@@ -23,6 +23,16 @@ pub enum LossKind {
     Logistic,
 }
 
+impl LossKind {
+    /// The name used on the command line and in JSON: `squared`, `logistic`.
+    pub fn name(self) -> &'static str {
+        match self {
+            LossKind::Squared => "squared",
+            LossKind::Logistic => "logistic",
+        }
+    }
+}
+
 /// A fitted linear model: coefficients, intercept, the loss and the penalty it was fitted with,
 /// and (for classification) the labels its two classes stand for. Nothing about how it was found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -82,6 +92,46 @@ impl Model {
             faer::Par::Seq,
         );
         Ok(out)
+    }
+
+    /// For a logistic model, P(ỹ = +1 | x) = σ(xᵀw + b) for each row: the probability of the
+    /// second class of [`Model::labels`]. Fails for a squared-loss model.
+    pub fn predict_proba(&self, x: MatRef<'_, f64>) -> Result<Col<f64>> {
+        self.require_classifier("predict_proba")?;
+        let mut m = self.predict(x)?;
+        m.iter_mut().for_each(|m| *m = crate::loss::sigmoid(*m));
+        Ok(m)
+    }
+
+    /// For a logistic model, the predicted class of each row: the second label of
+    /// [`Model::labels`] where xᵀw + b > 0 (probability above ½), the first otherwise.
+    pub fn predict_classes(&self, x: MatRef<'_, f64>) -> Result<Vec<String>> {
+        self.require_classifier("predict_classes")?;
+        let [negative, positive] = match &self.labels {
+            Some(labels) => labels.clone(),
+            None => ["-1".to_owned(), "1".to_owned()],
+        };
+        let m = self.predict(x)?;
+        Ok(m.iter()
+            .map(|&m| {
+                if m > 0.0 {
+                    positive.clone()
+                } else {
+                    negative.clone()
+                }
+            })
+            .collect())
+    }
+
+    fn require_classifier(&self, what: &'static str) -> Result<()> {
+        match self.loss {
+            LossKind::Logistic => Ok(()),
+            LossKind::Squared => Err(Error::invalid(
+                "model",
+                format!("a squared-loss (ridge) model given to {what}"),
+                "a model fitted with the logistic loss; a ridge model's predictions are `predict`",
+            )),
+        }
     }
 
     /// ‖w − w_ref‖ / ‖w_ref‖ (absolute distance when w_ref = 0).
@@ -148,6 +198,10 @@ pub enum StopReason {
     TimeLimit,
     /// An observer asked to stop.
     Observer,
+    /// The method could not improve on its iterate (Newton's line search at the rounding floor
+    /// of the objective) before meeting the tolerance: the iterate is as accurate as f64
+    /// evaluation of the objective allows, but the tolerance asked for more.
+    Stalled,
 }
 
 /// One recorded step of an iterative solver.

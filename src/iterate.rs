@@ -221,6 +221,12 @@ pub trait IterativeMethod {
     fn monotone(&self) -> bool {
         true
     }
+    /// Whether the last step found no point that improves on the current one (a line search at
+    /// the rounding floor of f): the driver then stops with [`StopReason::Stalled`] instead of
+    /// repeating a step that cannot make progress.
+    fn stalled(&self) -> bool {
+        false
+    }
 }
 
 /// A non-monotone method has diverged when f(θₖ) − f(θ₀) exceeds this multiple of |f(θ₀)|.
@@ -320,6 +326,7 @@ pub fn run_from(
         }
         None => {}
     }
+    separation_check(objective, name, 0)?;
     let start_value = state.value;
     let target = (control.tol * reference_norm).max(control.abs_tol);
     state.threshold = target;
@@ -384,6 +391,11 @@ pub fn run_from(
         method.step(objective, &mut state)?;
         state.iteration += 1;
         state.passes = objective.passes();
+        separation_check(objective, name, state.iteration)?;
+        if method.stalled() {
+            stop = StopReason::Stalled;
+            break;
+        }
         // A little slack above the start absorbs rounding when θ₀ is already (nearly) optimal.
         let scale = start_value.abs().max(f64::MIN_POSITIVE);
         let slack = if method.monotone() {
@@ -411,6 +423,19 @@ pub fn run_from(
         stop,
         history,
     })
+}
+
+/// Separated data have no minimiser at λ = 0 ([`Objective::separated`]): an iterate that proves
+/// it ends the run with an error, not with coefficients that only look converged (the gradient
+/// of the logistic loss vanishes as they grow, so the relative rule would be met eventually).
+fn separation_check(objective: &dyn Objective, name: &str, iteration: usize) -> Result<()> {
+    if objective.separated() {
+        return Err(Error::Separable {
+            solver: name.to_owned(),
+            iteration,
+        });
+    }
+    Ok(())
 }
 
 fn relative(norm: f64, start: f64) -> f64 {

@@ -115,6 +115,7 @@ pub mod error;
 pub mod fit;
 pub mod iterate;
 mod linalg;
+pub mod logistic;
 pub mod loss;
 pub mod moments;
 pub mod multi;

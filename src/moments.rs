@@ -322,8 +322,14 @@ pub struct GramSystem {
 impl GramSystem {
     /// Forms the system from precomputed moments (reuse across λ values).
     pub fn from_moments(moments: Moments, lambda: f64) -> Self {
-        let d = moments.xx.nrows();
         let shift = moments.weight_sum * lambda;
+        Self::with_shift(moments, shift)
+    }
+
+    /// The system D·(XcᵀSXc + shift·I)·D from moments whose weights are not the problem's own
+    /// (Newton's curvature weights, where the shift is still S·λ with the data's S).
+    pub fn with_shift(moments: Moments, shift: f64) -> Self {
+        let d = moments.xx.nrows();
         let scale = Col::from_fn(d, |j| pow2_inverse_sqrt(moments.xx[(j, j)] + shift));
         let a = Mat::from_fn(d, d, |i, j| {
             if i < j {

@@ -63,6 +63,24 @@ pub trait Objective: Sync {
         None
     }
 
+    /// Whether a point this objective has evaluated proves that it has no minimiser: at λ = 0,
+    /// a point at which every sample of positive weight is separated by the loss
+    /// ([`crate::loss::Loss::separates`]). The driver checks it after every step and stops with
+    /// [`crate::Error::Separable`].
+    fn separated(&self) -> bool {
+        false
+    }
+
+    /// The Newton system at θ (with ∇f(θ) = `grad`), formed explicitly, for second-order
+    /// methods; `None` when the objective does not form its Hessian. Costs about one pass.
+    fn newton_system(
+        &self,
+        _theta: ColRef<'_, f64>,
+        _grad: ColRef<'_, f64>,
+    ) -> Option<crate::error::Result<NewtonSystem>> {
+        None
+    }
+
     // --- Per-sample access, for stochastic methods. -------------------------------------------
     //
     // The losses are those of a linear prediction, ℓᵢ(θ) = φᵢ(x̃ᵢᵀθ) with x̃ᵢ = xᵢ (plus a
@@ -100,6 +118,45 @@ pub trait Objective: Sync {
     /// an implementation may start loading its data into cache, so that a method that knows its
     /// next samples in advance does not wait on memory for each one. It changes no result.
     fn prefetch_sample(&self, _i: usize) {}
+}
+
+/// The Newton system ∇²f(θ)·Δ = ∇f(θ) of a linear-prediction objective with its free intercept
+/// eliminated, as formed by [`crate::risk::EmpiricalRisk`]:
+///
+/// ```text
+/// (XcᵀCXc + S·λ·I)·Δw = S·(g_w − m·g_b),     Δb = (S/Σcᵢ)·g_b − mᵀΔw
+/// ```
+///
+/// with the curvature weights cᵢ = sᵢ·φ''(mᵢ; yᵢ), Xc centred by their weighted mean, and m the
+/// shift from the objective's centring to that mean (no Δb and no shift without an intercept).
+/// The matrix comes from the shared moment routine ([`crate::moments::Moments::compute`] with
+/// weights c), equilibrated by powers of two ([`crate::moments::GramSystem`]).
+#[derive(Debug, Clone)]
+pub struct NewtonSystem {
+    /// D·(XcᵀCXc + S·λ·I)·D (lower triangle) and the scaling D.
+    pub gram: crate::moments::GramSystem,
+    /// D·S·(g_w − m·g_b).
+    pub rhs: Col<f64>,
+    /// The parallelism of the problem, for the factorisation.
+    pub par: faer::Par,
+    /// (m, (S/Σcᵢ)·g_b) when the intercept is a variable.
+    pub(crate) intercept: Option<(Col<f64>, f64)>,
+}
+
+impl NewtonSystem {
+    /// The Newton direction Δθ = (Δw, Δb) from the solution v of the scaled system A·v = rhs.
+    pub fn direction(&self, v: ColRef<'_, f64>) -> Col<f64> {
+        let scale = &self.gram.scale;
+        let d = scale.nrows();
+        let dw = Col::from_fn(d, |j| scale[j] * v[j]);
+        match &self.intercept {
+            None => dw,
+            Some((shift, gb)) => {
+                let db = gb - dot(shift.as_ref(), dw.as_ref());
+                Col::from_fn(d + 1, |j| if j < d { dw[j] } else { db })
+            }
+        }
+    }
 }
 
 /// The gradient of the penalty, λ·w on the penalised variables and 0 on a free intercept:
@@ -307,6 +364,29 @@ impl Objective for LeastSquares<'_> {
 
     fn least_squares(&self) -> Option<&LeastSquares<'_>> {
         Some(self)
+    }
+
+    /// The Hessian is the Gram system's matrix over S, for every w: H = (XcᵀSXc + S·λ·I)/S,
+    /// so Δ = S·D·A⁻¹·D·g with the problem's cached equilibrated system A (the moments are
+    /// formed once and charged as one pass the first time).
+    fn newton_system(
+        &self,
+        _theta: ColRef<'_, f64>,
+        grad: ColRef<'_, f64>,
+    ) -> Option<crate::error::Result<NewtonSystem>> {
+        let p = self.problem;
+        let gram = p.gram_system();
+        if self.passes() == 0.0 {
+            self.passes.add(1.0);
+        }
+        let s = p.weight_sum();
+        let rhs = Col::from_fn(grad.nrows(), |j| gram.scale[j] * s * grad[j]);
+        Some(Ok(NewtonSystem {
+            gram,
+            rhs,
+            par: p.par(),
+            intercept: None,
+        }))
     }
 
     fn sample_row(&self, i: usize) -> &[f64] {

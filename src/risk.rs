@@ -13,14 +13,19 @@
 //! and the ridge backends use the latter, which is better conditioned still.
 
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use faer::{Col, ColMut, ColRef};
 
 use crate::design::{SampleRows, prefetch};
 use crate::fit::Model;
 
+use crate::error::{Error, Result};
 use crate::loss::Loss;
-use crate::objective::{Objective, PassCounter, add_xct, gram_top_eigenvalue, xc_times};
+use crate::moments::{GramSystem, Moments};
+use crate::objective::{
+    NewtonSystem, Objective, PassCounter, add_xct, gram_top_eigenvalue, xc_times,
+};
 use crate::problem::RidgeProblem;
 
 /// The empirical risk of loss `L` on a problem's data (X, y, s, intercept) with its λ.
@@ -30,6 +35,8 @@ pub struct EmpiricalRisk<'p, L: Loss> {
     passes: PassCounter,
     /// yᵣ of each sample in the storage order of the design's sample-major copy.
     targets: OnceLock<Vec<f64>>,
+    /// Set when an evaluated point separated every sample at λ = 0 ([`Objective::separated`]).
+    separated: AtomicBool,
 }
 
 impl<'p, L: Loss> EmpiricalRisk<'p, L> {
@@ -40,6 +47,7 @@ impl<'p, L: Loss> EmpiricalRisk<'p, L> {
             loss,
             passes: PassCounter::default(),
             targets: OnceLock::new(),
+            separated: AtomicBool::new(false),
         }
     }
 
@@ -91,6 +99,61 @@ impl<'p, L: Loss> EmpiricalRisk<'p, L> {
         }
     }
 
+    /// The Newton system at θ ([`NewtonSystem`]): the curvature weights cᵢ = sᵢ·φ''(mᵢ; yᵢ) go
+    /// through the shared moment routine, which centres X by their weighted mean x̄_c; the
+    /// intercept is then eliminated exactly (its Schur complement is that centred Gram matrix),
+    /// with m = x̄_c − x̄ the shift from this objective's centring.
+    fn newton_system_at(
+        &self,
+        theta: ColRef<'_, f64>,
+        grad: ColRef<'_, f64>,
+    ) -> Result<NewtonSystem> {
+        let p = self.problem;
+        let (n, d) = (p.n_samples(), p.n_features());
+        let margins = self.margins(theta);
+        let c = Col::from_fn(n, |i| {
+            p.weight(i) * self.loss.curvature(margins[i], p.y()[i])
+        });
+        let curvature_sum: f64 = c.iter().sum();
+        let centred = self.free_intercept();
+        if centred && !(curvature_sum > 0.0) {
+            return Err(Error::Numerical {
+                solver: "newton".into(),
+                detail: "the loss has no curvature left at any sample (every margin is beyond \
+                         ±745, where φ'' underflows), so the intercept's Newton step is \
+                         undefined; rescale the features, or use λ > 0 or `lbfgs`"
+                    .into(),
+            });
+        }
+        let no_targets = faer::Mat::<f64>::zeros(n, 0);
+        let moments = Moments::compute(
+            p.x(),
+            no_targets.as_ref(),
+            Some(c.as_ref()),
+            centred,
+            p.par(),
+        );
+        self.passes.add(1.5);
+        let weight_sum = p.weight_sum();
+        let gram = GramSystem::with_shift(moments, weight_sum * p.lambda());
+        let (shift, gb) = if centred {
+            let shift = Col::from_fn(d, |j| gram.moments.x_mean()[j] - p.x_mean()[j]);
+            (Some(shift), grad[d])
+        } else {
+            (None, 0.0)
+        };
+        let rhs = Col::from_fn(d, |j| {
+            let reduced = grad[j] - shift.as_ref().map_or(0.0, |m| m[j] * gb);
+            gram.scale[j] * weight_sum * reduced
+        });
+        Ok(NewtonSystem {
+            gram,
+            rhs,
+            par: p.par(),
+            intercept: shift.map(|m| (m, gb * (weight_sum / curvature_sum))),
+        })
+    }
+
     fn rows(&self) -> &SampleRows {
         self.problem.design().rows(self.free_intercept())
     }
@@ -108,10 +171,16 @@ impl<'p, L: Loss> EmpiricalRisk<'p, L> {
         let mut m = self.margins(theta);
         let inv_s = 1.0 / p.weight_sum();
         let mut loss = 0.0;
+        // Separation only matters where no penalty keeps the minimiser finite.
+        let mut separated = p.lambda() == 0.0;
         for (i, mi) in m.iter_mut().enumerate() {
             let (s, y) = (p.weight(i), p.y()[i]);
             loss += s * self.loss.value(*mi, y);
+            separated &= s == 0.0 || self.loss.separates(*mi, y);
             *mi = s * inv_s * self.loss.derivative(*mi, y);
+        }
+        if separated {
+            self.separated.store(true, Ordering::Relaxed);
         }
         let w = theta.subrows(0, p.n_features());
         (loss * inv_s + 0.5 * p.lambda() * w.squared_norm_l2(), m)
@@ -182,6 +251,18 @@ impl<L: Loss> Objective for EmpiricalRisk<'_, L> {
 
     fn penalty(&self) -> f64 {
         self.problem.lambda()
+    }
+
+    fn separated(&self) -> bool {
+        self.separated.load(Ordering::Relaxed)
+    }
+
+    fn newton_system(
+        &self,
+        theta: ColRef<'_, f64>,
+        grad: ColRef<'_, f64>,
+    ) -> Option<Result<NewtonSystem>> {
+        Some(self.newton_system_at(theta, grad))
     }
 
     fn pass_counter(&self) -> &PassCounter {

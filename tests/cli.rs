@@ -227,9 +227,9 @@ fn errors_are_one_line_with_the_right_exit_code() {
     };
     // Bad usage: exit 2.
     check(
-        &["fit", "--solver", "newton", "--n", "20", "--d", "2"],
+        &["fit", "--solver", "newton-cg", "--n", "20", "--d", "2"],
         2,
-        "unknown solver `newton`",
+        "unknown solver `newton-cg`",
     );
     check(
         &["fit", "--lambda", "-1", "--n", "20", "--d", "2"],

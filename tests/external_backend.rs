@@ -129,6 +129,7 @@ fn registry() -> Registry {
                 driver: true,
                 own: &[],
             },
+            losses: solvers::SQUARED_ONLY,
             build: |o| {
                 Ok(Box::new(HeavyBall {
                     control: o.control(1e-10, 100_000)?,
@@ -143,6 +144,7 @@ fn registry() -> Registry {
                 driver: false,
                 own: &[],
             },
+            losses: solvers::SQUARED_ONLY,
             build: |_| Ok(Box::new(AugmentedCholesky)),
         });
     registry

@@ -22,6 +22,7 @@ const STREAM_BASIS: u64 = 0;
 const STREAM_ROTATION: u64 = 1;
 const STREAM_COEF: u64 = 2;
 const STREAM_NOISE: u64 = 3;
+const STREAM_LABELS: u64 = 4;
 
 /// Recipe for a synthetic regression problem with a chosen condition number of the centred design.
 ///
@@ -184,6 +185,21 @@ impl Synthetic {
             }
         }
         Ok(SyntheticData { x, y, true_coef })
+    }
+
+    /// Labels for logistic regression drawn from generated data: label 1 with probability
+    /// σ(yᵢ), reading each target yᵢ = xᵢᵀw + b + noise as log-odds, else 0 (from the seed's own
+    /// random stream, so the labels are reproducible and independent of the noise).
+    pub fn logistic_labels(&self, data: &SyntheticData) -> Col<f64> {
+        let mut rng = stream(self.seed, STREAM_LABELS);
+        Col::from_fn(data.y.nrows(), |i| {
+            let u: f64 = rng.random();
+            if u < crate::loss::sigmoid(data.y[i]) {
+                1.0
+            } else {
+                0.0
+            }
+        })
     }
 
     fn validate(&self) -> Result<()> {

@@ -12,8 +12,10 @@
 //! sgd, sag, saga, svrg) minimises. Adding a loss is one file here implementing [`Loss`]; no
 //! backend changes.
 
+mod logistic;
 mod squared;
 
+pub use logistic::{Logistic, log1p_exp_neg, sigmoid};
 pub use squared::Squared;
 
 use crate::fit::LossKind;
@@ -33,4 +35,11 @@ pub trait Loss: Copy + Send + Sync + 'static {
     fn max_curvature(&self) -> f64;
     /// inf over m and y of φ'' (1 for the squared loss, 0 for the logistic loss).
     fn min_curvature(&self) -> f64;
+    /// Whether the prediction m is strictly on the right side of y in the sense that φ(t·m; y)
+    /// decreases to inf φ as t → ∞ (for the logistic loss, ỹ·m > 0). If a point makes this true
+    /// for every sample of positive weight, the data are separated: at λ = 0 scaling that point
+    /// up lowers the objective forever, so no minimiser exists. Never true for the squared loss.
+    fn separates(&self, _m: f64, _y: f64) -> bool {
+        false
+    }
 }

@@ -33,9 +33,12 @@ use crate::error::Result;
 use crate::fit::Fit;
 use crate::iterate::{IterState, IterationControl, IterativeMethod};
 use crate::linalg::dot;
+use crate::logistic::LogisticProblem;
 use crate::objective::Objective;
 use crate::problem::RidgeProblem;
-use crate::solvers::{IterativeSettings, Minimiser, Solver, SolverOptions, solve_ridge};
+use crate::solvers::{
+    IterativeSettings, Minimiser, Solver, SolverOptions, minimise_logistic, solve_ridge,
+};
 
 /// Nesterov's accelerated gradient, step 1/L, with adaptive restart.
 #[derive(Debug, Clone, Default)]
@@ -117,6 +120,10 @@ impl Solver for AcceleratedGradient {
 
     fn solve(&self, problem: &RidgeProblem<'_>) -> Result<Fit> {
         solve_ridge(self, problem)
+    }
+
+    fn solve_logistic(&self, problem: &LogisticProblem<'_>) -> Result<Fit> {
+        minimise_logistic(self, problem)
     }
 }
 

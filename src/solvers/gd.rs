@@ -7,10 +7,12 @@
 use crate::error::Result;
 use crate::fit::Fit;
 use crate::iterate::{IterState, IterationControl, IterativeMethod, axpy};
+use crate::logistic::LogisticProblem;
 use crate::objective::Objective;
 use crate::problem::RidgeProblem;
 use crate::solvers::{
-    IterativeSettings, Minimiser, Solver, SolverOptions, positive_step, solve_ridge,
+    IterativeSettings, Minimiser, Solver, SolverOptions, minimise_logistic, positive_step,
+    solve_ridge,
 };
 
 /// Batch gradient descent with a fixed step (default 1/L).
@@ -69,6 +71,10 @@ impl Solver for GradientDescent {
 
     fn solve(&self, problem: &RidgeProblem<'_>) -> Result<Fit> {
         solve_ridge(self, problem)
+    }
+
+    fn solve_logistic(&self, problem: &LogisticProblem<'_>) -> Result<Fit> {
+        minimise_logistic(self, problem)
     }
 }
 

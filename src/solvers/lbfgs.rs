@@ -36,9 +36,12 @@ use crate::error::{Error, Result};
 use crate::fit::Fit;
 use crate::iterate::{IterState, IterationControl, IterativeMethod, axpy};
 use crate::linalg::dot;
+use crate::logistic::LogisticProblem;
 use crate::objective::Objective;
 use crate::problem::RidgeProblem;
-use crate::solvers::{IterativeSettings, Minimiser, Solver, SolverOptions, solve_ridge};
+use crate::solvers::{
+    IterativeSettings, Minimiser, Solver, SolverOptions, minimise_logistic, solve_ridge,
+};
 
 /// Sufficient-decrease constant c₁ (N&W §3.1).
 const C1: f64 = 1e-4;
@@ -317,6 +320,10 @@ impl Solver for Lbfgs {
 
     fn solve(&self, problem: &RidgeProblem<'_>) -> Result<Fit> {
         solve_ridge(self, problem)
+    }
+
+    fn solve_logistic(&self, problem: &LogisticProblem<'_>) -> Result<Fit> {
+        minimise_logistic(self, problem)
     }
 }
 

@@ -15,6 +15,7 @@
 //! | `cg` | CGLS on the normal equations, no XᵀX | 1 pass per iteration, ≤ d and ~κ(X) iterations | to `tol` |
 //! | `pcg` | `cg` with Jacobi (column-norm) preconditioning | as `cg`, + ½ pass once | to `tol` |
 //! | `lbfgs` | L-BFGS (m = 10), strong-Wolfe line search | 1 pass per trial step, ~κ(X) iterations | to `tol` |
+//! | `newton` | Newton / IRLS: Hessian (Xc, 1)ᵀC(Xc, 1) + λ from the moment routine (curvature weights), Cholesky, Armijo line search | n·d² + d³/3 per iteration, ~10 iterations | to `tol` (default 1e-10), quadratically: the logistic reference |
 //! | `cd` | cyclic coordinate descent, residual updates | 1.5 passes per sweep, ~κ(X)² sweeps | to `tol` |
 //! | `sgd` | mini-batch SGD, step schedule, tail averaging | n·d per epoch | coarse (~1e-2) |
 //! | `sag` | stochastic average gradient, step 1/(16·L_max) | 2·n·d per epoch, linear rate | to `tol` |
@@ -28,9 +29,10 @@
 use std::time::Instant;
 
 use crate::error::{Error, Result};
-use crate::fit::{Fit, Solution};
+use crate::fit::{Fit, LossKind, Solution};
 use crate::iterate::{IterationControl, IterativeMethod, Outcome};
-use crate::loss::Loss;
+use crate::logistic::LogisticProblem;
+use crate::loss::{Logistic, Loss};
 use crate::multi::MultiRidgeProblem;
 use crate::objective::{LeastSquares, Objective};
 use crate::problem::RidgeProblem;
@@ -44,6 +46,7 @@ pub mod cholesky;
 pub mod dual;
 pub mod gd;
 pub mod lbfgs;
+pub mod newton;
 pub mod normal;
 pub mod qr;
 pub mod refined;
@@ -61,6 +64,7 @@ pub use cholesky::Cholesky;
 pub use dual::Dual;
 pub use gd::GradientDescent;
 pub use lbfgs::Lbfgs;
+pub use newton::Newton;
 pub use normal::NormalEquations;
 pub use qr::Qr;
 pub use refined::Refined;
@@ -92,7 +96,33 @@ pub trait Solver: Send + Sync {
             .map(|t| self.solve(&problem.target(t)))
             .collect()
     }
+
+    /// Fits L2-regularised logistic regression. Backends that handle only the squared loss keep
+    /// this default, which is [`Error::UnsupportedLoss`] naming those that do; every
+    /// [`Minimiser`] implements it with [`minimise_logistic`].
+    fn solve_logistic(&self, _problem: &LogisticProblem<'_>) -> Result<Fit> {
+        Err(unsupported(self.name(), LossKind::Logistic))
+    }
 }
+
+/// [`Error::UnsupportedLoss`] for `solver` and `loss`, listing the built-in backends that fit it.
+pub fn unsupported(solver: &str, loss: LossKind) -> Error {
+    Error::UnsupportedLoss {
+        solver: solver.to_owned(),
+        loss: loss.name(),
+        supported: REGISTRY
+            .iter()
+            .filter(|s| s.losses.contains(&loss))
+            .map(|s| s.name)
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+/// The losses of a backend that fits only ridge regression.
+pub const SQUARED_ONLY: &[LossKind] = &[LossKind::Squared];
+/// The losses of a backend that fits every loss of the crate.
+pub const EVERY_LOSS: &[LossKind] = &[LossKind::Squared, LossKind::Logistic];
 
 /// Whether a backend factors a matrix or iterates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,6 +145,8 @@ pub struct SolverInfo {
     pub summary: &'static str,
     /// The options ([`SolverOptions`]) it takes; any other given option is an error.
     pub options: Accepts,
+    /// The losses it fits ([`SQUARED_ONLY`] or [`EVERY_LOSS`]).
+    pub losses: &'static [LossKind],
     /// Builds the backend from user options (only those in `options` are set).
     pub build: fn(&SolverOptions) -> Result<Box<dyn Solver>>,
 }
@@ -199,6 +231,7 @@ pub const REGISTRY: &[SolverInfo] = &[
             driver: false,
             own: &[],
         },
+        losses: EVERY_LOSS,
         build: |_| Ok(Box::new(Auto)),
     },
     SolverInfo {
@@ -209,6 +242,7 @@ pub const REGISTRY: &[SolverInfo] = &[
             driver: false,
             own: &[],
         },
+        losses: SQUARED_ONLY,
         build: |_| Ok(Box::new(Qr)),
     },
     SolverInfo {
@@ -219,6 +253,7 @@ pub const REGISTRY: &[SolverInfo] = &[
             driver: false,
             own: &["refine_steps"],
         },
+        losses: SQUARED_ONLY,
         build: |o| Ok(Box::new(Refined::qr().with_options(o)?)),
     },
     SolverInfo {
@@ -229,6 +264,7 @@ pub const REGISTRY: &[SolverInfo] = &[
             driver: false,
             own: &["rcond"],
         },
+        losses: SQUARED_ONLY,
         build: |o| Ok(Box::new(Svd::from_options(o)?)),
     },
     SolverInfo {
@@ -239,6 +275,7 @@ pub const REGISTRY: &[SolverInfo] = &[
             driver: false,
             own: &[],
         },
+        losses: SQUARED_ONLY,
         build: |_| Ok(Box::new(Dual)),
     },
     SolverInfo {
@@ -249,6 +286,7 @@ pub const REGISTRY: &[SolverInfo] = &[
             driver: false,
             own: &[],
         },
+        losses: SQUARED_ONLY,
         build: |_| Ok(Box::new(Cholesky)),
     },
     SolverInfo {
@@ -259,6 +297,7 @@ pub const REGISTRY: &[SolverInfo] = &[
             driver: false,
             own: &["refine_steps"],
         },
+        losses: SQUARED_ONLY,
         build: |o| Ok(Box::new(Refined::cholesky().with_options(o)?)),
     },
     SolverInfo {
@@ -269,7 +308,19 @@ pub const REGISTRY: &[SolverInfo] = &[
             driver: false,
             own: &[],
         },
+        losses: SQUARED_ONLY,
         build: |_| Ok(Box::new(NormalEquations)),
+    },
+    SolverInfo {
+        name: "newton",
+        kind: SolverKind::Iterative,
+        summary: "Newton / IRLS: Cholesky of the Hessian from the moment routine, line search",
+        options: Accepts {
+            driver: true,
+            own: &[],
+        },
+        losses: EVERY_LOSS,
+        build: |o| Ok(Box::new(Newton::from_options(o)?)),
     },
     SolverInfo {
         name: "gd",
@@ -279,6 +330,7 @@ pub const REGISTRY: &[SolverInfo] = &[
             driver: true,
             own: &["step"],
         },
+        losses: EVERY_LOSS,
         build: |o| Ok(Box::new(GradientDescent::from_options(o)?)),
     },
     SolverInfo {
@@ -289,6 +341,7 @@ pub const REGISTRY: &[SolverInfo] = &[
             driver: true,
             own: &[],
         },
+        losses: EVERY_LOSS,
         build: |o| Ok(Box::new(AcceleratedGradient::from_options(o)?)),
     },
     SolverInfo {
@@ -299,6 +352,7 @@ pub const REGISTRY: &[SolverInfo] = &[
             driver: true,
             own: &[],
         },
+        losses: SQUARED_ONLY,
         build: |o| Ok(Box::new(ConjugateGradient::from_options(o)?)),
     },
     SolverInfo {
@@ -309,6 +363,7 @@ pub const REGISTRY: &[SolverInfo] = &[
             driver: true,
             own: &[],
         },
+        losses: SQUARED_ONLY,
         build: |o| {
             let cg = ConjugateGradient::from_options(o)?;
             Ok(Box::new(cg.with_preconditioner(Preconditioner::Jacobi)))
@@ -322,6 +377,7 @@ pub const REGISTRY: &[SolverInfo] = &[
             driver: true,
             own: &["memory"],
         },
+        losses: EVERY_LOSS,
         build: |o| Ok(Box::new(Lbfgs::from_options(o)?)),
     },
     SolverInfo {
@@ -332,6 +388,7 @@ pub const REGISTRY: &[SolverInfo] = &[
             driver: true,
             own: &[],
         },
+        losses: SQUARED_ONLY,
         build: |o| Ok(Box::new(CoordinateDescent::from_options(o)?)),
     },
     SolverInfo {
@@ -342,6 +399,7 @@ pub const REGISTRY: &[SolverInfo] = &[
             driver: true,
             own: &["step", "seed", "batch_size"],
         },
+        losses: EVERY_LOSS,
         build: |o| Ok(Box::new(Sgd::from_options(o)?)),
     },
     SolverInfo {
@@ -352,6 +410,7 @@ pub const REGISTRY: &[SolverInfo] = &[
             driver: true,
             own: &["step", "seed"],
         },
+        losses: EVERY_LOSS,
         build: |o| Ok(Box::new(Sag::from_options(o)?)),
     },
     SolverInfo {
@@ -362,6 +421,7 @@ pub const REGISTRY: &[SolverInfo] = &[
             driver: true,
             own: &["step", "seed"],
         },
+        losses: EVERY_LOSS,
         build: |o| Ok(Box::new(Saga::from_options(o)?)),
     },
     SolverInfo {
@@ -372,6 +432,7 @@ pub const REGISTRY: &[SolverInfo] = &[
             driver: true,
             own: &["step", "seed", "inner_steps"],
         },
+        losses: EVERY_LOSS,
         build: |o| Ok(Box::new(Svrg::from_options(o)?)),
     },
 ];
@@ -502,6 +563,15 @@ pub fn minimise_loss<L: Loss>(
     Fit::judged(&objective, backend.name(), solution, seconds)
 }
 
+/// Fits logistic regression with a loss-generic backend: [`minimise_loss`] with the logistic
+/// loss, the model carrying the problem's class names. The `solve_logistic` of every
+/// [`Minimiser`].
+pub fn minimise_logistic(backend: &dyn Minimiser, problem: &LogisticProblem<'_>) -> Result<Fit> {
+    let mut fit = minimise_loss(backend, problem.data(), Logistic)?;
+    fit.model.labels = Some(problem.classes().clone());
+    Ok(fit)
+}
+
 /// Solves a ridge problem with a loss-generic backend on the least-squares objective with the
 /// intercept eliminated (b = ȳ − x̄ᵀw): the `solve` of every [`Minimiser`].
 pub fn solve_ridge(backend: &dyn Minimiser, problem: &RidgeProblem<'_>) -> Result<Fit> {
@@ -576,7 +646,9 @@ mod tests {
                 name
             );
         }
-        let err = by_name("newton", &SolverOptions::default()).err().unwrap();
+        let err = by_name("newton-cg", &SolverOptions::default())
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("cholesky"), "{err}");
     }
 
@@ -727,6 +799,7 @@ mod tests {
                 driver: false,
                 own: &[],
             },
+            losses: SQUARED_ONLY,
             build: |_| Ok(Box::new(Qr)),
         });
         assert_eq!(registry.entries().len(), REGISTRY.len() + 1);

@@ -36,9 +36,10 @@
 use crate::error::Result;
 use crate::fit::Fit;
 use crate::iterate::{IterationControl, IterativeMethod};
+use crate::logistic::LogisticProblem;
 use crate::objective::Objective;
 use crate::problem::RidgeProblem;
-use crate::solvers::{Minimiser, Solver, SolverOptions, solve_ridge};
+use crate::solvers::{Minimiser, Solver, SolverOptions, minimise_logistic, solve_ridge};
 use crate::stochastic::{
     SlopeTable, StepPlan, StochasticSettings, TableEpochs, control_variate_step, entries,
     max_smoothness,
@@ -92,6 +93,10 @@ impl Solver for Saga {
 
     fn solve(&self, problem: &RidgeProblem<'_>) -> Result<Fit> {
         solve_ridge(self, problem)
+    }
+
+    fn solve_logistic(&self, problem: &LogisticProblem<'_>) -> Result<Fit> {
+        minimise_logistic(self, problem)
     }
 }
 

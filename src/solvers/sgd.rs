@@ -71,9 +71,10 @@ use faer::Col;
 use crate::error::{Error, Result};
 use crate::fit::Fit;
 use crate::iterate::{IterState, IterationControl, IterativeMethod};
+use crate::logistic::LogisticProblem;
 use crate::objective::Objective;
 use crate::problem::RidgeProblem;
-use crate::solvers::{Minimiser, Solver, SolverOptions, solve_ridge};
+use crate::solvers::{Minimiser, Solver, SolverOptions, minimise_logistic, solve_ridge};
 use crate::stochastic::{Sampler, batch_smoothness, entries_mut};
 
 /// How the step ηₜ evolves with the step count t = 0, 1, 2, … (η_max = 1/(2·L_B), see the module
@@ -371,6 +372,10 @@ impl Solver for Sgd {
 
     fn solve(&self, problem: &RidgeProblem<'_>) -> Result<Fit> {
         solve_ridge(self, problem)
+    }
+
+    fn solve_logistic(&self, problem: &LogisticProblem<'_>) -> Result<Fit> {
+        minimise_logistic(self, problem)
     }
 }
 

@@ -37,9 +37,10 @@ use faer::Col;
 use crate::error::{Error, Result};
 use crate::fit::Fit;
 use crate::iterate::{IterState, IterationControl, IterativeMethod};
+use crate::logistic::LogisticProblem;
 use crate::objective::{Objective, data_part};
 use crate::problem::RidgeProblem;
-use crate::solvers::{Minimiser, Solver, SolverOptions, solve_ridge};
+use crate::solvers::{Minimiser, Solver, SolverOptions, minimise_logistic, solve_ridge};
 use crate::stochastic::{
     Safeguard, Sampler, StepPlan, StochasticSettings, Verdict, control_variate_step, entries,
     entries_mut, restore,
@@ -184,6 +185,10 @@ impl Solver for Svrg {
 
     fn solve(&self, problem: &RidgeProblem<'_>) -> Result<Fit> {
         solve_ridge(self, problem)
+    }
+
+    fn solve_logistic(&self, problem: &LogisticProblem<'_>) -> Result<Fit> {
+        minimise_logistic(self, problem)
     }
 }
 

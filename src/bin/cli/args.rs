@@ -13,7 +13,7 @@ use tikhonov::error::quote_text;
 /// The registered backend names, for `--help` (`tests/adversarial.rs` checks that it lists
 /// every name of `tikhonov::solvers::names`).
 pub const BACKENDS: &str = "auto, qr, qr-refined, svd, dual, cholesky, cholesky-refined, normal, \
-                            gd, agd, cg, pcg, lbfgs, cd, sgd, sag, saga, svrg";
+                            newton, gd, agd, cg, pcg, lbfgs, cd, sgd, sag, saga, svrg";
 
 /// `compare`'s wall-time budget per iterative backend when neither `--time-limit` nor
 /// `--max-iter` is given, so that a default comparison finishes in seconds.
@@ -45,7 +45,7 @@ pub enum Command {
 #[derive(Args, Debug)]
 pub struct CompareArgs {
     /// Comma-separated backend names, or `all`. Backends: auto, qr, qr-refined, svd, dual,
-    /// cholesky, cholesky-refined, normal, gd, agd, cg, pcg, lbfgs, cd, sgd, sag, saga, svrg
+    /// cholesky, cholesky-refined, normal, newton, gd, agd, cg, pcg, lbfgs, cd, sgd, sag, saga, svrg
     /// [default: every backend suited to the data's shape: all but `dual` when n > d, whose
     /// n × n kernel then costs O(n³) for nothing; on wide data (d > n, d ≥ 2000) at λ > 0 all but
     /// the backends that factor a d × d matrix (qr, qr-refined, cholesky, cholesky-refined,
@@ -64,7 +64,7 @@ pub struct CompareArgs {
 
 #[derive(Args, Debug)]
 pub struct FitArgs {
-    /// The backend: auto, qr, qr-refined, svd, dual, cholesky, cholesky-refined, normal, gd, agd,
+    /// The backend: auto, qr, qr-refined, svd, dual, cholesky, cholesky-refined, normal, newton, gd, agd,
     /// cg, pcg, lbfgs, cd, sgd, sag, saga, svrg (`auto` picks a direct backend and the output
     /// names the one it ran).
     #[arg(long, default_value = "auto", value_name = "NAME")]
