@@ -262,6 +262,24 @@ impl<'a> LogisticProblem<'a> {
     pub fn gradient_norm(&self, w: ColRef<'_, f64>, b: f64) -> f64 {
         self.risk().objective_and_gradient_norm(w, b).1
     }
+
+    /// ∇J(w, b) = ((1/S)·Σ sᵢ·(pᵢ − yᵢ)·xᵢ + λw, (1/S)·Σ sᵢ·(pᵢ − yᵢ)) with yᵢ ∈ {0, 1} and
+    /// pᵢ = σ(xᵢᵀw + b); ∂_b J = 0 without an intercept. Computed on centred rows
+    /// (θ = (w, b + x̄ᵀw)) and mapped back: ∇_w J = ∇_w f + x̄·∂_b f.
+    pub fn gradient(&self, w: ColRef<'_, f64>, b: f64) -> (Col<f64>, f64) {
+        use crate::objective::Objective;
+        let risk = self.risk();
+        let theta = risk.join(w, b);
+        let mut g = Col::zeros(theta.nrows());
+        risk.value_gradient(theta.as_ref(), g.as_mut());
+        let d = self.n_features();
+        if !self.data.fit_intercept() {
+            return (g, 0.0);
+        }
+        let gb = g[d];
+        let mean = self.data.x_mean();
+        (Col::from_fn(d, |j| g[j] + mean[j] * gb), gb)
+    }
 }
 
 impl Judge for LogisticProblem<'_> {

@@ -116,7 +116,7 @@ impl<'p, L: Loss> EmpiricalRisk<'p, L> {
         });
         let curvature_sum: f64 = c.iter().sum();
         let centred = self.free_intercept();
-        if centred && !(curvature_sum > 0.0) {
+        if centred && curvature_sum <= 0.0 {
             return Err(Error::Numerical {
                 solver: "newton".into(),
                 detail: "the loss has no curvature left at any sample (every margin is beyond \
@@ -320,7 +320,19 @@ impl<L: Loss> crate::fit::Judge for EmpiricalRisk<'_, L> {
         // Diagnostics are not part of the run: do not charge them to its passes.
         let (value, u) = self.value_and_derivatives(theta.as_ref());
         self.gradient_from(theta.as_ref(), u.as_ref(), grad.as_mut());
-        (value, grad.norm_l2())
+        // Reported in the original variables (w, b), as for ridge: ∇_w J = ∇_w f + x̄·∂_b f.
+        if self.free_intercept() {
+            let d = self.problem.n_features();
+            let gb = grad[d];
+            for (g, m) in grad
+                .subrows_mut(0, d)
+                .iter_mut()
+                .zip(self.problem.x_mean().iter())
+            {
+                *g += m * gb;
+            }
+        }
+        (value, crate::linalg::norm2(grad.as_ref()))
     }
 
     fn n_features(&self) -> usize {

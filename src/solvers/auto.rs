@@ -16,14 +16,20 @@
 //!    the rank cut-off).
 //!
 //! `Fit::fit_seconds` includes the failed attempts.
+//!
+//! For logistic regression ([`Solver::solve_logistic`]) there is no closed form; the plan is
+//! `newton` while d ≤ [`NEWTON_MAX_FEATURES`] (about ten iterations of n·d² at matrix-product
+//! speed, to machine precision), then `lbfgs` (O(n·d) per iteration, O(m·d) memory), which is
+//! also the fallback when Newton fails numerically (a singular Hessian at λ = 0).
 
 use std::time::Instant;
 
 use crate::error::Result;
 use crate::fit::Fit;
+use crate::logistic::LogisticProblem;
 use crate::multi::MultiRidgeProblem;
 use crate::problem::RidgeProblem;
-use crate::solvers::{Dual, Refined, Solver, Svd};
+use crate::solvers::{Dual, Lbfgs, Newton, Refined, Solver, Svd};
 
 /// Chooses among the direct backends; see the [module docs](self).
 #[derive(Debug, Clone, Copy, Default)]
@@ -31,6 +37,11 @@ pub struct Auto;
 
 /// `cholesky-refined` is used while κ·ε ≤ this (10 digits left in the Gram system).
 const CHOLESKY_MAX_CONTRACTION: f64 = 1e-10;
+
+/// The widest logistic problem `auto` gives to `newton`: beyond it a d × d Hessian per
+/// iteration (n·d² flops, d² memory) costs more than the hundreds of O(n·d) L-BFGS iterations it
+/// saves.
+pub const NEWTON_MAX_FEATURES: usize = 1000;
 
 impl Auto {
     /// The backends `auto` tries on this problem, in order.
@@ -72,7 +83,8 @@ impl Auto {
                 Err(e) => return Err(e),
             }
         }
-        // `plan` always holds `qr-refined`, so the loop ran and failed at least once.
+        // Every plan holds a backend (`qr-refined`, or `lbfgs` for the logistic loss), so the
+        // loop ran and failed at least once.
         Err(last_error.expect("the plan is never empty"))
     }
 
@@ -90,6 +102,17 @@ impl Solver for Auto {
 
     fn solve(&self, problem: &RidgeProblem<'_>) -> Result<Fit> {
         let (mut fit, failed) = Self::first_success(Self::plan(problem), |b| b.solve(problem))?;
+        self.label(&mut fit, failed);
+        Ok(fit)
+    }
+
+    fn solve_logistic(&self, problem: &LogisticProblem<'_>) -> Result<Fit> {
+        let mut plan: Vec<Box<dyn Solver>> = Vec::new();
+        if problem.n_features() <= NEWTON_MAX_FEATURES {
+            plan.push(Box::new(Newton::default()));
+        }
+        plan.push(Box::new(Lbfgs::default()));
+        let (mut fit, failed) = Self::first_success(plan, |b| b.solve_logistic(problem))?;
         self.label(&mut fit, failed);
         Ok(fit)
     }
