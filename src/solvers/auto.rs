@@ -16,14 +16,18 @@
 //!    the rank cut-off).
 //!
 //! `Fit::fit_seconds` includes the failed attempts.
+//!
+//! Logistic regression has no closed form: `auto` runs `newton` (the logistic reference, with its
+//! default tolerance) and names it, `"auto:newton"`.
 
 use std::time::Instant;
 
 use crate::error::Result;
 use crate::fit::Fit;
+use crate::logistic::LogisticProblem;
 use crate::multi::MultiRidgeProblem;
 use crate::problem::RidgeProblem;
-use crate::solvers::{Dual, Refined, Solver, Svd};
+use crate::solvers::{Dual, Newton, Refined, Solver, Svd};
 
 /// Chooses among the direct backends; see the [module docs](self).
 #[derive(Debug, Clone, Copy, Default)]
@@ -109,6 +113,14 @@ impl Solver for Auto {
             }
         }
         Ok(fits.into_iter().flatten().collect())
+    }
+
+    /// `newton`, named `auto:newton`: the registry lists `auto` among the backends that fit the
+    /// logistic loss.
+    fn solve_logistic(&self, problem: &LogisticProblem<'_>) -> Result<Fit> {
+        let mut fit = Newton::default().solve_logistic(problem)?;
+        self.label(&mut fit, 0.0);
+        Ok(fit)
     }
 }
 
