@@ -116,7 +116,7 @@ impl<'p, L: Loss> EmpiricalRisk<'p, L> {
         });
         let curvature_sum: f64 = c.iter().sum();
         let centred = self.free_intercept();
-        if centred && !(curvature_sum > 0.0) {
+        if centred && (curvature_sum.is_nan() || curvature_sum <= 0.0) {
             return Err(Error::Numerical {
                 solver: "newton".into(),
                 detail: "the loss has no curvature left at any sample (every margin is beyond \
