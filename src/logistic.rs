@@ -88,6 +88,24 @@ impl BinaryLabels {
         })
     }
 
+    /// Labels read as text (a CSV column): numbers when every label is one, else strings.
+    ///
+    /// When every label parses as a decimal number (`0`/`1`, `-1`/`1`, `9`/`10`) they are
+    /// [`BinaryLabels::from_values`], so the classes are ordered by value (`10` after `9`, and
+    /// `1` and `1.0` are one class); NaN and ±∞ among such numbers are refused as missing values,
+    /// as the readers refuse them in features. Otherwise (`yes`/`no`, or numbers mixed with words)
+    /// they are [`BinaryLabels::from_strings`], ordered by bytes.
+    pub fn from_text<S: AsRef<str>>(labels: &[S]) -> Result<Self> {
+        let numbers: Option<Vec<f64>> = labels
+            .iter()
+            .map(|s| s.as_ref().trim().parse::<f64>().ok())
+            .collect();
+        match numbers {
+            Some(v) => Self::from_values(Col::from_fn(v.len(), |i| v[i]).as_ref()),
+            None => Self::from_strings(labels),
+        }
+    }
+
     /// ỹ ∈ {−1, +1} for every sample.
     pub fn signs(&self) -> ColRef<'_, f64> {
         self.signs.as_ref()
@@ -360,6 +378,35 @@ mod tests {
         assert_eq!(l.classes(), &["no".to_owned(), "yes".to_owned()]);
         assert_eq!(l.signs()[1], -1.0);
         assert_eq!(l.len(), 3);
+    }
+
+    #[test]
+    fn text_labels_are_numbers_when_every_one_is_a_number() {
+        // Numeric order, not byte order: `9` is the negative class.
+        let l = BinaryLabels::from_text(&["10", "9", "10", " 9"]).unwrap();
+        assert_eq!(l.classes(), &["9".to_owned(), "10".to_owned()]);
+        assert_eq!(
+            l.signs().iter().copied().collect::<Vec<_>>(),
+            [1.0, -1.0, 1.0, -1.0]
+        );
+        // `1` and `1.0` are the same number, hence one class.
+        let l = BinaryLabels::from_text(&["0", "1.0", "1"]).unwrap();
+        assert_eq!(l.classes(), &["0".to_owned(), "1".to_owned()]);
+        // One word makes them all strings, ordered by bytes.
+        let l = BinaryLabels::from_text(&["10", "9", "x9"]);
+        assert!(l.unwrap_err().to_string().contains("more than two"));
+        let l = BinaryLabels::from_text(&["yes", "no", "yes"]).unwrap();
+        assert_eq!(l.classes(), &["no".to_owned(), "yes".to_owned()]);
+        let l = BinaryLabels::from_text(&["10", "9", "10", "9a"]);
+        assert!(l.is_err());
+        let l = BinaryLabels::from_text(&["b10", "a9"]).unwrap();
+        assert_eq!(l.classes(), &["a9".to_owned(), "b10".to_owned()]);
+        // A missing value among numbers is refused, not made a class.
+        assert!(matches!(
+            BinaryLabels::from_text(&["0", "NaN", "1"]),
+            Err(Error::NonFinite { .. })
+        ));
+        assert!(BinaryLabels::from_text::<&str>(&[]).is_err());
     }
 
     #[test]

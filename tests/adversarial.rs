@@ -674,6 +674,18 @@ fn usage_errors_are_one_line() {
         &["nonsense-subcommand"],
         &["fit", "--seed", "-1"],
         &["fit", "--target", "y\u{1b}[31m", "--x", "a"],
+        &["fit", "--loss", "hinge"],
+        &["predict", "--model", "m.json"],
+        &[
+            "predict", "--model", "m.json", "--x", "a.npy", "--data", "d.csv",
+        ],
+        &[
+            "predict", "--model", "m.json", "--x", "a.npy", "--target", "y",
+        ],
+        &["predict", "--x", "a.npy"],
+        &[
+            "predict", "--model", "m.json", "--x", "a.npy", "--format", "xml",
+        ],
     ] {
         let err = fails(args, 2, &["--help"]);
         assert!(!err.contains("Usage"), "{args:?}: {err}");
@@ -685,6 +697,18 @@ fn usage_errors_are_one_line() {
     );
     fails(&["fit", "--data", "x.csv"], 2, &["--target <COL>"]);
     fails(&["fit", "--format", "xml"], 2, &["xml", "table, json"]);
+    fails(
+        &["fit", "--loss", "hinge"],
+        2,
+        &["hinge", "squared, logistic"],
+    );
+    fails(
+        &[
+            "predict", "--model", "m.json", "--format", "xml", "--x", "a",
+        ],
+        2,
+        &["table, json, csv"],
+    );
 }
 
 #[test]
@@ -800,6 +824,29 @@ fn help_lists_backends_and_budget_defaults() {
         for needle in ["1e-8", "1e-4 for sgd", "10000", "200 epochs", "2 s each"] {
             assert!(text.contains(needle), "{sub} --help lacks {needle}");
         }
+        // The backends that fit the logistic loss, as the registry says, and its λ convention.
+        let logistic: Vec<&str> = tikhonov::solvers::REGISTRY
+            .iter()
+            .filter(|i| i.losses.contains(&tikhonov::LossKind::Logistic))
+            .map(|i| i.name)
+            .collect();
+        let words = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        for needle in [
+            format!("logistic: {}", logistic.join(", ")),
+            "LogisticRegression C = 1/(λ·S)".into(),
+        ] {
+            assert!(words.contains(&needle), "{sub} --help lacks {needle}");
+        }
+    }
+    let out = succeeds(&["--help"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for sub in ["compare", "fit", "predict"] {
+        assert!(text.contains(&format!("  {sub} ")), "--help lacks {sub}");
+    }
+    let out = succeeds(&["predict", "--help"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for needle in ["--model", "--x", "--data", "--target", "table, json, csv"] {
+        assert!(text.contains(needle), "predict --help lacks {needle}");
     }
 }
 

@@ -4,7 +4,8 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use serde_json::Value;
-use tikhonov::solvers::SolverKind;
+use tikhonov::logistic::{BinaryLabels, LogisticProblem};
+use tikhonov::solvers::{Newton, Solver, SolverKind};
 
 fn tikhonov(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tikhonov"))
@@ -211,20 +212,23 @@ fn fit_reads_csv_by_target_name_and_npy_with_weights() {
     assert!((v["coef"][0].as_f64().unwrap() - 2.0).abs() < 1e-12);
 }
 
+/// Runs `args`, expecting exit `code` and one stderr line that contains `needle`.
+fn check(args: &[&str], code: i32, needle: &str) {
+    let out = tikhonov(args);
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains(needle), "{args:?}: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+}
+
 #[test]
 fn errors_are_one_line_with_the_right_exit_code() {
-    let check = |args: &[&str], code: i32, needle: &str| {
-        let out = tikhonov(args);
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let err = String::from_utf8(out.stderr).unwrap();
-        assert!(err.contains(needle), "{args:?}: {err}");
-        assert!(!err.contains("panicked"), "{err}");
-    };
     // Bad usage: exit 2.
     check(
         &["fit", "--solver", "newton-cg", "--n", "20", "--d", "2"],
@@ -480,4 +484,383 @@ fn backend_options_by_name_reach_the_backend_or_are_refused() {
         "--solver", "lbfgs", "--tol", "1e-10", "--option", &warm,
     ]));
     assert_eq!(again["iterations"], 0);
+}
+
+/// A small two-class data set: features `a`, `b` and a label `yes`/`no` drawn (deterministically)
+/// with P(yes) = σ(1.5a − b + 0.3), so the classes overlap.
+struct Labelled {
+    x: faer::Mat<f64>,
+    labels: Vec<&'static str>,
+}
+
+impl Labelled {
+    fn new(n: usize) -> Self {
+        let x = faer::Mat::from_fn(n, 2, |i, j| {
+            let t = (i * (3 + 4 * j) + 7 * j) as f64;
+            (t * 0.618_033_988_7).fract() * 4.0 - 2.0
+        });
+        let labels = (0..n)
+            .map(|i| {
+                let m = 1.5 * x[(i, 0)] - x[(i, 1)] + 0.3;
+                let u = ((i as f64 + 0.5) * 0.754_877_666_2).fract();
+                if u < 1.0 / (1.0 + (-m).exp()) {
+                    "yes"
+                } else {
+                    "no"
+                }
+            })
+            .collect();
+        Labelled { x, labels }
+    }
+
+    /// The CSV text `a,label,b` with the label column as given by `label`.
+    fn csv(&self, label: impl Fn(&str) -> String) -> String {
+        let mut text = String::from("a,label,b\n");
+        for (i, l) in self.labels.iter().enumerate() {
+            text += &format!("{},{},{}\n", self.x[(i, 0)], label(l), self.x[(i, 1)]);
+        }
+        text
+    }
+}
+
+fn numbers(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not an array: {v}"))
+        .iter()
+        .map(|c| c.as_f64().unwrap())
+        .collect()
+}
+
+fn write(dir: &Path, name: &str, text: impl AsRef<[u8]>) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+#[test]
+fn fit_logistic_maps_the_labels_and_agrees_with_the_library_newton() {
+    let data = Labelled::new(80);
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write(dir.path(), "d.csv", data.csv(str::to_owned));
+    let labels = BinaryLabels::from_strings(&data.labels).unwrap();
+    let problem = LogisticProblem::builder(data.x.as_ref(), &labels)
+        .lambda(1e-2)
+        .build()
+        .unwrap();
+    let library = Newton::default().solve_logistic(&problem).unwrap();
+    let fit = |extra: &[&str]| {
+        let base = ["fit", "--loss", "logistic", "--lambda", "1e-2", "--format"];
+        json(&tikhonov(&[&base[..], extra].concat()))
+    };
+    for solver in ["newton", "auto"] {
+        let v = fit(&[
+            "json", "--data", &csv, "--target", "label", "--solver", solver,
+        ]);
+        assert_fit_object(&v, 2);
+        assert_eq!(v["loss"], "logistic");
+        assert_eq!(v["labels"], serde_json::json!(["no", "yes"]));
+        assert_eq!(v["n_samples"], 80);
+        assert_eq!(v["converged"], true);
+        for (c, l) in numbers(&v["coef"]).iter().zip(library.coef.iter()) {
+            assert!((c - l).abs() <= 1e-10 * l.abs().max(1.0), "{solver}: {v}");
+        }
+        let b = v["intercept"].as_f64().unwrap();
+        assert!((b - library.intercept).abs() <= 1e-10, "{solver}: {v}");
+    }
+    let table = tikhonov(&[
+        "fit", "--loss", "logistic", "--data", &csv, "--target", "label",
+    ]);
+    let text = String::from_utf8(json_ok(table)).unwrap();
+    assert!(
+        text.contains("labels        `no` → −1, `yes` → +1"),
+        "{text}"
+    );
+    assert!(text.contains("loss          logistic"), "{text}");
+
+    // The same labels as 0/1 in a .npy file: the same classes by value, the same fit.
+    let (xp, yp) = (dir.path().join("x.npy"), dir.path().join("y.npy"));
+    let y01 = faer::Col::from_fn(80, |i| f64::from(u8::from(data.labels[i] == "yes")));
+    tikhonov::data::write_npy_matrix(&xp, data.x.as_ref()).unwrap();
+    tikhonov::data::write_npy_vector(&yp, y01.as_ref()).unwrap();
+    let v = fit(&[
+        "json",
+        "--x",
+        xp.to_str().unwrap(),
+        "--y",
+        yp.to_str().unwrap(),
+        "--solver",
+        "newton",
+    ]);
+    assert_eq!(v["labels"], serde_json::json!(["0", "1"]));
+    for (c, l) in numbers(&v["coef"]).iter().zip(library.coef.iter()) {
+        assert!((c - l).abs() <= 1e-10 * l.abs().max(1.0), "{v}");
+    }
+    // Numeric labels in a CSV are ordered by value: `10` is the positive class, after `9`.
+    let numeric = write(
+        dir.path(),
+        "n.csv",
+        data.csv(|l| if l == "yes" { "10" } else { "9" }.into()),
+    );
+    let v = fit(&["json", "--data", &numeric, "--target", "label"]);
+    assert_eq!(v["labels"], serde_json::json!(["9", "10"]));
+    assert_eq!(
+        v["coef"],
+        fit(&["json", "--data", &csv, "--target", "label"])["coef"]
+    );
+}
+
+/// The stdout of a successful run.
+fn json_ok(out: Output) -> Vec<u8> {
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+#[test]
+fn compare_logistic_runs_the_backends_that_fit_it_against_newton() {
+    let data = Labelled::new(200);
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write(dir.path(), "d.csv", data.csv(str::to_owned));
+    let out = tikhonov(&[
+        "compare", "--loss", "logistic", "--data", &csv, "--target", "label", "--lambda", "1e-2",
+        "--format", "json",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let v = json(&out);
+    assert_eq!(v["reference"], "newton");
+    assert_eq!(v["loss"], "logistic");
+    let results = v["results"].as_array().unwrap();
+    let ran: Vec<&str> = results
+        .iter()
+        .map(|r| r["solver"].as_str().unwrap().split(':').next().unwrap())
+        .collect();
+    let expected: Vec<&str> = tikhonov::solvers::REGISTRY
+        .iter()
+        .filter(|i| i.losses.contains(&tikhonov::LossKind::Logistic))
+        .map(|i| i.name)
+        .collect();
+    assert_eq!(ran, expected);
+    for r in results {
+        assert_eq!(r["labels"], serde_json::json!(["no", "yes"]), "{r}");
+        let name = r["solver"].as_str().unwrap();
+        if r["converged"] == true {
+            // sgd stops at a relative gradient of 1e-4 by default, the others at 1e-8 or below.
+            let bound = if name == "sgd" { 1e-6 } else { 1e-12 };
+            assert!(r["objective_gap"].as_f64().unwrap() < bound, "{r}");
+        } else {
+            // A backend that stopped on its budget says so on stderr.
+            assert!(
+                stderr.contains(&format!("warning: {name} did not converge")),
+                "{r}"
+            );
+        }
+    }
+    // A backend named explicitly that fits only the squared loss shows why in its row.
+    let v = json(&tikhonov(&[
+        "compare",
+        "--loss",
+        "logistic",
+        "--data",
+        &csv,
+        "--target",
+        "label",
+        "--solvers",
+        "lbfgs,qr",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(v["results"][0]["converged"], true);
+    let error = v["results"][1]["error"].as_str().unwrap();
+    assert!(error.contains("qr does not fit the logistic loss") && error.contains("newton"));
+    let table = json_ok(tikhonov(&[
+        "compare",
+        "--loss",
+        "logistic",
+        "--n",
+        "300",
+        "--d",
+        "3",
+        "--solvers",
+        "newton",
+    ]));
+    let text = String::from_utf8(table).unwrap();
+    assert!(
+        text.contains("logistic loss, labels `0` → −1, `1` → +1"),
+        "{text}"
+    );
+    assert!(text.contains("reference: newton"), "{text}");
+}
+
+#[test]
+fn predict_applies_a_saved_fit_to_new_rows() {
+    let data = Labelled::new(50);
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write(dir.path(), "d.csv", data.csv(str::to_owned));
+    let model = json_ok(tikhonov(&[
+        "fit", "--loss", "logistic", "--data", &csv, "--target", "label", "--format", "json",
+    ]));
+    let model_path = write(dir.path(), "model.json", model);
+    // The model applied to `rows`, printed in `format`.
+    let predict = |model: &str, rows: &[&str], format: &str| {
+        let base = ["predict", "--model", model, "--format", format];
+        json_ok(tikhonov(&[&base[..], rows].concat()))
+    };
+    let rows = ["--data", &csv, "--target", "label"];
+    let v: Value = serde_json::from_slice(&predict(&model_path, &rows, "json")).unwrap();
+    assert_eq!(v["n_samples"], 50);
+    assert_eq!(v["loss"], "logistic");
+    assert_eq!(v["labels"], serde_json::json!(["no", "yes"]));
+    let (m, p) = (numbers(&v["decision"]), numbers(&v["probability"]));
+    let classes = v["class"].as_array().unwrap();
+    assert_eq!((m.len(), p.len(), classes.len()), (50, 50, 50));
+    let mut right = 0;
+    for i in 0..50 {
+        assert!(p[i] > 0.0 && p[i] < 1.0, "{}", p[i]);
+        assert_eq!((p[i] > 0.5), (m[i] > 0.0));
+        let class = if m[i] > 0.0 { "yes" } else { "no" };
+        assert_eq!(classes[i], class);
+        right += usize::from(class == data.labels[i]);
+    }
+    assert!(right >= 35, "{right} of 50 training labels predicted");
+    // CSV: a header and one row per sample, the same numbers.
+    let text = String::from_utf8(predict(&model_path, &rows, "csv")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 51);
+    assert_eq!(lines[0], "decision,probability,class");
+    let first: Vec<&str> = lines[1].split(',').collect();
+    assert_eq!(first[0].parse::<f64>().unwrap(), m[0]);
+    assert_eq!(first[1].parse::<f64>().unwrap(), p[0]);
+    assert_eq!(first[2], classes[0]);
+
+    // Ridge: the prediction is X·w + b, from a .npy file.
+    let (xp, yp) = (dir.path().join("x.npy"), dir.path().join("y.npy"));
+    let y = faer::Col::from_fn(50, |i| {
+        3.0 * data.x[(i, 0)] - data.x[(i, 1)] + (i % 4) as f64
+    });
+    tikhonov::data::write_npy_matrix(&xp, data.x.as_ref()).unwrap();
+    tikhonov::data::write_npy_vector(&yp, y.as_ref()).unwrap();
+    let (xs, ys) = (xp.to_str().unwrap(), yp.to_str().unwrap());
+    let ridge = json_ok(tikhonov(&["fit", "--x", xs, "--y", ys, "--format", "json"]));
+    let ridge_path = write(dir.path(), "ridge.json", &ridge);
+    let fit: Value = serde_json::from_slice(&ridge).unwrap();
+    let (w, b) = (numbers(&fit["coef"]), fit["intercept"].as_f64().unwrap());
+    let v: Value = serde_json::from_slice(&predict(&ridge_path, &["--x", xs], "json")).unwrap();
+    assert_eq!(v["loss"], "squared");
+    assert!(v.get("labels").is_none() && v.get("probability").is_none());
+    let prediction = numbers(&v["prediction"]);
+    assert_eq!(prediction.len(), 50);
+    for (i, p) in prediction.iter().enumerate() {
+        let expected = data.x[(i, 0)] * w[0] + data.x[(i, 1)] * w[1] + b;
+        assert!(
+            (p - expected).abs() <= 1e-12 * expected.abs().max(1.0),
+            "{p} {expected}"
+        );
+    }
+    let text = String::from_utf8(predict(&ridge_path, &["--x", xs], "csv")).unwrap();
+    assert_eq!(text.lines().next(), Some("prediction"));
+    assert_eq!(
+        text.lines().nth(1).unwrap().parse::<f64>().unwrap(),
+        prediction[0]
+    );
+}
+
+#[test]
+fn logistic_and_predict_errors_say_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str, text: &str| write(dir.path(), name, text);
+    let three = p("three.csv", "a,l\n0,x\n1,y\n2,z\n3,x\n");
+    let one = p("one.csv", "a,l\n0,x\n1,x\n");
+    let separable = p("sep.csv", "a,l\n0,no\n1,no\n2,yes\n3,yes\n");
+    let logistic = |data: &str| {
+        ["fit", "--loss", "logistic", "--data", data, "--target", "l"].map(str::to_owned)
+    };
+    let run = |args: &[String], extra: &[&str], code: i32, needle: &str| {
+        let mut all: Vec<&str> = args.iter().map(String::as_str).collect();
+        all.extend(extra);
+        check(&all, code, needle);
+    };
+    run(
+        &logistic(&three),
+        &[],
+        1,
+        "more than two distinct labels (`x`, `y`, `z`",
+    );
+    run(
+        &logistic(&one),
+        &[],
+        1,
+        "a classifier needs samples of both classes",
+    );
+    run(&logistic(&separable), &["--lambda", "0"], 1, "use λ > 0");
+    run(
+        &logistic(&separable),
+        &["--lambda", "0", "--solver", "lbfgs"],
+        1,
+        "linearly separable",
+    );
+    // Usage errors: a backend that fits only ridge, several targets.
+    run(
+        &logistic(&separable),
+        &["--solver", "qr"],
+        2,
+        "backends that do: auto, newton",
+    );
+    run(
+        &logistic(&separable),
+        &["--targets", "l,a"],
+        2,
+        "one target and one λ",
+    );
+    check(
+        &[
+            "compare",
+            "--loss",
+            "logistic",
+            "--reference",
+            "cholesky",
+            "--n",
+            "50",
+            "--d",
+            "2",
+        ],
+        2,
+        "cholesky does not fit the logistic loss",
+    );
+
+    // predict: a model that does not exist, is not JSON, is not a model, has several targets;
+    // rows with the wrong number of features.
+    let data = p("d.csv", "a,b,l\n1,2,no\n2,1,yes\n3,3,no\n4,1,yes\n");
+    let model = json_ok(tikhonov(&[
+        "fit", "--loss", "logistic", "--data", &data, "--target", "l", "--format", "json",
+    ]));
+    let model = write(dir.path(), "m.json", model);
+    let predict = |model: &str, rows: &str, code: i32, needle: &str| {
+        check(
+            &["predict", "--model", model, "--data", rows, "--target", "l"],
+            code,
+            needle,
+        );
+    };
+    let missing = dir.path().join("none.json");
+    predict(missing.to_str().unwrap(), &data, 1, "cannot read the model");
+    predict(&p("text.json", "not json"), &data, 1, "not a JSON document");
+    predict(
+        &p("other.json", r#"{"coef": [1, 2]}"#),
+        &data,
+        1,
+        "not a tikhonov model",
+    );
+    let several = r#"{"n_targets": 2, "coef": [[1, 2], [3, 4]], "intercept": [0, 0]}"#;
+    predict(&p("two.json", several), &data, 1, "several targets");
+    let wide = p("wide.csv", "a,b,c,l\n1,2,3,no\n");
+    predict(
+        &model,
+        &wide,
+        1,
+        "the model has 2 coefficients but the new data have 3 columns",
+    );
+    check(&["predict", "--model", &model], 2, "--x");
 }

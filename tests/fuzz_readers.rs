@@ -170,6 +170,12 @@ fn npy_reader_never_panics_and_errors_are_one_bounded_line() {
 const WORDS: &[&str] = &[
     "fit",
     "compare",
+    "predict",
+    "--model",
+    "--loss",
+    "logistic",
+    "squared",
+    "csv",
     "--solvers",
     "--solver",
     "--reference",

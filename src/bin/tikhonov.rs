@@ -1,4 +1,5 @@
-//! `tikhonov`: compare ridge solvers on one problem, or fit with one of them.
+//! `tikhonov`: compare ridge or logistic-regression solvers on one problem, fit with one of
+//! them, or predict with a fitted model.
 //!
 //! The front end only parses, loads, calls the library and prints; no mathematics lives here.
 //! Output is assembled in memory and written once at the end: a closed pipe (`tikhonov | head`)
@@ -13,23 +14,76 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use args::{COMPARE_TIME_LIMIT, Command, CommonArgs, CompareArgs, FitArgs, Format, Parsed};
+use args::{
+    COMPARE_TIME_LIMIT, Command, CommonArgs, CompareArgs, FitArgs, Format, Loss, Parsed,
+    PredictArgs, PredictFormat,
+};
 use faer::{Col, Mat};
 use serde_json::{Value, json};
 use tikhonov::compare::{self, Comparison};
 use tikhonov::data::{self, Synthetic};
+use tikhonov::logistic::{BinaryLabels, LogisticProblem};
 use tikhonov::solvers::{self, Solver, SolverOptions};
-use tikhonov::{Error, Fit, MultiRidgeProblem, RidgeProblem};
+use tikhonov::{Error, Fit, LossKind, Model, MultiRidgeProblem, RidgeProblem};
 
 /// Data owned by the front end; the problem borrows from it.
 struct Loaded {
     x: Mat<f64>,
-    /// n × k, one column per target.
-    y: Mat<f64>,
+    targets: Targets,
     /// One name per target: the CSV column, or `column t of FILE` for a 2-D .npy.
     target_names: Vec<String>,
     weights: Option<Col<f64>>,
     description: String,
+}
+
+/// The targets, as the loss reads them.
+enum Targets {
+    /// n × k numbers, one column per target (the squared loss).
+    Values(Mat<f64>),
+    /// One target of two classes (the logistic loss).
+    Labels(BinaryLabels),
+}
+
+/// The problem of one target, of either loss; it borrows the [`Loaded`] data.
+enum Problem<'a> {
+    Ridge(RidgeProblem<'a>),
+    Logistic(LogisticProblem<'a>),
+}
+
+impl<'a> Problem<'a> {
+    /// The data, λ and intercept (for the logistic loss with the signs ỹ = ±1 as targets): what
+    /// shapes, memory estimates and the output need.
+    fn data(&self) -> &RidgeProblem<'a> {
+        match self {
+            Problem::Ridge(p) => p,
+            Problem::Logistic(p) => p.data(),
+        }
+    }
+
+    fn loss(&self) -> LossKind {
+        match self {
+            Problem::Ridge(_) => LossKind::Squared,
+            Problem::Logistic(_) => LossKind::Logistic,
+        }
+    }
+
+    fn solve(&self, solver: &dyn Solver) -> Result<Fit, Error> {
+        match self {
+            Problem::Ridge(p) => solver.solve(p),
+            Problem::Logistic(p) => solver.solve_logistic(p),
+        }
+    }
+
+    fn compare(
+        &self,
+        reference: &dyn Solver,
+        list: &[Box<dyn Solver>],
+    ) -> Result<Comparison, Error> {
+        match self {
+            Problem::Ridge(p) => compare::compare(p, reference, list),
+            Problem::Logistic(p) => compare::compare_logistic(p, reference, list),
+        }
+    }
 }
 
 /// What a run prints: stdout text and stderr notes (warnings), written when it ends.
@@ -52,6 +106,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Some(Command::Fit(a)) => run_fit(a, &mut out),
         Some(Command::Compare(a)) => run_compare(a, &mut out),
+        Some(Command::Predict(a)) => run_predict(a, &mut out),
         None => run_compare(&cli.compare, &mut out),
     };
     for note in &out.notes {
@@ -293,12 +348,23 @@ fn save_history(
 }
 
 fn load(args: &CommonArgs) -> Result<Loaded, Error> {
-    let (x, y, target_names, description) = if let Some(path) = &args.data {
+    let logistic = args.loss == Loss::Logistic;
+    let (x, targets, target_names, description) = if let Some(path) = &args.data {
         // clap guarantees --target with --data.
         let targets: Vec<&str> = args.target.iter().map(String::as_str).collect();
-        let ds = data::read_csv(path, &targets)?;
         let desc = format!("{} (target `{}`)", path.display(), targets.join("`, `"));
-        (ds.x, ds.y, ds.target_names, desc)
+        if logistic {
+            // Refused before the file is read.
+            single_target(targets.len(), args)?;
+            let ds = data::read_csv_text(path, &targets)?;
+            let labels = BinaryLabels::from_text(&ds.targets[0]).map_err(|e| {
+                labels_in(e, &format!("column `{}` of {}", targets[0], path.display()))
+            })?;
+            (ds.x, Targets::Labels(labels), ds.target_names, desc)
+        } else {
+            let ds = data::read_csv(path, &targets)?;
+            (ds.x, Targets::Values(ds.y), ds.target_names, desc)
+        }
     } else if let (Some(xp), Some(yp)) = (&args.x, &args.y) {
         let x = data::read_npy_matrix(xp)?;
         let y = data::read_npy_matrix(yp)?;
@@ -309,7 +375,20 @@ fn load(args: &CommonArgs) -> Result<Loaded, Error> {
                 .map(|t| format!("column {t} of {}", yp.display()))
                 .collect()
         };
-        (x, y, names, format!("{} / {}", xp.display(), yp.display()))
+        let targets = if logistic {
+            single_target(y.ncols(), args)?;
+            let labels = BinaryLabels::from_values(y.col(0))
+                .map_err(|e| labels_in(e, &yp.display().to_string()))?;
+            Targets::Labels(labels)
+        } else {
+            Targets::Values(y)
+        };
+        (
+            x,
+            targets,
+            names,
+            format!("{} / {}", xp.display(), yp.display()),
+        )
     } else {
         let spec = Synthetic {
             n_samples: args.n,
@@ -319,8 +398,7 @@ fn load(args: &CommonArgs) -> Result<Loaded, Error> {
             ..Synthetic::default()
         };
         let s = spec.generate()?;
-        let y = s.y.as_mat().to_owned();
-        let desc = format!(
+        let mut desc = format!(
             "built-in synthetic problem: n = {}, d = {}, κ(Xc) = {}, noise σ = {}, seed = {}",
             spec.n_samples,
             spec.n_features,
@@ -328,7 +406,15 @@ fn load(args: &CommonArgs) -> Result<Loaded, Error> {
             spec.noise,
             spec.seed
         );
-        (s.x, y, vec!["y".into()], desc)
+        let targets = if logistic {
+            desc += ", labels 0/1 drawn with P(1) = σ(y)";
+            Targets::Labels(BinaryLabels::from_values(
+                spec.logistic_labels(&s).as_ref(),
+            )?)
+        } else {
+            Targets::Values(s.y.as_mat().to_owned())
+        };
+        (s.x, targets, vec!["y".into()], desc)
     };
     let weights = args
         .weights
@@ -337,37 +423,78 @@ fn load(args: &CommonArgs) -> Result<Loaded, Error> {
         .transpose()?;
     Ok(Loaded {
         x,
-        y,
+        targets,
         target_names,
         weights,
         description: args::bounded(&description),
     })
 }
 
-/// The single-target problem (`compare`, or `fit` with one target).
-fn problem<'a>(data: &'a Loaded, args: &CommonArgs) -> Result<RidgeProblem<'a>, Error> {
-    let k = data.y.ncols();
-    if k != 1 || args.lambda.len() != 1 {
-        return Err(Error::InvalidParameter {
-            name: "targets",
-            value: format!("{k} targets with {} λ values", args.lambda.len()),
-            expected: "one target and one λ for `compare` (`tikhonov fit` fits several targets, \
-                       with one λ or one per target)"
-                .into(),
-        });
+/// `e`, when it is about the labels, saying where they came from.
+fn labels_in(e: Error, source: &str) -> Error {
+    match e {
+        Error::InvalidLabels { reason } => Error::InvalidLabels {
+            reason: format!("{source}: {reason}"),
+        },
+        other => other,
     }
-    let mut b = RidgeProblem::builder(data.x.as_ref(), data.y.col(0))
-        .lambda(args.lambda[0])
-        .intercept(!args.no_intercept);
-    if let Some(w) = &data.weights {
-        b = b.weights(w.as_ref());
-    }
-    b.build()
 }
 
-/// All targets of the data, with one λ for all or one per target.
-fn multi_problem<'a>(data: &'a Loaded, args: &CommonArgs) -> Result<MultiRidgeProblem<'a>, Error> {
-    let (k, l) = (data.y.ncols(), args.lambda.len());
+/// Refuses anything but one target and one λ where a problem of one target is solved:
+/// `compare`, and every fit of the logistic loss.
+fn single_target(k: usize, args: &CommonArgs) -> Result<(), Error> {
+    if k == 1 && args.lambda.len() == 1 {
+        return Ok(());
+    }
+    Err(Error::InvalidParameter {
+        name: "targets",
+        value: format!("{k} targets with {} λ values", args.lambda.len()),
+        expected: match args.loss {
+            Loss::Logistic => {
+                "one target and one λ with --loss logistic, which fits one column \
+                               of two-class labels (several targets are fitted with the squared \
+                               loss)"
+            }
+            Loss::Squared => {
+                "one target and one λ for `compare` (`tikhonov fit` fits several \
+                              targets, with one λ or one per target)"
+            }
+        }
+        .into(),
+    })
+}
+
+/// The single-target problem (`compare`, or `fit` with one target).
+fn problem<'a>(data: &'a Loaded, args: &CommonArgs) -> Result<Problem<'a>, Error> {
+    let k = match &data.targets {
+        Targets::Values(y) => y.ncols(),
+        Targets::Labels(_) => 1,
+    };
+    single_target(k, args)?;
+    let (x, lambda, intercept) = (data.x.as_ref(), args.lambda[0], !args.no_intercept);
+    // The builders' optional last step: the weights, when given.
+    let weights = data.weights.as_ref().map(Col::as_ref).into_iter();
+    match &data.targets {
+        Targets::Values(y) => {
+            let b = RidgeProblem::builder(x, y.col(0)).lambda(lambda);
+            let b = weights.fold(b.intercept(intercept), |b, w| b.weights(w));
+            b.build().map(Problem::Ridge)
+        }
+        Targets::Labels(labels) => {
+            let b = LogisticProblem::builder(x, labels).lambda(lambda);
+            let b = weights.fold(b.intercept(intercept), |b, w| b.weights(w));
+            b.build().map(Problem::Logistic)
+        }
+    }
+}
+
+/// All targets `y` of the data, with one λ for all or one per target.
+fn multi_problem<'a>(
+    data: &'a Loaded,
+    y: &'a Mat<f64>,
+    args: &CommonArgs,
+) -> Result<MultiRidgeProblem<'a>, Error> {
+    let (k, l) = (y.ncols(), args.lambda.len());
     if l != 1 && l != k {
         return Err(Error::InvalidParameter {
             name: "lambda",
@@ -376,7 +503,7 @@ fn multi_problem<'a>(data: &'a Loaded, args: &CommonArgs) -> Result<MultiRidgePr
         });
     }
     let mut b =
-        MultiRidgeProblem::builder(data.x.as_ref(), data.y.as_ref()).intercept(!args.no_intercept);
+        MultiRidgeProblem::builder(data.x.as_ref(), y.as_ref()).intercept(!args.no_intercept);
     b = match args.lambda.as_slice() {
         [one] => b.lambda(*one),
         many => b.lambdas(many),
@@ -483,20 +610,36 @@ fn unconverged_note(fit: &Fit, target: Option<&str>) -> Option<String> {
     })
 }
 
+/// Refuses, before any data are read, a backend that does not fit the loss (a usage error that
+/// lists those that do).
+fn check_loss(name: &str, loss: Loss) -> Result<(), Error> {
+    let registry = solvers::Registry::builtin();
+    let info = registry.get(name)?;
+    if info.losses.contains(&loss.kind()) {
+        Ok(())
+    } else {
+        Err(solvers::unsupported(name, loss.kind()))
+    }
+}
+
 fn run_fit(args: &FitArgs, out: &mut Output) -> Result<(), Error> {
     let common = &args.common;
     let opts = options(common, None)?;
     let solver = build_backend(&args.solver, &opts)?;
+    check_loss(&args.solver, common.loss)?;
     let history = history_target(common)?;
     let data = load(common)?;
-    if data.y.ncols() > 1 || common.lambda.len() > 1 {
-        return run_fit_targets(args, solver.as_ref(), &data, history.as_deref(), out);
+    if let Targets::Values(y) = &data.targets
+        && (y.ncols() > 1 || common.lambda.len() > 1)
+    {
+        return run_fit_targets(args, solver.as_ref(), &data, y, history.as_deref(), out);
     }
     let problem = problem(&data, common)?;
-    compare::check_backend_memory(&args.solver, &problem)?;
-    let fit = solver
-        .solve(&problem)
-        .map_err(|e| in_context(e, &args.solver, problem.lambda(), common.step))?;
+    let lambda = problem.data().lambda();
+    compare::check_backend_memory(&args.solver, problem.data())?;
+    let fit = problem
+        .solve(solver.as_ref())
+        .map_err(|e| in_context(e, &args.solver, lambda, common.step))?;
     out.notes.extend(unconverged_note(&fit, None));
     save_history(
         history.as_deref(),
@@ -507,20 +650,32 @@ fn run_fit(args: &FitArgs, out: &mut Output) -> Result<(), Error> {
     let s = &mut out.stdout;
     match common.format {
         Format::Json => {
-            let _ = writeln!(s, "{}", fit_json(&problem, &fit));
+            let _ = writeln!(s, "{}", fit_json(problem.data(), &fit));
         }
         Format::Table => {
             let _ = writeln!(s, "{}", data.description);
-            let _ = writeln!(s, "lambda        {}", num(problem.lambda()));
+            let _ = writeln!(s, "lambda        {}", num(lambda));
             print_fit(s, &fit);
         }
     }
     Ok(())
 }
 
+/// `` `no` → −1, `yes` → +1 ``: which label is which class of a logistic model.
+fn label_mapping([negative, positive]: &[String; 2]) -> String {
+    let q = |label: &str| tikhonov::error::quote_text(label, 40);
+    format!("`{}` → −1, `{}` → +1", q(negative), q(positive))
+}
+
 fn print_fit(s: &mut String, fit: &Fit) {
     // Writing to a String cannot fail.
     let _ = writeln!(s, "solver        {}", fit.solver);
+    if fit.loss != LossKind::Squared {
+        let _ = writeln!(s, "loss          {}", fit.loss.name());
+    }
+    if let Some(labels) = &fit.labels {
+        let _ = writeln!(s, "labels        {}", label_mapping(labels));
+    }
     let _ = writeln!(s, "intercept     {:.12e}", fit.intercept);
     for (j, c) in fit.coef.iter().enumerate() {
         let _ = writeln!(s, "coef[{j:>3}]     {c:.12e}");
@@ -543,11 +698,12 @@ fn run_fit_targets(
     args: &FitArgs,
     solver: &dyn Solver,
     data: &Loaded,
+    y: &Mat<f64>,
     history: Option<&Path>,
     out: &mut Output,
 ) -> Result<(), Error> {
     let common = &args.common;
-    let multi = multi_problem(data, common)?;
+    let multi = multi_problem(data, y, common)?;
     compare::check_backend_memory(&args.solver, &multi.target(0))?;
     let fits = match solver.solve_targets(&multi) {
         Ok(fits) => fits,
@@ -659,12 +815,15 @@ fn is_wide(problem: &RidgeProblem<'_>) -> bool {
 }
 
 /// The backends a comparison runs: the list given (`all` expanded, repeats dropped) or every
-/// backend suited to the data's shape (with a note naming those left out on wide data).
-fn comparison_names(
-    args: &CompareArgs,
-    problem: &RidgeProblem<'_>,
-    out: &mut Output,
-) -> Vec<String> {
+/// backend that fits the loss and suits the data's shape (with a note naming those left out on
+/// wide data).
+///
+/// A backend named in the list that does not fit the loss is run all the same, and its row shows
+/// its `UnsupportedLoss` error, which names the backends that do: a comparison reports refusals
+/// as results (as it does a backend skipped for memory), and so `all` keeps meaning every backend.
+fn comparison_names(args: &CompareArgs, problem: &Problem<'_>, out: &mut Output) -> Vec<String> {
+    let loss = problem.loss();
+    let problem = problem.data();
     let mut names: Vec<String> = Vec::new();
     match &args.solvers {
         Some(list) => {
@@ -679,7 +838,10 @@ fn comparison_names(
         None => {
             let wide = is_wide(problem);
             names.extend(
-                solvers::names()
+                solvers::REGISTRY
+                    .iter()
+                    .filter(|info| info.losses.contains(&loss))
+                    .map(|info| info.name)
                     .filter(|&name| name != "dual" || problem.n_features() > problem.n_samples())
                     .filter(|name| !(wide && D_BY_D.contains(name)))
                     .map(String::from),
@@ -709,15 +871,19 @@ fn run_compare(args: &CompareArgs, out: &mut Output) -> Result<(), Error> {
         (common.time_limit.is_none() && common.max_iter.is_none()).then_some(COMPARE_TIME_LIMIT);
     let opts = options(common, default_limit)?;
     if let Some(name) = &args.reference {
-        // An unknown name is a usage error before any data are read.
-        solvers::Registry::builtin().get(name)?;
+        // An unknown name, or one that does not fit the loss, is a usage error before any data
+        // are read.
+        check_loss(name, common.loss)?;
     }
     let history = history_target(common)?;
     let data = load(common)?;
     let problem = problem(&data, common)?;
+    let lambda = problem.data().lambda();
     let reference_name = match &args.reference {
         Some(name) => name.clone(),
-        None if is_wide(&problem) => "dual".into(),
+        // The logistic reference: it converges quadratically to the tolerance (1e-10).
+        None if problem.loss() == LossKind::Logistic => "newton".into(),
+        None if is_wide(problem.data()) => "dual".into(),
         // The exact solution of the f64 data, so that a reference's own rounding (κ·ε for `qr`)
         // is not charged to the backends measured against it.
         None => "qr-refined".into(),
@@ -734,13 +900,13 @@ fn run_compare(args: &CompareArgs, out: &mut Output) -> Result<(), Error> {
         &["record_every"]
     };
     let list = build_backends(&names, &opts, defaulted)?;
-    let mut comparison = compare::compare(&problem, reference.as_ref(), &list)
-        .map_err(|e| in_context(e, &reference_name, problem.lambda(), common.step))?;
+    let mut comparison = problem
+        .compare(reference.as_ref(), &list)
+        .map_err(|e| in_context(e, &reference_name, lambda, common.step))?;
     comparison.entries = std::mem::take(&mut comparison.entries)
         .into_iter()
         .map(|compare::Entry { solver, outcome }| {
-            let outcome =
-                outcome.map_err(|e| in_context(e, &solver, problem.lambda(), common.step));
+            let outcome = outcome.map_err(|e| in_context(e, &solver, lambda, common.step));
             compare::Entry { solver, outcome }
         })
         .collect();
@@ -770,7 +936,7 @@ fn run_compare(args: &CompareArgs, out: &mut Output) -> Result<(), Error> {
                 out.stdout,
                 "{}",
                 compare_json(
-                    &problem,
+                    problem.data(),
                     &comparison,
                     opts.time_limit,
                     default_limit.is_some()
@@ -780,7 +946,7 @@ fn run_compare(args: &CompareArgs, out: &mut Output) -> Result<(), Error> {
         Format::Table => print_table(
             &mut out.stdout,
             &data.description,
-            &problem,
+            problem.data(),
             &comparison,
             opts.time_limit,
             default_limit.is_some(),
@@ -838,6 +1004,7 @@ fn compare_json(
         .map(|(name, message)| json!({ "solver": name, "error": args::bounded(message) }))
         .collect();
     json!({
+        "loss": c.reference.loss.name(),
         "reference": c.reference.solver,
         "reference_failures": failures,
         "time_limit": time_limit,
@@ -868,6 +1035,14 @@ fn print_table(
         .max(6);
     // Writing to a String cannot fail.
     let _ = writeln!(s, "{description}");
+    if let Some(labels) = &c.reference.labels {
+        let _ = writeln!(
+            s,
+            "{} loss, labels {}",
+            c.reference.loss.name(),
+            label_mapping(labels)
+        );
+    }
     let _ = writeln!(
         s,
         "λ = {}, intercept {}, reference: {} (objective {:.12e})",
@@ -926,4 +1101,158 @@ fn print_table(
             Err(err) => writeln!(s, "{name:<w$} failed: {}", args::bounded(&err.to_string())),
         };
     }
+}
+
+/// Reads a model written by `tikhonov fit --format json` (a [`Fit`], whose [`Model`] keys are
+/// flattened into it; the diagnostics are ignored). Every failure is a [`Error::Format`] that
+/// says what the file should be.
+fn read_model(path: &Path) -> Result<Model, Error> {
+    const WHAT: &str = "--model takes the JSON that `tikhonov fit --format json` prints, saved \
+                        to a file (`tikhonov fit … --format json > model.json`)";
+    let refuse = |message: String| Error::Format {
+        path: path.to_owned(),
+        location: None,
+        message: format!("{message}; {WHAT}"),
+    };
+    let file =
+        std::fs::File::open(path).map_err(|e| refuse(format!("cannot read the model ({e})")))?;
+    let value: Value = serde_json::from_reader(std::io::BufReader::new(file))
+        .map_err(|e| refuse(format!("not a JSON document ({e})")))?;
+    if !value.is_object() {
+        return Err(refuse("not a JSON object".into()));
+    }
+    if value.get("results").is_some() {
+        return Err(refuse(
+            "this is the output of `compare` (a list of fits), not one model".into(),
+        ));
+    }
+    if value.get("n_targets").is_some() || value["coef"].get(0).is_some_and(Value::is_array) {
+        return Err(refuse(
+            "a fit of several targets (`coef` holds one array per target), not one model; fit \
+             the target to predict alone (--target COL, or a 1-D --y)"
+                .into(),
+        ));
+    }
+    serde_json::from_value(value).map_err(|e| refuse(format!("not a tikhonov model ({e})")))
+}
+
+/// One output column of `predict`.
+enum Column {
+    Numbers(Col<f64>),
+    Text(Vec<String>),
+}
+
+impl Column {
+    fn json(&self) -> Value {
+        match self {
+            Column::Numbers(v) => v.iter().copied().collect(),
+            Column::Text(v) => json!(v),
+        }
+    }
+
+    /// Row `i` as text: numbers as [`num`] writes them (every digit), labels as they are.
+    fn cell(&self, i: usize) -> String {
+        match self {
+            Column::Numbers(v) => num(v[i]),
+            Column::Text(v) => v[i].clone(),
+        }
+    }
+}
+
+fn run_predict(args: &PredictArgs, out: &mut Output) -> Result<(), Error> {
+    let model = read_model(&args.model)?;
+    let (x, source) = match (&args.x, &args.data) {
+        (Some(path), _) => (data::read_npy_matrix(path)?, path.display().to_string()),
+        (None, Some(path)) => {
+            let targets: Vec<&str> = args.target.iter().map(String::as_str).collect();
+            let ds = data::read_csv_text(path, &targets)?;
+            (ds.x, path.display().to_string())
+        }
+        // clap requires one of --x and --data.
+        (None, None) => unreachable!("clap requires --x or --data"),
+    };
+    let xr = x.as_ref();
+    let columns: Vec<(&str, Column)> = match model.loss {
+        LossKind::Squared => vec![("prediction", Column::Numbers(model.predict(xr)?))],
+        LossKind::Logistic => vec![
+            ("decision", Column::Numbers(model.predict(xr)?)),
+            ("probability", Column::Numbers(model.predict_proba(xr)?)),
+            ("class", Column::Text(model.predict_classes(xr)?)),
+        ],
+    };
+    let n = x.nrows();
+    let s = &mut out.stdout;
+    match args.format {
+        PredictFormat::Json => {
+            let mut v = json!({ "n_samples": n, "loss": model.loss.name() });
+            if let Some(labels) = &model.labels {
+                v["labels"] = json!(labels);
+            }
+            for (name, column) in &columns {
+                v[*name] = column.json();
+            }
+            let _ = writeln!(s, "{v}");
+        }
+        PredictFormat::Csv => {
+            // Writing CSV records of strings into memory cannot fail.
+            const IN_MEMORY: &str = "CSV is written to memory";
+            let mut w = csv::Writer::from_writer(Vec::new());
+            w.write_record(columns.iter().map(|(name, _)| name))
+                .expect(IN_MEMORY);
+            for i in 0..n {
+                w.write_record(columns.iter().map(|(_, c)| c.cell(i)))
+                    .expect(IN_MEMORY);
+            }
+            let text = w.into_inner().expect(IN_MEMORY);
+            s.push_str(&String::from_utf8_lossy(&text));
+        }
+        PredictFormat::Table => {
+            let _ = writeln!(
+                s,
+                "model {} ({} loss, d = {}{}) on {source}: {n} rows",
+                args.model.display(),
+                model.loss.name(),
+                model.n_features(),
+                model
+                    .labels
+                    .as_ref()
+                    .map(|l| format!(", labels {}", label_mapping(l)))
+                    .unwrap_or_default()
+            );
+            // Labels with control characters escaped, so that a row stays one line.
+            let cells: Vec<Vec<String>> = columns
+                .iter()
+                .map(|(_, c)| {
+                    (0..n)
+                        .map(|i| tikhonov::error::quote_text(&c.cell(i), 40))
+                        .collect()
+                })
+                .collect();
+            let widths: Vec<usize> = columns
+                .iter()
+                .zip(&cells)
+                .map(|((name, _), col)| {
+                    col.iter()
+                        .map(|c| c.chars().count())
+                        .chain([name.chars().count()])
+                        .max()
+                        .unwrap_or(0)
+                })
+                .collect();
+            let rw = n.saturating_sub(1).to_string().len().max(3);
+            let _ = write!(s, "{:>rw$}", "row");
+            for ((name, _), w) in columns.iter().zip(&widths) {
+                let _ = write!(s, "  {name:>w$}");
+            }
+            let _ = writeln!(s);
+            for i in 0..n {
+                let _ = write!(s, "{i:>rw$}");
+                for (col, w) in cells.iter().zip(&widths) {
+                    let _ = write!(s, "  {:>w$}", col[i]);
+                }
+                let _ = writeln!(s);
+            }
+        }
+    }
+    Ok(())
 }

@@ -23,6 +23,21 @@ pub struct Dataset {
     pub target_names: Vec<String>,
 }
 
+/// A data set whose target columns are kept as text: for class labels (any two values, see
+/// [`crate::logistic::BinaryLabels::from_text`]), or for prediction, where the targets are only
+/// columns to leave out.
+#[derive(Debug, Clone)]
+pub struct TextDataset {
+    /// Features, n × d: every column of the file that is not a target, in file order.
+    pub x: Mat<f64>,
+    /// One vector of n cells per requested target (trimmed, never empty), in the order requested.
+    pub targets: Vec<Vec<String>>,
+    /// Names of the columns of `x`, from the header row.
+    pub feature_names: Vec<String>,
+    /// Names of the target columns, as requested.
+    pub target_names: Vec<String>,
+}
+
 /// Reads a comma-separated file whose first row names the columns.
 ///
 /// The columns named in `targets` (one or more, each exactly once) become the columns of
@@ -51,6 +66,72 @@ pub fn read_csv(path: &Path, targets: &[&str]) -> Result<Dataset> {
             "name at least one column of the file as the target",
         ));
     }
+    let table = read_table(path, targets, |cell| cell.number())?;
+    let k = targets.len();
+    let y = Mat::from_fn(table.x.nrows(), k, |i, j| table.targets[i * k + j]);
+    Ok(Dataset {
+        x: table.x,
+        y,
+        feature_names: table.feature_names,
+        target_names: owned(targets),
+    })
+}
+
+/// Reads a comma-separated file as [`read_csv`] does, but keeps the cells of the `targets`
+/// columns as text (trimmed; an empty cell is still an error, a missing value): for class labels
+/// such as `yes`/`no`. `targets` may be empty (every column is a feature), or name columns only
+/// to leave them out of the features, as prediction on a training file does.
+///
+/// # Errors
+///
+/// As [`read_csv`], except that an empty `targets` is allowed and target cells need not be
+/// numbers.
+pub fn read_csv_text(path: &Path, targets: &[&str]) -> Result<TextDataset> {
+    let table = read_table(path, targets, |cell| cell.text())?;
+    let (n, k) = (table.x.nrows(), targets.len());
+    let mut cells = table.targets.into_iter();
+    let mut columns: Vec<Vec<String>> = (0..k).map(|_| Vec::with_capacity(n)).collect();
+    for _ in 0..n {
+        for column in &mut columns {
+            column.extend(cells.next());
+        }
+    }
+    Ok(TextDataset {
+        x: table.x,
+        targets: columns,
+        feature_names: table.feature_names,
+        target_names: owned(targets),
+    })
+}
+
+fn owned(names: &[&str]) -> Vec<String> {
+    names.iter().map(|t| (*t).to_owned()).collect()
+}
+
+/// What [`read_table`] found: the features, and the target cells row-major (n × k).
+struct Table<T> {
+    x: Mat<f64>,
+    targets: Vec<T>,
+    feature_names: Vec<String>,
+}
+
+/// One (trimmed) cell of the file, with what an error about it must say.
+struct Cell<'a> {
+    path: &'a Path,
+    pos: Option<&'a Position>,
+    column: &'a str,
+    text: &'a str,
+    hint: &'a str,
+}
+
+/// The reader behind [`read_csv`] and [`read_csv_text`]: the header, the target columns (each
+/// named once; none is allowed), the features parsed as numbers, and each target cell converted
+/// by `target`.
+fn read_table<T>(
+    path: &Path,
+    targets: &[&str],
+    target: impl Fn(&Cell<'_>) -> Result<T>,
+) -> Result<Table<T>> {
     for (i, t) in targets.iter().enumerate() {
         if targets[..i].contains(t) {
             return Err(Error::invalid(
@@ -168,11 +249,10 @@ pub fn read_csv(path: &Path, targets: &[&str]) -> Result<Dataset> {
     }
 
     let d = feature_cols.len();
-    let k = target_cols.len();
     let width = header.len();
     // Row-major buffers, copied into column-major matrices once the row count is known.
     let mut xbuf: Vec<f64> = Vec::new();
-    let mut ybuf: Vec<f64> = Vec::new();
+    let mut ybuf: Vec<T> = Vec::new();
     let mut record = ::csv::StringRecord::new();
     let mut n = 0usize;
     // `read_record` reuses one record allocation for the whole file.
@@ -210,11 +290,18 @@ pub fn read_csv(path: &Path, targets: &[&str]) -> Result<Dataset> {
                     advice: "use a smaller file, or a machine with more memory".into(),
                 })?;
         }
+        let cell = |j: usize| Cell {
+            path,
+            pos,
+            column: &header[j],
+            text: &record[j],
+            hint: &hint,
+        };
         for &j in &feature_cols {
-            xbuf.push(parse_cell(path, pos, &header[j], &record[j], &hint)?);
+            xbuf.push(cell(j).number()?);
         }
         for &j in &target_cols {
-            ybuf.push(parse_cell(path, pos, &header[j], &record[j], &hint)?);
+            ybuf.push(target(&cell(j))?);
         }
         n += 1;
     }
@@ -226,49 +313,58 @@ pub fn read_csv(path: &Path, targets: &[&str]) -> Result<Dataset> {
     }
 
     let x = Mat::from_fn(n, d, |i, j| xbuf[i * d + j]);
-    drop(xbuf);
-    let y = Mat::from_fn(n, k, |i, j| ybuf[i * k + j]);
-    Ok(Dataset {
+    Ok(Table {
         x,
-        y,
+        targets: ybuf,
         feature_names: feature_cols.iter().map(|&j| header[j].clone()).collect(),
-        target_names: targets.iter().map(|t| (*t).to_owned()).collect(),
     })
 }
 
-/// Parses one (already trimmed) cell as a finite `f64`, or says where and why it cannot.
-fn parse_cell(
-    path: &Path,
-    pos: Option<&Position>,
-    column: &str,
-    text: &str,
-    hint: &str,
-) -> Result<f64> {
-    let err = |message: String| Error::Format {
-        path: path.to_path_buf(),
-        location: Some(format!(
-            "line {}, column `{}`",
-            line_of(path, pos),
-            quote_text(column, 80)
-        )),
-        message: format!("{message}{hint}"),
-    };
-    if text.is_empty() {
-        return Err(err(
-            "empty cell (a missing value); remove or impute missing values before fitting".into(),
-        ));
+impl Cell<'_> {
+    /// The cell as a finite `f64`, or an error that says where and why it is not one.
+    fn number(&self) -> Result<f64> {
+        let text = self.non_empty()?;
+        match text.parse::<f64>() {
+            Ok(v) if v.is_finite() => Ok(v),
+            Ok(_) => Err(self.error(format!(
+                "non-finite value `{}`; remove or impute missing and infinite values before \
+                 fitting",
+                shorten(text)
+            ))),
+            Err(_) => Err(self.error(format!(
+                "`{}` is not a number; every feature and target cell must be a decimal number \
+                 such as `1.5` or `-2e3` (encode categories as numbers, remove or impute missing \
+                 values)",
+                shorten(text)
+            ))),
+        }
     }
-    match text.parse::<f64>() {
-        Ok(v) if v.is_finite() => Ok(v),
-        Ok(_) => Err(err(format!(
-            "non-finite value `{}`; remove or impute missing and infinite values before fitting",
-            shorten(text)
-        ))),
-        Err(_) => Err(err(format!(
-            "`{}` is not a number; every feature and target cell must be a decimal number such \
-             as `1.5` or `-2e3` (encode categories as numbers, remove or impute missing values)",
-            shorten(text)
-        ))),
+
+    /// The cell's text (a label), which must not be empty.
+    fn text(&self) -> Result<String> {
+        self.non_empty().map(str::to_owned)
+    }
+
+    fn non_empty(&self) -> Result<&str> {
+        if self.text.is_empty() {
+            return Err(self.error(
+                "empty cell (a missing value); remove or impute missing values before fitting"
+                    .into(),
+            ));
+        }
+        Ok(self.text)
+    }
+
+    fn error(&self, message: String) -> Error {
+        Error::Format {
+            path: self.path.to_path_buf(),
+            location: Some(format!(
+                "line {}, column `{}`",
+                line_of(self.path, self.pos),
+                quote_text(self.column, 80)
+            )),
+            message: format!("{message}{}", self.hint),
+        }
     }
 }
 
@@ -544,6 +640,35 @@ mod tests {
             read_csv(f.path(), &["a", "a"]),
             Err(Error::InvalidParameter { .. })
         ));
+    }
+
+    #[test]
+    fn text_targets_are_kept_as_text_and_may_be_none() {
+        let f = write_file("a,label,b\n1, yes ,2\n3,no,4\n");
+        let ds = read_csv_text(f.path(), &["label"]).unwrap();
+        assert_eq!(ds.targets, vec![vec!["yes".to_owned(), "no".to_owned()]]);
+        assert_eq!(ds.feature_names, vec!["a", "b"]);
+        assert_eq!(ds.x[(1, 1)], 4.0);
+        // No target: every column is a feature (the file must then be all numbers).
+        let m = message(&read_csv_text(f.path(), &[]).unwrap_err());
+        assert!(
+            m.contains("line 2, column `label`") && m.contains("`yes`"),
+            "{m}"
+        );
+        let f = write_file("a,b\n1,2\n");
+        let ds = read_csv_text(f.path(), &[]).unwrap();
+        assert!(ds.targets.is_empty() && ds.x.ncols() == 2 && ds.x.nrows() == 1);
+        // Two targets come back column by column; an empty label is a missing value.
+        let f = write_file("a,s,t\n1,p,q\n2,r,u\n");
+        let ds = read_csv_text(f.path(), &["t", "s"]).unwrap();
+        assert_eq!(ds.targets[0], ["q", "u"]);
+        assert_eq!(ds.targets[1], ["p", "r"]);
+        let f = write_file("a,s\n1,p\n2, \n");
+        let m = message(&read_csv_text(f.path(), &["s"]).unwrap_err());
+        assert!(
+            m.contains("line 3, column `s`") && m.contains("empty cell"),
+            "{m}"
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! | you have | call | you get |
 //! | --- | --- | --- |
 //! | a CSV file with a header row | [`read_csv`]`(path, &["y"])` | [`Dataset`]: `x` (n × d), `y` (n × k), column names |
+//! | a CSV file whose target is class labels (`yes`/`no`), or no target | [`read_csv_text`]`(path, &["label"])` | [`TextDataset`]: `x`, the target cells as text |
 //! | a 2-D `.npy` array (C or Fortran order, `float64`) | [`read_npy_matrix`] | `Mat<f64>` (a 1-D array becomes n × 1) |
 //! | a 1-D `.npy` array (or n × 1) | [`read_npy_vector`] | `Col<f64>` |
 //! | a matrix or vector to save for NumPy | [`write_npy_matrix`], [`write_npy_vector`] | a little-endian `<f8` file |
@@ -50,7 +51,7 @@ mod npy;
 mod synthetic;
 
 #[cfg(feature = "csv")]
-pub use self::csv::{Dataset, read_csv};
+pub use self::csv::{Dataset, TextDataset, read_csv, read_csv_text};
 #[cfg(feature = "npy")]
 pub use self::npy::{read_npy_matrix, read_npy_vector, write_npy_matrix, write_npy_vector};
 pub use self::synthetic::{Synthetic, SyntheticData, gaussian};

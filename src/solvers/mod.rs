@@ -672,6 +672,38 @@ mod tests {
     }
 
     #[test]
+    fn every_backend_fits_the_losses_the_registry_lists() {
+        let (x, y) = testing::small();
+        let labels = faer::Col::from_fn(y.nrows(), |i| f64::from(u8::from(i % 3 == 0)));
+        let labels = crate::logistic::BinaryLabels::from_values(labels.as_ref()).unwrap();
+        let p = LogisticProblem::builder(x.as_ref(), &labels)
+            .lambda(1e-2)
+            .build()
+            .unwrap();
+        let reference = Newton::default().solve_logistic(&p).unwrap();
+        for info in REGISTRY {
+            let options = SolverOptions {
+                max_iter: (info.kind == SolverKind::Iterative).then_some(3),
+                ..SolverOptions::default()
+            };
+            let result = info.build_applicable(&options).unwrap().solve_logistic(&p);
+            if info.losses.contains(&LossKind::Logistic) {
+                let fit = result.unwrap_or_else(|e| panic!("{}: {e}", info.name));
+                assert_eq!(fit.labels, reference.labels, "{}", info.name);
+            } else {
+                assert!(
+                    matches!(result, Err(Error::UnsupportedLoss { .. })),
+                    "{}",
+                    info.name
+                );
+            }
+        }
+        let auto = Auto.solve_logistic(&p).unwrap();
+        assert_eq!(auto.solver, "auto:newton");
+        assert_eq!(auto.coef, reference.coef);
+    }
+
+    #[test]
     fn every_default_is_valid() {
         // `Default` builds through `default_control`, which panics on invalid constants.
         let defaults: Vec<Box<dyn Solver>> = vec![

@@ -7,7 +7,8 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::error::ErrorKind;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
+use tikhonov::LossKind;
 use tikhonov::error::quote_text;
 
 /// The registered backend names, for `--help` (`tests/adversarial.rs` checks that it lists
@@ -22,7 +23,8 @@ pub const COMPARE_TIME_LIMIT: f64 = 2.0;
 /// Longest error line printed (characters); longer messages are cut with "…".
 pub const MAX_MESSAGE_CHARS: usize = 600;
 
-/// Compare L2-regularised regression solvers, or fit one.
+/// Compare L2-regularised regression solvers (ridge, or logistic with --loss logistic), fit one,
+/// or predict with a fitted model.
 ///
 /// Without a subcommand, runs `compare` (on a built-in synthetic problem unless data are given).
 #[derive(Parser, Debug)]
@@ -40,6 +42,8 @@ pub enum Command {
     Compare(CompareArgs),
     /// Fit with one solver and print the model.
     Fit(FitArgs),
+    /// Apply a model saved from `tikhonov fit --format json` to new data.
+    Predict(PredictArgs),
 }
 
 #[derive(Args, Debug)]
@@ -49,13 +53,15 @@ pub struct CompareArgs {
     /// [default: every backend suited to the data's shape: all but `dual` when n > d, whose
     /// n × n kernel then costs O(n³) for nothing; on wide data (d > n, d ≥ 2000) at λ > 0 all but
     /// the backends that factor a d × d matrix (qr, qr-refined, cholesky, cholesky-refined,
-    /// normal), whose O(d³) the dual avoids].
+    /// normal), whose O(d³) the dual avoids; with --loss logistic: auto, newton, gd, agd, lbfgs,
+    /// sgd, sag, saga, svrg, the backends that fit it]. A backend named here that does not fit
+    /// the loss shows that in its row.
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     pub solvers: Option<Vec<String>>,
     /// The backend whose answer the others are measured against; if it fails, the next direct
     /// backend of --solvers takes its place (and the output says so) [default: qr-refined, the
     /// exact solution of the f64 data; dual for wide data (d > n, d ≥ 2000) at λ > 0, where a
-    /// d × d factorisation would cost O(d³)].
+    /// d × d factorisation would cost O(d³); newton with --loss logistic].
     #[arg(long, value_name = "NAME")]
     pub reference: Option<String>,
     #[command(flatten)]
@@ -66,7 +72,8 @@ pub struct CompareArgs {
 pub struct FitArgs {
     /// The backend: auto, qr, qr-refined, svd, dual, cholesky, cholesky-refined, normal, newton, gd, agd,
     /// cg, pcg, lbfgs, cd, sgd, sag, saga, svrg (`auto` picks a direct backend and the output
-    /// names the one it ran).
+    /// names the one it ran). With --loss logistic: auto, newton, gd, agd, lbfgs, sgd, sag, saga,
+    /// svrg (`auto` runs newton).
     #[arg(long, default_value = "auto", value_name = "NAME")]
     pub solver: String,
     #[command(flatten)]
@@ -79,7 +86,9 @@ pub struct CommonArgs {
     #[arg(long, value_name = "FILE.csv", conflicts_with_all = ["x", "y"], requires = "target")]
     pub data: Option<PathBuf>,
     /// Name of the target column in the CSV, or several (`--targets a,b,c`, `fit` only); every
-    /// other column is a feature.
+    /// other column is a feature. With --loss logistic one column of any two labels: numbers
+    /// (0/1, ordered by value) or text (`no`/`yes`, ordered by bytes); the second is the positive
+    /// class.
     #[arg(
         long,
         visible_alias = "targets",
@@ -90,14 +99,17 @@ pub struct CommonArgs {
     /// Design matrix X as a 2-D float64 .npy file (use with --y).
     #[arg(long, value_name = "X.npy", requires = "y")]
     pub x: Option<PathBuf>,
-    /// Targets y as a float64 .npy file: 1-D, or 2-D (n × k) for k targets (`fit` only).
+    /// Targets y as a float64 .npy file: 1-D, or 2-D (n × k) for k targets (`fit` only); with
+    /// --loss logistic, 1-D with two distinct values (0/1, −1/+1), the larger the positive class.
     #[arg(long, value_name = "y.npy", requires = "x")]
     pub y: Option<PathBuf>,
     /// Sample weights as a 1-D float64 .npy file.
     #[arg(long, value_name = "w.npy")]
     pub weights: Option<PathBuf>,
     /// Penalty λ of J = 1/(2S)·Σsᵢrᵢ² + (λ/2)‖w‖² (scikit-learn's Ridge alpha = λ·S); with
-    /// several targets, one λ for all or a comma-separated list with one per target.
+    /// several targets, one λ for all or a comma-separated list with one per target. With --loss
+    /// logistic, J = (1/S)·Σsᵢ·log(1 + exp(−ỹᵢ(xᵢᵀw + b))) + (λ/2)‖w‖², ỹ = ±1 (scikit-learn's
+    /// LogisticRegression C = 1/(λ·S)); separable classes need λ > 0.
     #[arg(
         long,
         default_value = "1e-3",
@@ -105,6 +117,10 @@ pub struct CommonArgs {
         allow_hyphen_values = true
     )]
     pub lambda: Vec<f64>,
+    /// The loss: squared (ridge regression) or logistic (two-class logistic regression; one
+    /// target of two labels).
+    #[arg(long, value_enum, default_value_t = Loss::Squared)]
+    pub loss: Loss,
     /// Fit the model through the origin (no intercept).
     #[arg(long)]
     pub no_intercept: bool,
@@ -155,10 +171,64 @@ pub struct CommonArgs {
     pub record_every: Option<u64>,
 }
 
+#[derive(Args, Debug)]
+#[command(group(ArgGroup::new("rows").required(true).args(["x", "data"])))]
+pub struct PredictArgs {
+    /// The model: what `tikhonov fit --format json` printed (one target), saved to a file.
+    #[arg(long, value_name = "MODEL.json")]
+    pub model: PathBuf,
+    /// New rows as a 2-D float64 .npy file, one column per feature of the model, in the order it
+    /// was fitted on.
+    #[arg(long, value_name = "X.npy")]
+    pub x: Option<PathBuf>,
+    /// New rows as a CSV file with a header row: every column not named by --target is a
+    /// feature, in file order.
+    #[arg(long, value_name = "FILE.csv")]
+    pub data: Option<PathBuf>,
+    /// CSV columns that are not features (the target the model was fitted on, so that the
+    /// training file itself can be passed); comma-separated. Their cells may be any text.
+    #[arg(
+        long,
+        visible_alias = "targets",
+        value_name = "COL",
+        value_delimiter = ',',
+        conflicts_with = "x"
+    )]
+    pub target: Vec<String>,
+    /// Output format: one row per sample, `prediction` (ridge) or `decision` (xᵀw + b),
+    /// `probability` (of the positive class) and `class` (logistic); every format prints every
+    /// digit.
+    #[arg(long, value_enum, default_value_t = PredictFormat::Table)]
+    pub format: PredictFormat,
+}
+
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     Table,
     Json,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PredictFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Loss {
+    Squared,
+    Logistic,
+}
+
+impl Loss {
+    /// The library's name for it.
+    pub fn kind(self) -> LossKind {
+        match self {
+            Loss::Squared => LossKind::Squared,
+            Loss::Logistic => LossKind::Logistic,
+        }
+    }
 }
 
 /// What the command line asks for.
@@ -228,6 +298,7 @@ fn validate(cli: &Cli) -> Result<(), String> {
     let (common, solvers) = match &cli.command {
         Some(Command::Fit(f)) => (&f.common, None),
         Some(Command::Compare(c)) => (&c.common, c.solvers.as_ref()),
+        Some(Command::Predict(_)) => return Ok(()),
         None => (&cli.compare.common, cli.compare.solvers.as_ref()),
     };
     if common.record_every.is_some() && common.history.is_none() {
