@@ -211,15 +211,7 @@ impl<'a> LogisticProblem<'a> {
         n_features: usize,
         labels: &'a BinaryLabels,
     ) -> Result<LogisticProblemBuilder<'a>> {
-        if n_samples.checked_mul(n_features) != Some(x.len()) {
-            return Err(Error::ShapeMismatch {
-                what: format!(
-                    "x has {} values but n_samples × n_features = {n_samples} × {n_features}",
-                    x.len()
-                ),
-            });
-        }
-        let x = MatRef::from_row_major_slice(x, n_samples, n_features);
+        let x = crate::problem::row_major(x, n_samples, n_features)?;
         Ok(Self::builder(x, labels))
     }
 

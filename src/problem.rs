@@ -93,15 +93,7 @@ impl<'a> RidgeProblem<'a> {
         n_features: usize,
         y: &'a [f64],
     ) -> Result<RidgeProblemBuilder<'a>> {
-        if n_samples.checked_mul(n_features) != Some(x.len()) {
-            return Err(Error::ShapeMismatch {
-                what: format!(
-                    "x has {} values but n_samples × n_features = {n_samples} × {n_features}",
-                    x.len()
-                ),
-            });
-        }
-        let x = MatRef::from_row_major_slice(x, n_samples, n_features);
+        let x = row_major(x, n_samples, n_features)?;
         Ok(Self::builder(x, ColRef::from_slice(y)))
     }
 
@@ -358,6 +350,19 @@ impl<'a> RidgeProblem<'a> {
         let norm = norm2(w);
         0.5 * self.lambda * norm * norm
     }
+}
+
+/// A row-major slice of `n_samples × n_features` values as a matrix view, or a shape error.
+pub(crate) fn row_major(x: &[f64], n_samples: usize, n_features: usize) -> Result<MatRef<'_, f64>> {
+    if n_samples.checked_mul(n_features) != Some(x.len()) {
+        return Err(Error::ShapeMismatch {
+            what: format!(
+                "x has {} values but n_samples × n_features = {n_samples} × {n_features}",
+                x.len()
+            ),
+        });
+    }
+    Ok(MatRef::from_row_major_slice(x, n_samples, n_features))
 }
 
 impl<'a> RidgeProblemBuilder<'a> {
