@@ -124,6 +124,7 @@ pub mod options;
 pub mod problem;
 mod refine;
 pub mod risk;
+pub mod select;
 pub mod solvers;
 pub mod stochastic;
 pub mod sufficient;

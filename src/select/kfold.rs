@@ -1,0 +1,1 @@
+//! k-fold cross-validation (see the parent module).

@@ -1,0 +1,1 @@
+//! Exact leave-one-out and GCV for ridge (see the parent module).

@@ -1,0 +1,1 @@
+//! Fits along a grid of λ (see the parent module).
