@@ -10,6 +10,8 @@ Run from anywhere (paths are relative to the crate root), after `cargo build --r
     python3 scripts/compare_sklearn.py dual      # dual vs cholesky crossover at n = 2 000, and sklearn
     python3 scripts/compare_sklearn.py iterative # fastest iterative backend vs sag/saga/lsqr/sparse_cg
     python3 scripts/compare_sklearn.py sgd       # one sgd epoch vs one SGDRegressor epoch
+    python3 scripts/compare_sklearn.py logistic  # --loss logistic: newton vs newton-cholesky,
+                                                 # first-order to a relative gradient, breast_cancer
     python3 scripts/compare_sklearn.py ridge --help   # options of one subcommand
 
 How it is timed (README, "Benchmarks": medians and ratios, never a single absolute time):
@@ -666,6 +668,355 @@ def cmd_sgd(args) -> None:
           f"sklearn {gap_s / j_opt:.2e}")
 
 
+# ------------------------------------------------------------------------------------------------
+# Logistic regression (issue 10)
+# ------------------------------------------------------------------------------------------------
+
+LD = np.longdouble
+
+
+def make_logistic_data(n: int, d: int, seed: int, kappa: float, noise: float = 1.0,
+                       b0: float = 0.3) -> tuple[Path, Path]:
+    """X: the `iterative` subcommand's design (make_data kind "kappaK": kappa(Xc) = K, every
+    column offset by +3; the same file). y (0/1, float64): label 1 with probability
+    sigma(X w* + b* + noise*N(0, 1)), w* ~ N(0, I) and b* = b0 - xbar^T w*, from the seed's own
+    stream. b* absorbs the offset: with column means 3, xbar^T w* ~ N(0, 900) would put nearly
+    every label in one class (seed 0: xbar^T w* = -106, P(1) ~ 1e-43), so the log-odds are
+    Xc w* + b0 + noise (standard deviation about 3.4 here)."""
+    xp, _ = make_data(n, d, seed, f"kappa{kappa:g}")
+    yp = DATA_DIR / f"y_logistic_kappa{kappa:g}_{n}x{d}_seed{seed}.npy"
+    if yp.exists() and np.load(yp, mmap_mode="r").shape == (n,):
+        return xp, yp
+    x = np.load(xp)
+    rng = np.random.default_rng([seed, 10])
+    w = rng.standard_normal(d)
+    logit = x @ w + (b0 - x.mean(axis=0) @ w) + noise * rng.standard_normal(n)
+    y = (rng.random(n) < 1.0 / (1.0 + np.exp(-logit))).astype(np.float64)
+    np.save(yp, y)
+    return xp, yp
+
+
+class LogisticCheck:
+    """J(w, b) = (1/n)*sum log(1 + exp(-t_i (x_i^T w + b))) + (lambda/2)*|w|^2, t = +-1 (the larger
+    label +1), and its gradient over (w, b) on the data as stored (no centring), accumulated in
+    np.longdouble (80-bit on x86-64): rel(w, b) = |grad J(w, b)| / |grad J(0, 0)|, the relative
+    gradient as `fit` reports it (gradient_norm is in (w, b)); rel_centred is the same ratio in
+    the variables (w, b + xbar^T w) in which tikhonov's driver tests --tol. The two differ by up
+    to a factor ~|xbar| (30 on the synthetic data, ~900 on raw breast_cancer).
+    scikit-learn's LogisticRegression(C) minimises the same J with C = 1/(lambda*n)."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, lam: float) -> None:
+        classes = np.unique(y)
+        if len(classes) != 2:
+            sys.exit(f"logistic: need two label values, got {classes[:5]}")
+        self.x = x.astype(LD)
+        self.xbar = self.x.mean(axis=0)
+        self.t = np.where(y == classes[1], 1.0, -1.0).astype(LD)
+        self.n, self.d = x.shape
+        self.lam = LD(lam)
+        self.g0 = self.grad_norm(np.zeros(self.d), 0.0)
+        self.g0c = self.grad_norm(np.zeros(self.d), 0.0, centred=True)
+
+    def grad_norm(self, w, b, centred: bool = False) -> LD:
+        """|grad J(w, b)|; centred: the gradient in (w, b + xbar^T w), the driver's variables."""
+        w, b = np.asarray(w, dtype=float).astype(LD), LD(float(b))
+        m = self.t * (self.x @ w + b)
+        e = np.exp(-np.abs(m))
+        s = np.where(m >= 0, e / (1 + e), 1 / (1 + e))  # sigma(-m) without overflow
+        r = -self.t * s / self.n
+        gb = r.sum()
+        gw = self.x.T @ r + self.lam * w - (self.xbar * gb if centred else 0)
+        return np.sqrt(gw @ gw + gb * gb)
+
+    def rel(self, w, b) -> float:
+        return float(self.grad_norm(w, b) / self.g0)
+
+    def rel_centred(self, w, b) -> float:
+        return float(self.grad_norm(w, b, centred=True) / self.g0c)
+
+
+def sklearn_logreg(lam: float, n: int, solver: str, tol: float, max_iter: int):
+    from sklearn.linear_model import LogisticRegression
+
+    return lambda: LogisticRegression(C=1.0 / (lam * n), solver=solver, tol=tol,
+                                      max_iter=max_iter, random_state=0)
+
+
+def time_sklearn_warned(make_estimator, x: np.ndarray, y: np.ndarray):
+    """time_sklearn, recording whether the fit raised a ConvergenceWarning:
+    (seconds, (estimator, warned))."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        t, est = time_sklearn(make_estimator, x, y)
+    return t, (est, any(issubclass(w.category, ConvergenceWarning) for w in caught))
+
+
+def rel_diff(a, b) -> float:
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
+
+
+def loosest_tol(label: str, tols: list[float], run_one, check: LogisticCheck, target: float,
+                slack: float, time_limit: float):
+    """One run per tol, loosest first, until the answer's relative gradient (check.rel) is at
+    most slack*target. run_one(tol) -> (seconds, (w, b), note, payload, last), last meaning
+    that no tighter tol can help (the run hit its iteration or time budget), or a message when
+    the run failed. The sweep also stops after a run over time_limit seconds, or when an answer
+    repeats the previous one exactly (the solver stalls whatever its tol). Returns
+    (reached, tol, seconds, rel, payload): the first run reaching the target, else the run with
+    the smallest relative gradient (the earliest of equals); None when nothing ran."""
+    best, prev = None, None
+    for tol in tols:
+        r = run_one(tol)
+        if isinstance(r, str):
+            print(f"  {label:<24} tol {tol:<8g} not run: {r}")
+            break
+        t, (w, b), note, payload, last = r
+        rel = check.rel(w, b)
+        print(f"  {label:<24} tol {tol:<8g} {t:9.4f} s  {note}  relative gradient {rel:.2e} "
+              f"(centred {check.rel_centred(w, b):.1e})")
+        if rel <= slack * target:
+            return True, tol, t, rel, payload
+        if best is None or rel < best[3]:
+            best = (False, tol, t, rel, payload)
+        if last:
+            print(f"  {label:<24} stops: the run hit its iteration or time budget")
+            break
+        if t > time_limit:
+            print(f"  {label:<24} stops: the last fit took over {time_limit:g} s")
+            break
+        if prev is not None and np.array_equal(w, prev[0]) and b == prev[1]:
+            print(f"  {label:<24} stops: the same answer as at the previous tol (stalled)")
+            break
+        prev = (np.array(w), b)
+    if best is not None:
+        print(f"  {label:<24} never reached {target:g}: best {best[3]:.2e}, at tol {best[1]:g} "
+              f"in {best[2]:.3f} s")
+    return best
+
+
+def logistic_cmd(solver: str, xp: Path, yp: Path, lam: float, tol: float, *extra: str):
+    return tikhonov_cmd(solver, xp, yp, lam, "--loss", "logistic", "--tol", repr(tol), *extra)
+
+
+def tik_wb(out: dict) -> tuple[np.ndarray, float]:
+    return np.asarray(out["coef"]), float(out["intercept"])
+
+
+def sk_wb(est) -> tuple[np.ndarray, float]:
+    return est.coef_.ravel(), float(est.intercept_[0])
+
+
+def logistic_newton(args, xp, yp, x, y, check, rows) -> None:
+    n = x.shape[0]
+    tol = args.newton_tol
+    cmd = logistic_cmd("newton", xp, yp, args.lam, tol)
+    label_t = "tikhonov newton"
+    label_s = "sklearn newton-cholesky"
+    print(f"\n1. {label_t} vs LogisticRegression(solver='newton-cholesky', tol={tol:g}, "
+          f"max_iter={args.newton_max_iter}), {args.repeats} clean alternating rounds wanted")
+    print("  tikhonov: RAYON_NUM_THREADS=2 " + " ".join(cmd))
+    race = Race()
+    tikhonov_candidate(race, label_t, cmd)
+    make = sklearn_logreg(args.lam, n, "newton-cholesky", tol, args.newton_max_iter)
+    race.add(label_s, lambda: time_sklearn_warned(make, x, y))
+    race.run(args.repeats)
+    race.report()
+    out, (est, warned) = race.last[label_t], race.last[label_s]
+    (wt, bt), (ws, bs) = tik_wb(out), sk_wb(est)
+    rt, rs = check.rel(wt, bt), check.rel(ws, bs)
+    agree = rel_diff(ws, wt)
+    tt, ts = race.median(label_t), race.median(label_s)
+    print(f"  ratio of medians sklearn / tikhonov: {ts / tt:.2f}x (> 1: tikhonov faster)")
+    print(f"  |w_tik - w_sk| / |w_tik| = {agree:.2e}; intercepts {bt:.15g} vs {bs:.15g}; "
+          f"relative gradient (longdouble) tikhonov {rt:.2e} (its own gradient_norm "
+          f"{out['gradient_norm'] / float(check.g0):.2e}), sklearn {rs:.2e}; iterations "
+          f"tikhonov {out['iterations']} (converged {out['converged']}), sklearn "
+          f"{int(est.n_iter_[0])}{' (ConvergenceWarning)' if warned else ''}")
+    rows.append((f"synthetic, newton vs newton-cholesky (tol {tol:g})", "newton", tt,
+                 "newton-cholesky", ts, len(race.used),
+                 f"‖w_tik − w_sk‖/‖w_tik‖ = {agree:.1e}; rel. gradient {rt:.1e} vs {rs:.1e}",
+                 ""))
+
+
+def logistic_first_order(args, xp, yp, x, y, check, rows) -> None:
+    import math
+
+    n = x.shape[0]
+    target, slack = args.target, args.slack
+    print(f"\n2. first-order backends to relative gradient {target:g} (accepted up to "
+          f"{slack:g}x; computed here in longdouble for every answer, both sides)")
+    print(f"  tikhonov: loosest --tol in {args.tik_tols} (the driver tests the gradient in "
+          f"centred coordinates (w, b + xbar^T w), so --tol {target:g} can land above {target:g} "
+          f"in (w, b)); --max-iter {args.max_iter}, --time-limit {args.time_limit:g}")
+    tik = {}
+    for name in args.solvers.split(","):
+        def run_one(tol, name=name):
+            cmd = logistic_cmd(name, xp, yp, args.lam, tol, "--max-iter", str(args.max_iter),
+                               "--time-limit", repr(args.time_limit))
+            r = try_tikhonov(cmd)
+            if isinstance(r, str):
+                return r
+            fit_s, _, out = r
+            note = (f"iterations {out['iterations']:>6}  passes "
+                    f"{out.get('passes', float('nan')):>8.1f}  stop {out['stop']}")
+            return fit_s, tik_wb(out), note, cmd, not out["converged"]
+        r = loosest_tol(f"tikhonov {name}", [float(t) for t in args.tik_tols.split(",")],
+                        run_one, check, target, slack, args.time_limit)
+        if r:
+            tik[name] = r
+    print(f"  sklearn: loosest tol in {args.tols}; max_iter {args.sk_max_iter}, capped after the "
+          f"first run at the iterations that fit in --time-limit {args.time_limit:g} s (a capped "
+          f"run ends the sweep)")
+    sk = {}
+    for solver in args.sklearn.split(","):
+        cap = [args.sk_max_iter]
+
+        def run_one(tol, solver=solver, cap=cap):
+            make = sklearn_logreg(args.lam, n, solver, tol, cap[0])
+            t, (est, warned) = time_sklearn_warned(make, x, y)
+            it = int(est.n_iter_[0])
+            note = (f"n_iter_ {it:>6} (max_iter {cap[0]})"
+                    f"{'  ConvergenceWarning' if warned else ''}")
+            last = it >= cap[0]
+            cap[0] = min(cap[0], max(it, math.ceil(args.time_limit * it / t)))
+            return t, sk_wb(est), note, make, last
+        r = loosest_tol(f"sklearn {solver}", [float(t) for t in args.tols.split(",")], run_one,
+                        check, target, slack, args.time_limit)
+        if r:
+            sk[solver] = r
+    reached_t = {k: v for k, v in tik.items() if v[0]}
+    reached_s = {k: v for k, v in sk.items() if v[0]}
+    if not reached_t or not sk:
+        print("  nothing to race: no tikhonov backend reached the target, or no sklearn fit ran")
+        return
+    best_t = sorted(reached_t, key=lambda k: reached_t[k][2])[: args.race]
+    if reached_s:
+        best_s = sorted(reached_s, key=lambda k: reached_s[k][2])[: args.race]
+    else:  # a lower bound: the most accurate answer scikit-learn found, at the time it took
+        best_s = [min(sk, key=lambda k: (sk[k][3], sk[k][2]))]
+        print(f"  no sklearn solver reached {target:g}: racing the most accurate answer "
+              f"({best_s[0]}, relative gradient {sk[best_s[0]][3]:.2e}), so the ratio is a "
+              f"lower bound")
+    label_t = {k: f"tikhonov {k} (--tol {tik[k][1]:g})" for k in best_t}
+    label_s = {k: f"sklearn {k} (tol {sk[k][1]:g})" for k in best_s}
+    print(f"  race: {list(label_t.values())} vs {list(label_s.values())}")
+    race = Race()
+    for k in best_t:
+        tikhonov_candidate(race, label_t[k], tik[k][4])
+    for k in best_s:
+        race.add(label_s[k], lambda make=sk[k][4]: time_sklearn_warned(make, x, y))
+    # Every candidate has just run in the calibration: that was its warm-up.
+    race.run(args.repeats if reached_s else min(args.repeats, 3), warmup=False)
+    race.report()
+    kt = min(best_t, key=lambda k: race.median(label_t[k]))
+    ks = min(best_s, key=lambda k: race.median(label_s[k]))
+    tt, ts = race.median(label_t[kt]), race.median(label_s[ks])
+    rt = check.rel(*tik_wb(race.last[label_t[kt]]))
+    rs = check.rel(*sk_wb(race.last[label_s[ks]][0]))
+    bound = "" if reached_s else "≥ "
+    print(f"  ratio of medians, fastest sklearn ({ks}) / fastest tikhonov ({kt}): "
+          f"{bound}{ts / tt:.2f}x (> 1: tikhonov faster)")
+    rows.append((f"synthetic, fastest first-order to rel. gradient {target:g}",
+                 f"{kt} (--tol {tik[kt][1]:g})", tt,
+                 f"{ks} (tol {sk[ks][1]:g}){'' if reached_s else ', best it reaches'}", ts,
+                 len(race.used), f"rel. gradient {rt:.1e} vs {rs:.1e}", bound))
+
+
+def logistic_breast_cancer(args) -> None:
+    from sklearn.datasets import load_breast_cancer
+
+    data = load_breast_cancer()
+    x, y = np.ascontiguousarray(data.data, dtype=np.float64), data.target.astype(np.float64)
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    xp, yp = DATA_DIR / "X_breast_cancer.npy", DATA_DIR / "y_breast_cancer.npy"
+    np.save(xp, x)
+    np.save(yp, y)
+    n = x.shape[0]
+    tol, lam = args.bc_tol, args.bc_lambda
+    check = LogisticCheck(x, y, lam)
+    print(f"\n3. raw breast_cancer ({n} x {x.shape[1]}, unscaled: column scales "
+          f"{np.abs(x).max(axis=0).min():.3g} … {np.abs(x).max(axis=0).max():.3g}), lambda = "
+          f"{lam:g} (C = {1 / (lam * n):.6g}), tol {tol:g}; rel. error = |w - w_newton| / "
+          f"|w_newton| against tikhonov newton; {xp}")
+    race = Race()
+    tik = {s: f"tikhonov {s}" for s in args.bc_solvers.split(",")}
+    sk = {s: f"sklearn {s}" for s in args.bc_sklearn.split(",")}
+    for s, label in tik.items():
+        cmd = logistic_cmd(s, xp, yp, lam, tol, "--max-iter", str(args.bc_max_iter))
+        print(f"  {label}: RAYON_NUM_THREADS=2 " + " ".join(cmd))
+        tikhonov_candidate(race, label, cmd)
+    for s, label in sk.items():
+        race.add(label, lambda make=sklearn_logreg(lam, n, s, tol, args.bc_max_iter):
+                 time_sklearn_warned(make, x, y))
+    race.run(args.bc_repeats)
+    race.report()
+    rows = []
+    w_ref = tik_wb(race.last["tikhonov newton"])[0] if "newton" in tik else None
+    print(f"  {'candidate':<28} {'converged':>10} {'iterations':>10} {'rel. error':>10} "
+          f"{'rel. gradient':>13} {'(centred)':>9}")
+    for s, label in [*tik.items(), *sk.items()]:
+        p = race.last[label]
+        if isinstance(p, dict):
+            (w, b), conv, iters = tik_wb(p), bool(p["converged"]), int(p["iterations"])
+            conv_s = str(conv)
+        else:
+            est, warned = p
+            (w, b), iters = sk_wb(est), int(est.n_iter_[0])
+            conv_s = "warning" if warned else "no warning"
+        err = rel_diff(w, w_ref) if w_ref is not None else float("nan")
+        rel, relc = check.rel(w, b), check.rel_centred(w, b)
+        print(f"  {label:<28} {conv_s:>10} {iters:>10} {err:>10.1e} {rel:>13.1e} {relc:>9.1e}")
+        rows.append((label, race.median(label), conv_s, iters, err, rel, relc))
+    t_ref = race.median("tikhonov newton") if "newton" in tik else float("nan")
+    print(f"\nbreast_cancer raw, λ = {lam:g}, tol {tol:g}: medians of {len(race.used)} clean "
+          f"rounds; × = median / tikhonov newton's; rel. error against tikhonov newton")
+    print("| candidate | median s | × newton | converged (tikhonov) / ConvergenceWarning "
+          "(sklearn) | iterations | rel. error | rel. gradient (w, b) | centred |")
+    print("|---|---|---|---|---|---|---|---|")
+    for label, t, conv_s, iters, err, rel, relc in rows:
+        print(f"| {label} | {t:.4f} | {t / t_ref:.1f} | {conv_s} | {iters} | {err:.1e} | "
+              f"{rel:.1e} | {relc:.1e} |")
+
+
+def cmd_logistic(args) -> None:
+    header("logistic regression: tikhonov --loss logistic vs sklearn LogisticRegression")
+    rows: list[tuple] = []
+    parts = args.parts.split(",")
+    if "newton" in parts or "first-order" in parts:
+        xp, yp = (args.x, args.y) if args.x is not None else make_logistic_data(
+            args.n, args.d, args.seed, args.kappa)
+        x, y = load(xp, yp)
+        n = x.shape[0]
+        print(f"X {n} x {x.shape[1]} float64 = {x.nbytes / 1e6:.1f} MB; lambda = {args.lam:g} "
+              f"(LogisticRegression C = 1/(lambda*n) = {1 / (args.lam * n):.6g}); {THREADS} "
+              f"threads each")
+        print(f"data: {xp}, {yp}; labels: {int((y == y.max()).sum())} of {n} are {y.max():g}")
+        s = np.linalg.svd(x - x.mean(axis=0), compute_uv=False)
+        print(f"kappa(Xc) = {s[0] / s[-1]:.4g}; column means {x.mean(axis=0).min():.3g} … "
+              f"{x.mean(axis=0).max():.3g}")
+        check = LogisticCheck(x, y, args.lam)
+        if "newton" in parts:
+            logistic_newton(args, xp, yp, x, y, check, rows)
+        if "first-order" in parts:
+            logistic_first_order(args, xp, yp, x, y, check, rows)
+    if rows:
+        print("\nsummary (medians of clean rounds; tikhonov: fit_seconds; ratio = sklearn / "
+              "tikhonov, > 1: tikhonov faster):")
+        print("| problem | tikhonov | median s | scikit-learn | median s | ratio | clean rounds "
+              "| accuracy |")
+        print("|---|---|---|---|---|---|---|---|")
+        for prob, nt, tt, ns, ts, clean, acc, bound in rows:
+            print(f"| {prob} | {nt} | {tt:.4f} | {ns} | {ts:.4f} | {bound}{ts / tt:.2f}× | "
+                  f"{clean} | {acc} |")
+    if "breast-cancer" in parts:
+        logistic_breast_cancer(args)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -723,6 +1074,42 @@ def main() -> None:
     p.add_argument("--eta0", type=float, default=0.0,
                    help="SGDRegressor eta0 (default 0: 0.5 / max_i |x_i|^2)")
     p.set_defaults(func=cmd_sgd)
+
+    p = sub.add_parser("logistic", help="logistic regression: newton vs newton-cholesky, "
+                       "first-order to a relative gradient, raw breast_cancer")
+    data_args(p, 100_000, 100, 1e-3)
+    p.add_argument("--kappa", type=float, default=100.0, help="condition number of Xc")
+    p.add_argument("--parts", default="newton,first-order,breast-cancer",
+                   help="comma list of: newton, first-order, breast-cancer")
+    p.add_argument("--newton-tol", type=float, default=1e-10,
+                   help="tikhonov newton --tol and newton-cholesky's tol (default 1e-10)")
+    p.add_argument("--newton-max-iter", type=int, default=100,
+                   help="newton-cholesky max_iter (default 100)")
+    p.add_argument("--target", type=float, default=1e-8, help="relative gradient to reach")
+    p.add_argument("--slack", type=float, default=1.5,
+                   help="accept a relative gradient up to slack*target (default 1.5)")
+    p.add_argument("--solvers", default="lbfgs,agd,sag,saga,svrg",
+                   help="tikhonov first-order backends")
+    p.add_argument("--tik-tols", default="1e-8,3e-9,1e-9,3e-10,1e-10",
+                   help="tikhonov --tol values tried, loosest first")
+    p.add_argument("--sklearn", default="lbfgs,sag,saga",
+                   help="LogisticRegression solvers to bring to the target")
+    p.add_argument("--tols", default="1e-4,1e-5,1e-6,1e-7,1e-8,1e-9,1e-10,1e-11,1e-12",
+                   help="sklearn tol values tried, loosest first")
+    p.add_argument("--max-iter", type=int, default=100_000, help="tikhonov --max-iter")
+    p.add_argument("--sk-max-iter", type=int, default=10_000, help="sklearn max_iter")
+    p.add_argument("--time-limit", type=float, default=60.0,
+                   help="per-run budget in seconds for calibration runs")
+    p.add_argument("--race", type=int, default=2, help="fastest candidates per side to race")
+    p.add_argument("--bc-lambda", type=float, default=1e-3, help="breast_cancer lambda")
+    p.add_argument("--bc-tol", type=float, default=1e-10, help="breast_cancer tol, both sides")
+    p.add_argument("--bc-max-iter", type=int, default=10_000,
+                   help="breast_cancer max_iter, both sides")
+    p.add_argument("--bc-solvers", default="newton,lbfgs", help="tikhonov backends")
+    p.add_argument("--bc-sklearn", default="lbfgs,sag,saga,newton-cholesky",
+                   help="LogisticRegression solvers")
+    p.add_argument("--bc-repeats", type=int, default=5, help="breast_cancer timed rounds")
+    p.set_defaults(func=cmd_logistic)
 
     args = ap.parse_args()
     args.func(args)

@@ -12,8 +12,8 @@
 //! eliminated-intercept [`crate::objective::LeastSquares`] have the same minimiser (tested below),
 //! and the ridge backends use the latter, which is better conditioned still.
 
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use faer::{Col, ColMut, ColRef};
 
@@ -37,6 +37,11 @@ pub struct EmpiricalRisk<'p, L: Loss> {
     targets: OnceLock<Vec<f64>>,
     /// Set when an evaluated point separated every sample at λ = 0 ([`Objective::separated`]).
     separated: AtomicBool,
+    /// The margins of the last evaluated point, kept once Newton has asked for a system: its
+    /// line search evaluates the point whose system it forms next, so the system need not read
+    /// X again for them.
+    last_margins: Mutex<Option<(Col<f64>, Col<f64>)>>,
+    keep_margins: AtomicBool,
 }
 
 impl<'p, L: Loss> EmpiricalRisk<'p, L> {
@@ -48,6 +53,8 @@ impl<'p, L: Loss> EmpiricalRisk<'p, L> {
             passes: PassCounter::default(),
             targets: OnceLock::new(),
             separated: AtomicBool::new(false),
+            last_margins: Mutex::new(None),
+            keep_margins: AtomicBool::new(false),
         }
     }
 
@@ -110,7 +117,21 @@ impl<'p, L: Loss> EmpiricalRisk<'p, L> {
     ) -> Result<NewtonSystem> {
         let p = self.problem;
         let (n, d) = (p.n_samples(), p.n_features());
-        let margins = self.margins(theta);
+        self.keep_margins.store(true, Ordering::Relaxed);
+        let cached = self
+            .last_margins
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .filter(|(at, _)| at.as_ref() == theta)
+            .map(|(_, m)| m);
+        let margins = match cached {
+            Some(m) => m,
+            None => {
+                self.passes.add(0.5);
+                self.margins(theta)
+            }
+        };
         let c = Col::from_fn(n, |i| {
             p.weight(i) * self.loss.curvature(margins[i], p.y()[i])
         });
@@ -133,7 +154,7 @@ impl<'p, L: Loss> EmpiricalRisk<'p, L> {
             centred,
             p.par(),
         );
-        self.passes.add(1.5);
+        self.passes.add(1.0);
         let weight_sum = p.weight_sum();
         let gram = GramSystem::with_shift(moments, weight_sum * p.lambda());
         let (shift, gb) = if centred {
@@ -154,6 +175,23 @@ impl<'p, L: Loss> EmpiricalRisk<'p, L> {
         })
     }
 
+    /// ‖∇J(w, b)‖ from the gradient in θ: ∇_w J = ∇_w f + x̄·∂_b̃ f, ∂_b J = ∂_b̃ f.
+    ///
+    /// The stopping rule stays on ‖∇f(θ)‖ (the centred variables, whose Hessian is the better
+    /// conditioned when the columns have large means): for a point with ∂_b J = 0 the two norms
+    /// are equal; otherwise ‖∇J(w, b)‖ ≤ (1 + ‖x̄‖)·‖∇f(θ)‖. The fit reports ‖∇J(w, b)‖, the
+    /// quantity a user (or scikit-learn's conventions) computes from the model.
+    fn original_gradient_norm(&self, grad: ColRef<'_, f64>) -> f64 {
+        if !self.free_intercept() {
+            return crate::linalg::norm2(grad);
+        }
+        let d = self.problem.n_features();
+        let gb = grad[d];
+        let mean = self.problem.x_mean();
+        let original = Col::from_fn(d + 1, |j| if j < d { grad[j] + mean[j] * gb } else { gb });
+        crate::linalg::norm2(original.as_ref())
+    }
+
     fn rows(&self) -> &SampleRows {
         self.problem.design().rows(self.free_intercept())
     }
@@ -169,6 +207,10 @@ impl<'p, L: Loss> EmpiricalRisk<'p, L> {
     fn value_and_derivatives(&self, theta: ColRef<'_, f64>) -> (f64, Col<f64>) {
         let p = self.problem;
         let mut m = self.margins(theta);
+        if self.keep_margins.load(Ordering::Relaxed) {
+            let mut last = self.last_margins.lock().unwrap_or_else(|e| e.into_inner());
+            *last = Some((theta.to_owned(), m.clone()));
+        }
         let inv_s = 1.0 / p.weight_sum();
         let mut loss = 0.0;
         // Separation only matters where no penalty keeps the minimiser finite.
@@ -320,19 +362,7 @@ impl<L: Loss> crate::fit::Judge for EmpiricalRisk<'_, L> {
         // Diagnostics are not part of the run: do not charge them to its passes.
         let (value, u) = self.value_and_derivatives(theta.as_ref());
         self.gradient_from(theta.as_ref(), u.as_ref(), grad.as_mut());
-        // Reported in the original variables (w, b), as for ridge: ∇_w J = ∇_w f + x̄·∂_b f.
-        if self.free_intercept() {
-            let d = self.problem.n_features();
-            let gb = grad[d];
-            for (g, m) in grad
-                .subrows_mut(0, d)
-                .iter_mut()
-                .zip(self.problem.x_mean().iter())
-            {
-                *g += m * gb;
-            }
-        }
-        (value, crate::linalg::norm2(grad.as_ref()))
+        (value, self.original_gradient_norm(grad.as_ref()))
     }
 
     fn n_features(&self) -> usize {
