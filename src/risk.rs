@@ -15,7 +15,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 
-use faer::{Col, ColMut, ColRef};
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Col, ColMut, ColRef, Par};
 
 use crate::design::{SampleRows, prefetch};
 use crate::fit::Model;
@@ -92,18 +93,6 @@ impl<'p, L: Loss> EmpiricalRisk<'p, L> {
         let d = self.problem.n_features();
         let shift = if self.free_intercept() { theta[d] } else { 0.0 };
         xc_times(self.problem, theta.subrows(0, d), shift)
-    }
-
-    /// Given per-row weights uᵢ (already divided by S): grad ← (Xcᵀu + λw, Σu).
-    fn gradient_from(&self, theta: ColRef<'_, f64>, u: ColRef<'_, f64>, mut grad: ColMut<'_, f64>) {
-        let (d, lambda) = (self.problem.n_features(), self.problem.lambda());
-        for j in 0..d {
-            grad[j] = lambda * theta[j];
-        }
-        add_xct(self.problem, u, 1.0, grad.rb_mut().subrows_mut(0, d));
-        if self.free_intercept() {
-            grad[d] = u.iter().sum();
-        }
     }
 
     /// The Newton system at θ ([`NewtonSystem`]): the curvature weights cᵢ = sᵢ·φ''(mᵢ; yᵢ) go
@@ -203,30 +192,142 @@ impl<'p, L: Loss> EmpiricalRisk<'p, L> {
         })
     }
 
-    /// f(θ) and the weighted derivatives uᵢ = sᵢ·φ'(mᵢ; yᵢ)/S, from the margins.
-    fn value_and_derivatives(&self, theta: ColRef<'_, f64>) -> (f64, Col<f64>) {
+    /// f(θ) and the weighted derivatives uᵢ = sᵢ·φ'(mᵢ; yᵢ)/S, and with `grad` also
+    /// ∇f(θ) = (Xcᵀu + λw, Σu), in ONE read of X.
+    ///
+    /// The rows are taken in blocks small enough to stay in cache between the two products:
+    /// mᴮ = Xᴮ·w + (b̃ − x̄ᵀw), the losses and uᴮ, then Xᴮᵀ·uᴮ while Xᴮ is still there, instead of
+    /// X·w over all of X and then Xᵀ·u over all of it again (the iterative methods are bound by
+    /// memory bandwidth, so this halves a gradient's cost on data larger than the cache). Blocks
+    /// run in parallel; their partial sums are added in block order, so the result does not
+    /// depend on the number of threads. The centring is applied once at the end:
+    /// Xcᵀu = Xᵀu − x̄·Σu.
+    fn evaluate(&self, theta: ColRef<'_, f64>, grad: Option<ColMut<'_, f64>>) -> (f64, Col<f64>) {
         let p = self.problem;
-        let mut m = self.margins(theta);
-        if self.keep_margins.load(Ordering::Relaxed) {
-            let mut last = self.last_margins.lock().unwrap_or_else(|e| e.into_inner());
-            *last = Some((theta.to_owned(), m.clone()));
-        }
+        let (n, d) = (p.n_samples(), p.n_features());
+        let w = theta.subrows(0, d);
+        let b = if self.free_intercept() { theta[d] } else { 0.0 };
+        let shift = b - crate::linalg::dot(p.x_mean(), w);
         let inv_s = 1.0 / p.weight_sum();
+        let rows = fused_block_rows(d);
+        let keep = self.keep_margins.load(Ordering::Relaxed);
+        let want_grad = grad.is_some();
+        let mut u = vec![0.0; n];
+        let mut kept = if keep { vec![0.0; n] } else { Vec::new() };
+        let block = |k: usize, u: &mut [f64], kept: &mut [f64]| -> Partial {
+            let start = k * rows;
+            let xb = p.x().subrows(start, u.len());
+            matmul(
+                ColMut::from_slice_mut(&mut *u).as_mat_mut(),
+                Accum::Replace,
+                xb,
+                w.as_mat(),
+                1.0,
+                Par::Seq,
+            );
+            if !kept.is_empty() {
+                kept.iter_mut()
+                    .zip(u.iter())
+                    .for_each(|(k, m)| *k = m + shift);
+            }
+            let mut part = Partial {
+                loss: 0.0,
+                separated: true,
+                sum_u: 0.0,
+                xtu: None,
+            };
+            for (r, mi) in u.iter_mut().enumerate() {
+                let i = start + r;
+                let (s, y) = (p.weight(i), p.y()[i]);
+                let margin = *mi + shift;
+                part.loss += s * self.loss.value(margin, y);
+                part.separated &= s == 0.0 || self.loss.separates(margin, y);
+                *mi = s * inv_s * self.loss.derivative(margin, y);
+                part.sum_u += *mi;
+            }
+            if want_grad {
+                let mut g = Col::zeros(d);
+                let ub = ColRef::from_slice(u);
+                matmul(
+                    g.as_mat_mut(),
+                    Accum::Replace,
+                    xb.transpose(),
+                    ub.as_mat(),
+                    1.0,
+                    Par::Seq,
+                );
+                part.xtu = Some(g);
+            }
+            part
+        };
+        let parts: Vec<Partial> = if p.par().degree() > 1 && n > rows {
+            use rayon::prelude::*;
+            let kept_chunks: Vec<&mut [f64]> = if keep {
+                kept.chunks_mut(rows).collect()
+            } else {
+                (0..n.div_ceil(rows))
+                    .map(|_| <&mut [f64]>::default())
+                    .collect()
+            };
+            u.par_chunks_mut(rows)
+                .zip(kept_chunks)
+                .enumerate()
+                .map(|(k, (u, kept))| block(k, u, kept))
+                .collect()
+        } else {
+            let mut kept_chunks = kept.chunks_mut(rows);
+            u.chunks_mut(rows)
+                .enumerate()
+                .map(|(k, u)| block(k, u, kept_chunks.next().unwrap_or_default()))
+                .collect()
+        };
         let mut loss = 0.0;
-        // Separation only matters where no penalty keeps the minimiser finite.
         let mut separated = p.lambda() == 0.0;
-        for (i, mi) in m.iter_mut().enumerate() {
-            let (s, y) = (p.weight(i), p.y()[i]);
-            loss += s * self.loss.value(*mi, y);
-            separated &= s == 0.0 || self.loss.separates(*mi, y);
-            *mi = s * inv_s * self.loss.derivative(*mi, y);
+        let mut sum_u = 0.0;
+        let mut xtu = Col::<f64>::zeros(if want_grad { d } else { 0 });
+        for part in &parts {
+            loss += part.loss;
+            separated &= part.separated;
+            sum_u += part.sum_u;
+            if let Some(g) = &part.xtu {
+                xtu += g;
+            }
         }
+        // Separation only matters where no penalty keeps the minimiser finite.
         if separated {
             self.separated.store(true, Ordering::Relaxed);
         }
-        let w = theta.subrows(0, p.n_features());
-        (loss * inv_s + 0.5 * p.lambda() * w.squared_norm_l2(), m)
+        if keep {
+            let mut last = self.last_margins.lock().unwrap_or_else(|e| e.into_inner());
+            *last = Some((theta.to_owned(), Col::from_fn(n, |i| kept[i])));
+        }
+        let lambda = p.lambda();
+        if let Some(mut grad) = grad {
+            for j in 0..d {
+                grad[j] = xtu[j] - p.x_mean()[j] * sum_u + lambda * theta[j];
+            }
+            if self.free_intercept() {
+                grad[d] = sum_u;
+            }
+        }
+        let value = loss * inv_s + 0.5 * lambda * w.squared_norm_l2();
+        (value, Col::from_fn(n, |i| u[i]))
     }
+}
+
+/// One block's share of [`EmpiricalRisk::evaluate`].
+struct Partial {
+    loss: f64,
+    separated: bool,
+    sum_u: f64,
+    /// Xᴮᵀ·uᴮ, when the gradient is wanted.
+    xtu: Option<Col<f64>>,
+}
+
+/// Rows per block of the fused pass: about 512 KiB of X, which stays in a core's L2 cache
+/// between the two products.
+fn fused_block_rows(d: usize) -> usize {
+    (65_536 / d.max(1)).clamp(64, 8192)
 }
 
 use faer::reborrow::ReborrowMut;
@@ -246,9 +347,7 @@ impl<L: Loss> Objective for EmpiricalRisk<'_, L> {
 
     fn value_gradient(&self, theta: ColRef<'_, f64>, grad: ColMut<'_, f64>) -> f64 {
         self.passes.add(1.0);
-        let (value, u) = self.value_and_derivatives(theta);
-        self.gradient_from(theta, u.as_ref(), grad);
-        value
+        self.evaluate(theta, Some(grad)).0
     }
 
     /// ∇²f·v = (Xc, 1)ᵀ·diag(sᵢφ''ᵢ/S)·(Xc, 1)·v + λ·(v_w, 0).
@@ -329,12 +428,11 @@ impl<L: Loss> Objective for EmpiricalRisk<'_, L> {
         mut slopes: ColMut<'_, f64>,
     ) -> f64 {
         self.passes.add(1.0);
-        let (value, u) = self.value_and_derivatives(theta);
+        let (value, u) = self.evaluate(theta, Some(grad));
         let n = self.problem.n_samples() as f64;
         for (k, &r) in self.rows().order.iter().enumerate() {
             slopes[k] = n * u[r];
         }
-        self.gradient_from(theta, u.as_ref(), grad);
         value
     }
 
@@ -360,8 +458,7 @@ impl<L: Loss> crate::fit::Judge for EmpiricalRisk<'_, L> {
         let theta = self.join(coef, intercept);
         let mut grad = Col::zeros(self.dim());
         // Diagnostics are not part of the run: do not charge them to its passes.
-        let (value, u) = self.value_and_derivatives(theta.as_ref());
-        self.gradient_from(theta.as_ref(), u.as_ref(), grad.as_mut());
+        let (value, _) = self.evaluate(theta.as_ref(), Some(grad.as_mut()));
         (value, self.original_gradient_norm(grad.as_ref()))
     }
 

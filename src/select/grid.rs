@@ -56,7 +56,13 @@ pub fn effective_df(eigenvalues: &Col<f64>, weight_sum: f64, lambda: f64) -> f64
     eigenvalues
         .iter()
         .take(r)
-        .map(|&v| if lambda == 0.0 { 1.0 } else { v / (v + weight_sum * lambda) })
+        .map(|&v| {
+            if lambda == 0.0 {
+                1.0
+            } else {
+                v / (v + weight_sum * lambda)
+            }
+        })
         .sum()
 }
 
@@ -166,7 +172,9 @@ mod tests {
     fn constant_columns_have_no_default_grid() {
         let x = faer::Mat::from_fn(10, 2, |_, j| j as f64);
         let y = Col::from_fn(10, |i| i as f64);
-        let p = RidgeProblem::builder(x.as_ref(), y.as_ref()).build().unwrap();
+        let p = RidgeProblem::builder(x.as_ref(), y.as_ref())
+            .build()
+            .unwrap();
         assert!(default_lambdas(&p, 10).is_err());
         let three = log_spaced(10.0, 0.1, 3);
         assert_eq!((three[0], three[2]), (10.0, 0.1));
