@@ -15,8 +15,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 
-use faer::linalg::matmul::matmul;
-use faer::{Accum, Col, ColMut, ColRef, Par};
+use faer::{Col, ColMut, ColRef};
 
 use crate::design::{SampleRows, prefetch};
 use crate::fit::Model;
@@ -25,7 +24,8 @@ use crate::error::{Error, Result};
 use crate::loss::Loss;
 use crate::moments::{GramSystem, Moments};
 use crate::objective::{
-    NewtonSystem, Objective, PassCounter, add_xct, gram_top_eigenvalue, xc_times,
+    NewtonSystem, Objective, PassCounter, RowTerms, add_xct, fused_pass, gram_top_eigenvalue,
+    xc_times,
 };
 use crate::problem::RidgeProblem;
 
@@ -193,141 +193,42 @@ impl<'p, L: Loss> EmpiricalRisk<'p, L> {
     }
 
     /// f(θ) and the weighted derivatives uᵢ = sᵢ·φ'(mᵢ; yᵢ)/S, and with `grad` also
-    /// ∇f(θ) = (Xcᵀu + λw, Σu), in ONE read of X.
-    ///
-    /// The rows are taken in blocks small enough to stay in cache between the two products:
-    /// mᴮ = Xᴮ·w + (b̃ − x̄ᵀw), the losses and uᴮ, then Xᴮᵀ·uᴮ while Xᴮ is still there, instead of
-    /// X·w over all of X and then Xᵀ·u over all of it again (the iterative methods are bound by
-    /// memory bandwidth, so this halves a gradient's cost on data larger than the cache). Blocks
-    /// run in parallel; their partial sums are added in block order, so the result does not
-    /// depend on the number of threads. The centring is applied once at the end:
-    /// Xcᵀu = Xᵀu − x̄·Σu.
+    /// ∇f(θ) = (Xcᵀu + λw, Σu), in one read of X ([`fused_pass`]).
     fn evaluate(&self, theta: ColRef<'_, f64>, grad: Option<ColMut<'_, f64>>) -> (f64, Col<f64>) {
         let p = self.problem;
-        let (n, d) = (p.n_samples(), p.n_features());
+        let d = p.n_features();
         let w = theta.subrows(0, d);
         let b = if self.free_intercept() { theta[d] } else { 0.0 };
-        let shift = b - crate::linalg::dot(p.x_mean(), w);
         let inv_s = 1.0 / p.weight_sum();
-        let rows = fused_block_rows(d);
         let keep = self.keep_margins.load(Ordering::Relaxed);
-        let want_grad = grad.is_some();
-        let mut u = vec![0.0; n];
-        let mut kept = if keep { vec![0.0; n] } else { Vec::new() };
-        let block = |k: usize, u: &mut [f64], kept: &mut [f64]| -> Partial {
-            let start = k * rows;
-            let xb = p.x().subrows(start, u.len());
-            matmul(
-                ColMut::from_slice_mut(&mut *u).as_mat_mut(),
-                Accum::Replace,
-                xb,
-                w.as_mat(),
-                1.0,
-                Par::Seq,
-            );
-            if !kept.is_empty() {
-                kept.iter_mut()
-                    .zip(u.iter())
-                    .for_each(|(k, m)| *k = m + shift);
+        let pass = fused_pass(p, w, b, keep, grad.is_some(), |i, m| {
+            let (s, y) = (p.weight(i), p.y()[i]);
+            RowTerms {
+                value: s * self.loss.value(m, y),
+                u: s * inv_s * self.loss.derivative(m, y),
+                flag: s == 0.0 || self.loss.separates(m, y),
             }
-            let mut part = Partial {
-                loss: 0.0,
-                separated: true,
-                sum_u: 0.0,
-                xtu: None,
-            };
-            for (r, mi) in u.iter_mut().enumerate() {
-                let i = start + r;
-                let (s, y) = (p.weight(i), p.y()[i]);
-                let margin = *mi + shift;
-                part.loss += s * self.loss.value(margin, y);
-                part.separated &= s == 0.0 || self.loss.separates(margin, y);
-                *mi = s * inv_s * self.loss.derivative(margin, y);
-                part.sum_u += *mi;
-            }
-            if want_grad {
-                let mut g = Col::zeros(d);
-                let ub = ColRef::from_slice(u);
-                matmul(
-                    g.as_mat_mut(),
-                    Accum::Replace,
-                    xb.transpose(),
-                    ub.as_mat(),
-                    1.0,
-                    Par::Seq,
-                );
-                part.xtu = Some(g);
-            }
-            part
-        };
-        let parts: Vec<Partial> = if p.par().degree() > 1 && n > rows {
-            use rayon::prelude::*;
-            let kept_chunks: Vec<&mut [f64]> = if keep {
-                kept.chunks_mut(rows).collect()
-            } else {
-                (0..n.div_ceil(rows))
-                    .map(|_| <&mut [f64]>::default())
-                    .collect()
-            };
-            u.par_chunks_mut(rows)
-                .zip(kept_chunks)
-                .enumerate()
-                .map(|(k, (u, kept))| block(k, u, kept))
-                .collect()
-        } else {
-            let mut kept_chunks = kept.chunks_mut(rows);
-            u.chunks_mut(rows)
-                .enumerate()
-                .map(|(k, u)| block(k, u, kept_chunks.next().unwrap_or_default()))
-                .collect()
-        };
-        let mut loss = 0.0;
-        let mut separated = p.lambda() == 0.0;
-        let mut sum_u = 0.0;
-        let mut xtu = Col::<f64>::zeros(if want_grad { d } else { 0 });
-        for part in &parts {
-            loss += part.loss;
-            separated &= part.separated;
-            sum_u += part.sum_u;
-            if let Some(g) = &part.xtu {
-                xtu += g;
-            }
-        }
+        });
         // Separation only matters where no penalty keeps the minimiser finite.
-        if separated {
+        if pass.all_flagged && p.lambda() == 0.0 {
             self.separated.store(true, Ordering::Relaxed);
         }
-        if keep {
+        if let Some(margins) = pass.margins {
             let mut last = self.last_margins.lock().unwrap_or_else(|e| e.into_inner());
-            *last = Some((theta.to_owned(), Col::from_fn(n, |i| kept[i])));
+            *last = Some((theta.to_owned(), margins));
         }
         let lambda = p.lambda();
         if let Some(mut grad) = grad {
             for j in 0..d {
-                grad[j] = xtu[j] - p.x_mean()[j] * sum_u + lambda * theta[j];
+                grad[j] = pass.xctu[j] + lambda * theta[j];
             }
             if self.free_intercept() {
-                grad[d] = sum_u;
+                grad[d] = pass.sum_u;
             }
         }
-        let value = loss * inv_s + 0.5 * lambda * w.squared_norm_l2();
-        (value, Col::from_fn(n, |i| u[i]))
+        let value = pass.value * inv_s + 0.5 * lambda * w.squared_norm_l2();
+        (value, pass.u)
     }
-}
-
-/// One block's share of [`EmpiricalRisk::evaluate`].
-struct Partial {
-    loss: f64,
-    separated: bool,
-    sum_u: f64,
-    /// Xᴮᵀ·uᴮ, when the gradient is wanted.
-    xtu: Option<Col<f64>>,
-}
-
-/// Rows per block of the fused pass: about 512 KiB of X, which stays in a core's L2 cache
-/// between the two products.
-fn fused_block_rows(d: usize) -> usize {
-    (65_536 / d.max(1)).clamp(64, 8192)
 }
 
 use faer::reborrow::ReborrowMut;
