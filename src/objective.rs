@@ -502,7 +502,11 @@ pub(crate) fn fused_pass(
     let shift = b - dot(p.x_mean(), w);
     let rows = fused_block_rows(d);
     let mut u = vec![0.0; n];
-    let mut kept = if keep_margins { vec![0.0; n] } else { Vec::new() };
+    let mut kept = if keep_margins {
+        vec![0.0; n]
+    } else {
+        Vec::new()
+    };
     let block = |k: usize, u: &mut [f64], kept: &mut [f64]| -> BlockSums {
         let start = k * rows;
         let xb = p.x().subrows(start, u.len());
@@ -551,7 +555,9 @@ pub(crate) fn fused_pass(
         let kept_chunks: Vec<&mut [f64]> = if keep_margins {
             kept.chunks_mut(rows).collect()
         } else {
-            (0..n.div_ceil(rows)).map(|_| <&mut [f64]>::default()).collect()
+            (0..n.div_ceil(rows))
+                .map(|_| <&mut [f64]>::default())
+                .collect()
         };
         u.par_chunks_mut(rows)
             .zip(kept_chunks)
