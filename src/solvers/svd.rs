@@ -293,7 +293,7 @@ impl SvdFactorization {
 /// exactly rank-deficient design looks full rank. After this pass the remaining mean is the
 /// rounding of the centred values themselves, ε relative to the column. The intercept is still
 /// ȳ − x̄ᵀw: the shift mⱼ changes it by mᵀw, at the rounding level of that formula.
-fn residual_means(problem: &RidgeProblem<'_>) -> Col<f64> {
+pub(crate) fn residual_means(problem: &RidgeProblem<'_>) -> Col<f64> {
     let (n, d) = (problem.n_samples(), problem.n_features());
     if !problem.fit_intercept() {
         return Col::zeros(d);
@@ -308,7 +308,11 @@ fn residual_means(problem: &RidgeProblem<'_>) -> Col<f64> {
 }
 
 /// cᵢⱼ ← cᵢⱼ − rootᵢ·mⱼ on a block of rows of S^½·Xc (rootᵢ = √sᵢ of those rows).
-fn subtract_means(mut c: faer::MatMut<'_, f64>, root: &[f64], means: faer::ColRef<'_, f64>) {
+pub(crate) fn subtract_means(
+    mut c: faer::MatMut<'_, f64>,
+    root: &[f64],
+    means: faer::ColRef<'_, f64>,
+) {
     for j in 0..c.ncols() {
         let m = means[j];
         if m != 0.0 {
