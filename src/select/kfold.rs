@@ -570,8 +570,10 @@ fn training_moments(folds: &[Moments]) -> Vec<Moments> {
         .collect()
 }
 
-/// The per-fold held-out errors of every target, `[target][fold][λ]`, and the number
-/// recomputed from rows.
+/// A fold's held-out errors `[target][λ]` and how many of each target's were recomputed.
+type FoldOutcome = (Vec<Vec<f64>>, Vec<usize>);
+
+/// k-fold CV of every target of `data` (one [`KFold`] per target).
 fn ridge_cv(data: &Data<'_>, lambdas: &[f64], folds: &Folds) -> Result<Vec<KFold>> {
     check_grid(lambdas)?;
     check_folds(data, folds)?;
@@ -587,14 +589,13 @@ fn ridge_cv(data: &Data<'_>, lambdas: &[f64], folds: &Folds) -> Result<Vec<KFold
         |f: usize| fold_errors(data, folds, f, &fold_stats[f], &train[f], sizes[f], lambdas);
     // Folds are independent and each is computed sequentially, so the results do not depend
     // on how they are spread over threads.
-    let per_fold: Vec<Result<(Vec<Vec<f64>>, usize)>> = if data.par.degree() > 1 {
+    let per_fold: Vec<Result<FoldOutcome>> = if data.par.degree() > 1 {
         (0..folds.k()).into_par_iter().map(one_fold).collect()
     } else {
         (0..folds.k()).map(one_fold).collect()
     };
     let per_fold = per_fold.into_iter().collect::<Result<Vec<_>>>()?;
     let fold_weights: Vec<f64> = fold_stats.iter().map(|m| m.weight_sum()).collect();
-    let recomputed: usize = per_fold.iter().map(|(_, r)| r).sum();
     Ok((0..data.y.ncols())
         .map(|t| {
             let errors: Vec<Vec<f64>> = per_fold.iter().map(|(e, _)| e[t].clone()).collect();
@@ -603,7 +604,7 @@ fn ridge_cv(data: &Data<'_>, lambdas: &[f64], folds: &Folds) -> Result<Vec<KFold
                 fold_errors: errors,
                 fold_weights: fold_weights.clone(),
                 misclassification: None,
-                recomputed,
+                recomputed: per_fold.iter().map(|(_, r)| r[t]).sum(),
                 iterations: 0,
             }
         })
@@ -611,7 +612,8 @@ fn ridge_cv(data: &Data<'_>, lambdas: &[f64], folds: &Folds) -> Result<Vec<KFold
 }
 
 /// Fold f's held-out errors `[target][λ]` of the refits on the other folds, from the fold's
-/// statistics, recomputed from its rows where those are not accurate enough (module docs).
+/// statistics, recomputed from its rows where those are not accurate enough (module docs), and
+/// how many of each target's were recomputed.
 fn fold_errors(
     data: &Data<'_>,
     folds: &Folds,
@@ -620,7 +622,7 @@ fn fold_errors(
     train: &Moments,
     rows: usize,
     lambdas: &[f64],
-) -> Result<(Vec<Vec<f64>>, usize)> {
+) -> Result<FoldOutcome> {
     let (d, t) = (data.x.ncols(), data.y.ncols());
     let xx = fold.xx_symmetric();
     let root_diag: Vec<f64> = (0..d).map(|j| xx[(j, j)].max(0.0).sqrt()).collect();
@@ -668,7 +670,9 @@ fn fold_errors(
             errors[*c][*l] = sums[p] / fold.weight_sum();
         }
     }
-    Ok((errors, pending.len()))
+    let mut recomputed = vec![0; t];
+    pending.iter().for_each(|p| recomputed[p.1] += 1);
+    Ok((errors, recomputed))
 }
 
 /// The held-out error of target `t` for (w, b) from a fold's statistics, and the estimated
