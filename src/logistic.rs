@@ -334,7 +334,14 @@ impl<'a> LogisticProblemBuilder<'a> {
     /// Validates as [`RidgeProblemBuilder::build`] does, and that both classes carry weight.
     pub fn build(self) -> Result<LogisticProblem<'a>> {
         let data = self.data.build()?;
-        let classes = self.labels.classes().clone();
+        LogisticProblem::from_data(data, self.labels.classes().clone())
+    }
+}
+
+impl<'a> LogisticProblem<'a> {
+    /// The problem on validated data whose targets are the signs, once both classes are found to
+    /// carry weight.
+    fn from_data(data: RidgeProblem<'a>, classes: [String; 2]) -> Result<Self> {
         let mut weight = [0.0f64; 2];
         for (i, &y) in data.y().iter().enumerate() {
             weight[usize::from(y > 0.0)] += data.weight(i);
@@ -349,6 +356,24 @@ impl<'a> LogisticProblemBuilder<'a> {
             });
         }
         Ok(LogisticProblem { data, classes })
+    }
+
+    /// The same X, labels, intercept setting, λ and parallelism with other sample weights,
+    /// validated as by the builder: the training problem of a cross-validation fold is the
+    /// problem with the held-out rows' weights set to zero (weight 0 ≡ the row dropped), without
+    /// a copy of X. Used by `select::kfold`.
+    pub(crate) fn reweighted<'b>(&self, weights: ColRef<'b, f64>) -> Result<LogisticProblem<'b>>
+    where
+        'a: 'b,
+    {
+        let d = &self.data;
+        let data = RidgeProblem::builder(d.x(), d.y())
+            .weights(weights)
+            .intercept(d.fit_intercept())
+            .par(d.par())
+            .lambda(d.lambda())
+            .build()?;
+        LogisticProblem::from_data(data, self.classes.clone())
     }
 }
 
