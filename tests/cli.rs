@@ -864,3 +864,170 @@ fn logistic_and_predict_errors_say_what_is_wrong() {
     );
     check(&["predict", "--model", &model], 2, "--x");
 }
+
+#[test]
+fn path_and_cv_print_their_keys_and_agree_with_the_library() {
+    use tikhonov::select::kfold::{self, Folds};
+    use tikhonov::select::loo::LeaveOneOut;
+    let dir = tempfile::tempdir().unwrap();
+    let spec = tikhonov::data::Synthetic {
+        n_samples: 300,
+        n_features: 4,
+        condition: 10.0,
+        noise: 0.5,
+        seed: 3,
+        ..Default::default()
+    };
+    let data = spec.generate().unwrap();
+    let (xp, yp) = (dir.path().join("x.npy"), dir.path().join("y.npy"));
+    tikhonov::data::write_npy_matrix(&xp, data.x.as_ref()).unwrap();
+    tikhonov::data::write_npy_vector(&yp, data.y.as_ref()).unwrap();
+    let (x, y) = (xp.to_str().unwrap(), yp.to_str().unwrap());
+    let grid = "1,0.1,0.01,0.001,0.0001";
+    let lambdas = [1.0, 0.1, 0.01, 0.001, 0.0001];
+    let problem = tikhonov::RidgeProblem::builder(data.x.as_ref(), data.y.as_ref())
+        .build()
+        .unwrap();
+
+    // The path: one fit per λ, the keys `path` promises, and each fit the library's.
+    let svg = dir.path().join("path.svg");
+    let v = json(&tikhonov(&[
+        "path",
+        "--x",
+        x,
+        "--y",
+        y,
+        "--lambdas",
+        grid,
+        "--solver",
+        "qr",
+        "--format",
+        "json",
+        "--plot",
+        svg.to_str().unwrap(),
+    ]));
+    for key in [
+        "lambdas",
+        "df",
+        "coef",
+        "intercept",
+        "objective",
+        "train_error",
+    ] {
+        assert_eq!(v[key].as_array().unwrap().len(), 5, "{key}: {v}");
+    }
+    let fit = tikhonov::solvers::Qr
+        .solve(&problem.with_lambda(0.01).unwrap())
+        .unwrap();
+    assert!((v["coef"][2][1].as_f64().unwrap() - fit.coef[1]).abs() < 1e-12);
+    assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<svg"));
+
+    // k-fold with given fold ids equals the library on the same folds.
+    let ids: Vec<usize> = (0..300).map(|i| (i * 7) % 5).collect();
+    let ids_file = dir.path().join("folds.txt");
+    let text: String = ids.iter().map(|i| format!("{}\n", i + 1)).collect();
+    std::fs::write(&ids_file, text).unwrap();
+    let v = json(&tikhonov(&[
+        "cv",
+        "--folds",
+        "5",
+        "--fold-ids",
+        ids_file.to_str().unwrap(),
+        "--x",
+        x,
+        "--y",
+        y,
+        "--lambdas",
+        grid,
+        "--format",
+        "json",
+    ]));
+    let folds = Folds::from_ids(&ids).unwrap();
+    let exact = kfold::ridge(&problem, &lambdas, &folds).unwrap();
+    assert_eq!(v["method"], "kfold");
+    assert_eq!(v["lambda_min"].as_f64().unwrap(), exact.curve.lambda_min);
+    assert_eq!(v["lambda_1se"].as_f64().unwrap(), exact.curve.lambda_1se);
+    for k in 0..5 {
+        assert_eq!(v["cv_mean"][k].as_f64().unwrap(), exact.curve.mean[k]);
+        assert!(v["cv_se"][k].as_f64().unwrap() > 0.0);
+    }
+    assert!(v["fit_seconds"].as_f64().unwrap() >= 0.0);
+
+    // Exact LOO (with its residuals) and GCV.
+    let v = json(&tikhonov(&[
+        "cv",
+        "--loo",
+        "--loo-residuals",
+        "--x",
+        x,
+        "--y",
+        y,
+        "--lambdas",
+        grid,
+        "--format",
+        "json",
+    ]));
+    let loo = LeaveOneOut::new(&problem).unwrap();
+    let curve = loo.curve(&lambdas).unwrap();
+    assert_eq!(v["method"], "loo");
+    assert_eq!(v["lambda_min"].as_f64().unwrap(), curve.lambda_min);
+    assert_eq!(v["loo_residuals"].as_array().unwrap().len(), 300);
+    let v = json(&tikhonov(&[
+        "cv",
+        "--gcv",
+        "--x",
+        x,
+        "--y",
+        y,
+        "--lambdas",
+        grid,
+        "--format",
+        "json",
+    ]));
+    assert_eq!(v["method"], "gcv");
+    assert!(v.get("cv_se").is_none(), "{v}");
+    assert_eq!(
+        v["lambda_min"].as_f64().unwrap(),
+        loo.gcv(&lambdas).unwrap().lambda_min
+    );
+
+    // Logistic k-fold on the built-in problem; LOO is ridge-only.
+    let v = json(&tikhonov(&[
+        "cv",
+        "--folds",
+        "3",
+        "--loss",
+        "logistic",
+        "--n",
+        "400",
+        "--d",
+        "3",
+        "--n-lambdas",
+        "6",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(v["loss"], "logistic");
+    assert_eq!(v["misclassification_mean"].as_array().unwrap().len(), 6);
+    check(
+        &["cv", "--loo", "--loss", "logistic", "--n", "50", "--d", "2"],
+        2,
+        "--folds K with --loss logistic",
+    );
+    check(
+        &[
+            "cv",
+            "--folds",
+            "4",
+            "--fold-ids",
+            ids_file.to_str().unwrap(),
+            "--x",
+            x,
+            "--y",
+            y,
+        ],
+        2,
+        "distinct ids",
+    );
+    check(&["cv", "--n", "50", "--d", "2"], 2, "--folds");
+}

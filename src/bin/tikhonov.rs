@@ -8,6 +8,10 @@
 
 #[path = "cli/args.rs"]
 mod args;
+#[path = "cli/plot.rs"]
+mod plot;
+#[path = "cli/select.rs"]
+mod select;
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -32,6 +36,8 @@ struct Loaded {
     targets: Targets,
     /// One name per target: the CSV column, or `column t of FILE` for a 2-D .npy.
     target_names: Vec<String>,
+    /// The CSV's feature column names (none for .npy data or the built-in problem).
+    feature_names: Option<Vec<String>>,
     weights: Option<Col<f64>>,
     description: String,
 }
@@ -107,6 +113,8 @@ fn main() -> ExitCode {
         Some(Command::Fit(a)) => run_fit(a, &mut out),
         Some(Command::Compare(a)) => run_compare(a, &mut out),
         Some(Command::Predict(a)) => run_predict(a, &mut out),
+        Some(Command::Path(a)) => select::run_path(a, &mut out),
+        Some(Command::Cv(a)) => select::run_cv(a, &mut out),
         None => run_compare(&cli.compare, &mut out),
     };
     for note in &out.notes {
@@ -349,7 +357,7 @@ fn save_history(
 
 fn load(args: &CommonArgs) -> Result<Loaded, Error> {
     let logistic = args.loss == Loss::Logistic;
-    let (x, targets, target_names, description) = if let Some(path) = &args.data {
+    let (x, targets, target_names, description, feature_names) = if let Some(path) = &args.data {
         // clap guarantees --target with --data.
         let targets: Vec<&str> = args.target.iter().map(String::as_str).collect();
         let desc = format!("{} (target `{}`)", path.display(), targets.join("`, `"));
@@ -360,10 +368,12 @@ fn load(args: &CommonArgs) -> Result<Loaded, Error> {
             let labels = BinaryLabels::from_text(&ds.targets[0]).map_err(|e| {
                 labels_in(e, &format!("column `{}` of {}", targets[0], path.display()))
             })?;
-            (ds.x, Targets::Labels(labels), ds.target_names, desc)
+            let names = Some(ds.feature_names);
+            (ds.x, Targets::Labels(labels), ds.target_names, desc, names)
         } else {
             let ds = data::read_csv(path, &targets)?;
-            (ds.x, Targets::Values(ds.y), ds.target_names, desc)
+            let names = Some(ds.feature_names);
+            (ds.x, Targets::Values(ds.y), ds.target_names, desc, names)
         }
     } else if let (Some(xp), Some(yp)) = (&args.x, &args.y) {
         let x = data::read_npy_matrix(xp)?;
@@ -388,6 +398,7 @@ fn load(args: &CommonArgs) -> Result<Loaded, Error> {
             targets,
             names,
             format!("{} / {}", xp.display(), yp.display()),
+            None,
         )
     } else {
         let spec = Synthetic {
@@ -414,7 +425,7 @@ fn load(args: &CommonArgs) -> Result<Loaded, Error> {
         } else {
             Targets::Values(s.y.as_mat().to_owned())
         };
-        (s.x, targets, vec!["y".into()], desc)
+        (s.x, targets, vec!["y".into()], desc, None)
     };
     let weights = args
         .weights
@@ -425,6 +436,7 @@ fn load(args: &CommonArgs) -> Result<Loaded, Error> {
         x,
         targets,
         target_names,
+        feature_names,
         weights,
         description: args::bounded(&description),
     })
@@ -546,6 +558,13 @@ fn options(args: &CommonArgs, default_time_limit: Option<f64>) -> Result<SolverO
 fn build_backend(name: &str, opts: &SolverOptions) -> Result<Box<dyn Solver>, Error> {
     let registry = solvers::Registry::builtin();
     let info = registry.get(name)?;
+    info.build_checked(&applicable_options(info, opts))
+}
+
+/// The command line's options for one backend: `--seed` (which also seeds the built-in
+/// problem, and has a default) only for those that sample, and recording only for those that
+/// iterate; every option the user gave stays, so one the backend does not use is refused.
+fn applicable_options(info: &solvers::SolverInfo, opts: &SolverOptions) -> SolverOptions {
     let mut opts = opts.clone();
     if !info.options.contains("seed") {
         opts.seed = None;
@@ -553,7 +572,7 @@ fn build_backend(name: &str, opts: &SolverOptions) -> Result<Box<dyn Solver>, Er
     if !info.options.contains("record_every") {
         opts.record_every = 0;
     }
-    info.build_checked(&opts)
+    opts
 }
 
 /// Builds each of `names` with the options it takes (one set of options is meant for several

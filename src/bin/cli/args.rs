@@ -44,6 +44,81 @@ pub enum Command {
     Fit(FitArgs),
     /// Apply a model saved from `tikhonov fit --format json` to new data.
     Predict(PredictArgs),
+    /// Fit a grid of λ (a regularisation path) with one backend.
+    Path(PathArgs),
+    /// Choose λ: k-fold cross-validation, exact leave-one-out, or GCV.
+    Cv(CvArgs),
+}
+
+/// The λ grid of `path` and `cv`.
+#[derive(Args, Debug)]
+pub struct GridArgs {
+    /// The grid, comma-separated (any order; the output keeps it) [default: --n-lambdas values
+    /// spaced evenly in log λ, decreasing, from where the effective degrees of freedom
+    /// df(λ) = Σ σⱼ²/(σⱼ² + S·λ) are 1 % of the rank to where they are 99 %; for --loss logistic
+    /// the same grid divided by 4, the logistic curvature's bound].
+    #[arg(
+        long,
+        value_delimiter = ',',
+        allow_hyphen_values = true,
+        value_name = "L1,L2,…"
+    )]
+    pub lambdas: Option<Vec<f64>>,
+    /// Size of the default grid.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub n_lambdas: u64,
+    /// Draw the figure to this SVG file: the coefficient paths (`path`), or the error curve with
+    /// ± one standard error and λ_min, λ_1se marked (`cv`).
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct PathArgs {
+    /// The backend (`auto`, `svd` (one factorisation for the whole grid), a Gram backend (one
+    /// Gram, one factorisation per λ), or an iterative one, warm-started from the previous λ).
+    #[arg(long, default_value = "auto", value_name = "NAME")]
+    pub solver: String,
+    #[command(flatten)]
+    pub grid: GridArgs,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Args, Debug)]
+#[command(group(ArgGroup::new("method").required(true).args(["folds", "loo", "gcv"])))]
+pub struct CvArgs {
+    /// k-fold cross-validation with K folds (a seeded shuffle, --seed; or --fold-ids). Ridge:
+    /// exact, from per-fold statistics in one pass over X; --loss logistic: a warm-started path
+    /// per fold with --solver.
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u64).range(2..))]
+    pub folds: Option<u64>,
+    /// The fold of each sample, instead of a shuffle: a text file with one integer per line, or a
+    /// 1-D .npy of integers (as glmnet's foldid; ids are 0-based or 1-based, numbered densely).
+    #[arg(long, value_name = "FILE", requires = "folds")]
+    pub fold_ids: Option<PathBuf>,
+    /// Exact leave-one-out for ridge, from one decomposition (each left-out fit keeps λ,
+    /// normalised by its own weight S − sᵢ).
+    #[arg(long)]
+    pub loo: bool,
+    /// With --loo: scikit-learn RidgeCV's convention instead (α = λ·S fixed for every left-out
+    /// fit).
+    #[arg(long, requires = "loo")]
+    pub sklearn_alpha: bool,
+    /// With --loo: also print the LOO residuals at λ_min.
+    #[arg(long, requires = "loo")]
+    pub loo_residuals: bool,
+    /// Generalised cross-validation for ridge: GCV(λ) = (RSS/S)/(1 − df/S)².
+    #[arg(long)]
+    pub gcv: bool,
+    /// The backend of each fold's path with --loss logistic (ridge k-fold, LOO and GCV are exact
+    /// and need none).
+    #[arg(long, default_value = "auto", value_name = "NAME")]
+    pub solver: String,
+    #[command(flatten)]
+    pub grid: GridArgs,
+    #[command(flatten)]
+    pub common: CommonArgs,
 }
 
 #[derive(Args, Debug)]
@@ -299,6 +374,8 @@ fn validate(cli: &Cli) -> Result<(), String> {
         Some(Command::Fit(f)) => (&f.common, None),
         Some(Command::Compare(c)) => (&c.common, c.solvers.as_ref()),
         Some(Command::Predict(_)) => return Ok(()),
+        Some(Command::Path(p)) => (&p.common, None),
+        Some(Command::Cv(c)) => (&c.common, None),
         None => (&cli.compare.common, cli.compare.solvers.as_ref()),
     };
     if common.record_every.is_some() && common.history.is_none() {

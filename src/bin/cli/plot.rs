@@ -32,7 +32,9 @@ fn log_range(values: &[f64]) -> std::ops::Range<f64> {
     let (lo, hi) = values
         .iter()
         .filter(|v| **v > 0.0 && v.is_finite())
-        .fold((f64::INFINITY, 0.0f64), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        .fold((f64::INFINITY, 0.0f64), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
     if !lo.is_finite() {
         return 1e-3..1.0;
     }
@@ -52,7 +54,9 @@ fn linear_range(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
     if !lo.is_finite() {
         return 0.0..1.0;
     }
-    let pad = ((hi - lo) * 0.05).max(hi.abs().max(lo.abs()) * 1e-9).max(1e-300);
+    let pad = ((hi - lo) * 0.05)
+        .max(hi.abs().max(lo.abs()) * 1e-9)
+        .max(1e-300);
     lo - pad..hi + pad
 }
 
@@ -62,14 +66,11 @@ pub fn cv_curve(path: &Path, curve: &CvCurve, title: &str) -> Result<(), Error> 
     let err = |e| plot_error(path, e);
     let root = SVGBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
-    let se = curve.se.clone().unwrap_or_else(|| vec![0.0; curve.mean.len()]);
-    let y_range = linear_range(
-        curve
-            .mean
-            .iter()
-            .zip(&se)
-            .flat_map(|(m, s)| [m - s, m + s]),
-    );
+    let se = curve
+        .se
+        .clone()
+        .unwrap_or_else(|| vec![0.0; curve.mean.len()]);
+    let y_range = linear_range(curve.mean.iter().zip(&se).flat_map(|(m, s)| [m - s, m + s]));
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 20))
         .margin(15)
@@ -104,7 +105,9 @@ pub fn cv_curve(path: &Path, curve: &CvCurve, title: &str) -> Result<(), Error> 
             .draw_series(std::iter::once(Polygon::new(band, PALETTE[0].mix(0.2))))
             .map_err(err)?
             .label("± one standard error")
-            .legend(|(x, y)| Rectangle::new([(x, y - 4), (x + 16, y + 4)], PALETTE[0].mix(0.2).filled()));
+            .legend(|(x, y)| {
+                Rectangle::new([(x, y - 4), (x + 16, y + 4)], PALETTE[0].mix(0.2).filled())
+            });
     }
     chart
         .draw_series(LineSeries::new(
