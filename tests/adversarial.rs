@@ -937,12 +937,21 @@ fn the_readme_command_lines_work() {
             .map(|w| {
                 if w == "steps.csv" {
                     s(&history).to_owned()
+                } else if w.ends_with(".svg") {
+                    // Plots go to the temporary folder, not the repository.
+                    s(&dir.path().join(w)).to_owned()
                 } else {
                     w.to_owned()
                 }
             })
             .collect();
-        if !args.iter().any(|a| a == "fit" || a == "--time-limit") {
+        // A budget keeps `compare` short; `fit`, `path` and `cv` name one backend, which may be
+        // a direct one that refuses it.
+        let one_backend = ["fit", "path", "cv"];
+        if !args
+            .iter()
+            .any(|a| one_backend.contains(&a.as_str()) || a == "--time-limit")
+        {
             args.extend(["--time-limit".into(), "0.2".into()]);
         }
         let out = Command::new(BIN)

@@ -60,6 +60,25 @@ fn linear_range(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
     lo - pad..hi + pad
 }
 
+/// Draws the legend and writes the file.
+fn finish<'a, DB: DrawingBackend + 'a, X: Ranged, Y: Ranged>(
+    path: &Path,
+    mut chart: ChartContext<'a, DB, Cartesian2d<X, Y>>,
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+) -> Result<(), Error>
+where
+    DB::ErrorType: 'static,
+{
+    let err = |e| plot_error(path, e);
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)?;
+    root.present().map_err(err)
+}
+
 /// The cross-validation curve: the mean error against λ (log axis), a band of ± one standard
 /// error where there is one, and vertical lines at `lambda_min` and `lambda_1se`.
 pub fn cv_curve(path: &Path, curve: &CvCurve, title: &str) -> Result<(), Error> {
@@ -133,13 +152,7 @@ pub fn cv_curve(path: &Path, curve: &CvCurve, title: &str) -> Result<(), Error> 
             break; // without standard errors lambda_1se is lambda_min
         }
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK)
-        .draw()
-        .map_err(err)?;
-    root.present().map_err(err)
+    finish(path, chart, &root)
 }
 
 /// Coefficient paths: wⱼ(λ) for every feature j against λ (log axis). `coef[k]` holds the d
@@ -186,11 +199,5 @@ pub fn coefficient_paths(
                 .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], colour));
         }
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK)
-        .draw()
-        .map_err(err)?;
-    root.present().map_err(err)
+    finish(path, chart, &root)
 }
