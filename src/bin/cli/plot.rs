@@ -65,6 +65,7 @@ fn finish<'a, DB: DrawingBackend + 'a, X: Ranged, Y: Ranged>(
     path: &Path,
     mut chart: ChartContext<'a, DB, Cartesian2d<X, Y>>,
     root: &DrawingArea<DB, plotters::coord::Shift>,
+    legend: SeriesLabelPosition,
 ) -> Result<(), Error>
 where
     DB::ErrorType: 'static,
@@ -72,6 +73,7 @@ where
     let err = |e| plot_error(path, e);
     chart
         .configure_series_labels()
+        .position(legend)
         .background_style(WHITE.mix(0.9))
         .border_style(BLACK)
         .draw()
@@ -152,7 +154,8 @@ pub fn cv_curve(path: &Path, curve: &CvCurve, title: &str) -> Result<(), Error> 
             break; // without standard errors lambda_1se is lambda_min
         }
     }
-    finish(path, chart, &root)
+    // The error grows with λ, so the upper left is where the curve is not.
+    finish(path, chart, &root, SeriesLabelPosition::UpperLeft)
 }
 
 /// Coefficient paths: wⱼ(λ) for every feature j against λ (log axis). `coef[k]` holds the d
@@ -199,5 +202,6 @@ pub fn coefficient_paths(
                 .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], colour));
         }
     }
-    finish(path, chart, &root)
+    // The paths meet at 0 for large λ, so the lower right is usually free.
+    finish(path, chart, &root, SeriesLabelPosition::LowerRight)
 }
