@@ -483,7 +483,8 @@ pub(crate) struct FusedPass {
 /// One read of X for a linear-prediction objective: mᵢ = (xᵢ − x̄)ᵀw + b, `row(i, mᵢ)`, and
 /// Xcᵀu.
 ///
-/// The rows are taken in blocks small enough to stay in cache between the two products:
+/// The rows are taken in blocks small enough to stay in cache between the two products
+/// ([`fused_block_rows`]):
 /// mᴮ = Xᴮ·w + (b − x̄ᵀw), the row terms, then Xᴮᵀ·uᴮ while Xᴮ is still there, instead of X·w
 /// over all of X and then Xᵀ·u over all of it again. The iterative methods are bound by memory
 /// bandwidth, so this halves a gradient's cost on data larger than the cache. Blocks run in
@@ -605,10 +606,12 @@ struct BlockSums {
     xtu: Option<Col<f64>>,
 }
 
-/// Rows per block of a [`fused_pass`]: about 512 KiB of X, which stays in a core's L2 cache
-/// between the two products.
+/// Rows per block of a [`fused_pass`]: about 1 MiB of X, which stays in a core's L2 cache
+/// between the two products. Measured on 1 000 000 × 100 with 2 threads (per-iteration time of
+/// `gd` from its `--history` timestamps): 51.7 ms at 128 KiB blocks, 48.2 at 256 KiB, 46.6 at
+/// 512 KiB, 41.8 at 1 MiB and at 2 MiB, 50 at 4 MiB.
 fn fused_block_rows(d: usize) -> usize {
-    (65_536 / d.max(1)).clamp(64, 8192)
+    (131_072 / d.max(1)).clamp(64, 8192)
 }
 
 /// (1/S)·XcᵀS·Xc·v, reading X twice (X·v, then Xᵀ of it), uncounted: callers count.
