@@ -355,17 +355,18 @@ impl Objective for LeastSquares<'_> {
 
     /// The Hessian is the Gram system's matrix over S, for every w: H = (XcᵀSXc + S·λ·I)/S,
     /// so Δ = S·D·A⁻¹·D·g with the problem's cached equilibrated system A (the moments are
-    /// formed once and charged as one pass the first time).
+    /// formed once, and charged as one pass only then).
     fn newton_system(
         &self,
         _theta: ColRef<'_, f64>,
         grad: ColRef<'_, f64>,
     ) -> Option<crate::error::Result<NewtonSystem>> {
         let p = self.problem;
-        let gram = p.gram_system();
-        if self.passes() == 0.0 {
+        // Forming the moments reads X once; later systems (and other λ) reuse them.
+        if !p.has_moments() {
             self.passes.add(1.0);
         }
+        let gram = p.gram_system();
         let s = p.weight_sum();
         let rhs = Col::from_fn(grad.nrows(), |j| gram.scale[j] * s * grad[j]);
         Some(Ok(NewtonSystem {

@@ -198,6 +198,12 @@ impl<'a> RidgeProblem<'a> {
         })
     }
 
+    /// Whether the moments of (X, y) are already cached (so [`RidgeProblem::moments`] reads
+    /// nothing).
+    pub(crate) fn has_moments(&self) -> bool {
+        self.target.moments.get().is_some()
+    }
+
     /// The equilibrated Gram system (XcᵀSXc + SλI)·w = XcᵀSyc for this λ, from the cached
     /// moments.
     pub fn gram_system(&self) -> GramSystem {

@@ -529,14 +529,19 @@ pub fn minimise(
     objective: &dyn Objective,
     start: Instant,
 ) -> Result<Outcome> {
+    minimise_under(backend, objective, backend.control(), start)
+}
+
+/// [`minimise`] under another control than the backend's own (a warm start translated into the
+/// objective's variables).
+fn minimise_under(
+    backend: &dyn Minimiser,
+    objective: &dyn Objective,
+    control: &IterationControl,
+    start: Instant,
+) -> Result<Outcome> {
     let mut method = backend.method(objective)?;
-    crate::iterate::run_from(
-        start,
-        backend.name(),
-        method.as_mut(),
-        objective,
-        backend.control(),
-    )
+    crate::iterate::run_from(start, backend.name(), method.as_mut(), objective, control)
 }
 
 /// Minimises the empirical risk of `loss` on `problem` with a loss-generic backend and judges
@@ -560,13 +565,11 @@ pub fn minimise_loss<L: Loss>(
                 .clone()
                 .warm_start(objective.join(t.subrows(0, d), t[d]))
         });
-    let mut method = backend.method(&objective)?;
-    let out = crate::iterate::run_from(
-        start,
-        backend.name(),
-        method.as_mut(),
+    let out = minimise_under(
+        backend,
         &objective,
         joined.as_ref().unwrap_or(control),
+        start,
     )?;
     let (coef, intercept) = objective.split(out.state.theta.as_ref());
     let solution = Solution {
