@@ -124,11 +124,16 @@ fn ridge_kfold_with_given_fold_ids_equals_brute_force_refits() {
     let given = Folds::from_ids(&ids).unwrap();
     let contiguous = Folds::contiguous(n, 4).unwrap();
     let lambdas = log_spaced(1.0, 1e-6, 7);
-    for (weighted, intercept, folds) in [
-        (true, true, &given),
-        (true, false, &given),
-        (false, true, &given),
-        (true, true, &contiguous),
+    // Columns of similar scale are solved from one eigendecomposition per fold; a column 10³
+    // larger sends every λ to the equilibrated Cholesky solve (src/select/kfold.rs, `Spectral`).
+    let mut scaled = x.clone();
+    scaled.col_mut(1).iter_mut().for_each(|v| *v *= 1e3);
+    for (weighted, intercept, folds, x) in [
+        (true, true, &given, &x),
+        (true, false, &given, &x),
+        (false, true, &given, &x),
+        (true, true, &contiguous, &x),
+        (true, true, &given, &scaled),
     ] {
         let mut b = RidgeProblem::builder(x.as_ref(), y.as_ref()).intercept(intercept);
         if weighted {
@@ -136,7 +141,7 @@ fn ridge_kfold_with_given_fold_ids_equals_brute_force_refits() {
         }
         let p = b.build().unwrap();
         let cv = kfold::ridge(&p, &lambdas, folds).unwrap();
-        let brute = brute_force_ridge(&x, &y, weighted.then_some(&s), intercept, folds, &lambdas);
+        let brute = brute_force_ridge(x, &y, weighted.then_some(&s), intercept, folds, &lambdas);
         let what = format!(
             "weights {weighted}, intercept {intercept}, k = {}",
             folds.k()

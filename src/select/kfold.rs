@@ -10,14 +10,17 @@
 //! *merge* of the other folds' statistics (Chan–Golub–LeVeque, exact in exact arithmetic),
 //! never the total minus the fold, which would cancel; prefix merges P_j = M_0 ⊕ … ⊕ M_j and
 //! suffix merges Q_j = M_j ⊕ … ⊕ M_{k−1} give training set k as P_{k−1} ⊕ Q_{k+1} with 3k merges
-//! in all, not k². For each λ the training system is the `cholesky` backend's
+//! in all, not k². For each λ the training system is
 //!
 //! ```text
-//! D·(C_xx^train + S_train·λ·I)·D·v = D·C_xy^train,      w = D·v,   b = ȳ_train − x̄_trainᵀw
+//! (C_xx^train + S_train·λ·I)·w = C_xy^train,      b = ȳ_train − x̄_trainᵀw
 //! ```
 //!
-//! (equilibrated by exact powers of two; each refit normalised by its own weight S_train, the
-//! README's convention for λ), and the held-out error of fold k,
+//! (each refit normalised by its own weight S_train, the README's convention for λ), solved
+//! from one eigendecomposition C_xx^train = V·diag(e)·Vᵀ per fold in O(d²) per λ when the
+//! columns have similar scales and the shifted system is well conditioned, and otherwise by the
+//! `cholesky` backend's equilibrated solve D·(C + S·λ·I)·D·v = D·C_xy, w = D·v (`Spectral`
+//! says when each is used and why they are equally accurate there). The held-out error of fold k,
 //! Σ_{i∈k} sᵢ(yᵢ − xᵢᵀw − b)² / S_k, comes from the fold's own statistics in O(d²):
 //!
 //! ```text
@@ -79,11 +82,10 @@ pub const HELD_OUT_RTOL: f64 = 1e-6;
 /// The name the k-fold refits report in errors (the `cholesky` backend's solve).
 const NAME: &str = "kfold:cholesky";
 
-/// Rows each fold buffers before its statistics are accumulated (at most), when the folds are
-/// not contiguous: a multiple of the moment routine's block so its products run at full speed.
-const STAGE_ROWS: usize = 2048;
-/// Rows buffered per fold at least, however small n/k is.
-const MIN_STAGE_ROWS: usize = 64;
+/// Rows of X sorted by fold at a time when the folds are not contiguous: enough that each of
+/// 10 folds gets ~800 rows per block (the moment routine's products run near full speed), few
+/// enough that the buffer (6.5 MB at d = 100) stays small next to X.
+const SWEEP_ROWS: usize = 8192;
 /// Rows gathered at a time to evaluate held-out rows from X.
 const GATHER_ROWS: usize = 2048;
 
@@ -225,11 +227,10 @@ pub struct KFold {
 /// The statistics ([`Moments`]) of (X, y) on each fold's rows, centred when the problem fits an
 /// intercept, in one pass over X (module docs).
 ///
-/// Contiguous folds are computed on views of X. Otherwise X is swept once in blocks of rows,
-/// each row copied into its fold's buffer, and a full buffer's statistics merged into the fold's;
-/// the k buffers hold at most min(2048, max(64, n/(4k))) rows each, so together at most a quarter
-/// of X (for n ≥ 256·k). The result depends only on the data and the fold ids — not on the
-/// thread count (`Moments::compute` is bit-for-bit the same for every `Par`).
+/// Contiguous folds are computed on views of X. Otherwise X is swept once in blocks of 8192
+/// rows, each block copied into a buffer sorted by fold (one such buffer per thread, 8192 × d),
+/// each fold's slice accumulated, and the blocks' statistics merged along a fixed tree. The
+/// result depends only on the data and the fold ids — not on the thread count.
 pub fn fold_moments(problem: &RidgeProblem<'_>, folds: &Folds) -> Result<Vec<Moments>> {
     let data = Data::of(problem, problem.y().as_mat());
     check_folds(&data, folds)?;
@@ -404,106 +405,126 @@ impl<'a> Data<'a> {
         }
     }
 
-    /// One sweep over X in blocks of rows, scattering each row into its fold's buffer.
+    /// One sweep over X in blocks of [`SWEEP_ROWS`] rows from row 0; each block's rows are
+    /// copied into a buffer sorted by fold, and every fold's share accumulated from its slice.
+    /// The blocks' per-fold statistics are merged along a fixed balanced binary tree, as
+    /// `Moments::compute` merges its own blocks: threads only decide which subtrees run at the
+    /// same time, so the result is the same for every thread count.
     fn gathered_moments(&self, folds: &Folds) -> Vec<Moments> {
-        let (n, d, t) = (self.x.nrows(), self.x.ncols(), self.y.ncols());
-        let k = folds.k();
-        let cap = (n / (4 * k)).clamp(MIN_STAGE_ROWS, STAGE_ROWS);
-        let mut stages: Vec<Stage> = (0..k)
-            .map(|_| Stage::new(cap, d, t, self.s.is_some()))
-            .collect();
-        let mut acc: Vec<Moments> = (0..k).map(|_| Moments::zeros(d, t, self.centred)).collect();
-        let mut slot = vec![0usize; cap];
-        let mut counts = vec![0usize; k];
-        let mut start = 0;
-        while start < n {
-            // A block of at most `cap` rows fits every buffer once the full ones are flushed.
-            let len = cap.min(n - start);
-            let ids = &folds.ids[start..start + len];
-            counts.fill(0);
-            ids.iter().for_each(|&f| counts[f] += 1);
-            for f in 0..k {
-                if stages[f].len + counts[f] > cap {
-                    stages[f].flush_into(&mut acc[f], self);
-                }
-            }
-            for (r, &f) in ids.iter().enumerate() {
-                slot[r] = stages[f].len;
-                stages[f].len += 1;
-            }
-            for j in 0..d {
-                let mut dst: Vec<&mut [f64]> =
-                    stages.iter_mut().map(|s| s.x.col_as_slice_mut(j)).collect();
-                scatter(self.x.col(j).subrows(start, len), ids, &slot, &mut dst);
-            }
-            for c in 0..t {
-                let mut dst: Vec<&mut [f64]> =
-                    stages.iter_mut().map(|s| s.y.col_as_slice_mut(c)).collect();
-                scatter(self.y.col(c).subrows(start, len), ids, &slot, &mut dst);
-            }
-            if let Some(s) = self.s {
-                let mut dst: Vec<&mut [f64]> =
-                    stages.iter_mut().map(|st| st.s.as_mut_slice()).collect();
-                scatter(s.subrows(start, len), ids, &slot, &mut dst);
-            }
-            start += len;
+        let blocks = self.x.nrows().div_ceil(SWEEP_ROWS);
+        let threads = self.par.degree().min(blocks);
+        let spawn_depth = threads.next_power_of_two().trailing_zeros();
+        self.sweep(folds, 0, blocks, spawn_depth, &mut None)
+    }
+
+    /// The per-fold statistics of blocks `lo .. hi`: see [`Data::gathered_moments`]. The left
+    /// half reuses the caller's buffer; a right half run as a separate task makes its own.
+    fn sweep(
+        &self,
+        folds: &Folds,
+        lo: usize,
+        hi: usize,
+        spawn_depth: u32,
+        buf: &mut Option<SortedRows>,
+    ) -> Vec<Moments> {
+        if hi - lo <= 1 {
+            let n = self.x.nrows();
+            let start = lo * SWEEP_ROWS;
+            let len = SWEEP_ROWS.min(n - start);
+            let buf = buf.get_or_insert_with(|| SortedRows::new(SWEEP_ROWS.min(n), self));
+            return buf.fold_moments(self, folds, start, len);
         }
-        for (stage, m) in stages.iter_mut().zip(&mut acc) {
-            stage.flush_into(m, self);
-        }
-        acc
+        let mid = lo + (hi - lo) / 2;
+        let (mut left, right) = if spawn_depth > 0 {
+            rayon::join(
+                || self.sweep(folds, lo, mid, spawn_depth - 1, buf),
+                || self.sweep(folds, mid, hi, spawn_depth - 1, &mut None),
+            )
+        } else {
+            let left = self.sweep(folds, lo, mid, 0, buf);
+            (left, self.sweep(folds, mid, hi, 0, buf))
+        };
+        left.iter_mut().zip(&right).for_each(|(l, r)| l.merge(r));
+        left
     }
 }
 
-/// Copies src[r] to dst[ids[r]][slot[r]] for each row r of a block.
-fn scatter(src: ColRef<'_, f64>, ids: &[usize], slot: &[usize], dst: &mut [&mut [f64]]) {
+/// Copies src[r] to dst[pos[r]] for each row r of a block.
+fn scatter(src: ColRef<'_, f64>, pos: &[usize], dst: &mut [f64]) {
     match src.try_as_col_major() {
         Some(src) => {
-            for (r, &v) in src.as_slice().iter().enumerate() {
-                dst[ids[r]][slot[r]] = v;
+            for (&v, &p) in src.as_slice().iter().zip(pos) {
+                dst[p] = v;
             }
         }
         None => {
-            for (r, &v) in src.iter().enumerate() {
-                dst[ids[r]][slot[r]] = v;
+            for (v, &p) in src.iter().zip(pos) {
+                dst[p] = *v;
             }
         }
     }
 }
 
-/// A fold's buffer of rows waiting to be accumulated.
-struct Stage {
+/// A block of rows of (X, Y, s) reordered so that each fold's rows are contiguous.
+struct SortedRows {
     x: Mat<f64>,
     y: Mat<f64>,
     s: Vec<f64>,
-    len: usize,
+    /// Where row r of the block goes.
+    pos: Vec<usize>,
 }
 
-impl Stage {
-    fn new(cap: usize, d: usize, t: usize, weighted: bool) -> Self {
+impl SortedRows {
+    fn new(cap: usize, data: &Data<'_>) -> Self {
         Self {
-            x: Mat::zeros(cap, d),
-            y: Mat::zeros(cap, t),
-            s: if weighted { vec![0.0; cap] } else { Vec::new() },
-            len: 0,
+            x: Mat::zeros(cap, data.x.ncols()),
+            y: Mat::zeros(cap, data.y.ncols()),
+            s: if data.s.is_some() { vec![0.0; cap] } else { Vec::new() },
+            pos: vec![0; cap],
         }
     }
 
-    /// Merges the statistics of the buffered rows into `acc` and empties the buffer.
-    fn flush_into(&mut self, acc: &mut Moments, data: &Data<'_>) {
-        if self.len == 0 {
-            return;
+    /// The statistics of each fold's rows among rows `start .. start + len` of `data`.
+    fn fold_moments(
+        &mut self,
+        data: &Data<'_>,
+        folds: &Folds,
+        start: usize,
+        len: usize,
+    ) -> Vec<Moments> {
+        let ids = &folds.ids[start..start + len];
+        let mut first = vec![0usize; folds.k() + 1];
+        ids.iter().for_each(|&f| first[f + 1] += 1);
+        for f in 0..folds.k() {
+            first[f + 1] += first[f];
         }
-        let len = self.len;
-        let part = Moments::compute(
-            self.x.as_ref().subrows(0, len),
-            self.y.as_ref().subrows(0, len),
-            data.s.map(|_| ColRef::from_slice(&self.s[..len])),
-            data.centred,
-            data.par,
-        );
-        acc.merge(&part);
-        self.len = 0;
+        let mut next = first.clone();
+        for (p, &f) in self.pos.iter_mut().zip(ids) {
+            *p = next[f];
+            next[f] += 1;
+        }
+        let pos = &self.pos[..len];
+        for j in 0..data.x.ncols() {
+            scatter(data.x.col(j).subrows(start, len), pos, self.x.col_as_slice_mut(j));
+        }
+        for c in 0..data.y.ncols() {
+            scatter(data.y.col(c).subrows(start, len), pos, self.y.col_as_slice_mut(c));
+        }
+        if let Some(s) = data.s {
+            scatter(s.subrows(start, len), pos, &mut self.s);
+        }
+        (0..folds.k())
+            .map(|f| {
+                let (a, m) = (first[f], first[f + 1] - first[f]);
+                Moments::compute(
+                    self.x.as_ref().subrows(a, m),
+                    self.y.as_ref().subrows(a, m),
+                    data.s.map(|_| ColRef::from_slice(&self.s[a..a + m])),
+                    data.centred,
+                    Par::Seq,
+                )
+            })
+            .collect()
     }
 }
 
@@ -630,11 +651,21 @@ fn fold_errors(
     let mut errors = vec![vec![0.0; lambdas.len()]; t];
     // (λ index, target, w, b) of the errors to recompute from the rows.
     let mut pending: Vec<(usize, usize, Col<f64>, f64)> = Vec::new();
+    let spectral = Spectral::of(train);
     for (l, &lambda) in lambdas.iter().enumerate() {
-        let system = GramSystem::from_moments(train.clone(), lambda);
-        let factor = factor(NAME, system.a.as_ref(), Par::Seq).map_err(|e| e.in_context(lambda))?;
-        let v = factor.solve(system.rhs.as_ref());
-        let (w, b) = system.unscale(v.as_ref());
+        let shift = train.weight_sum() * lambda;
+        let (w, b) = match spectral.as_ref().and_then(|sp| sp.solve(shift)) {
+            Some(w) => {
+                let b = train.intercepts(w.as_ref());
+                (w, b)
+            }
+            None => {
+                let system = GramSystem::with_shift(train.clone(), shift);
+                let factor = factor(NAME, system.a.as_ref(), Par::Seq)
+                    .map_err(|e| e.in_context(lambda))?;
+                system.unscale(factor.solve(system.rhs.as_ref()).as_ref())
+            }
+        };
         for c in 0..t {
             let (err, rel) =
                 held_out_from_moments(fold, xx.as_ref(), &root_diag, c, w.col(c), b[c], gamma);
@@ -673,6 +704,65 @@ fn fold_errors(
     let mut recomputed = vec![0; t];
     pending.iter().for_each(|p| recomputed[p.1] += 1);
     Ok((errors, recomputed))
+}
+
+/// A training Gram matrix diagonalised once, C = V·diag(e)·Vᵀ, so that the system
+/// (C + μ·I)·w = C_xy of every λ (μ = S·λ) costs O(d²): w = V·diag(1/(e + μ))·VᵀC_xy.
+///
+/// The eigendecomposition's backward error is ε‖C‖ in norm, so its solution is as accurate as
+/// the equilibrated Cholesky's only when the columns have similar scales: with
+/// r = max Cⱼⱼ / min Cⱼⱼ, κ(C + μI) ≤ r·κ(D(C + μI)D) for the equilibrating D. It is used when
+/// r ≤ [`Spectral::MAX_SCALE_RATIO`] and, per λ, when r·κ(C + μI) ≤ [`Spectral::MAX_CONDITION`]
+/// (8 digits promised either way); any other λ goes to the `cholesky` solve, which also makes
+/// every refusal (λ = 0 with dependent columns, too ill-conditioned) exactly as before.
+struct Spectral {
+    /// Eigenvalues, ascending.
+    e: Vec<f64>,
+    v: Mat<f64>,
+    /// VᵀC_xy (d × t).
+    z: Mat<f64>,
+    scale_ratio: f64,
+}
+
+impl Spectral {
+    /// Columns whose squared norms differ by more than this go to Cholesky (at most 16× the
+    /// equilibrated solve's error bound).
+    const MAX_SCALE_RATIO: f64 = 16.0;
+    /// The largest r·κ(C + μI) solved from the eigendecomposition: κ·ε ≈ 2e-8.
+    const MAX_CONDITION: f64 = 1e8;
+
+    fn of(train: &Moments) -> Option<Self> {
+        let c = train.xx_symmetric();
+        let diag = (0..c.nrows()).map(|j| c[(j, j)]);
+        let (lo, hi) = diag.fold((f64::INFINITY, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        let scale_ratio = hi / lo;
+        if !(lo > 0.0 && scale_ratio <= Self::MAX_SCALE_RATIO) {
+            return None;
+        }
+        let evd = c.self_adjoint_eigen(faer::Side::Lower).ok()?;
+        let v = evd.U().to_owned();
+        let e: Vec<f64> = evd.S().column_vector().iter().copied().collect();
+        let z = v.transpose() * train.xy();
+        Some(Self {
+            e,
+            v,
+            z,
+            scale_ratio,
+        })
+    }
+
+    /// w for the shift μ, or `None` when this λ must go to the Cholesky solve.
+    fn solve(&self, shift: f64) -> Option<Mat<f64>> {
+        // faer returns the eigenvalues in nondecreasing order.
+        let (low, high) = (self.e[0] + shift, self.e[self.e.len() - 1] + shift);
+        if !(low > 0.0 && self.scale_ratio * high <= Self::MAX_CONDITION * low) {
+            return None;
+        }
+        let scaled = Mat::from_fn(self.z.nrows(), self.z.ncols(), |j, t| {
+            self.z[(j, t)] / (self.e[j] + shift)
+        });
+        Some(&self.v * scaled)
+    }
 }
 
 /// The held-out error of target `t` for (w, b) from a fold's statistics, and the estimated
@@ -821,6 +911,34 @@ mod tests {
             assert!((t.xy() - direct.xy()).norm_l2() < 1e-12 * direct.xy().norm_l2());
             assert!((t.x_mean() - direct.x_mean()).norm_l2() < 1e-13 * 50.0);
         }
+    }
+
+    #[test]
+    fn the_spectral_solve_matches_cholesky_where_it_is_used_and_defers_elsewhere() {
+        let (n, d) = (400, 5);
+        let mut x = Mat::from_fn(n, d, |i, j| (((i * (2 * j + 3)) % 29) as f64 - 14.0) / 7.0);
+        let y = Mat::from_fn(n, 1, |i, _| ((i * 13) % 23) as f64);
+        let m = Moments::compute(x.as_ref(), y.as_ref(), None, true, Par::Seq);
+        let spectral = Spectral::of(&m).expect("columns of similar scale");
+        let top = m.xx().norm_l2();
+        for shift in [1e-3 * top, 1e-6 * top, 0.0] {
+            let w = spectral.solve(shift).expect("well conditioned");
+            let system = GramSystem::with_shift(m.clone(), shift);
+            let chol = factor(NAME, system.a.as_ref(), Par::Seq).unwrap();
+            let (wc, _) = system.unscale(chol.solve(system.rhs.as_ref()).as_ref());
+            assert!((&w - &wc).norm_l2() < 1e-12 * wc.norm_l2(), "shift {shift:e}");
+        }
+        // A nearly dependent pair of columns at μ = 0: deferred to Cholesky (which refuses it).
+        let mut dependent = x.clone();
+        for i in 0..n {
+            dependent[(i, 1)] = dependent[(i, 0)] * (1.0 + 1e-12 * (i % 2) as f64);
+        }
+        let md = Moments::compute(dependent.as_ref(), y.as_ref(), None, true, Par::Seq);
+        assert!(Spectral::of(&md).unwrap().solve(0.0).is_none());
+        // A column 100× larger than the others: squared norms 10⁴ apart, Cholesky only.
+        x.col_mut(2).iter_mut().for_each(|v| *v *= 100.0);
+        let ms = Moments::compute(x.as_ref(), y.as_ref(), None, true, Par::Seq);
+        assert!(Spectral::of(&ms).is_none());
     }
 
     #[test]
