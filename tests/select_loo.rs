@@ -260,38 +260,57 @@ fn a_sample_that_alone_determines_a_feature_is_refused_at_lambda_zero() {
 #[test]
 fn gcv_equals_its_definition_from_a_refit() {
     let dat = data(25, 4, 20.0, 6);
-    for intercept in [true, false] {
-        let p = problem(&dat.x, &dat.y, Some(&dat.weights), intercept);
-        let (n, s) = (25, p.weight_sum());
-        let sc = scale(&p);
-        let lambdas = [10.0 * sc, 0.1 * sc, 1e-4 * sc, 0.0];
-        let gcv = LeaveOneOut::new(&p).unwrap().gcv(&lambdas).unwrap();
-        assert_eq!(gcv.method, "gcv");
-        assert!(gcv.se.is_none());
-        for (&lambda, &value) in lambdas.iter().zip(&gcv.mean) {
-            let q = p.with_lambda(lambda).unwrap();
-            let fit = Refined::qr().solve(&q).unwrap();
-            let r = q.residuals(fit.coef.as_ref(), fit.intercept);
-            let rss: f64 = (0..n).map(|i| dat.weights[i] * r[i] * r[i]).sum();
-            // tr(H): hⱼⱼ = ŷⱼ of the fit to the target eⱼ (same X, weights and λ).
-            let trace: f64 = (0..n)
-                .map(|j| {
-                    let e = Col::from_fn(n, |i| if i == j { 1.0 } else { 0.0 });
-                    let pj = problem(&dat.x, &e, Some(&dat.weights), intercept)
-                        .with_lambda(lambda)
-                        .unwrap();
-                    let f = Refined::qr().solve(&pj).unwrap();
-                    (0..4).map(|l| dat.x[(j, l)] * f.coef[l]).sum::<f64>() + f.intercept
-                })
-                .sum();
-            let expected = (rss / s) / (1.0 - trace / s).powi(2);
-            assert!(
-                (value - expected).abs() <= 1e-10 * expected,
-                "λ = {lambda:e}: {value} vs {expected}"
-            );
-            let df = if intercept { 5.0 } else { 4.0 };
-            if lambda == 0.0 {
-                assert!((trace - df).abs() < 1e-10, "tr(H) at λ = 0 is {trace}");
+    // A fifth column x₅ = x₁ + x₂: rank 4 of 5, so ‖q‖² also gets the part of y along the
+    // direction the rank cut-off drops (src/select/loo.rs); λ > 0 only there.
+    let mut dependent = Data {
+        x: Mat::from_fn(25, 5, |i, j| match j {
+            4 => dat.x[(i, 0)] + dat.x[(i, 1)],
+            _ => dat.x[(i, j)],
+        }),
+        y: dat.y.clone(),
+        weights: dat.weights.clone(),
+    };
+    dependent.y[3] += 1.0;
+    for (dat, with_zero) in [(&dat, true), (&dependent, false)] {
+        let (n, d) = (25, dat.x.ncols());
+        for intercept in [true, false] {
+            let p = problem(&dat.x, &dat.y, Some(&dat.weights), intercept);
+            let s = p.weight_sum();
+            let sc = scale(&p);
+            let lambdas: Vec<f64> = [10.0 * sc, 0.1 * sc, 1e-4 * sc, 0.0]
+                .into_iter()
+                .filter(|&l| with_zero || l > 0.0)
+                .collect();
+            let loo = LeaveOneOut::new(&p).unwrap();
+            assert_eq!(loo.rank(), 4);
+            let gcv = loo.gcv(&lambdas).unwrap();
+            assert_eq!(gcv.method, "gcv");
+            assert!(gcv.se.is_none());
+            for (&lambda, &value) in lambdas.iter().zip(&gcv.mean) {
+                let q = p.with_lambda(lambda).unwrap();
+                let fit = Refined::qr().solve(&q).unwrap();
+                let r = q.residuals(fit.coef.as_ref(), fit.intercept);
+                let rss: f64 = (0..n).map(|i| dat.weights[i] * r[i] * r[i]).sum();
+                // tr(H): hⱼⱼ = ŷⱼ of the fit to the target eⱼ (same X, weights and λ).
+                let trace: f64 = (0..n)
+                    .map(|j| {
+                        let e = Col::from_fn(n, |i| if i == j { 1.0 } else { 0.0 });
+                        let pj = problem(&dat.x, &e, Some(&dat.weights), intercept)
+                            .with_lambda(lambda)
+                            .unwrap();
+                        let f = Refined::qr().solve(&pj).unwrap();
+                        (0..d).map(|l| dat.x[(j, l)] * f.coef[l]).sum::<f64>() + f.intercept
+                    })
+                    .sum();
+                let expected = (rss / s) / (1.0 - trace / s).powi(2);
+                assert!(
+                    (value - expected).abs() <= 1e-10 * expected,
+                    "d = {d}, λ = {lambda:e}: {value} vs {expected}"
+                );
+                let df = if intercept { 5.0 } else { 4.0 };
+                if lambda == 0.0 {
+                    assert!((trace - df).abs() < 1e-10, "tr(H) at λ = 0 is {trace}");
+                }
             }
         }
     }

@@ -479,7 +479,11 @@ impl SortedRows {
         Self {
             x: Mat::zeros(cap, data.x.ncols()),
             y: Mat::zeros(cap, data.y.ncols()),
-            s: if data.s.is_some() { vec![0.0; cap] } else { Vec::new() },
+            s: if data.s.is_some() {
+                vec![0.0; cap]
+            } else {
+                Vec::new()
+            },
             pos: vec![0; cap],
         }
     }
@@ -505,10 +509,18 @@ impl SortedRows {
         }
         let pos = &self.pos[..len];
         for j in 0..data.x.ncols() {
-            scatter(data.x.col(j).subrows(start, len), pos, self.x.col_as_slice_mut(j));
+            scatter(
+                data.x.col(j).subrows(start, len),
+                pos,
+                self.x.col_as_slice_mut(j),
+            );
         }
         for c in 0..data.y.ncols() {
-            scatter(data.y.col(c).subrows(start, len), pos, self.y.col_as_slice_mut(c));
+            scatter(
+                data.y.col(c).subrows(start, len),
+                pos,
+                self.y.col_as_slice_mut(c),
+            );
         }
         if let Some(s) = data.s {
             scatter(s.subrows(start, len), pos, &mut self.s);
@@ -661,8 +673,8 @@ fn fold_errors(
             }
             None => {
                 let system = GramSystem::with_shift(train.clone(), shift);
-                let factor = factor(NAME, system.a.as_ref(), Par::Seq)
-                    .map_err(|e| e.in_context(lambda))?;
+                let factor =
+                    factor(NAME, system.a.as_ref(), Par::Seq).map_err(|e| e.in_context(lambda))?;
                 system.unscale(factor.solve(system.rhs.as_ref()).as_ref())
             }
         };
@@ -734,7 +746,9 @@ impl Spectral {
     fn of(train: &Moments) -> Option<Self> {
         let c = train.xx_symmetric();
         let diag = (0..c.nrows()).map(|j| c[(j, j)]);
-        let (lo, hi) = diag.fold((f64::INFINITY, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        let (lo, hi) = diag.fold((f64::INFINITY, 0.0f64), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
         let scale_ratio = hi / lo;
         if !(lo > 0.0 && scale_ratio <= Self::MAX_SCALE_RATIO) {
             return None;
@@ -926,7 +940,10 @@ mod tests {
             let system = GramSystem::with_shift(m.clone(), shift);
             let chol = factor(NAME, system.a.as_ref(), Par::Seq).unwrap();
             let (wc, _) = system.unscale(chol.solve(system.rhs.as_ref()).as_ref());
-            assert!((&w - &wc).norm_l2() < 1e-12 * wc.norm_l2(), "shift {shift:e}");
+            assert!(
+                (&w - &wc).norm_l2() < 1e-12 * wc.norm_l2(),
+                "shift {shift:e}"
+            );
         }
         // A nearly dependent pair of columns at μ = 0: deferred to Cholesky (which refuses it).
         let mut dependent = x.clone();
