@@ -723,24 +723,30 @@ impl Runner<'_> {
     }
 
     fn run_problem(&mut self, group: &Group, data: &Data, lambda: f64) -> Result<(), Error> {
-        let labels;
-        let problem = match group.loss {
-            SuiteLoss::Squared => Problem::Ridge(
-                RidgeProblem::builder(data.x.as_ref(), data.y.as_ref())
-                    .lambda(lambda)
-                    .intercept(data.intercept)
-                    .build()?,
-            ),
-            SuiteLoss::Logistic => {
-                labels = BinaryLabels::from_values(data.y.as_ref())?;
-                Problem::Logistic(
-                    LogisticProblem::builder(data.x.as_ref(), &labels)
+        let labels = match group.loss {
+            SuiteLoss::Squared => None,
+            SuiteLoss::Logistic => Some(BinaryLabels::from_values(data.y.as_ref())?),
+        };
+        // A problem caches λ-free work on its design (the Gram moments, L, the sample-major
+        // copy: docs/ARCHITECTURE.md), so every run gets a fresh one: no run is timed on what
+        // an earlier run (the reference, the pilot, a previous repeat) computed.
+        let build = || -> Result<Problem<'_>, Error> {
+            Ok(match &labels {
+                None => Problem::Ridge(
+                    RidgeProblem::builder(data.x.as_ref(), data.y.as_ref())
                         .lambda(lambda)
                         .intercept(data.intercept)
                         .build()?,
-                )
-            }
+                ),
+                Some(labels) => Problem::Logistic(
+                    LogisticProblem::builder(data.x.as_ref(), labels)
+                        .lambda(lambda)
+                        .intercept(data.intercept)
+                        .build()?,
+                ),
+            })
         };
+        let problem = build()?;
         let dataset = if group.lambda.len() > 1 {
             format!("{}-l{lambda}", data.name)
         } else {
@@ -805,9 +811,9 @@ impl Runner<'_> {
                 ..template.clone()
             };
             let outcome = if info.kind == SolverKind::Direct {
-                self.run_direct(&info, &options, &problem, &optimum, &row)
+                self.run_direct(&info, &options, &build, &problem, &optimum, &row)
             } else {
-                self.run_iterative(&info, &options, &problem, &optimum, &row)
+                self.run_iterative(&info, &options, &build, &problem, &optimum, &row)
             };
             if let Err(e) = outcome {
                 self.note(format!("{dataset}: {name}: {e}"));
@@ -816,10 +822,12 @@ impl Runner<'_> {
         Ok(())
     }
 
-    fn run_direct(
+    /// `build` makes a fresh problem for each run; `problem` is the one runs are judged on.
+    fn run_direct<'a>(
         &mut self,
         info: &solvers::SolverInfo,
         options: &SolverOptions,
+        build: &dyn Fn() -> Result<Problem<'a>, Error>,
         problem: &Problem<'_>,
         optimum: &Optimum,
         row: &Row,
@@ -827,7 +835,7 @@ impl Runner<'_> {
         self.bar.inc(1); // no pilot
         let solver = info.build_applicable(options)?;
         for rep in 0..self.repeats {
-            let fit = problem.solve(solver.as_ref());
+            let fit = build()?.solve(solver.as_ref());
             self.bar.inc(1);
             let fit = fit?;
             let (gap, distance) = optimum.judge(problem, fit.coef.as_ref(), fit.intercept);
@@ -847,16 +855,17 @@ impl Runner<'_> {
         Ok(())
     }
 
-    fn run_iterative(
+    fn run_iterative<'a>(
         &mut self,
         info: &solvers::SolverInfo,
         options: &SolverOptions,
+        build: &dyn Fn() -> Result<Problem<'a>, Error>,
         problem: &Problem<'_>,
         optimum: &Optimum,
         row: &Row,
     ) -> Result<(), Error> {
         // The pilot: unrecorded; its iterations set the cadence, its time is the baseline.
-        let pilot = problem.solve(info.build_applicable(options)?.as_ref());
+        let pilot = build()?.solve(info.build_applicable(options)?.as_ref());
         self.bar.inc(1);
         let pilot = pilot?;
         let cadence = pilot.iterations.div_ceil(self.suite.points).max(1);
@@ -878,7 +887,7 @@ impl Runner<'_> {
                 observer: Some(observer),
                 ..options.clone()
             };
-            let fit = problem.solve(info.build_applicable(&recording)?.as_ref());
+            let fit = build()?.solve(info.build_applicable(&recording)?.as_ref());
             self.bar.inc(1);
             let fit = fit?;
             let kept = std::mem::take(&mut *kept.lock().unwrap_or_else(|e| e.into_inner()));

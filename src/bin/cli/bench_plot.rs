@@ -220,18 +220,36 @@ fn law_series(law: &Law, predictor: &str) -> Series {
     }
 }
 
-/// Axis tick labels on a log axis: 1e-3, 0.01, 0.1, 1, 10, 100, 1e3.
+/// A tick label of a log10 axis: the value 10^v, as 0.01 … 1000 or 1e-7 at whole decades, else
+/// with two significant digits (13, 0.025, 5.0e-4).
 fn tick(v: &f64) -> String {
-    if (0.01..=1000.0).contains(&v.abs()) {
-        let s = format!("{v:.2}");
-        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    let value = 10f64.powf(*v);
+    if (v - v.round()).abs() < 1e-9 {
+        let k = v.round() as i32;
+        if (-2..=3).contains(&k) {
+            format!("{}", 10f64.powi(k))
+        } else {
+            format!("1e{k}")
+        }
+    } else if (0.01..1e4).contains(&value) {
+        // Two significant digits in plain notation: 13, 1.6, 0.025.
+        let decimals = (1 - value.log10().floor() as i32).max(0) as usize;
+        format!("{value:.decimals$}")
     } else {
-        format!("{v:.0e}")
+        format!("{value:.1e}")
     }
 }
 
-/// A log–log figure of `series`, the legend in its own panel. Non-positive y values (an exact
-/// zero suboptimality) are drawn at the bottom of the axis when `floor_zeros`.
+/// The log10 of a positive range, as `log_range` pads it.
+fn log10_range(values: &[f64]) -> std::ops::Range<f64> {
+    let r = log_range(values);
+    r.start.log10()..r.end.log10()
+}
+
+/// A log–log figure of `series`, the legend in its own panel. Both axes are drawn in log10
+/// coordinates on linear axes (so the ticks fall on whole decades however many decades there
+/// are) and labelled with the values. Non-positive y values (an exact zero suboptimality) are
+/// drawn at the bottom of the axis when `floor_zeros`.
 fn draw(
     path: &Path,
     title: &str,
@@ -252,23 +270,24 @@ fn draw(
         .iter()
         .flat_map(|s| s.points.iter().map(|p| p.1))
         .collect();
-    let x_range = log_range(&xs);
-    let mut y_range = log_range(&ys);
-    let floor = y_range.start;
+    let x_range = log10_range(&xs);
+    let mut y_range = log10_range(&ys);
     if floor_zeros && ys.iter().any(|y| *y <= 0.0) {
-        y_range.start = floor / 3.0;
+        y_range.start -= 0.5;
     }
     let mut chart = ChartBuilder::on(&axes)
         .caption(title, ("sans-serif", 17))
         .margin(12)
         .x_label_area_size(48)
         .y_label_area_size(72)
-        .build_cartesian_2d(x_range.clone().log_scale(), y_range.clone().log_scale())
+        .build_cartesian_2d(x_range.clone(), y_range.clone())
         .map_err(err)?;
     chart
         .configure_mesh()
         .x_desc(x_label)
         .y_desc(y_label)
+        .x_labels(8)
+        .y_labels(8)
         .x_label_formatter(&tick)
         .y_label_formatter(&tick)
         .label_style(("sans-serif", 13))
@@ -276,15 +295,15 @@ fn draw(
         .light_line_style(WHITE.mix(0.0))
         .draw()
         .map_err(err)?;
-    let bottom = y_range.start * 1.05;
-    let clamp = |y: f64| if y > 0.0 { y } else { bottom };
+    let bottom = y_range.start + 0.02 * (y_range.end - y_range.start);
+    let to_plot = |(x, y): (f64, f64)| (x.log10(), if y > 0.0 { y.log10() } else { bottom });
     for (i, s) in series.iter().enumerate() {
         let c = colour(i);
         let points: Vec<(f64, f64)> = s
             .points
             .iter()
             .filter(|p| p.0 > 0.0 && p.0.is_finite() && p.1.is_finite())
-            .map(|&(x, y)| (x, clamp(y)))
+            .map(|&p| to_plot(p))
             .collect();
         if s.markers {
             chart
@@ -296,14 +315,35 @@ fn draw(
                 .map_err(err)?;
         }
         if let Some((slope, offset)) = s.line {
-            let line = [x_range.start, x_range.end].map(|x| (x, (offset + slope * x.ln()).exp()));
-            chart
-                .draw_series(LineSeries::new(line, c.stroke_width(1)))
-                .map_err(err)?;
+            // ln y = slope·ln x + offset is log10 y = slope·log10 x + offset/ln 10.
+            let q = offset / std::f64::consts::LN_10;
+            if let Some(line) = clip(slope, q, &x_range, &y_range) {
+                chart
+                    .draw_series(LineSeries::new(line, c.stroke_width(1)))
+                    .map_err(err)?;
+            }
         }
     }
     draw_legend(&legend, series).map_err(err)?;
     root.present().map_err(err)
+}
+
+/// The part of the line y = m·x + q inside the box x_range × y_range, as its two ends.
+fn clip(
+    m: f64,
+    q: f64,
+    x_range: &std::ops::Range<f64>,
+    y_range: &std::ops::Range<f64>,
+) -> Option<[(f64, f64); 2]> {
+    let (mut lo, mut hi) = (x_range.start, x_range.end);
+    if m != 0.0 {
+        let (a, b) = ((y_range.start - q) / m, (y_range.end - q) / m);
+        lo = lo.max(a.min(b));
+        hi = hi.min(a.max(b));
+    } else if !(y_range.start..=y_range.end).contains(&q) {
+        return None;
+    }
+    (lo < hi).then(|| [(lo, m * lo + q), (hi, m * hi + q)])
 }
 
 /// The legend panel: one entry per series, a line or a dot in its colour and its name.
