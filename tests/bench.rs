@@ -188,7 +188,7 @@ fn the_small_suite_writes_the_table_meta_laws_figures_and_report() {
     for p in &plots {
         let svg = std::fs::read_to_string(p).unwrap();
         assert!(
-            svg.starts_with("<svg") && svg.len() > 5000,
+            svg.starts_with("<svg") && svg.len() > 2000,
             "{}",
             p.display()
         );
@@ -234,7 +234,8 @@ fn a_bad_suite_is_one_line_naming_the_group_and_the_fix() {
     // A typo in a field name is refused, not ignored.
     std::fs::write(
         &suite,
-        "name = \"bad\"\nrepeat = 2\n[[group]]\nname = \"g\"\n",
+        "name = \"bad\"\nrepeat = 2\n[[group]]\nname = \"g\"\nn = [10]\nd = [2]\n\
+         kappa = [10]\nsolvers = [\"cg\"]\n",
     )
     .unwrap();
     let out = tikhonov(&["bench", "--suite", suite.to_str().unwrap()]);

@@ -1824,10 +1824,12 @@ mod tests {
     fn logistic_bregman_divergence_is_accurate_where_the_difference_cancels() {
         // D(m, m*) ≈ ½·φ''(m*)·δ² for small δ; the plain difference loses every digit there.
         for m_star in [-30.0, -2.0, 0.0, 0.7, 5.0, 40.0] {
-            let delta = 1e-9;
+            // δ as the difference of the two f64 margins, which is exact (Sterbenz).
+            let m = m_star + 1e-9;
+            let delta = m - m_star;
             let e = (-f64::abs(m_star)).exp();
             let curvature = e / ((1.0 + e) * (1.0 + e));
-            let d = bregman_logistic(m_star + delta, m_star);
+            let d = bregman_logistic(m, m_star);
             assert!(
                 (d / (0.5 * curvature * delta * delta) - 1.0).abs() < 1e-8,
                 "{m_star}: {d}"

@@ -286,8 +286,8 @@ fn draw(
         .configure_mesh()
         .x_desc(x_label)
         .y_desc(y_label)
-        .x_labels(8)
-        .y_labels(8)
+        .x_labels(label_count(&x_range))
+        .y_labels(label_count(&y_range))
         .x_label_formatter(&tick)
         .y_label_formatter(&tick)
         .label_style(("sans-serif", 13))
@@ -328,6 +328,17 @@ fn draw(
     root.present().map_err(err)
 }
 
+/// How many ticks to ask for: one per decade when the axis spans at least two (plotters then
+/// steps by whole decades), else a few.
+fn label_count(range: &std::ops::Range<f64>) -> usize {
+    let decades = (range.end - range.start).abs();
+    if decades >= 2.0 {
+        (decades.ceil() as usize + 1).min(8)
+    } else {
+        5
+    }
+}
+
 /// The part of the line y = m·x + q inside the box x_range × y_range, as its two ends.
 fn clip(
     m: f64,
@@ -343,7 +354,7 @@ fn clip(
     } else if !(y_range.start..=y_range.end).contains(&q) {
         return None;
     }
-    (lo < hi).then(|| [(lo, m * lo + q), (hi, m * hi + q)])
+    (lo < hi).then_some([(lo, m * lo + q), (hi, m * hi + q)])
 }
 
 /// The legend panel: one entry per series, a line or a dot in its colour and its name.
