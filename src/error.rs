@@ -225,6 +225,14 @@ pub enum Error {
         supported: String,
     },
 
+    /// Bytes given as a serialised [`crate::moments::Moments`] state that are not one
+    /// ([`crate::state`]).
+    #[error("moments state: {reason}")]
+    InvalidState {
+        /// What is wrong and what to do.
+        reason: String,
+    },
+
     /// A file could be read but its content is not what was expected.
     #[error("{}{}: {message}", path_text(path), location.as_deref().map(|l| format!(", {l}")).unwrap_or_default())]
     Format {
@@ -250,6 +258,7 @@ impl Error {
                 | Error::Separable { .. }
                 | Error::Io { .. }
                 | Error::Format { .. }
+                | Error::InvalidState { .. }
                 | Error::OutOfMemory { .. }
         ) || matches!(self, Error::Target { source, .. } if source.is_data_error())
     }

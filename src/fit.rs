@@ -12,26 +12,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::problem::RidgeProblem;
 
-/// The loss a model was fitted for, which says how its linear predictor m = xᵀw + b is read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum LossKind {
-    /// ½(y − m)²: the prediction is m itself.
-    #[default]
-    Squared,
-    /// log(1 + exp(−ỹ·m)), ỹ ∈ {−1, +1}: m is the log-odds of the positive label.
-    Logistic,
-}
-
-impl LossKind {
-    /// The name used on the command line and in JSON: `squared`, `logistic`.
-    pub fn name(self) -> &'static str {
-        match self {
-            LossKind::Squared => "squared",
-            LossKind::Logistic => "logistic",
-        }
-    }
-}
+/// Re-exported: the loss a model was fitted for (defined with the losses, `src/loss/mod.rs`).
+pub use crate::loss::LossKind;
 
 /// A fitted linear model: coefficients, intercept, the loss and the penalty it was fitted with,
 /// and (for classification) the labels its two classes stand for. Nothing about how it was found.

@@ -126,6 +126,7 @@ mod refine;
 pub mod risk;
 pub mod select;
 pub mod solvers;
+pub mod state;
 pub mod stochastic;
 pub mod sufficient;
 mod tsqr;

@@ -45,6 +45,21 @@ pub(crate) fn half_weighted_mean_square(
     0.5 * m * (m * (sum / weight_sum))
 }
 
+/// a + b = s + e exactly, with s = fl(a + b) (Knuth's TwoSum; no condition on |a|, |b|).
+#[inline(always)]
+pub fn two_sum(a: f64, b: f64) -> (f64, f64) {
+    let s = a + b;
+    let bb = s - a;
+    (s, (a - (s - bb)) + (b - bb))
+}
+
+/// a·b = p + e exactly, with p = fl(a·b) (TwoProduct through the fused multiply-add).
+#[inline(always)]
+pub fn two_prod(a: f64, b: f64) -> (f64, f64) {
+    let p = a * b;
+    (p, a.mul_add(b, -p))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,7 +27,7 @@ use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::reborrow::{Reborrow, ReborrowMut};
 use faer::{Accum, Col, ColRef, Mat, MatRef, Par};
 
-use crate::refine::two_sum;
+use crate::linalg::two_sum;
 
 /// Rows per block. Large enough that the block product runs at GEMM speed, small enough that the
 /// buffer (rows × d doubles) stays far below the size of X.

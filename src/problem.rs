@@ -17,9 +17,9 @@ use std::sync::OnceLock;
 
 use crate::design::Design;
 use crate::error::{Error, Result};
+use crate::linalg::two_sum;
 use crate::linalg::{dot, half_weighted_mean_square, norm2};
 use crate::moments::{GramSystem, Moments};
-use crate::refine::two_sum;
 
 /// A validated ridge regression problem that borrows its data.
 ///

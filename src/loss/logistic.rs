@@ -17,7 +17,7 @@
 //! log(1 + e^(−z)) = max(−z, 0) + log1p(e^(−|z|)), and σ only ever exponentiates −|t|.
 
 use super::Loss;
-use crate::fit::LossKind;
+use crate::loss::LossKind;
 
 /// φ(m; ỹ) = log(1 + exp(−ỹ·m)) with ỹ ∈ {−1, +1}; φ'' ≤ ¼.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

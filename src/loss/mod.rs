@@ -18,7 +18,28 @@ mod squared;
 pub use logistic::{Logistic, log1p_exp_neg, sigmoid};
 pub use squared::Squared;
 
-use crate::fit::LossKind;
+use serde::{Deserialize, Serialize};
+
+/// The loss a model was fitted for, which says how its linear predictor m = xᵀw + b is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LossKind {
+    /// ½(y − m)²: the prediction is m itself.
+    #[default]
+    Squared,
+    /// log(1 + exp(−ỹ·m)), ỹ ∈ {−1, +1}: m is the log-odds of the positive label.
+    Logistic,
+}
+
+impl LossKind {
+    /// The name used on the command line and in JSON: `squared`, `logistic`.
+    pub fn name(self) -> &'static str {
+        match self {
+            LossKind::Squared => "squared",
+            LossKind::Logistic => "logistic",
+        }
+    }
+}
 
 /// A convex, twice differentiable loss φ(m; y) of a prediction m.
 pub trait Loss: Copy + Send + Sync + 'static {

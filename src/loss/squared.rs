@@ -1,7 +1,7 @@
 //! The squared loss φ(m; y) = ½·(y − m)² of ridge regression.
 
 use super::Loss;
-use crate::fit::LossKind;
+use crate::loss::LossKind;
 
 /// φ(m; y) = ½·(y − m)², φ' = m − y, φ'' = 1.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
