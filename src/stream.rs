@@ -1,0 +1,676 @@
+//! Ridge fits over data that need not fit in memory: row blocks read from files straight into
+//! sufficient statistics, merged in order, then solved (features `npy`, `csv`).
+//!
+//! A [`BlockReader`] yields blocks of B rows (X_B, Y_B, s_B) from a `.npy` pair (X.npy and
+//! y.npy, optionally a weights .npy) or from a CSV file (targets chosen by column name, as
+//! [`crate::data::read_csv`]). Each block's weighted, centred statistics are computed by
+//! [`Moments::compute`] and merged into the running total with the exact Chan–Golub–LeVeque
+//! update ([`Moments::merge`]):
+//!
+//! ```text
+//! C ← C_a + C_b + (S_a·S_b / S)·δ δᵀ,      δ = mean_b − mean_a,   S = S_a + S_b
+//! ```
+//!
+//! so the merged statistics are those of the whole file up to rounding, whatever B is. The fit is
+//! then the Gram system of the README ("The objective"), formed and solved exactly as the
+//! in-memory `cholesky` and `normal` backends do:
+//!
+//! ```text
+//! D (XcᵀSXc + S·λ·I) D · v = D·XcᵀS·yc,    w = D·v,    b = ȳ − x̄ᵀw
+//! ```
+//!
+//! (D the power-of-two equilibration of [`GramSystem`]), one factorisation per distinct λ for
+//! all targets that share it. Memory is two block buffers (the next block is read while the
+//! current one is reduced, `rayon::join`), the d × d statistics and the moment routine's
+//! per-thread scratch of 2048 rows: never X. Blocks are merged in file order, so the result is
+//! deterministic; it depends on B only through rounding (tests/stream.rs bounds that at 1e-12).
+//!
+//! **Which backends stream.** Those that need only the statistics: `cholesky` and `normal`
+//! ([`BACKENDS`]). `cholesky-refined` (and `auto`, which picks it) refines with residuals
+//! y − Xw computed from X in double-double, one more pass over the file per correction; `qr`,
+//! `qr-refined` and `svd` factor X itself; `dual` forms the n × n kernel; the iterative
+//! backends read X once per iteration. None of those is implemented over a stream, and asking
+//! for one is [`Error::NotStreamable`], which names the ones that stream.
+//!
+//! **Reading.** A C-order `.npy` (NumPy's default) is read one contiguous run per block, in
+//! 512 KiB chunks transposed into the column-major block. A Fortran-order `.npy` stores each
+//! column contiguously, so a block costs d positioned reads of 8·B bytes, one per column and
+//! n·8 bytes apart: the same bytes in all but d times as many system calls (on a rotating disk,
+//! d seeks per block, so keep the budget large there). A CSV file is parsed record by record
+//! into the block. The diagnostics of each [`Fit`] (J and ‖∇J‖) are computed from the statistics
+//! ([`MomentsProblem`]), not from X, and carry the absolute error that module describes.
+//!
+//! A file that is shorter than its header says, or a bad CSV cell or row, is an error naming the
+//! data row (`.npy`) or file line (CSV); no fit is returned from part of a file.
+//!
+//! ```no_run
+//! # #[cfg(feature = "npy")] {
+//! use std::path::Path;
+//! use tikhonov::stream::{self, BlockReader};
+//!
+//! let mut reader = BlockReader::npy(Path::new("X.npy"), Path::new("y.npy"))?;
+//! let streamed = stream::fit(&mut reader, "cholesky", &[1e-3], true)?;
+//! println!("{} blocks, {} bytes", streamed.stats.blocks, streamed.stats.bytes);
+//! println!("w = {:?}", streamed.fits[0].coef);
+//! # }
+//! # Ok::<(), tikhonov::Error>(())
+//! ```
+
+use std::path::Path;
+use std::time::Instant;
+
+use faer::{Col, ColRef, Mat, MatRef, Par};
+use serde::Serialize;
+
+#[cfg(feature = "csv")]
+use crate::data::csv::CsvRows;
+#[cfg(feature = "npy")]
+use crate::data::npy::Npy;
+use crate::error::{Error, Result};
+use crate::fit::{Fit, Solution};
+use crate::moments::{GramSystem, Moments};
+use crate::solvers::{Cholesky, NormalEquations};
+use crate::sufficient::MomentsProblem;
+
+/// The default memory budget of a [`BlockReader`]'s two block buffers: 64 MiB.
+pub const DEFAULT_BUDGET_BYTES: usize = 64 << 20;
+
+/// The backends that fit a stream (from the statistics alone).
+pub const BACKENDS: [&str; 2] = ["cholesky", "normal"];
+
+/// What a stream read: blocks, rows, bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct StreamStats {
+    /// Blocks read.
+    pub blocks: usize,
+    /// Data rows read (n once the stream has ended).
+    pub rows: usize,
+    /// Bytes read from the files: the data of the `.npy` files (not their headers), or the CSV
+    /// text consumed (header included) plus the weights' data.
+    pub bytes: u64,
+    /// Rows per block (the last block may be shorter).
+    pub block_rows: usize,
+}
+
+/// One block of rows, borrowed from the reader's buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct Block<'a> {
+    /// 0-based index of the block's first row in the file.
+    pub first_row: usize,
+    /// The block's features, rows × d (column-major).
+    pub x: MatRef<'a, f64>,
+    /// The block's targets, rows × k.
+    pub y: MatRef<'a, f64>,
+    /// The block's weights, if the stream has any.
+    pub weights: Option<ColRef<'a, f64>>,
+}
+
+/// Where the rows come from.
+enum Source {
+    /// X.npy and y.npy (1-D, or n × k).
+    #[cfg(feature = "npy")]
+    Npy { x: Box<Npy>, y: Box<Npy>, n: usize },
+    /// One CSV file with named target columns.
+    #[cfg(feature = "csv")]
+    Csv(Box<CsvRows>),
+}
+
+/// A block buffer: column-major X and Y of `capacity` rows, of which the first `rows` hold data.
+struct Buffer {
+    x: Mat<f64>,
+    y: Mat<f64>,
+    w: Option<Col<f64>>,
+    rows: usize,
+    first_row: usize,
+}
+
+impl Default for Buffer {
+    fn default() -> Self {
+        Self {
+            x: Mat::zeros(0, 0),
+            y: Mat::zeros(0, 0),
+            w: None,
+            rows: 0,
+            first_row: 0,
+        }
+    }
+}
+
+impl Buffer {
+    fn block(&self) -> Block<'_> {
+        Block {
+            first_row: self.first_row,
+            x: self.x.as_ref().subrows(0, self.rows),
+            y: self.y.as_ref().subrows(0, self.rows),
+            weights: self.w.as_ref().map(|w| w.as_ref().subrows(0, self.rows)),
+        }
+    }
+
+    /// Makes room for `capacity` rows of d features, k targets and (if `weighted`) weights.
+    fn reserve(&mut self, capacity: usize, d: usize, k: usize, weighted: bool) {
+        if self.x.nrows() != capacity || self.x.ncols() != d {
+            self.x = Mat::zeros(capacity, d);
+        }
+        if self.y.nrows() != capacity || self.y.ncols() != k {
+            self.y = Mat::zeros(capacity, k);
+        }
+        if weighted && self.w.as_ref().is_none_or(|w| w.nrows() != capacity) {
+            self.w = Some(Col::zeros(capacity));
+        }
+    }
+}
+
+/// Reads (X, Y[, s]) from files in blocks of rows, never holding X whole: see the
+/// [module docs](self).
+///
+/// The block size follows a memory budget ([`BlockReader::budget`], default
+/// [`DEFAULT_BUDGET_BYTES`]): B = budget / (2·8·(d + k + 1)) rows, at least 1, so that the two
+/// buffers [`moments`] alternates between stay within it. [`BlockReader::block_rows`] fixes B.
+pub struct BlockReader {
+    source: Source,
+    /// A 1-D weights `.npy` (or n × 1), read block by block alongside.
+    #[cfg(feature = "npy")]
+    weights: Option<(Box<Npy>, usize)>,
+    d: usize,
+    k: usize,
+    budget: usize,
+    block_rows: Option<usize>,
+    next_row: usize,
+    done: bool,
+    stats: StreamStats,
+    buffer: Buffer,
+    feature_names: Option<Vec<String>>,
+    target_names: Vec<String>,
+}
+
+impl std::fmt::Debug for BlockReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockReader")
+            .field("n_features", &self.d)
+            .field("n_targets", &self.k)
+            .field("target_names", &self.target_names)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BlockReader {
+    /// Streams X from `x` (a 2-D `float64` `.npy`, C or Fortran order) and the targets from `y`
+    /// (1-D, or n × k for k targets). Only the headers are read here; they are checked as by
+    /// [`crate::data::read_npy_matrix`] (dtype, dimensions, data length against the file size,
+    /// which names the row where a truncated file's data end), and X and y must have the same
+    /// number of rows.
+    #[cfg(feature = "npy")]
+    pub fn npy(x: &Path, y: &Path) -> Result<Self> {
+        let xs = Npy::open_streamed(x)?;
+        let ys = Npy::open_streamed(y)?;
+        let ((n, d), (ny, k)) = (xs.matrix_shape()?, ys.matrix_shape()?);
+        if ny != n {
+            return Err(Error::ShapeMismatch {
+                what: format!(
+                    "{} has {n} rows but {} has {ny}; X and y need one row per sample",
+                    x.display(),
+                    y.display()
+                ),
+            });
+        }
+        let target_names = if k == 1 {
+            vec![y.display().to_string()]
+        } else {
+            (0..k)
+                .map(|t| format!("column {t} of {}", y.display()))
+                .collect()
+        };
+        Ok(Self::new(
+            Source::Npy {
+                x: Box::new(xs),
+                y: Box::new(ys),
+                n,
+            },
+            d,
+            k,
+            None,
+            target_names,
+        ))
+    }
+
+    /// Streams a CSV file with a header row: the columns named in `targets` (one or more, each
+    /// once) are the targets, every other column a feature, as [`crate::data::read_csv`]. Only
+    /// the header is read here.
+    #[cfg(feature = "csv")]
+    pub fn csv(path: &Path, targets: &[&str]) -> Result<Self> {
+        if targets.is_empty() {
+            return Err(Error::invalid(
+                "targets",
+                "[]",
+                "name at least one column of the file as the target",
+            ));
+        }
+        let rows = CsvRows::open(path, targets)?;
+        let d = rows.n_features();
+        let names = rows.feature_names();
+        Ok(Self::new(
+            Source::Csv(Box::new(rows)),
+            d,
+            targets.len(),
+            Some(names),
+            targets.iter().map(|t| (*t).to_owned()).collect(),
+        ))
+    }
+
+    fn new(
+        source: Source,
+        d: usize,
+        k: usize,
+        feature_names: Option<Vec<String>>,
+        target_names: Vec<String>,
+    ) -> Self {
+        Self {
+            source,
+            #[cfg(feature = "npy")]
+            weights: None,
+            d,
+            k,
+            budget: DEFAULT_BUDGET_BYTES,
+            block_rows: None,
+            next_row: 0,
+            done: false,
+            stats: StreamStats::default(),
+            buffer: Buffer::default(),
+            feature_names,
+            target_names,
+        }
+    }
+
+    /// Sample weights from a 1-D `float64` `.npy` (or n × 1), read block by block alongside the
+    /// rows: one per row, finite and ≥ 0 (a negative weight is an error naming its row).
+    #[cfg(feature = "npy")]
+    pub fn weights(mut self, path: &Path) -> Result<Self> {
+        let w = Npy::open_streamed(path)?;
+        let (nw, cols) = w.matrix_shape()?;
+        if cols != 1 {
+            return Err(Error::Format {
+                path: path.to_path_buf(),
+                location: None,
+                message: format!(
+                    "the weights have {cols} columns but one weight per sample is needed; save \
+                     a 1-D array"
+                ),
+            });
+        }
+        if let Some(n) = self.n_samples()
+            && n != nw
+        {
+            return Err(Error::ShapeMismatch {
+                what: format!("X has {n} rows but {} has {nw} weights", path.display()),
+            });
+        }
+        self.weights = Some((Box::new(w), nw));
+        Ok(self)
+    }
+
+    /// The memory budget of the two block buffers, in bytes (default [`DEFAULT_BUDGET_BYTES`]).
+    pub fn budget(mut self, bytes: usize) -> Self {
+        self.budget = bytes;
+        self
+    }
+
+    /// Fixes the rows per block (at least 1), overriding the budget (for tests, or to trade
+    /// memory for fewer system calls).
+    pub fn block_rows(mut self, rows: usize) -> Self {
+        self.block_rows = Some(rows.max(1));
+        self
+    }
+
+    /// d.
+    pub fn n_features(&self) -> usize {
+        self.d
+    }
+
+    /// k.
+    pub fn n_targets(&self) -> usize {
+        self.k
+    }
+
+    /// n, where the files say it before they are read (`.npy`); `None` for CSV.
+    pub fn n_samples(&self) -> Option<usize> {
+        match &self.source {
+            #[cfg(feature = "npy")]
+            Source::Npy { n, .. } => Some(*n),
+            #[cfg(feature = "csv")]
+            Source::Csv(_) => None,
+        }
+    }
+
+    /// The CSV's feature column names (`None` for `.npy` data).
+    pub fn feature_names(&self) -> Option<&[String]> {
+        self.feature_names.as_deref()
+    }
+
+    /// One name per target: the CSV column, the y file, or `column t of FILE`.
+    pub fn target_names(&self) -> &[String] {
+        &self.target_names
+    }
+
+    /// What has been read so far.
+    pub fn stats(&self) -> StreamStats {
+        StreamStats {
+            block_rows: self.rows_per_block(),
+            ..self.stats
+        }
+    }
+
+    fn weighted(&self) -> bool {
+        #[cfg(feature = "npy")]
+        return self.weights.is_some();
+        #[cfg(not(feature = "npy"))]
+        false
+    }
+
+    /// B: the override, or the budget over the bytes of a row in the two buffers.
+    pub fn rows_per_block(&self) -> usize {
+        self.block_rows.unwrap_or_else(|| {
+            let row_bytes = 2 * 8 * (self.d + self.k + 1);
+            (self.budget / row_bytes).max(1)
+        })
+    }
+
+    /// The next block (`None` once the files are exhausted), in a buffer the reader reuses.
+    pub fn next_block(&mut self) -> Result<Option<Block<'_>>> {
+        let mut buffer = std::mem::take(&mut self.buffer);
+        let more = self.fill(&mut buffer);
+        self.buffer = buffer;
+        Ok(more?.then(|| self.buffer.block()))
+    }
+
+    /// Reads the next block into `buf`; `false` (and `buf` untouched) at the end.
+    fn fill(&mut self, buf: &mut Buffer) -> Result<bool> {
+        if self.done {
+            return Ok(false);
+        }
+        let capacity = self.rows_per_block();
+        buf.reserve(capacity, self.d, self.k, self.weighted());
+        let r0 = self.next_row;
+        let (d, k) = (self.d, self.k);
+        let rows = match &mut self.source {
+            #[cfg(feature = "npy")]
+            Source::Npy { x, y, n } => {
+                let rows = capacity.min(*n - r0);
+                if rows > 0 {
+                    x.read_block(r0, buf.x.as_mut().subrows_mut(0, rows))?;
+                    y.read_block(r0, buf.y.as_mut().subrows_mut(0, rows))?;
+                }
+                self.stats.bytes += 8 * (rows * (d + k)) as u64;
+                rows
+            }
+            #[cfg(feature = "csv")]
+            Source::Csv(csv) => {
+                let before = csv.bytes_read();
+                let mut rows = 0;
+                while rows < capacity {
+                    if !csv.next_record()? {
+                        break;
+                    }
+                    let (x, y) = (&mut buf.x, &mut buf.y);
+                    csv.features(|j, v| x[(rows, j)] = v)?;
+                    csv.numeric_targets(|t, v| y[(rows, t)] = v)?;
+                    rows += 1;
+                }
+                if rows == 0 && r0 == 0 {
+                    return Err(csv.no_rows());
+                }
+                self.stats.bytes += csv.bytes_read() - before;
+                rows
+            }
+        };
+        if rows < capacity {
+            self.done = true;
+        }
+        #[cfg(feature = "npy")]
+        self.fill_weights(buf, r0, rows)?;
+        if rows == 0 {
+            return Ok(false);
+        }
+        buf.rows = rows;
+        buf.first_row = r0;
+        self.next_row += rows;
+        self.stats.blocks += 1;
+        self.stats.rows += rows;
+        Ok(true)
+    }
+
+    /// Reads the weights of rows r0 .. r0 + rows into `buf` and checks them; at the end of the
+    /// stream, also that there were as many weights as rows (a CSV's length is only known then).
+    #[cfg(feature = "npy")]
+    fn fill_weights(&mut self, buf: &mut Buffer, r0: usize, rows: usize) -> Result<()> {
+        let Some((w, nw)) = &self.weights else {
+            return Ok(());
+        };
+        let (end, nw) = (r0 + rows, *nw);
+        let mismatch = |rows: String| Error::ShapeMismatch {
+            what: format!(
+                "{} has {nw} weights but the data have {rows} rows; give one weight per row",
+                w.path().display()
+            ),
+        };
+        if end > nw {
+            return Err(mismatch(format!("at least {end}")));
+        }
+        if self.done && end != nw {
+            return Err(mismatch(end.to_string()));
+        }
+        let Some(col) = buf.w.as_mut() else {
+            return Ok(());
+        };
+        if rows > 0 {
+            w.read_block(r0, col.as_mat_mut().subrows_mut(0, rows))?;
+        }
+        if let Some(i) = col.as_ref().subrows(0, rows).iter().position(|v| *v < 0.0) {
+            return Err(Error::InvalidWeights {
+                reason: format!(
+                    "the weight of data row {} (1-based) of {} is {}",
+                    r0 + i + 1,
+                    w.path().display(),
+                    col[i]
+                ),
+            });
+        }
+        self.stats.bytes += 8 * rows as u64;
+        Ok(())
+    }
+}
+
+/// The statistics of every row of the stream: each block's [`Moments::compute`] (on all
+/// threads), merged in file order with [`Moments::merge`], while the next block is read on
+/// another task. `centred`: statistics for a model with an intercept.
+///
+/// # Errors
+///
+/// Any read error of the files (naming the row or line), in which case no statistics are
+/// returned.
+pub fn moments(reader: &mut BlockReader, centred: bool) -> Result<Moments> {
+    let mut total = Moments::zeros(reader.d, reader.k, centred);
+    let mut current = std::mem::take(&mut reader.buffer);
+    let mut next = Buffer::default();
+    let mut more = reader.fill(&mut current)?;
+    while more {
+        let (part, ahead) = rayon::join(
+            || {
+                let b = current.block();
+                Moments::compute(b.x, b.y, b.weights, centred, Par::rayon(0))
+            },
+            || reader.fill(&mut next),
+        );
+        total.merge(&part);
+        more = ahead?;
+        std::mem::swap(&mut current, &mut next);
+    }
+    reader.buffer = current;
+    Ok(total)
+}
+
+/// A streamed fit: one [`Fit`] per target, and what was read.
+#[derive(Debug, Clone)]
+pub struct Streamed {
+    /// One fit per target, in target order.
+    pub fits: Vec<Fit>,
+    /// Blocks, rows and bytes read.
+    pub stats: StreamStats,
+    /// Seconds spent reading the files and accumulating the statistics.
+    pub read_seconds: f64,
+}
+
+/// Refuses, before anything is read, a backend that cannot fit a stream
+/// ([`Error::NotStreamable`], naming the ones that can); unknown names are
+/// [`Error::UnknownSolver`].
+pub fn check_backend(solver: &str) -> Result<()> {
+    crate::solvers::Registry::builtin().get(solver)?;
+    if BACKENDS.contains(&solver) {
+        return Ok(());
+    }
+    let why = match solver {
+        "auto" => "it chooses `cholesky-refined` or `qr-refined`, which read X again",
+        "cholesky-refined" => {
+            "its refinement computes residuals y − Xw from X, one more pass over the file per \
+             correction, which is not implemented"
+        }
+        "qr" | "qr-refined" | "svd" => "it factors X itself, not the statistics",
+        "dual" => "it forms the n × n kernel of the rows",
+        _ => "it reads X once per iteration",
+    };
+    Err(Error::NotStreamable {
+        solver: solver.to_owned(),
+        why: why.to_owned(),
+    })
+}
+
+/// Streams the reader to its end and fits every target with `solver` (one of [`BACKENDS`]): λ
+/// is one value for all targets or one per target; `intercept` fits an unpenalised intercept
+/// (centred statistics) or none. The backend and λ are checked before the files are read.
+///
+/// `Fit::solver` is `stream:<solver>`; `fit_seconds` is the whole time (reading included)
+/// divided by the number of targets, as for the in-memory multi-target fits; `passes` is 1.
+///
+/// # Errors
+///
+/// [`Error::NotStreamable`] for another backend; [`Error::InvalidParameter`] for a bad λ or
+/// count of λ; any read error (naming the row or line; nothing is fitted then);
+/// [`Error::InvalidWeights`] when every weight is zero; the backend's numerical errors
+/// (wrapped in [`Error::Target`] naming the first target of the failing λ when there are
+/// several).
+pub fn fit(
+    reader: &mut BlockReader,
+    solver: &str,
+    lambdas: &[f64],
+    intercept: bool,
+) -> Result<Streamed> {
+    check_backend(solver)?;
+    let k = reader.k;
+    check_lambdas(lambdas, k)?;
+    let start = Instant::now();
+    let m = moments(reader, intercept)?;
+    let read_seconds = start.elapsed().as_secs_f64();
+    if reader.weighted() && m.weight_sum() == 0.0 {
+        return Err(Error::InvalidWeights {
+            reason: "all weights are zero".into(),
+        });
+    }
+    let fits = solve(m, solver, lambdas, &reader.target_names, start)?;
+    Ok(Streamed {
+        fits,
+        stats: reader.stats(),
+        read_seconds,
+    })
+}
+
+/// [`fit`] for statistics already merged (from any source): every target of `moments` with
+/// `solver` ([`BACKENDS`]) and one λ for all targets or one per target.
+pub fn fit_moments(moments: Moments, solver: &str, lambdas: &[f64]) -> Result<Vec<Fit>> {
+    check_backend(solver)?;
+    let k = moments.n_targets();
+    check_lambdas(lambdas, k)?;
+    let names: Vec<String> = (0..k).map(|t| format!("target {t}")).collect();
+    solve(moments, solver, lambdas, &names, Instant::now())
+}
+
+/// One λ ≥ 0 (finite) for all k targets, or k of them.
+fn check_lambdas(lambdas: &[f64], k: usize) -> Result<()> {
+    let l = lambdas.len();
+    if l != 1 && l != k {
+        return Err(Error::InvalidParameter {
+            name: "lambda",
+            value: format!("{l} values for {k} targets"),
+            expected: format!("one λ for all targets or {k}, one per target, in target order"),
+        });
+    }
+    for &lambda in lambdas {
+        if !(lambda.is_finite() && lambda >= 0.0) {
+            return Err(Error::invalid(
+                "lambda",
+                lambda,
+                "λ must be finite and ≥ 0 (λ = 0 is ordinary least squares)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Solves every target from the statistics: one system and factorisation per distinct λ, each
+/// fit judged on its own target's [`MomentsProblem`].
+fn solve(
+    moments: Moments,
+    solver: &str,
+    lambdas: &[f64],
+    names: &[String],
+    start: Instant,
+) -> Result<Vec<Fit>> {
+    let k = moments.n_targets();
+    let lambda_of = |t: usize| lambdas[if lambdas.len() == 1 { 0 } else { t }];
+    let mut groups: Vec<(f64, Vec<usize>)> = Vec::new();
+    for t in 0..k {
+        let l = lambda_of(t);
+        match groups.iter_mut().find(|(g, _)| *g == l) {
+            Some((_, ts)) => ts.push(t),
+            None => groups.push((l, vec![t])),
+        }
+    }
+    let name = format!("stream:{solver}");
+    let mut solutions: Vec<Option<Solution>> = vec![None; k];
+    for (lambda, targets) in &groups {
+        let system = GramSystem::from_moments(moments.clone(), *lambda);
+        let solved = match solver {
+            "normal" => NormalEquations.solve_system(&system, targets),
+            _ => Cholesky.solve_system(&system, targets, Par::rayon(0)),
+        };
+        let (w, b, condition) = solved.map_err(|e| {
+            let e = e.in_context(*lambda);
+            if k == 1 {
+                e
+            } else {
+                Error::Target {
+                    index: targets[0],
+                    name: crate::error::quote_text(&names[targets[0]], 60),
+                    source: Box::new(e),
+                }
+            }
+        })?;
+        for (c, &t) in targets.iter().enumerate() {
+            solutions[t] = Some(Solution {
+                passes: 1.0,
+                ..Solution::direct(w.col(c).to_owned(), b[c], Some(condition))
+            });
+        }
+    }
+    let seconds = start.elapsed().as_secs_f64() / k.max(1) as f64;
+    let mut judge = MomentsProblem::new(moments, lambda_of(0))?;
+    let mut fits = Vec::with_capacity(k);
+    for (t, solution) in solutions.into_iter().enumerate() {
+        let solution = solution.ok_or_else(|| Error::Numerical {
+            solver: name.clone(),
+            detail: "a target got no solution (internal error)".into(),
+        })?;
+        judge.retarget(t, lambda_of(t));
+        fits.push(Fit::judged(&judge, &name, solution, seconds)?);
+    }
+    Ok(fits)
+}
