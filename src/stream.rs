@@ -247,15 +247,16 @@ impl BlockReader {
             ));
         }
         let rows = CsvRows::open(path, targets)?;
-        let d = rows.n_features();
-        let names = rows.feature_names();
-        Ok(Self::new(
+        let (d, names, header_bytes) = (rows.n_features(), rows.feature_names(), rows.bytes_read());
+        let mut reader = Self::new(
             Source::Csv(Box::new(rows)),
             d,
             targets.len(),
             Some(names),
             targets.iter().map(|t| (*t).to_owned()).collect(),
-        ))
+        );
+        reader.stats.bytes = header_bytes;
+        Ok(reader)
     }
 
     fn new(
@@ -367,12 +368,14 @@ impl BlockReader {
         false
     }
 
-    /// B: the override, or the budget over the bytes of a row in the two buffers.
+    /// B: the override, or the budget over the bytes of a row in the two buffers; never more
+    /// than n where n is known (a small file gets a small buffer).
     pub fn rows_per_block(&self) -> usize {
-        self.block_rows.unwrap_or_else(|| {
+        let rows = self.block_rows.unwrap_or_else(|| {
             let row_bytes = 2 * 8 * (self.d + self.k + 1);
             (self.budget / row_bytes).max(1)
-        })
+        });
+        self.n_samples().map_or(rows, |n| rows.min(n.max(1)))
     }
 
     /// The next block (`None` once the files are exhausted), in a buffer the reader reuses.

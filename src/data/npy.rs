@@ -513,7 +513,7 @@ impl Npy {
                     [_, d] => value / d.max(1),
                     _ => value,
                 };
-                let location = Some(format!("data row {} (1-based)", row + 1));
+                let location = Some(format!("data rows from {} (1-based)", row + 1));
                 if source.kind() == io::ErrorKind::UnexpectedEof {
                     // `open` checked a regular file's data length against its size, so running
                     // out means the file changed underneath us; a stream is simply truncated.
