@@ -158,8 +158,8 @@ pub struct FitArgs {
     /// bytes read.
     #[arg(long)]
     pub stream: bool,
-    /// With --stream: rows per block [default: as many as fit in 64 MiB for the two block
-    /// buffers, 2·8·(d + k + 1) bytes a row].
+    /// With --stream: rows per block [default: as many as fit in 8 MiB for the two block
+    /// buffers, 2·8·(d + k + 1) bytes a row, and at least 1024].
     #[arg(long, value_name = "ROWS", requires = "stream", value_parser = clap::value_parser!(u64).range(1..))]
     pub block_rows: Option<u64>,
     #[command(flatten)]
