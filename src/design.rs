@@ -31,6 +31,7 @@ pub struct Design<'a> {
     par: Par,
     weight_sum: f64,
     x_mean: Arc<Col<f64>>,
+    x_mean_lo: Arc<Col<f64>>,
     cache: Arc<DesignCache>,
 }
 
@@ -44,6 +45,7 @@ impl<'a> Design<'a> {
         par: Par,
         weight_sum: f64,
         x_mean: Col<f64>,
+        x_mean_lo: Col<f64>,
     ) -> Self {
         Self {
             x,
@@ -52,6 +54,7 @@ impl<'a> Design<'a> {
             par,
             weight_sum,
             x_mean: Arc::new(x_mean),
+            x_mean_lo: Arc::new(x_mean_lo),
             cache: Arc::default(),
         }
     }
@@ -92,6 +95,12 @@ impl<'a> Design<'a> {
     /// x̄ = Σ sᵢxᵢ/S, or zero without an intercept.
     pub fn x_mean(&self) -> ColRef<'_, f64> {
         self.x_mean.as_ref().as_ref()
+    }
+    /// What x̄'s f64 rounding drops: the weighted mean is `x_mean() + x_mean_low()` to about ε²
+    /// relative. Centring by x̄ alone leaves a residual mean of up to ulp(x̄)/2 in each column,
+    /// which matters when the mean is large against the spread (timestamps: X + 1e15).
+    pub fn x_mean_low(&self) -> ColRef<'_, f64> {
+        self.x_mean_lo.as_ref().as_ref()
     }
     /// The sample-major copy of the design (with a trailing 1 per row when `with_one`), built
     /// once per design.

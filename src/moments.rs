@@ -27,6 +27,8 @@ use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::reborrow::{Reborrow, ReborrowMut};
 use faer::{Accum, Col, ColRef, Mat, MatRef, Par};
 
+use crate::refine::two_sum;
+
 /// Rows per block. Large enough that the block product runs at GEMM speed, small enough that the
 /// buffer (rows × d doubles) stays far below the size of X.
 const BLOCK_ROWS: usize = 2048;
@@ -36,10 +38,15 @@ const BLOCK_ROWS: usize = 2048;
 pub struct Moments {
     /// S = Σ sᵢ.
     pub(crate) weight_sum: f64,
-    /// Weighted column means of X (zero when not centred).
+    /// Weighted column means of X (zero when not centred): the f64 nearest the mean.
     pub(crate) x_mean: Col<f64>,
+    /// What x̄ misses: the exact mean is x_mean + x_mean_lo to about ε² relative (see
+    /// [`Moments::merge`] for why the second part matters).
+    pub(crate) x_mean_lo: Col<f64>,
     /// Weighted means of the k targets (zero when not centred).
     pub(crate) y_mean: Col<f64>,
+    /// What ȳ misses, as `x_mean_lo`.
+    pub(crate) y_mean_lo: Col<f64>,
     /// XcᵀSXc; only the lower triangle (diagonal included) is meaningful.
     pub(crate) xx: Mat<f64>,
     /// XcᵀSYc (d × k).
@@ -93,7 +100,9 @@ impl Moments {
         Self {
             weight_sum: 0.0,
             x_mean: Col::zeros(d),
+            x_mean_lo: Col::zeros(d),
             y_mean: Col::zeros(k),
+            y_mean_lo: Col::zeros(k),
             xx: Mat::zeros(d, d),
             xy: Mat::zeros(d, k),
             yy: Col::zeros(k),
@@ -185,8 +194,16 @@ impl Moments {
         let d = self.x_mean.nrows();
         let k = self.y_mean.nrows();
         if self.centred {
-            let dx = &other.x_mean - &self.x_mean;
-            let dy = &other.y_mean - &self.y_mean;
+            // δ from the two-part means: with a large offset (timestamps, X + 1e15) the f64
+            // means are off by up to ulp(x̄)/2 (0.06 at 1e15) and their difference alone would
+            // put an error of ε·|x̄|/spread, first order, into every merge term (2e-3 relative
+            // at 1e15 with a spread of 100); the high parts' difference is exact (Sterbenz).
+            let dx = Col::from_fn(d, |j| {
+                (other.x_mean[j] - self.x_mean[j]) + (other.x_mean_lo[j] - self.x_mean_lo[j])
+            });
+            let dy = Col::from_fn(k, |t| {
+                (other.y_mean[t] - self.y_mean[t]) + (other.y_mean_lo[t] - self.y_mean_lo[t])
+            });
             let c = sa * sb / s;
             let dxs = dx
                 .try_as_col_major()
@@ -206,8 +223,15 @@ impl Moments {
             for t in 0..k {
                 self.yy[t] += other.yy[t] + c * dy[t] * dy[t];
             }
-            self.x_mean += dx * faer::Scale(sb / s);
-            self.y_mean += dy * faer::Scale(sb / s);
+            let share = sb / s;
+            for j in 0..d {
+                (self.x_mean[j], self.x_mean_lo[j]) =
+                    two_sum(self.x_mean[j], self.x_mean_lo[j] + dx[j] * share);
+            }
+            for t in 0..k {
+                (self.y_mean[t], self.y_mean_lo[t]) =
+                    two_sum(self.y_mean[t], self.y_mean_lo[t] + dy[t] * share);
+            }
         } else {
             for j in 0..d {
                 let dst = &mut self.xx.col_as_slice_mut(j)[j..];
@@ -270,8 +294,29 @@ impl Moments {
         part.weight_sum = sb;
         let mut xb = scratch.x.as_mut().subrows_mut(0, len);
         let mut yb = scratch.y.as_mut().subrows_mut(0, len);
-        centre_block(block.x, xb.rb_mut(), &mut part.x_mean, weights, sb, centred);
-        centre_block(block.y, yb.rb_mut(), &mut part.y_mean, weights, sb, centred);
+        let Self {
+            x_mean,
+            x_mean_lo,
+            y_mean,
+            y_mean_lo,
+            ..
+        } = &mut part;
+        centre_block(
+            block.x,
+            xb.rb_mut(),
+            (x_mean, x_mean_lo),
+            weights,
+            sb,
+            centred,
+        );
+        centre_block(
+            block.y,
+            yb.rb_mut(),
+            (y_mean, y_mean_lo),
+            weights,
+            sb,
+            centred,
+        );
         triangular::matmul(
             part.xx.as_mut(),
             BlockStructure::TriangularLower,
@@ -293,6 +338,30 @@ impl Moments {
         );
         for t in 0..k {
             part.yy[t] = yb.rb().col(t).squared_norm_l2();
+        }
+        // The block was centred by the f64 means, so its columns keep the means' low parts:
+        // Σ sᵢ(xᵢ − x̄ₕ)(xᵢ − x̄ₕ)ᵀ = C + S_b·x̄ₗx̄ₗᵀ. Remove that (second-order) term, except
+        // where it overflows (a column of 1e200: its co-moments are already infinite, and the
+        // backends report the overflow; inf − inf would turn that into NaN).
+        if centred && (part.x_mean_lo.norm_max() > 0.0 || part.y_mean_lo.norm_max() > 0.0) {
+            let (xl, yl) = (&part.x_mean_lo, &part.y_mean_lo);
+            let remove = |v: &mut f64, a: f64, b: f64| {
+                let term = sb * a * b;
+                if term.is_finite() {
+                    *v -= term;
+                }
+            };
+            for j in 0..d {
+                for i in j..d {
+                    remove(&mut part.xx[(i, j)], xl[i], xl[j]);
+                }
+                for t in 0..k {
+                    remove(&mut part.xy[(j, t)], xl[j], yl[t]);
+                }
+            }
+            for t in 0..k {
+                remove(&mut part.yy[t], yl[t], yl[t]);
+            }
         }
         part
     }
@@ -455,8 +524,9 @@ fn column(m: faer::MatMut<'_, f64>, j: usize) -> &mut [f64] {
 /// when the means change by one ulp, so the means are summed exactly as before the fusion.
 const GROUP: usize = 8;
 
-/// Copies the columns of `src` into `dst` centred by their weighted means (returned in `means`;
-/// none when not `centred`) and scaled by √sᵢ. `weights` holds (s, √s) for the block.
+/// Copies the columns of `src` into `dst` centred by their weighted means (returned in `means`,
+/// with what their f64 rounding drops in `lows`; none when not `centred`) and scaled by √sᵢ.
+/// `weights` holds (s, √s) for the block.
 ///
 /// The mean is m₀ = Σsᵢxᵢ/S plus one correction pass Σsᵢ(xᵢ − m₀)/S, both summed row by row in
 /// order. Columns are done [`GROUP`] at a time, reading X in place (a strided view is first
@@ -464,7 +534,7 @@ const GROUP: usize = 8;
 fn centre_block(
     src: MatRef<'_, f64>,
     mut dst: faer::MatMut<'_, f64>,
-    means: &mut Col<f64>,
+    (means, lows): (&mut Col<f64>, &mut Col<f64>),
     weights: Option<(&[f64], &[f64])>,
     sb: f64,
     centred: bool,
@@ -478,6 +548,7 @@ fn centre_block(
     while j0 < ncols {
         let g = GROUP.min(ncols - j0);
         let mut m = [0.0; GROUP];
+        let mut lo = [0.0; GROUP];
         if centred {
             let cols: [&[f64]; GROUP] = std::array::from_fn(|c| {
                 let j = j0 + c.min(g - 1);
@@ -493,11 +564,15 @@ fn centre_block(
             let w = weights.map(|(w, _)| w);
             let m0 = group_sums(&cols, w, [0.0; GROUP]).map(|a| a / sb);
             let corr = group_sums(&cols, w, m0);
-            m = std::array::from_fn(|c| m0[c] + corr[c] / sb);
+            // The mean is m0 + corr/S; TwoSum keeps what its f64 rounding drops, for free.
+            for c in 0..GROUP {
+                (m[c], lo[c]) = two_sum(m0[c], corr[c] / sb);
+            }
         }
         for (c, &mc) in m.iter().enumerate().take(g) {
             let j = j0 + c;
             means[j] = mc;
+            lows[j] = lo[c];
             if contiguous {
                 let v = src
                     .col(j)

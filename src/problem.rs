@@ -19,6 +19,7 @@ use crate::design::Design;
 use crate::error::{Error, Result};
 use crate::linalg::{dot, half_weighted_mean_square, norm2};
 use crate::moments::{GramSystem, Moments};
+use crate::refine::two_sum;
 
 /// A validated ridge regression problem that borrows its data.
 ///
@@ -33,6 +34,8 @@ pub struct RidgeProblem<'a> {
     y: ColRef<'a, f64>,
     lambda: f64,
     y_mean: f64,
+    /// What ȳ's f64 rounding drops (see [`Design::x_mean_low`]).
+    y_mean_lo: f64,
     /// λ-free work on (X, y, s): shared with every problem made by `with_lambda`.
     target: Arc<TargetCache>,
 }
@@ -146,6 +149,11 @@ impl<'a> RidgeProblem<'a> {
     pub fn x_mean(&self) -> ColRef<'_, f64> {
         self.design.x_mean()
     }
+    /// What x̄'s f64 rounding drops ([`Design::x_mean_low`]): zero unless a column's mean is
+    /// large against its spread.
+    pub fn x_mean_low(&self) -> ColRef<'_, f64> {
+        self.design.x_mean_low()
+    }
     /// The weighted target mean ȳ, or zero without an intercept.
     pub fn y_mean(&self) -> f64 {
         self.y_mean
@@ -170,15 +178,16 @@ impl<'a> RidgeProblem<'a> {
     /// The caller guarantees that `y` has n finite entries and that λ is finite and ≥ 0.
     pub(crate) fn with_target_unchecked(&self, y: ColRef<'a, f64>, lambda: f64) -> Self {
         debug_assert!(y.nrows() == self.n_samples() && lambda.is_finite() && lambda >= 0.0);
-        let y_mean = if self.fit_intercept() {
+        let (y_mean, y_mean_lo) = if self.fit_intercept() {
             weighted_mean(y, self.weights(), self.weight_sum())
         } else {
-            0.0
+            (0.0, 0.0)
         };
         Self {
             y,
             lambda,
             y_mean,
+            y_mean_lo,
             target: Arc::default(),
             ..self.clone()
         }
@@ -323,17 +332,19 @@ impl<'a> RidgeProblem<'a> {
             .map(|s| s.subrows(row, len).iter().map(|s| s.sqrt()).collect());
         for k in 0..out.ncols() {
             let src = self.x().col(col + k).subrows(row, len);
-            let mean = self.x_mean()[col + k];
+            // (x − x̄ₕ) − x̄ₗ: the first difference is exact when x̄ is large against the spread
+            // (Sterbenz), so a large offset leaves no residual mean in the centred column.
+            let (mean, low) = (self.x_mean()[col + k], self.x_mean_low()[col + k]);
             let dst = out.rb_mut().col_mut(k);
             match &root {
                 Some(root) => dst
                     .iter_mut()
                     .zip(src.iter().zip(root))
-                    .for_each(|(d, (x, r))| *d = r * (x - mean)),
+                    .for_each(|(d, (x, r))| *d = r * ((x - mean) - low)),
                 None => dst
                     .iter_mut()
                     .zip(src.iter())
-                    .for_each(|(d, x)| *d = x - mean),
+                    .for_each(|(d, x)| *d = (x - mean) - low),
             }
         }
     }
@@ -341,7 +352,7 @@ impl<'a> RidgeProblem<'a> {
     /// S^½·yc (entries √sᵢ·(yᵢ − ȳ); ȳ = 0 without intercept).
     pub fn scaled_centred_y(&self) -> Col<f64> {
         Col::from_fn(self.n_samples(), |i| {
-            self.weight(i).sqrt() * (self.y[i] - self.y_mean)
+            self.weight(i).sqrt() * ((self.y[i] - self.y_mean) - self.y_mean_lo)
         })
     }
 
@@ -421,10 +432,10 @@ impl<'a> RidgeProblemBuilder<'a> {
             Some(s) => check_weights(s, n)?,
         };
 
-        let (x_mean, y_mean) = if self.intercept {
+        let ((x_mean, x_mean_lo), (y_mean, y_mean_lo)) = if self.intercept {
             weighted_means(self.x, self.y, self.weights, weight_sum, self.par)
         } else {
-            (Col::zeros(d), 0.0)
+            ((Col::zeros(d), Col::zeros(d)), (0.0, 0.0))
         };
         Ok(RidgeProblem {
             design: Design::from_validated(
@@ -434,10 +445,12 @@ impl<'a> RidgeProblemBuilder<'a> {
                 self.par,
                 weight_sum,
                 x_mean,
+                x_mean_lo,
             ),
             y: self.y,
             lambda: self.lambda,
             y_mean,
+            y_mean_lo,
             target: Arc::default(),
         })
     }
@@ -505,14 +518,15 @@ fn check_weights(s: ColRef<'_, f64>, n: usize) -> Result<f64> {
 }
 
 /// Weighted means with one correction pass (x̄ ← x̄ + Σsᵢ(xᵢ − x̄)/S), which removes most of the
-/// rounding error of the plain sum when the columns have a large offset.
+/// rounding error of the plain sum when the columns have a large offset, each returned in two
+/// parts (the f64 nearest the mean, and what that rounding drops) for X and for y.
 fn weighted_means(
     x: MatRef<'_, f64>,
     y: ColRef<'_, f64>,
     weights: Option<ColRef<'_, f64>>,
     weight_sum: f64,
     par: Par,
-) -> (Col<f64>, f64) {
+) -> ((Col<f64>, Col<f64>), (f64, f64)) {
     let ones;
     let s = match weights {
         Some(s) => s,
@@ -540,16 +554,27 @@ fn weighted_means(
             .sum::<f64>()
             / weight_sum
     });
-    mean += correction;
-    (mean, weighted_mean(y, weights, weight_sum))
+    // x̄ = mean + correction, kept in two parts (TwoSum): the f64 nearest x̄ and what it drops.
+    let mut low = Col::zeros(x.ncols());
+    for j in 0..x.ncols() {
+        (mean[j], low[j]) = two_sum(mean[j], correction[j]);
+    }
+    ((mean, low), weighted_mean(y, weights, weight_sum))
 }
 
 /// The weighted mean Σ sᵢvᵢ/S (sᵢ = 1 without weights) with the same correction pass as
 /// [`weighted_means`].
-fn weighted_mean(v: ColRef<'_, f64>, weights: Option<ColRef<'_, f64>>, weight_sum: f64) -> f64 {
+fn weighted_mean(
+    v: ColRef<'_, f64>,
+    weights: Option<ColRef<'_, f64>>,
+    weight_sum: f64,
+) -> (f64, f64) {
     let s = |i: usize| weights.map_or(1.0, |s| s[i]);
     let m0 = (0..v.nrows()).map(|i| v[i] * s(i)).sum::<f64>() / weight_sum;
-    m0 + (0..v.nrows()).map(|i| s(i) * (v[i] - m0)).sum::<f64>() / weight_sum
+    two_sum(
+        m0,
+        (0..v.nrows()).map(|i| s(i) * (v[i] - m0)).sum::<f64>() / weight_sum,
+    )
 }
 
 #[cfg(test)]

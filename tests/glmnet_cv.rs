@@ -120,21 +120,21 @@ fn per_fold_refits_and_the_curve_reproduce_cv_glmnet() {
         );
         let curve = glmnet_curve(lambdas, &errors, &fold_weights);
         let se = curve.se.as_ref().unwrap();
-        for l in 0..lambdas.len() {
-            let rel = |a: f64, b: f64| (a - b).abs() / b.abs();
+        let rows = curve
+            .mean
+            .iter()
+            .zip(se)
+            .zip(case.cvm.iter().zip(&case.cvsd));
+        for (l, ((&mean, &se), (&cvm, &cvsd))) in rows.enumerate() {
             assert!(
-                rel(curve.mean[l], case.cvm[l]) < 1e-8,
-                "{}: cvm #{l}: {:e} vs {:e}",
-                case.name,
-                curve.mean[l],
-                case.cvm[l]
+                (mean - cvm).abs() < 1e-8 * cvm,
+                "{}: cvm #{l}: {mean:e} vs {cvm:e}",
+                case.name
             );
             assert!(
-                (se[l] - case.cvsd[l]).abs() < 1e-8 * case.cvm[l],
-                "{}: cvsd #{l}: {:e} vs {:e}",
-                case.name,
-                se[l],
-                case.cvsd[l]
+                (se - cvsd).abs() < 1e-8 * cvm,
+                "{}: cvsd #{l}: {se:e} vs {cvsd:e}",
+                case.name
             );
         }
         assert_eq!(curve.lambda_min, case.lambda_min, "{}", case.name);

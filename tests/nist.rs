@@ -125,12 +125,14 @@ const FLOORS: [(&str, [Expect; 7]); 11] = [
             Digits(11.7),
         ],
     ),
-    // measured 15.00, 9.63, 15.00, 9.63, 7.15, 15.00, 6.62
+    // measured 15.00, 9.63, 15.00, 9.63, 7.15, 15.00, 6.62; qr 9.16 since the centring takes
+    // x̄ in two parts (src/problem.rs, `write_scaled_centred_block`): rounding noise at κ·ε of
+    // this design (other datasets moved by −0.3 … +0.7 digits), far below the ceiling of 15.
     (
         "Wampler1",
         [
             Digits(14.7),
-            Digits(9.3),
+            Digits(8.8),
             Digits(14.7),
             Digits(9.3),
             Digits(6.8),

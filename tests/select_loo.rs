@@ -523,7 +523,9 @@ fn blocks_and_threads_do_not_change_the_residuals() {
             .with_lambda(lambda)
             .unwrap();
         let b = LeaveOneOut::new(&par).unwrap().residuals(lambda).unwrap();
-        assert_close(&a, &b, 1e-12, "sequential vs parallel");
+        // Two thread counts round the QR differently: each eᵢ is then off by about
+        // (r + 1)·ε·κ_B/(1 − hᵢᵢ) (src/select/loo.rs, "Accuracy"), 1e-12 on the worst sample.
+        assert_close(&a, &b, 1e-11, "sequential vs parallel");
         // With weights the per-sample penalties differ (the sample-by-sample path), without
         // them one product per block does it: both against brute force.
         let bf = brute_force(&dat.x, &dat.y, w, true, |_| lambda);

@@ -638,7 +638,7 @@ impl<'a> LeaveOneOut<'a> {
         } else {
             let inv = Mat::from_fn(d, rank, |l, a| scale[l] * v[(l, a)] / sigma[a]);
             Basis::Streamed {
-                problem: problem.clone(),
+                problem: Box::new(problem.clone()),
                 root,
                 means,
                 map: &inv * &p,
@@ -725,7 +725,7 @@ enum Basis<'a> {
     /// n ≥ d: U = S^½Xc·M (M = D·V·Σ⁻¹·P, d × r) recomputed for each block of rows from X,
     /// 2·len·d·r flops a block, so that no n × r matrix the size of X is held.
     Streamed {
-        problem: RidgeProblem<'a>,
+        problem: Box<RidgeProblem<'a>>,
         /// √sᵢ, and the residual means of the second centring pass (`residual_means`).
         root: Vec<f64>,
         means: Col<f64>,

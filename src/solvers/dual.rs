@@ -135,9 +135,15 @@ fn refine(problem: &RidgeProblem<'_>, f: &Factor, ys: ColRef<'_, f64>, w: &mut C
 /// Xs·v (n entries): (Xs·v)ᵢ = √sᵢ·Σⱼ vⱼ·(xᵢⱼ − x̄ⱼ), centring each entry before it is
 /// multiplied (as accurate as a product with the centred matrix) but without writing it
 /// anywhere: one read of X, in parallel over chunks of rows.
+///
+/// x̄ is taken in two parts, x̄ₕ + x̄ₗ, like the kernel's columns (`write_scaled_centred_columns`
+/// in src/problem.rs): the refinement's push-through step divides by S·λ, so a product with
+/// columns centred differently from the factored kernel's (by ulp(x̄)/2, 0.06 at an offset of
+/// 1e15) was amplified into a wrong answer.
 fn times(problem: &RidgeProblem<'_>, v: ColRef<'_, f64>) -> Col<f64> {
     let n = problem.n_samples();
     let (x, mean) = (problem.x(), problem.x_mean());
+    let low = crate::linalg::dot(problem.x_mean_low(), v);
     let mut out = Col::<f64>::zeros(n);
     let threads = match problem.par() {
         Par::Rayon(t) => t.get(),
@@ -160,7 +166,7 @@ fn times(problem: &RidgeProblem<'_>, v: ColRef<'_, f64>) -> Col<f64> {
             }
         }
         for (k, a) in acc.iter_mut().enumerate() {
-            *a *= problem.weight(first + k).sqrt();
+            *a = (*a - low) * problem.weight(first + k).sqrt();
         }
     };
     // `out` was just allocated with unit stride.
@@ -184,18 +190,20 @@ fn times(problem: &RidgeProblem<'_>, v: ColRef<'_, f64>) -> Col<f64> {
 }
 
 /// Xsᵀ·u (d entries): (Xsᵀ·u)ⱼ = Σᵢ (√sᵢ·uᵢ)·(xᵢⱼ − x̄ⱼ), one read of X, in parallel over
-/// columns.
+/// columns; x̄ in two parts as in [`times`].
 fn transpose_times(problem: &RidgeProblem<'_>, u: ColRef<'_, f64>) -> Col<f64> {
-    let (x, mean) = (problem.x(), problem.x_mean());
+    let (x, mean, low) = (problem.x(), problem.x_mean(), problem.x_mean_low());
     let su: Vec<f64> = (0..u.nrows())
         .map(|i| problem.weight(i).sqrt() * u[i])
         .collect();
+    let su_sum: f64 = su.iter().sum();
     let column = |j: usize| -> f64 {
         let m = mean[j];
-        match x.col(j).try_as_col_major() {
+        let centred = match x.col(j).try_as_col_major() {
             Some(c) => centred_dot(c.as_slice(), &su, m),
             None => x.col(j).iter().zip(&su).map(|(xij, s)| s * (xij - m)).sum(),
-        }
+        };
+        centred - low[j] * su_sum
     };
     let values: Vec<f64> = match problem.par() {
         Par::Rayon(_) => (0..problem.n_features())
