@@ -404,7 +404,6 @@ impl BlockReader {
         let capacity = self.rows_per_block();
         buf.reserve(capacity, self.d, self.k, self.weighted());
         let r0 = self.next_row;
-        let (d, k) = (self.d, self.k);
         let rows = match &mut self.source {
             #[cfg(feature = "npy")]
             Source::Npy { x, y, n } => {
@@ -413,7 +412,7 @@ impl BlockReader {
                     x.read_block(r0, buf.x.as_mut().subrows_mut(0, rows))?;
                     y.read_block(r0, buf.y.as_mut().subrows_mut(0, rows))?;
                 }
-                self.stats.bytes += 8 * (rows * (d + k)) as u64;
+                self.stats.bytes += 8 * (rows * (self.d + self.k)) as u64;
                 rows
             }
             #[cfg(feature = "csv")]
