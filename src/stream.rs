@@ -78,6 +78,9 @@ use crate::sufficient::MomentsProblem;
 /// 8 000 rows were never slower than blocks of 40 000 (a 64 MiB budget) and often faster.
 pub const DEFAULT_BUDGET_BYTES: usize = 8 << 20;
 
+/// Rows a budget-sized block is rounded down to a multiple of (when it has that many).
+const ROUND_ROWS: usize = 4096;
+
 /// The fewest rows a block gets from the budget: merging a block costs O(d²) (and its statistics
 /// O(d²) memory), so a block must be long enough for its O(B·d²) products to dominate, even
 /// when d is large and B·d exceeds the budget.
@@ -173,8 +176,8 @@ impl Buffer {
 ///
 /// The block size follows a memory budget ([`BlockReader::budget`], default
 /// [`DEFAULT_BUDGET_BYTES`]): B = budget / (2·8·(d + k + 1)) rows, so that the two buffers
-/// [`moments`] alternates between stay within it, but at least [`MIN_BLOCK_ROWS`] and at most
-/// n. [`BlockReader::block_rows`] fixes B (at least 1).
+/// [`moments`] alternates between stay within it, rounded down to a multiple of 4096 (two of
+/// the moment routine's blocks), but at least [`MIN_BLOCK_ROWS`] and at most n. [`BlockReader::block_rows`] fixes B (at least 1).
 pub struct BlockReader {
     source: Source,
     /// A 1-D weights `.npy` (or n × 1), read block by block alongside.
@@ -383,7 +386,15 @@ impl BlockReader {
     pub fn rows_per_block(&self) -> usize {
         let rows = self.block_rows.unwrap_or_else(|| {
             let row_bytes = 2 * 8 * (self.d + self.k + 1);
-            (self.budget / row_bytes).max(MIN_BLOCK_ROWS)
+            let rows = (self.budget / row_bytes).max(MIN_BLOCK_ROWS);
+            // Whole multiples of twice the moment routine's 2048-row blocks where the budget
+            // allows, so that each block's tree splits evenly between two threads (a fixed
+            // unit, not the thread count, so the result does not depend on the machine).
+            if rows >= ROUND_ROWS {
+                rows / ROUND_ROWS * ROUND_ROWS
+            } else {
+                rows
+            }
         });
         self.n_samples().map_or(rows, |n| rows.min(n.max(1)))
     }
