@@ -69,6 +69,8 @@ use crate::data::npy::Npy;
 use crate::error::{Error, Result};
 use crate::fit::{Fit, Solution};
 use crate::moments::{GramSystem, Moments};
+use crate::select::grid;
+use crate::select::kfold::{self, Folds, KFold};
 use crate::solvers::{Cholesky, NormalEquations};
 use crate::sufficient::MomentsProblem;
 
@@ -513,8 +515,27 @@ impl BlockReader {
 /// Any read error of the files (naming the row or line), in which case no statistics are
 /// returned.
 pub fn moments(reader: &mut BlockReader, centred: bool) -> Result<Moments> {
-    use std::sync::mpsc::sync_channel;
     let mut total = Moments::zeros(reader.d, reader.k, centred);
+    each_block(reader, |b| {
+        total.merge(&Moments::compute(
+            b.x,
+            b.y,
+            b.weights,
+            centred,
+            Par::rayon(0),
+        ));
+        Ok(())
+    })?;
+    Ok(total)
+}
+
+/// Runs `each` on every block in file order on this thread, while a reader thread fills the
+/// other of two buffers. The first error (of a read or of `each`) ends the stream.
+fn each_block(
+    reader: &mut BlockReader,
+    mut each: impl FnMut(Block<'_>) -> Result<()>,
+) -> Result<()> {
+    use std::sync::mpsc::sync_channel;
     // Filled buffers go to this thread, emptied ones back to the reader: two in all.
     let (full_tx, full_rx) = sync_channel::<Result<Option<Buffer>>>(1);
     let (empty_tx, empty_rx) = sync_channel::<Buffer>(2);
@@ -543,19 +564,14 @@ pub fn moments(reader: &mut BlockReader, centred: bool) -> Result<Moments> {
         loop {
             match full_rx.recv() {
                 Ok(Ok(Some(buffer))) => {
-                    let b = buffer.block();
-                    total.merge(&Moments::compute(
-                        b.x,
-                        b.y,
-                        b.weights,
-                        centred,
-                        Par::rayon(0),
-                    ));
-                    // The reader may have ended (its last block is being merged): then this
+                    // On an error here `empty_tx` is dropped with the buffer, which ends the
+                    // reader thread at its next block.
+                    each(buffer.block())?;
+                    // The reader may have ended (its last block is being reduced): then this
                     // buffer is simply dropped.
                     let _ = empty_tx.send(buffer);
                 }
-                Ok(Ok(None)) => return Ok(total),
+                Ok(Ok(None)) => return Ok(()),
                 Ok(Err(e)) => return Err(e),
                 Err(_) => {
                     return Err(Error::Numerical {
@@ -566,6 +582,217 @@ pub fn moments(reader: &mut BlockReader, centred: bool) -> Result<Moments> {
                 }
             }
         }
+    })
+}
+
+/// How a streamed cross-validation assigns rows to folds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FoldRule {
+    /// Row i (0-based) goes to fold h(seed, i) mod k, h the SplitMix64 finaliser of
+    /// seed + (i + 1)·φ (φ = 0x9e3779b97f4a7c15): a seeded hash of the row index, so the
+    /// assignment needs no state, is the same in every pass and on every machine, and folds
+    /// are balanced in expectation (sizes n/k ± O(√(n/k))), not exactly as
+    /// [`Folds::shuffled`]'s shuffle.
+    Hashed {
+        /// k ≥ 2.
+        k: usize,
+        /// The seed.
+        seed: u64,
+    },
+    /// One fold per row, given (glmnet's `foldid`); n ids in memory (8 bytes a row, 1/d of X).
+    Ids(Folds),
+}
+
+impl FoldRule {
+    /// k.
+    pub fn k(&self) -> usize {
+        match self {
+            FoldRule::Hashed { k, .. } => *k,
+            FoldRule::Ids(folds) => folds.k(),
+        }
+    }
+
+    /// The fold of row `i` (0-based): to reproduce the assignment outside a stream
+    /// (`Folds::from_ids`). For [`FoldRule::Ids`], `i` must be below its n.
+    pub fn fold(&self, i: usize) -> usize {
+        match self {
+            FoldRule::Hashed { k, seed } => {
+                let mut z = seed.wrapping_add((i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+                z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+                z ^= z >> 31;
+                (z % *k as u64) as usize
+            }
+            FoldRule::Ids(folds) => folds.ids()[i],
+        }
+    }
+}
+
+/// The statistics of each fold of a stream, from one pass: [`Moments`] and row counts.
+#[derive(Debug, Clone)]
+pub struct FoldStats {
+    /// Fold k's statistics.
+    pub moments: Vec<Moments>,
+    /// Fold k's number of rows.
+    pub rows: Vec<usize>,
+}
+
+impl FoldStats {
+    /// The statistics of all rows (the folds merged in order).
+    pub fn total(&self) -> Moments {
+        let first = &self.moments[0];
+        let mut total = Moments::zeros(first.n_features(), first.n_targets(), first.centred());
+        self.moments.iter().for_each(|m| total.merge(m));
+        total
+    }
+}
+
+/// Each fold's statistics in one pass over the stream: every block's rows are sorted by fold
+/// (`rule`) into a buffer, each fold's slice reduced by [`Moments::compute`] (the folds on
+/// rayon's threads), and merged into that fold's total in file order — so the result depends
+/// on the data, the rule and the block size only, not on the threads.
+///
+/// # Errors
+///
+/// Read errors (naming the row or line); fewer than two folds; with [`FoldRule::Ids`], ids for
+/// another number of rows.
+pub fn fold_moments(reader: &mut BlockReader, centred: bool, rule: &FoldRule) -> Result<FoldStats> {
+    use rayon::prelude::*;
+    let k = rule.k();
+    if k < 2 {
+        return Err(Error::invalid(
+            "folds",
+            k,
+            "at least two folds, e.g. 5 or 10",
+        ));
+    }
+    if let (FoldRule::Ids(folds), Some(n)) = (rule, reader.n_samples())
+        && folds.n_samples() != n
+    {
+        return Err(Error::ShapeMismatch {
+            what: format!(
+                "the folds assign {} samples but the data have {n} rows",
+                folds.n_samples()
+            ),
+        });
+    }
+    let (d, t) = (reader.d, reader.k);
+    let mut stats = FoldStats {
+        moments: vec![Moments::zeros(d, t, centred); k],
+        rows: vec![0; k],
+    };
+    let (mut xs, mut ys, mut ws) = (Mat::<f64>::zeros(0, d), Mat::<f64>::zeros(0, t), Vec::new());
+    let (mut ids, mut pos) = (Vec::new(), Vec::new());
+    each_block(reader, |b| {
+        let len = b.x.nrows();
+        if let FoldRule::Ids(folds) = rule
+            && b.first_row + len > folds.n_samples()
+        {
+            return Err(Error::ShapeMismatch {
+                what: format!(
+                    "the folds assign {} samples but the data have more rows",
+                    folds.n_samples()
+                ),
+            });
+        }
+        // Counting sort of the block's rows by fold.
+        ids.clear();
+        ids.extend((b.first_row..b.first_row + len).map(|i| rule.fold(i)));
+        let mut first = vec![0usize; k + 1];
+        ids.iter().for_each(|&f| first[f + 1] += 1);
+        for f in 0..k {
+            first[f + 1] += first[f];
+        }
+        if xs.nrows() < len {
+            xs = Mat::zeros(len, d);
+            ys = Mat::zeros(len, t);
+            ws = vec![0.0; len];
+        }
+        let mut next = first.clone();
+        pos.clear();
+        pos.extend(ids.iter().map(|&f| {
+            next[f] += 1;
+            next[f] - 1
+        }));
+        // Column by column: each column of the block is read in order.
+        for j in 0..d {
+            let dst = xs.col_as_slice_mut(j);
+            b.x.col(j).iter().zip(&pos).for_each(|(v, &p)| dst[p] = *v);
+        }
+        for c in 0..t {
+            let dst = ys.col_as_slice_mut(c);
+            b.y.col(c).iter().zip(&pos).for_each(|(v, &p)| dst[p] = *v);
+        }
+        if let Some(w) = b.weights {
+            w.iter().zip(&pos).for_each(|(v, &p)| ws[p] = *v);
+        }
+        let weighted = b.weights.is_some();
+        let parts: Vec<Moments> = (0..k)
+            .into_par_iter()
+            .map(|f| {
+                let (a, m) = (first[f], first[f + 1] - first[f]);
+                Moments::compute(
+                    xs.as_ref().subrows(a, m),
+                    ys.as_ref().subrows(a, m),
+                    weighted.then(|| ColRef::from_slice(&ws[a..a + m])),
+                    centred,
+                    Par::Seq,
+                )
+            })
+            .collect();
+        for (f, part) in parts.iter().enumerate() {
+            stats.moments[f].merge(part);
+            stats.rows[f] += first[f + 1] - first[f];
+        }
+        Ok(())
+    })?;
+    if let FoldRule::Ids(folds) = rule
+        && reader.stats.rows != folds.n_samples()
+    {
+        return Err(Error::ShapeMismatch {
+            what: format!(
+                "the folds assign {} samples but the data have {} rows",
+                folds.n_samples(),
+                reader.stats.rows
+            ),
+        });
+    }
+    Ok(stats)
+}
+
+/// A streamed k-fold cross-validation: one [`KFold`] per target, the grid, what was read.
+#[derive(Debug, Clone)]
+pub struct StreamedCv {
+    /// One result per target, in target order.
+    pub results: Vec<KFold>,
+    /// The grid of λ the curves are over.
+    pub lambdas: Vec<f64>,
+    /// Blocks, rows and bytes read.
+    pub stats: StreamStats,
+}
+
+/// Exact k-fold cross-validation of ridge over `lambdas` (`None`: the default grid of
+/// `n_lambdas` values from the statistics of all rows, [`grid::default_lambdas_of`]) from one
+/// pass over the stream ([`fold_moments`], then
+/// [`kfold::ridge_from_fold_moments`](crate::select::kfold::ridge_from_fold_moments)): no
+/// second read. Every target gets its own curve.
+pub fn cv(
+    reader: &mut BlockReader,
+    rule: &FoldRule,
+    lambdas: Option<&[f64]>,
+    n_lambdas: usize,
+    intercept: bool,
+) -> Result<StreamedCv> {
+    let stats = fold_moments(reader, intercept, rule)?;
+    let lambdas = match lambdas {
+        Some(l) => l.to_vec(),
+        None => grid::default_lambdas_of(&stats.total(), n_lambdas)?,
+    };
+    let results = kfold::ridge_from_fold_moments(&stats.moments, &stats.rows, &lambdas)?;
+    Ok(StreamedCv {
+        results,
+        lambdas,
+        stats: reader.stats(),
     })
 }
 

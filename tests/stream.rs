@@ -9,8 +9,9 @@ use faer::{Col, Mat, MatRef};
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
 use tikhonov::data::{gaussian, read_csv, write_npy_matrix, write_npy_vector};
+use tikhonov::select::kfold::{self, Folds};
 use tikhonov::solvers::{Cholesky, NormalEquations, Solver};
-use tikhonov::stream::{self, BlockReader};
+use tikhonov::stream::{self, BlockReader, FoldRule};
 use tikhonov::{Error, Fit, MultiRidgeProblem};
 
 /// n × d features with column offsets (so centring matters), k targets of a known model plus
@@ -476,4 +477,132 @@ fn cli_fit_stream_reports_blocks_and_bytes_and_matches_the_in_memory_fit() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     assert!(err.contains("`cholesky`, `normal`"), "{err}");
+}
+
+/// The in-memory k-fold CV of every target with the given folds.
+fn in_memory_cv(
+    x: &Mat<f64>,
+    y: &Mat<f64>,
+    w: &Col<f64>,
+    lambdas: &[f64],
+    folds: &Folds,
+    intercept: bool,
+) -> Vec<kfold::KFold> {
+    let p = MultiRidgeProblem::builder(x.as_ref(), y.as_ref())
+        .intercept(intercept)
+        .weights(w.as_ref())
+        .build()
+        .unwrap();
+    kfold::ridge_targets(&p, lambdas, folds).unwrap()
+}
+
+fn assert_same_cv(a: &[kfold::KFold], b: &[kfold::KFold], what: &str) {
+    assert_eq!(a.len(), b.len());
+    for (a, b) in a.iter().zip(b) {
+        for (m, r) in a.curve.mean.iter().zip(&b.curve.mean) {
+            assert!((m - r).abs() <= 1e-10 * r.abs(), "{what}: mean {m} vs {r}");
+        }
+        for (m, r) in a.fold_weights.iter().zip(&b.fold_weights) {
+            assert!(
+                (m - r).abs() <= 1e-12 * r.abs(),
+                "{what}: weight {m} vs {r}"
+            );
+        }
+        assert_eq!(a.curve.lambda_min, b.curve.lambda_min, "{what}");
+        assert_eq!(a.curve.lambda_1se, b.curve.lambda_1se, "{what}");
+        assert_eq!(a.inexact, 0, "{what}");
+    }
+}
+
+#[test]
+fn streamed_kfold_cv_equals_the_in_memory_cv_with_the_same_folds() {
+    let n = 1200;
+    let (x, y, w) = data(n, 4, 2, 21);
+    let f = files(&x, &y, &w);
+    let lambdas = [1.0, 0.1, 0.01, 1e-3, 1e-4];
+    for intercept in [true, false] {
+        // Given ids (a shuffle), and the seeded hash of the row index.
+        let shuffled = Folds::shuffled(n, 5, 3).unwrap();
+        let hashed = FoldRule::Hashed { k: 4, seed: 9 };
+        let hashed_ids: Vec<usize> = (0..n).map(|i| hashed.fold(i)).collect();
+        for (rule, folds) in [
+            (FoldRule::Ids(shuffled.clone()), shuffled),
+            (hashed, Folds::from_ids(&hashed_ids).unwrap()),
+        ] {
+            let reference = in_memory_cv(&x, &y, &w, &lambdas, &folds, intercept);
+            let mut r = BlockReader::npy(&f.xf, &f.y)
+                .unwrap()
+                .weights(&f.w)
+                .unwrap()
+                .block_rows(97);
+            let cv = stream::cv(&mut r, &rule, Some(&lambdas), 0, intercept).unwrap();
+            assert_eq!(cv.stats.rows, n);
+            assert_same_cv(&cv.results, &reference, &format!("{rule:?}"));
+        }
+    }
+    // The default grid is the in-memory default grid (from the merged statistics).
+    let folds = Folds::contiguous(n, 3).unwrap();
+    let mut r = BlockReader::npy(&f.x, &f.y).unwrap().weights(&f.w).unwrap();
+    let cv = stream::cv(&mut r, &FoldRule::Ids(folds), None, 7, true).unwrap();
+    let p = tikhonov::RidgeProblem::builder(x.as_ref(), y.col(0))
+        .weights(w.as_ref())
+        .build()
+        .unwrap();
+    let grid = tikhonov::select::grid::default_lambdas(&p, 7).unwrap();
+    for (a, b) in cv.lambdas.iter().zip(&grid) {
+        assert!((a - b).abs() <= 1e-10 * b, "{a} vs {b}");
+    }
+}
+
+#[test]
+fn cli_cv_stream_matches_cv_with_the_same_fold_ids() {
+    let n = 600;
+    let (x, y, w) = data(n, 3, 1, 22);
+    let f = files(&x, &y, &w);
+    let ids = f.x.with_file_name("ids.txt");
+    let text: String = (0..n).map(|i| format!("{}\n", (i * 7) % 5 + 1)).collect();
+    std::fs::write(&ids, text).unwrap();
+    let s = |p: &PathBuf| p.to_str().unwrap().to_owned();
+    let (xs, ys, ws, is) = (s(&f.x), s(&f.y), s(&f.w), s(&ids));
+    let common = [
+        "cv",
+        "--folds",
+        "5",
+        "--fold-ids",
+        &is,
+        "--x",
+        &xs,
+        "--y",
+        &ys,
+        "--weights",
+        &ws,
+        "--n-lambdas",
+        "9",
+        "--format",
+        "json",
+    ];
+    let memory = json(&tikhonov(&common));
+    let mut args = common.to_vec();
+    args.extend(["--stream", "--block-rows", "50"]);
+    let streamed = json(&tikhonov(&args));
+    assert_eq!(streamed["streamed"], true);
+    assert_eq!(streamed["stream"]["blocks"], 12);
+    assert_eq!(streamed["stream"]["rows"], n);
+    let numbers = |v: &serde_json::Value| -> Vec<f64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_f64().unwrap())
+            .collect()
+    };
+    for key in ["lambdas", "cv_mean", "cv_se"] {
+        let (a, b) = (numbers(&streamed[key]), numbers(&memory[key]));
+        for (a, b) in a.iter().zip(&b) {
+            assert!((a - b).abs() <= 1e-9 * b.abs(), "{key}: {a} vs {b}");
+        }
+    }
+    // LOO needs X: refused in one line.
+    let out = tikhonov(&["cv", "--loo", "--stream", "--x", &xs, "--y", &ys]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--folds K with --stream"));
 }

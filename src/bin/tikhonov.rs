@@ -701,26 +701,7 @@ fn run_fit_stream(args: &FitArgs, out: &mut Output) -> Result<(), Error> {
     stream::check_backend(&args.solver)?;
     build_backend(&args.solver, &options(common, None)?)?;
     let history = history_target(common)?;
-    let (mut reader, description) = if let Some(path) = &common.data {
-        let targets: Vec<&str> = common.target.iter().map(String::as_str).collect();
-        let desc = format!("{} (target `{}`)", path.display(), targets.join("`, `"));
-        (BlockReader::csv(path, &targets)?, desc)
-    } else if let (Some(xp), Some(yp)) = (&common.x, &common.y) {
-        let desc = format!("{} / {}", xp.display(), yp.display());
-        (BlockReader::npy(xp, yp)?, desc)
-    } else {
-        return Err(Error::invalid(
-            "stream",
-            "the built-in problem",
-            "data files with --stream: --x X.npy --y y.npy, or --data FILE.csv --target COL",
-        ));
-    };
-    if let Some(w) = &common.weights {
-        reader = reader.weights(w)?;
-    }
-    if let Some(rows) = args.block_rows {
-        reader = reader.block_rows(usize::try_from(rows).unwrap_or(usize::MAX));
-    }
+    let (mut reader, description) = stream_reader(common, args.block_rows)?;
     let streamed = stream::fit(
         &mut reader,
         &args.solver,
@@ -760,7 +741,7 @@ fn run_fit_stream(args: &FitArgs, out: &mut Output) -> Result<(), Error> {
             let _ = writeln!(s, "{v}");
         }
         Format::Table => {
-            let _ = writeln!(s, "{}", args::bounded(&description));
+            let _ = writeln!(s, "{description}");
             if let [fit] = fits.as_slice() {
                 let _ = writeln!(s, "lambda        {}", num(fit.lambda));
                 print_fit(s, fit);
@@ -779,6 +760,35 @@ fn run_fit_stream(args: &FitArgs, out: &mut Output) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// The block reader of `--stream` over the command line's files (CSV with its targets, or the
+/// .npy pair; the weights), and the data's description. Only headers are read here.
+fn stream_reader(
+    common: &CommonArgs,
+    block_rows: Option<u64>,
+) -> Result<(BlockReader, String), Error> {
+    let (mut reader, description) = if let Some(path) = &common.data {
+        let targets: Vec<&str> = common.target.iter().map(String::as_str).collect();
+        let desc = format!("{} (target `{}`)", path.display(), targets.join("`, `"));
+        (BlockReader::csv(path, &targets)?, desc)
+    } else if let (Some(xp), Some(yp)) = (&common.x, &common.y) {
+        let desc = format!("{} / {}", xp.display(), yp.display());
+        (BlockReader::npy(xp, yp)?, desc)
+    } else {
+        return Err(Error::invalid(
+            "stream",
+            "the built-in problem",
+            "data files with --stream: --x X.npy --y y.npy, or --data FILE.csv --target COL",
+        ));
+    };
+    if let Some(w) = &common.weights {
+        reader = reader.weights(w)?;
+    }
+    if let Some(rows) = block_rows {
+        reader = reader.block_rows(usize::try_from(rows).unwrap_or(usize::MAX));
+    }
+    Ok((reader, args::bounded(&description)))
 }
 
 /// `` `no` → −1, `yes` → +1 ``: which label is which class of a logistic model.

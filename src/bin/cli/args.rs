@@ -115,6 +115,14 @@ pub struct CvArgs {
     /// and need none).
     #[arg(long, default_value = "auto", value_name = "NAME")]
     pub solver: String,
+    /// With --folds K (ridge): read the files once in row blocks into each fold's statistics,
+    /// never loading X (as `fit --stream`). Rows go to folds by a hash of the row index seeded
+    /// with --seed (not the in-memory shuffle), or by --fold-ids.
+    #[arg(long, requires = "folds")]
+    pub stream: bool,
+    /// With --stream: rows per block [default: as `fit --stream`].
+    #[arg(long, value_name = "ROWS", requires = "stream", value_parser = clap::value_parser!(u64).range(1..))]
+    pub block_rows: Option<u64>,
     #[command(flatten)]
     pub grid: GridArgs,
     #[command(flatten)]
