@@ -43,6 +43,16 @@
 //! A file that is shorter than its header says, or a bad CSV cell or row, is an error naming the
 //! data row (`.npy`) or file line (CSV); no fit is returned from part of a file.
 //!
+//! **Cross-validation in the same single pass** ([`fold_moments`], [`cv`]). Each block's rows
+//! are sorted by fold — a seeded hash of the row index ([`FoldRule::Hashed`]) or given ids
+//! ([`FoldRule::Ids`]) — and each fold's slice is reduced and merged into that fold's
+//! statistics, so k folds cost one read of the file. The training statistics of fold k are
+//! the merge of the other folds', and each λ's refit and held-out error come from them
+//! ([`kfold::ridge_from_fold_moments`]); the default grid comes from the merged total. The one
+//! thing lost without the rows: a held-out error whose statistics estimate is not accurate to
+//! 1e-6 (a nearly perfect fit) cannot be recomputed from the fold's rows as in memory; it is
+//! kept and counted in [`KFold::inexact`].
+//!
 //! ```no_run
 //! # #[cfg(feature = "npy")] {
 //! use std::path::Path;
@@ -774,7 +784,7 @@ pub struct StreamedCv {
 /// Exact k-fold cross-validation of ridge over `lambdas` (`None`: the default grid of
 /// `n_lambdas` values from the statistics of all rows, [`grid::default_lambdas_of`]) from one
 /// pass over the stream ([`fold_moments`], then
-/// [`kfold::ridge_from_fold_moments`](crate::select::kfold::ridge_from_fold_moments)): no
+/// [`kfold::ridge_from_fold_moments`]): no
 /// second read. Every target gets its own curve.
 pub fn cv(
     reader: &mut BlockReader,
