@@ -146,8 +146,8 @@ fn read_table<T>(
             super::check_memory(
                 || format!("reading {} ({n} rows so far, {d} features)", path.display()),
                 u64::try_from(cells).ok().and_then(|c| c.checked_mul(16)),
-                "use a smaller file, or a machine with more memory (or `tikhonov fit --stream`, \
-                 which never holds the data whole)",
+                "use a smaller file or a machine with more memory, or fit without loading it: \
+                 `tikhonov fit --stream --solver cholesky` (`tikhonov::stream`)",
             )?;
             xbuf.try_reserve(cells - xbuf.len())
                 .map_err(|_| Error::OutOfMemory {

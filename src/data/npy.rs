@@ -272,7 +272,8 @@ impl Npy {
             super::check_memory(
                 || format!("reading {} (shape {})", path.display(), shape_str(&shape)),
                 Some(needed),
-                "use a smaller array, or a machine with more memory",
+                "use a smaller array or a machine with more memory, or fit without loading it: \
+                 `tikhonov fit --stream --solver cholesky` (`tikhonov::stream`)",
             )?;
         }
 
