@@ -419,8 +419,17 @@ impl BlockReader {
         Ok(more?.then(|| self.buffer.block()))
     }
 
-    /// Reads the next block into `buf`; `false` (and `buf` untouched) at the end.
+    /// Reads the next block into `buf`; `false` (and `buf` untouched) at the end. An error ends
+    /// the stream for good: no later call yields a block after a failed one.
     fn fill(&mut self, buf: &mut Buffer) -> Result<bool> {
+        let filled = self.fill_next(buf);
+        if filled.is_err() {
+            self.done = true;
+        }
+        filled
+    }
+
+    fn fill_next(&mut self, buf: &mut Buffer) -> Result<bool> {
         if self.done {
             return Ok(false);
         }

@@ -286,6 +286,8 @@ fn a_file_cut_while_streaming_is_an_error_naming_the_row_and_no_fit() {
     assert!(matches!(e, Error::Format { .. }), "{e}");
     let m = e.to_string();
     assert!(m.contains("data rows from 31 (1-based)"), "{m}");
+    // The error ends the stream: nothing after it can be merged into a partial result.
+    assert!(reader.next_block().unwrap().is_none());
 }
 
 #[test]
