@@ -417,6 +417,33 @@ impl GramSystem {
         }
     }
 
+    /// Refuses a system whose co-moments lost digits to underflow: a column with
+    /// 0 < Σsᵢ(xᵢⱼ − x̄ⱼ)²/S < 2⁻¹⁰²² / ε (≈ 1e-292) had products of its centred entries below the
+    /// smallest normal f64, where they keep fewer than 53 bits (features scaled by 1e-160: the
+    /// Gram backends were off by 3e-5). The equilibration comes too late to help: it scales the
+    /// rounded co-moments. `qr` and `svd` scale the design before any product and are unaffected.
+    pub(crate) fn check_range(&self, solver: &str) -> crate::error::Result<()> {
+        let m = &self.moments;
+        let floor = f64::MIN_POSITIVE / f64::EPSILON;
+        let tiny = (0..m.xx.nrows()).find(|&j| {
+            let v = m.xx[(j, j)] / m.weight_sum;
+            v > 0.0 && v < floor
+        });
+        match tiny {
+            None => Ok(()),
+            Some(j) => Err(crate::error::Error::Numerical {
+                solver: solver.to_owned(),
+                detail: format!(
+                    "feature {j} is so small that the squares of its centred values underflow \
+                     (mean square {:.1e}, below 1e-292), so the Gram matrix lost digits; rescale \
+                     the features (e.g. standardise them), or use `auto` or `qr`, which factor \
+                     X itself",
+                    m.xx[(j, j)] / m.weight_sum
+                ),
+            }),
+        }
+    }
+
     /// Maps a solution v of the scaled system back to w = D·v and the intercepts b = ȳ − x̄ᵀw.
     pub fn unscale(&self, v: MatRef<'_, f64>) -> (Mat<f64>, Col<f64>) {
         let w = Mat::from_fn(v.nrows(), v.ncols(), |i, t| self.scale[i] * v[(i, t)]);

@@ -4,7 +4,7 @@
 //! their settings from here, and the registry (`crate::solvers`) builds backends from them.
 
 use crate::error::{Error, Result};
-use crate::iterate::IterationControl;
+use crate::iterate::{IterationControl, Observer};
 
 /// The knobs a user can give by name (the command line, a config file), each validated when a
 /// backend is built. A backend takes only the options it uses: giving it one it does not use is
@@ -38,6 +38,20 @@ pub struct SolverOptions {
     pub rcond: Option<f64>,
     /// Largest number of refinement corrections (qr-refined, cholesky-refined).
     pub refine_steps: Option<usize>,
+    /// Called on every recorded step (iterative backends; set `record_every` ≥ 1): sees the
+    /// iterate and may stop the run ([`IterationControl::observer`]). Not an option by name
+    /// ([`SolverOptions::set`] cannot set it); `tikhonov bench` uses it to keep the iterates.
+    pub observer: Option<ObserverOption>,
+}
+
+/// An [`Observer`] carried by [`SolverOptions`]; its `Debug` says only that one is set.
+#[derive(Clone)]
+pub struct ObserverOption(pub Observer);
+
+impl std::fmt::Debug for ObserverOption {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ObserverOption(..)")
+    }
 }
 
 /// The options every iterative backend takes (the driver's).
@@ -114,6 +128,8 @@ impl SolverOptions {
             inner_steps: self.inner_steps.filter(|_| keep("inner_steps")),
             rcond: self.rcond.filter(|_| keep("rcond")),
             refine_steps: self.refine_steps.filter(|_| keep("refine_steps")),
+            // Observers ride with the recording, which every driver-based backend takes.
+            observer: self.observer.clone().filter(|_| keep("record_every")),
         }
     }
 
@@ -180,6 +196,9 @@ impl SolverOptions {
         }
         if let Some(w) = &self.warm_start {
             c = c.warm_start(faer::Col::from_fn(w.len(), |j| w[j]));
+        }
+        if let Some(o) = &self.observer {
+            c = c.observer(o.0.clone());
         }
         Ok(c)
     }

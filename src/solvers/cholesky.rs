@@ -123,6 +123,7 @@ impl Cholesky {
         targets: &[usize],
         par: Par,
     ) -> Result<(Mat<f64>, faer::Col<f64>, f64)> {
+        system.check_range(self.name())?;
         let f = factor(self.name(), system.a.as_ref(), par)?;
         let v = f.solve(system.rhs_of(targets).as_ref());
         let (w, b) = system.unscale_targets(v.as_ref(), targets);

@@ -26,6 +26,7 @@ impl NormalEquations {
         system: &GramSystem,
         targets: &[usize],
     ) -> Result<(Mat<f64>, faer::Col<f64>, f64)> {
+        system.check_range(self.name())?;
         let (d, k) = (system.a.nrows(), targets.len());
         let rhs_of = system.rhs_of(targets);
         let a = nalgebra::DMatrix::from_fn(d, d, |i, j| system.a[(i.max(j), i.min(j))]);

@@ -170,6 +170,7 @@ impl Refined {
         group: &[RidgeProblem<'_>],
     ) -> Result<Vec<Solution>> {
         let name = self.name();
+        system.check_range(name)?;
         let f = factor_unchecked(name, system.a.as_ref(), group[0].par())?;
         if f.condition * f64::EPSILON > self.max_contraction {
             return Err(ill_conditioned(name, f.condition));

@@ -48,6 +48,29 @@ pub enum Command {
     Path(PathArgs),
     /// Choose λ: k-fold cross-validation, exact leave-one-out, or GCV.
     Cv(CvArgs),
+    /// Benchmark a suite of problems × backends × repeats: convergence curves against the exact
+    /// optimum, fitted scaling laws, plots and a report.
+    Bench(BenchArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// The suite, TOML or JSON (`.json`): groups of problems (synthetic grids over n, d, kappa
+    /// and lambda; NIST StRD datasets; a CSV file) with their backends. Relative paths in it
+    /// start at its folder; benches/suites/small.toml is an example [default: the built-in
+    /// suite, benches/suites/default.toml, a few minutes on 2 cores].
+    #[arg(long, value_name = "FILE.toml|FILE.json")]
+    pub suite: Option<PathBuf>,
+    /// The folder for results.csv (one row per recorded step), meta.json, scaling.csv,
+    /// index.md and plots/ (created if missing; those files are overwritten).
+    #[arg(long, default_value = "bench-results", value_name = "DIR")]
+    pub out: PathBuf,
+    /// No progress bar (it is drawn only when stderr is a terminal anyway).
+    #[arg(long)]
+    pub quiet: bool,
+    /// Runs of every (problem, backend), instead of the suite's `repeats`.
+    #[arg(long, value_name = "R", value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub repeats: Option<u64>,
 }
 
 /// The λ grid of `path` and `cv`.
@@ -392,7 +415,7 @@ fn validate(cli: &Cli) -> Result<(), String> {
     let (common, solvers) = match &cli.command {
         Some(Command::Fit(f)) => (&f.common, None),
         Some(Command::Compare(c)) => (&c.common, c.solvers.as_ref()),
-        Some(Command::Predict(_)) => return Ok(()),
+        Some(Command::Predict(_) | Command::Bench(_)) => return Ok(()),
         Some(Command::Path(p)) => (&p.common, None),
         Some(Command::Cv(c)) => (&c.common, None),
         None => (&cli.compare.common, cli.compare.solvers.as_ref()),

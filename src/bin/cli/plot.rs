@@ -9,7 +9,7 @@ use tikhonov::select::CvCurve;
 
 const SIZE: (u32, u32) = (800, 500);
 /// Colours of successive coefficient paths, cycled.
-const PALETTE: [RGBColor; 8] = [
+pub const PALETTE: [RGBColor; 8] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -20,7 +20,7 @@ const PALETTE: [RGBColor; 8] = [
     RGBColor(127, 127, 127),
 ];
 
-fn plot_error(path: &Path, e: impl std::fmt::Display) -> Error {
+pub fn plot_error(path: &Path, e: impl std::fmt::Display) -> Error {
     Error::Io {
         path: path.to_owned(),
         source: std::io::Error::other(format!("cannot draw the plot: {e}")),
@@ -28,7 +28,7 @@ fn plot_error(path: &Path, e: impl std::fmt::Display) -> Error {
 }
 
 /// The range of positive `values` on a log axis, padded a little on both sides.
-fn log_range(values: &[f64]) -> std::ops::Range<f64> {
+pub fn log_range(values: &[f64]) -> std::ops::Range<f64> {
     let (lo, hi) = values
         .iter()
         .filter(|v| **v > 0.0 && v.is_finite())

@@ -1,7 +1,7 @@
-//! Large column offsets, as with timestamps: every direct backend matches the exact solution of
-//! the f64 data to 1e-10 or refuses; `auto` always matches it.
+//! Extreme data: every direct backend matches the exact solution of the f64 data to 1e-10 or
+//! refuses with a reason; `auto` always matches it.
 //!
-//! The reference needs no extended arithmetic. With an intercept, w does not depend on a constant
+//! **Large column offsets**, as with timestamps. The reference needs no extended arithmetic. With an intercept, w does not depend on a constant
 //! added to a column, and X = fl(Z + c) minus c is exact (Sterbenz: both are within a factor of
 //! two), so the exact w of the f64 data (X, y) is the exact w of (X − c, y), whose columns have
 //! no offset: `qr-refined` solves that to the rounding of w. The intercepts differ by cᵀw.
@@ -90,5 +90,37 @@ fn direct_backends_are_exact_or_refuse_on_offsets_up_to_1e15() {
                 }
             }
         }
+    }
+}
+
+/// **Tiny features** (X·2⁻⁵³², about 1e-160) at λ = 0: the products of the centred entries
+/// underflow, so the Gram backends refuse (src/moments.rs, `GramSystem::check_range`) and `auto`
+/// falls through to a QR. Scaling by a power of two is exact, so the reference is the unscaled
+/// fit's w times 2⁵³².
+#[test]
+fn gram_backends_refuse_underflowing_features_and_auto_solves_them() {
+    let (z, y, s) = data(200, 9);
+    let scale = 2f64.powi(-532);
+    let x = Mat::from_fn(z.nrows(), 3, |i, j| z[(i, j)] * scale);
+    let reference = Refined::qr()
+        .solve(&problem(&z, &y, Some(&s), 0.0))
+        .unwrap();
+    let p = problem(&x, &y, Some(&s), 0.0);
+    let registry = Registry::builtin();
+    for name in ["cholesky", "normal", "cholesky-refined"] {
+        let solver = registry.build(name, &SolverOptions::default()).unwrap();
+        let err = solver.solve(&p).unwrap_err().to_string();
+        assert!(
+            err.contains("underflow") && err.contains("`qr`"),
+            "{name}: {err}"
+        );
+    }
+    for name in ["auto", "qr", "qr-refined"] {
+        let solver = registry.build(name, &SolverOptions::default()).unwrap();
+        let fit = solver.solve(&p).unwrap();
+        let expected = &reference.coef * faer::Scale(1.0 / scale);
+        let err = (&fit.coef - &expected).norm_l2() / expected.norm_l2();
+        assert!(err <= 1e-10, "{name}: relative error {err:e}");
+        assert!((fit.intercept - reference.intercept).abs() <= 1e-10 * reference.intercept.abs());
     }
 }

@@ -1,0 +1,377 @@
+//! The figures of `tikhonov bench` (SVG through plotters, as `src/bin/cli/plot.rs`):
+//! suboptimality against time and against passes for every problem, time against n and d and
+//! iterations against κ with the fitted laws. Every figure keeps its legend in a panel to the
+//! right of the axes, so no legend covers a curve however many backends there are.
+
+use std::path::Path;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use tikhonov::Error;
+
+use super::bench::{Law, Row};
+use super::plot::{PALETTE, log_range, plot_error};
+
+/// The whole figure, and the width of the axes within it (the rest is the legend panel).
+const SIZE: (u32, u32) = (960, 520);
+const AXES_WIDTH: u32 = 740;
+
+/// A figure written, for the report.
+#[derive(Debug, Clone)]
+pub struct Figure {
+    /// The file name in the plots folder.
+    pub file: String,
+    /// Its title (also the report's alt text).
+    pub title: String,
+    /// The problem it belongs to (`dataset_name`), or none for the scaling figures.
+    pub problem: Option<String>,
+}
+
+/// More colours than `plot.rs`'s eight: up to twelve backends in one figure stay apart.
+const EXTRA: [RGBColor; 4] = [
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+    RGBColor(0, 0, 0),
+    RGBColor(255, 187, 120),
+];
+
+fn colour(i: usize) -> RGBColor {
+    let i = i % (PALETTE.len() + EXTRA.len());
+    if i < PALETTE.len() {
+        PALETTE[i]
+    } else {
+        EXTRA[i - PALETTE.len()]
+    }
+}
+
+/// One backend's points in a figure: a line (iterative) or markers (direct, one point per run).
+struct Series {
+    name: String,
+    points: Vec<(f64, f64)>,
+    markers: bool,
+    /// A fitted line to draw across the x range: ln y = slope·ln x + offset.
+    line: Option<(f64, f64)>,
+}
+
+/// A file name from a dataset name: letters, digits, `-`, `_`, `.` kept, the rest `_`.
+fn slug(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Every figure of a bench, written to `dir`.
+pub fn draw_all(dir: &Path, rows: &[Row], laws: &[Law]) -> Result<Vec<Figure>, Error> {
+    let mut figures = Vec::new();
+    let mut datasets: Vec<&str> = Vec::new();
+    for r in rows {
+        if !datasets.contains(&r.dataset.as_str()) {
+            datasets.push(&r.dataset);
+        }
+    }
+    for dataset in datasets {
+        let mine: Vec<&Row> = rows
+            .iter()
+            .filter(|r| r.dataset == dataset && r.rep == 0)
+            .collect();
+        let mut solvers: Vec<(&str, bool)> = Vec::new();
+        for r in &mine {
+            if !solvers.iter().any(|(s, _)| *s == r.solver) {
+                solvers.push((&r.solver, r.direct));
+            }
+        }
+        for (axis, x_label) in [
+            ("time", "time (s, log scale)"),
+            ("passes", "passes over X (log scale)"),
+        ] {
+            let series: Vec<Series> = solvers
+                .iter()
+                .filter(|(_, direct)| axis == "time" || !direct)
+                .map(|&(solver, direct)| Series {
+                    name: solver.to_owned(),
+                    points: mine
+                        .iter()
+                        .filter(|r| r.solver == solver)
+                        .map(|r| {
+                            (
+                                if axis == "time" { r.time } else { r.passes },
+                                r.suboptimality,
+                            )
+                        })
+                        .collect(),
+                    markers: direct,
+                    line: None,
+                })
+                .collect();
+            if series.iter().all(|s| s.points.is_empty()) {
+                continue;
+            }
+            let file = format!("{}_{axis}.svg", slug(dataset));
+            let title = format!("{dataset}: suboptimality against {axis}");
+            draw(
+                &dir.join(&file),
+                &title,
+                x_label,
+                "J − J* (log scale)",
+                &series,
+                true,
+            )?;
+            figures.push(Figure {
+                file,
+                title,
+                problem: Some(dataset.to_owned()),
+            });
+        }
+    }
+    for (group, law, predictor) in figure_keys(laws) {
+        let chosen: Vec<&Law> = laws
+            .iter()
+            .filter(|l| l.group == group && l.law == law && l.predictors.contains(&predictor))
+            .collect();
+        let series: Vec<Series> = chosen.iter().map(|l| law_series(l, predictor)).collect();
+        let (x_label, y_label, what) = match predictor {
+            "n" => ("n (log scale)", "time (s, log scale)", "time against n"),
+            "d" => ("d (log scale)", "time (s, log scale)", "time against d"),
+            _ => (
+                "κ(Xc) (log scale)",
+                "iterations to tol (log scale)",
+                "iterations against κ",
+            ),
+        };
+        let other = match (law, predictor) {
+            ("time", "n") if chosen[0].predictors.len() > 1 => {
+                format!(", adjusted to d = {}", chosen[0].at.1)
+            }
+            ("time", "d") if chosen[0].predictors.len() > 1 => {
+                format!(", adjusted to n = {}", chosen[0].at.0)
+            }
+            _ => String::new(),
+        };
+        let file = format!("scaling_{}_{law}_{predictor}.svg", slug(&group));
+        let title = format!("{group}: {what}{other}, fitted lines");
+        draw(&dir.join(&file), &title, x_label, y_label, &series, false)?;
+        figures.push(Figure {
+            file,
+            title,
+            problem: None,
+        });
+    }
+    Ok(figures)
+}
+
+/// (group, law, predictor) of every scaling figure, in the order of the laws.
+fn figure_keys(laws: &[Law]) -> Vec<(String, &'static str, &'static str)> {
+    let mut keys = Vec::new();
+    for l in laws {
+        for &p in &l.predictors {
+            let key = (l.group.clone(), l.law, p);
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+    }
+    keys
+}
+
+/// The points of `law` against `predictor` and its fitted line. With two predictors (n and d)
+/// each point's y is moved to the other predictor's median with the fitted exponent (a partial
+/// residual plot), so the points scatter about the drawn line exactly as they do about the fit.
+fn law_series(law: &Law, predictor: &str) -> Series {
+    let j = law
+        .predictors
+        .iter()
+        .position(|p| *p == predictor)
+        .unwrap_or(0);
+    let at = |p: &str| if p == "n" { law.at.0 } else { law.at.1 };
+    let mut offset = law.fit.intercept;
+    for (k, p) in law.predictors.iter().enumerate() {
+        if k != j {
+            offset += law.fit.coef[k] * at(p).ln();
+        }
+    }
+    let points = law
+        .points
+        .iter()
+        .map(|(x, y)| {
+            let mut y = *y;
+            for (k, p) in law.predictors.iter().enumerate() {
+                if k != j {
+                    y *= (at(p) / x[k]).powf(law.fit.coef[k]);
+                }
+            }
+            (x[j], y)
+        })
+        .collect();
+    let theory = law.theory[j].map_or(String::new(), |t| format!(", theory {t}"));
+    Series {
+        name: format!(
+            "{} {:.2} ± {:.2}{theory}",
+            law.solver, law.fit.coef[j], law.fit.half_width[j]
+        ),
+        points,
+        markers: true,
+        line: Some((law.fit.coef[j], offset)),
+    }
+}
+
+/// A tick label of a log10 axis: the value 10^v, as 0.01 … 1000 or 1e-7 at whole decades, else
+/// with two significant digits (13, 0.025, 5.0e-4).
+fn tick(v: &f64) -> String {
+    let value = 10f64.powf(*v);
+    if (v - v.round()).abs() < 1e-9 {
+        let k = v.round() as i32;
+        if (-2..=3).contains(&k) {
+            format!("{}", 10f64.powi(k))
+        } else {
+            format!("1e{k}")
+        }
+    } else if (0.01..1e4).contains(&value) {
+        // Two significant digits in plain notation: 13, 1.6, 0.025.
+        let decimals = (1 - value.log10().floor() as i32).max(0) as usize;
+        format!("{value:.decimals$}")
+    } else {
+        format!("{value:.1e}")
+    }
+}
+
+/// The log10 of a positive range, as `log_range` pads it.
+fn log10_range(values: &[f64]) -> std::ops::Range<f64> {
+    let r = log_range(values);
+    r.start.log10()..r.end.log10()
+}
+
+/// A log–log figure of `series`, the legend in its own panel. Both axes are drawn in log10
+/// coordinates on linear axes (so the ticks fall on whole decades however many decades there
+/// are) and labelled with the values. Non-positive y values (an exact zero suboptimality) are
+/// drawn at the bottom of the axis when `floor_zeros`.
+fn draw(
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[Series],
+    floor_zeros: bool,
+) -> Result<(), Error> {
+    let err = |e| plot_error(path, e);
+    let root = SVGBackend::new(path, SIZE).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let (axes, legend) = root.split_horizontally(AXES_WIDTH);
+    let xs: Vec<f64> = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.0))
+        .collect();
+    let ys: Vec<f64> = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .collect();
+    let x_range = log10_range(&xs);
+    let mut y_range = log10_range(&ys);
+    if floor_zeros && ys.iter().any(|y| *y <= 0.0) {
+        y_range.start -= 0.5;
+    }
+    let mut chart = ChartBuilder::on(&axes)
+        .caption(title, ("sans-serif", 17))
+        .margin(12)
+        .x_label_area_size(48)
+        .y_label_area_size(72)
+        .build_cartesian_2d(x_range.clone(), y_range.clone())
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc(x_label)
+        .y_desc(y_label)
+        .x_labels(label_count(&x_range))
+        .y_labels(label_count(&y_range))
+        .x_label_formatter(&tick)
+        .y_label_formatter(&tick)
+        .label_style(("sans-serif", 13))
+        .axis_desc_style(("sans-serif", 15))
+        .light_line_style(WHITE.mix(0.0))
+        .draw()
+        .map_err(err)?;
+    let bottom = y_range.start + 0.02 * (y_range.end - y_range.start);
+    let to_plot = |(x, y): (f64, f64)| (x.log10(), if y > 0.0 { y.log10() } else { bottom });
+    for (i, s) in series.iter().enumerate() {
+        let c = colour(i);
+        let points: Vec<(f64, f64)> = s
+            .points
+            .iter()
+            .filter(|p| p.0 > 0.0 && p.0.is_finite() && p.1.is_finite())
+            .map(|&p| to_plot(p))
+            .collect();
+        if s.markers {
+            chart
+                .draw_series(points.iter().map(|&p| Circle::new(p, 4, c.filled())))
+                .map_err(err)?;
+        } else {
+            chart
+                .draw_series(LineSeries::new(points.iter().copied(), c.stroke_width(2)))
+                .map_err(err)?;
+        }
+        if let Some((slope, offset)) = s.line {
+            // ln y = slope·ln x + offset is log10 y = slope·log10 x + offset/ln 10.
+            let q = offset / std::f64::consts::LN_10;
+            if let Some(line) = clip(slope, q, &x_range, &y_range) {
+                chart
+                    .draw_series(LineSeries::new(line, c.stroke_width(1)))
+                    .map_err(err)?;
+            }
+        }
+    }
+    draw_legend(&legend, series).map_err(err)?;
+    root.present().map_err(err)
+}
+
+/// How many ticks to ask for: one per decade when the axis spans at least two (plotters then
+/// steps by whole decades), else a few.
+fn label_count(range: &std::ops::Range<f64>) -> usize {
+    let decades = (range.end - range.start).abs();
+    if decades >= 2.0 {
+        (decades.ceil() as usize + 1).min(8)
+    } else {
+        5
+    }
+}
+
+/// The part of the line y = m·x + q inside the box x_range × y_range, as its two ends.
+fn clip(
+    m: f64,
+    q: f64,
+    x_range: &std::ops::Range<f64>,
+    y_range: &std::ops::Range<f64>,
+) -> Option<[(f64, f64); 2]> {
+    let (mut lo, mut hi) = (x_range.start, x_range.end);
+    if m != 0.0 {
+        let (a, b) = ((y_range.start - q) / m, (y_range.end - q) / m);
+        lo = lo.max(a.min(b));
+        hi = hi.min(a.max(b));
+    } else if !(y_range.start..=y_range.end).contains(&q) {
+        return None;
+    }
+    (lo < hi).then_some([(lo, m * lo + q), (hi, m * hi + q)])
+}
+
+/// The legend panel: one entry per series, a line or a dot in its colour and its name.
+fn draw_legend(
+    area: &DrawingArea<SVGBackend<'_>, Shift>,
+    series: &[Series],
+) -> Result<(), DrawingAreaErrorKind<std::io::Error>> {
+    let style = ("sans-serif", 13).into_font();
+    for (i, s) in series.iter().enumerate() {
+        let y = 48 + 22 * i as i32;
+        let c = colour(i);
+        if s.markers {
+            area.draw(&Circle::new((14, y), 4, c.filled()))?;
+        } else {
+            area.draw(&PathElement::new(vec![(4, y), (24, y)], c.stroke_width(2)))?;
+        }
+        area.draw(&Text::new(s.name.clone(), (32, y - 7), style.clone()))?;
+    }
+    Ok(())
+}
