@@ -233,6 +233,19 @@ pub enum Error {
         reason: String,
     },
 
+    /// A backend asked to fit a stream (data read in row blocks) that needs more than the
+    /// sufficient statistics.
+    #[error(
+        "{solver} cannot fit streamed data ({why}); backends that stream: {}",
+        crate::error::streaming_backends()
+    )]
+    NotStreamable {
+        /// The backend asked for.
+        solver: String,
+        /// What it needs that a stream does not keep.
+        why: String,
+    },
+
     /// A file could be read but its content is not what was expected.
     #[error("{}{}: {message}", path_text(path), location.as_deref().map(|l| format!(", {l}")).unwrap_or_default())]
     Format {
@@ -412,6 +425,15 @@ fn without_self_advice(solver: &str, detail: &str) -> String {
     } else {
         detail.to_owned()
     }
+}
+
+/// `` `cholesky`, `normal` ``: the backends that fit a stream (`crate::stream`).
+fn streaming_backends() -> String {
+    ["cholesky", "normal"]
+        .iter()
+        .map(|b| format!("`{b}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A byte count for messages: `3.2 GB`, `512 MB`.

@@ -60,6 +60,8 @@
 //! - [`compare`]: run several solvers on one problem against a reference.
 //! - [`data`]: CSV and `.npy` readers (features `csv` and `npy`), synthetic problems with a
 //!   chosen condition number.
+//! - `stream` (features `npy`, `csv`): ridge fits over files read in row blocks into merged
+//!   moments, never holding X (data beyond memory).
 //!
 //! ## Cargo features
 //!
@@ -128,6 +130,8 @@ pub mod select;
 pub mod solvers;
 pub mod state;
 pub mod stochastic;
+#[cfg(any(feature = "npy", feature = "csv"))]
+pub mod stream;
 pub mod sufficient;
 mod tsqr;
 

@@ -106,6 +106,14 @@ impl MomentsProblem {
         })
     }
 
+    /// Judges target `t` at penalty `lambda` from now on, without copying the statistics (for
+    /// a multi-target fit; `t` and `lambda` were checked by the caller).
+    #[cfg(any(feature = "npy", feature = "csv"))]
+    pub(crate) fn retarget(&mut self, t: usize, lambda: f64) {
+        self.target = t;
+        self.lambda = lambda;
+    }
+
     /// The statistics.
     pub fn moments(&self) -> &Moments {
         &self.moments

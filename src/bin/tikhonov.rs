@@ -32,6 +32,7 @@ use tikhonov::compare::{self, Comparison};
 use tikhonov::data::{self, Synthetic};
 use tikhonov::logistic::{BinaryLabels, LogisticProblem};
 use tikhonov::solvers::{self, Solver, SolverOptions};
+use tikhonov::stream::{self, BlockReader};
 use tikhonov::{Error, Fit, LossKind, Model, MultiRidgeProblem, RidgeProblem};
 
 /// Data owned by the front end; the problem borrows from it.
@@ -647,6 +648,9 @@ fn check_loss(name: &str, loss: Loss) -> Result<(), Error> {
 }
 
 fn run_fit(args: &FitArgs, out: &mut Output) -> Result<(), Error> {
+    if args.stream {
+        return run_fit_stream(args, out);
+    }
     let common = &args.common;
     let opts = options(common, None)?;
     let solver = build_backend(&args.solver, &opts)?;
@@ -683,6 +687,113 @@ fn run_fit(args: &FitArgs, out: &mut Output) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// `fit --stream`: the files read in row blocks into merged statistics (`tikhonov::stream`),
+/// never loading X, then solved by a backend that needs only them.
+fn run_fit_stream(args: &FitArgs, out: &mut Output) -> Result<(), Error> {
+    let common = &args.common;
+    if common.loss == Loss::Logistic {
+        return Err(Error::invalid(
+            "loss",
+            "logistic",
+            "the squared loss with --stream: a streamed fit solves ridge from the sufficient \
+             statistics, while the logistic loss needs X at every Newton step; drop --stream \
+             or --loss logistic",
+        ));
+    }
+    // Refused before any file is read: a backend that cannot stream, an option it does not take.
+    stream::check_backend(&args.solver)?;
+    build_backend(&args.solver, &options(common, None)?)?;
+    let history = history_target(common)?;
+    let (mut reader, description) = stream_reader(common, args.block_rows)?;
+    let streamed = stream::fit(
+        &mut reader,
+        &args.solver,
+        &common.lambda,
+        !common.no_intercept,
+    )?;
+    save_history(history.as_deref(), false, &[], out)?;
+    let (stats, fits) = (streamed.stats, &streamed.fits);
+    let (n, d) = (stats.rows, reader.n_features());
+    let names = reader.target_names();
+    let s = &mut out.stdout;
+    match common.format {
+        Format::Json => {
+            let each: Vec<Value> = fits.iter().map(|f| fit_json_sized(f, n, d)).collect();
+            let mut v = match each.as_slice() {
+                [one] => one.clone(),
+                _ => {
+                    let mut v = json!({
+                        "n_samples": n,
+                        "n_features": d,
+                        "n_targets": fits.len(),
+                    });
+                    for key in PER_FIT_KEYS {
+                        v[key] = each.iter().map(|e| e[key].clone()).collect();
+                    }
+                    v
+                }
+            };
+            v["streamed"] = json!(true);
+            v["stream"] = json!({
+                "blocks": stats.blocks,
+                "rows": stats.rows,
+                "bytes": stats.bytes,
+                "block_rows": stats.block_rows,
+                "read_seconds": streamed.read_seconds,
+            });
+            let _ = writeln!(s, "{v}");
+        }
+        Format::Table => {
+            let _ = writeln!(s, "{description}");
+            if let [fit] = fits.as_slice() {
+                let _ = writeln!(s, "lambda        {}", num(fit.lambda));
+                print_fit(s, fit);
+            } else {
+                for (t, fit) in fits.iter().enumerate() {
+                    let name = tikhonov::error::quote_text(&names[t], 60);
+                    let _ = writeln!(s, "\ntarget {t} (`{name}`) (λ = {})", num(fit.lambda));
+                    print_fit(s, fit);
+                }
+            }
+            let _ = writeln!(
+                s,
+                "streamed      {} blocks of ≤ {} rows, {} rows, {} bytes read in {:.3} s",
+                stats.blocks, stats.block_rows, stats.rows, stats.bytes, streamed.read_seconds
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The block reader of `--stream` over the command line's files (CSV with its targets, or the
+/// .npy pair; the weights), and the data's description. Only headers are read here.
+fn stream_reader(
+    common: &CommonArgs,
+    block_rows: Option<u64>,
+) -> Result<(BlockReader, String), Error> {
+    let (mut reader, description) = if let Some(path) = &common.data {
+        let targets: Vec<&str> = common.target.iter().map(String::as_str).collect();
+        let desc = format!("{} (target `{}`)", path.display(), targets.join("`, `"));
+        (BlockReader::csv(path, &targets)?, desc)
+    } else if let (Some(xp), Some(yp)) = (&common.x, &common.y) {
+        let desc = format!("{} / {}", xp.display(), yp.display());
+        (BlockReader::npy(xp, yp)?, desc)
+    } else {
+        return Err(Error::invalid(
+            "stream",
+            "the built-in problem",
+            "data files with --stream: --x X.npy --y y.npy, or --data FILE.csv --target COL",
+        ));
+    };
+    if let Some(w) = &common.weights {
+        reader = reader.weights(w)?;
+    }
+    if let Some(rows) = block_rows {
+        reader = reader.block_rows(usize::try_from(rows).unwrap_or(usize::MAX));
+    }
+    Ok((reader, args::bounded(&description)))
 }
 
 /// `` `no` → −1, `yes` → +1 ``: which label is which class of a logistic model.
@@ -990,14 +1101,19 @@ struct FitOutput<'f> {
 }
 
 fn fit_json(problem: &RidgeProblem<'_>, fit: &Fit) -> Value {
+    fit_json_sized(fit, problem.n_samples(), problem.n_features())
+}
+
+/// A fit's JSON object with the shape of its data.
+fn fit_json_sized(fit: &Fit, n_samples: usize, n_features: usize) -> Value {
     let without_history = Fit {
         history: Vec::new(),
         ..fit.clone()
     };
     let output = FitOutput {
         fit: &without_history,
-        n_samples: problem.n_samples(),
-        n_features: problem.n_features(),
+        n_samples,
+        n_features,
     };
     // Serialising plain numbers, strings and vectors to a `Value` cannot fail.
     serde_json::to_value(output).expect("a Fit serialises to JSON")

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use ::csv::Position;
 use faer::Mat;
@@ -132,147 +132,13 @@ fn read_table<T>(
     targets: &[&str],
     target: impl Fn(&Cell<'_>) -> Result<T>,
 ) -> Result<Table<T>> {
-    for (i, t) in targets.iter().enumerate() {
-        if targets[..i].contains(t) {
-            return Err(Error::invalid(
-                "targets",
-                quote_text(&targets.join(","), 80),
-                format!(
-                    "each target column may be named only once, but `{}` appears twice",
-                    quote_text(t, 80)
-                ),
-            ));
-        }
-    }
-
-    let file = File::open(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mut reader = ::csv::ReaderBuilder::new()
-        .has_headers(true)
-        // We check the number of fields ourselves, to report it with the line and the header size.
-        .flexible(true)
-        .trim(::csv::Trim::All)
-        .from_reader(BufReader::new(file));
-
-    let header_record = reader.headers().map_err(|e| csv_error(path, e))?;
-    // Leading empty lines are skipped, so the header is not necessarily on line 1.
-    let header_pos = header_record.position().cloned();
-    let header_line = || format!("line {}", line_of(path, header_pos.as_ref()));
-    let header: Vec<String> = header_record
-        .iter()
-        .enumerate()
-        // Spreadsheet programs often start UTF-8 files with a byte-order mark; it is not part of
-        // the first column's name.
-        .map(|(i, h)| {
-            if i == 0 {
-                h.trim_start_matches('\u{feff}')
-            } else {
-                h
-            }
-            .trim()
-            .to_owned()
-        })
-        .collect();
-    let hint = delimiter_hint(&header);
-    let format_err = |location: Option<String>, message: String| Error::Format {
-        path: path.to_path_buf(),
-        location,
-        message: format!("{message}{hint}"),
-    };
-    if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
-        return Err(format_err(
-            Some(header_line()),
-            "the file is empty or has no header row; the first line must name the columns, \
-             e.g. `x1,x2,y`"
-                .into(),
-        ));
-    }
-
-    let mut index_of: HashMap<&str, usize> = HashMap::with_capacity(header.len());
-    for (j, name) in header.iter().enumerate() {
-        if name.is_empty() {
-            return Err(format_err(
-                Some(format!("{}, column {}", header_line(), j + 1)),
-                format!(
-                    "column {} has an empty name; give every column a name in the header row \
-                     (pandas writes its row index as an unnamed first column: save with \
-                     `index=False`)",
-                    j + 1
-                ),
-            ));
-        }
-        if let Some(first) = index_of.insert(name.as_str(), j) {
-            return Err(format_err(
-                Some(header_line()),
-                format!(
-                    "column name `{}` appears twice (columns {} and {}); rename one of them so \
-                     that every column name is unique",
-                    quote_text(name, 80),
-                    first + 1,
-                    j + 1
-                ),
-            ));
-        }
-    }
-
-    let mut target_cols = Vec::with_capacity(targets.len());
-    for t in targets {
-        match index_of.get(t) {
-            Some(&j) => target_cols.push(j),
-            None => {
-                return Err(format_err(
-                    Some(header_line()),
-                    format!(
-                        "no column named `{}` to use as the target; the columns are: {}. \
-                         Choose one of these names (they are case-sensitive)",
-                        quote_text(t, 80),
-                        quoted_list(&header)
-                    ),
-                ));
-            }
-        }
-    }
-    let feature_cols: Vec<usize> = (0..header.len())
-        .filter(|j| !target_cols.contains(j))
-        .collect();
-    if feature_cols.is_empty() {
-        return Err(format_err(
-            Some(header_line()),
-            format!(
-                "every column ({}) is a target, so no feature column is left; a regression needs \
-                 at least one feature column",
-                quoted_list(&header)
-            ),
-        ));
-    }
-
-    let d = feature_cols.len();
-    let width = header.len();
+    let mut rows = CsvRows::open(path, targets)?;
+    let d = rows.feature_cols.len();
     // Row-major buffers, copied into column-major matrices once the row count is known.
     let mut xbuf: Vec<f64> = Vec::new();
     let mut ybuf: Vec<T> = Vec::new();
-    let mut record = ::csv::StringRecord::new();
     let mut n = 0usize;
-    // `read_record` reuses one record allocation for the whole file.
-    while reader
-        .read_record(&mut record)
-        .map_err(|e| csv_error(path, e))?
-    {
-        let pos = record.position();
-        if record.len() != width {
-            return Err(format_err(
-                Some(format!("line {}", line_of(path, pos))),
-                format!(
-                    "this row has {} field{} but the header has {width} columns; every row needs \
-                     exactly one value per column (check for a missing or extra comma, or an \
-                     unquoted comma inside a value)",
-                    record.len(),
-                    if record.len() == 1 { "" } else { "s" }
-                ),
-            ));
-        }
+    while rows.next_record()? {
         if xbuf.capacity() - xbuf.len() < d {
             // The buffer is about to grow (doubling): make sure the grown buffer and the matrix it
             // is copied into fit in memory, rather than letting a huge file end in an abort.
@@ -280,7 +146,8 @@ fn read_table<T>(
             super::check_memory(
                 || format!("reading {} ({n} rows so far, {d} features)", path.display()),
                 u64::try_from(cells).ok().and_then(|c| c.checked_mul(16)),
-                "use a smaller file, or a machine with more memory",
+                "use a smaller file or a machine with more memory, or fit without loading it: \
+                 `tikhonov fit --stream --solver cholesky` (`tikhonov::stream`)",
             )?;
             xbuf.try_reserve(cells - xbuf.len())
                 .map_err(|_| Error::OutOfMemory {
@@ -290,34 +157,256 @@ fn read_table<T>(
                     advice: "use a smaller file, or a machine with more memory".into(),
                 })?;
         }
-        let cell = |j: usize| Cell {
-            path,
-            pos,
-            column: &header[j],
-            text: &record[j],
-            hint: &hint,
-        };
-        for &j in &feature_cols {
-            xbuf.push(cell(j).number()?);
-        }
-        for &j in &target_cols {
-            ybuf.push(target(&cell(j))?);
-        }
+        rows.features(|_, v| xbuf.push(v))?;
+        rows.targets(&target, |_, v| ybuf.push(v))?;
         n += 1;
     }
-
     if n == 0 {
-        return Err(Error::Empty {
-            what: format!("{} has a header row but no data rows", path.display()),
-        });
+        return Err(rows.no_rows());
     }
-
     let x = Mat::from_fn(n, d, |i, j| xbuf[i * d + j]);
     Ok(Table {
         x,
         targets: ybuf,
-        feature_names: feature_cols.iter().map(|&j| header[j].clone()).collect(),
+        feature_names: rows.feature_names(),
     })
+}
+
+/// A CSV file read one record at a time, with its header checked: which columns are features
+/// and which are targets, and the errors [`read_csv`] documents. [`read_table`] collects the
+/// records; `crate::stream` parses them into fixed-size row blocks and never holds the file.
+pub(crate) struct CsvRows {
+    path: PathBuf,
+    reader: ::csv::Reader<BufReader<File>>,
+    header: Vec<String>,
+    hint: String,
+    feature_cols: Vec<usize>,
+    target_cols: Vec<usize>,
+    record: ::csv::StringRecord,
+}
+
+impl CsvRows {
+    /// Opens `path` and checks its header against `targets` (each named once; none is allowed):
+    /// every other column is a feature.
+    pub(crate) fn open(path: &Path, targets: &[&str]) -> Result<Self> {
+        for (i, t) in targets.iter().enumerate() {
+            if targets[..i].contains(t) {
+                return Err(Error::invalid(
+                    "targets",
+                    quote_text(&targets.join(","), 80),
+                    format!(
+                        "each target column may be named only once, but `{}` appears twice",
+                        quote_text(t, 80)
+                    ),
+                ));
+            }
+        }
+
+        let file = File::open(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut reader = ::csv::ReaderBuilder::new()
+            .has_headers(true)
+            // We check the number of fields ourselves, to report it with the line and the header
+            // size.
+            .flexible(true)
+            .trim(::csv::Trim::All)
+            .from_reader(BufReader::new(file));
+
+        let header_record = reader.headers().map_err(|e| csv_error(path, e))?;
+        // Leading empty lines are skipped, so the header is not necessarily on line 1.
+        let header_pos = header_record.position().cloned();
+        let header_line = || format!("line {}", line_of(path, header_pos.as_ref()));
+        let header: Vec<String> = header_record
+            .iter()
+            .enumerate()
+            // Spreadsheet programs often start UTF-8 files with a byte-order mark; it is not part
+            // of the first column's name.
+            .map(|(i, h)| {
+                if i == 0 {
+                    h.trim_start_matches('\u{feff}')
+                } else {
+                    h
+                }
+                .trim()
+                .to_owned()
+            })
+            .collect();
+        let hint = delimiter_hint(&header);
+        let format_err = |location: Option<String>, message: String| Error::Format {
+            path: path.to_path_buf(),
+            location,
+            message: format!("{message}{hint}"),
+        };
+        if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
+            return Err(format_err(
+                Some(header_line()),
+                "the file is empty or has no header row; the first line must name the columns, \
+                 e.g. `x1,x2,y`"
+                    .into(),
+            ));
+        }
+
+        let mut index_of: HashMap<&str, usize> = HashMap::with_capacity(header.len());
+        for (j, name) in header.iter().enumerate() {
+            if name.is_empty() {
+                return Err(format_err(
+                    Some(format!("{}, column {}", header_line(), j + 1)),
+                    format!(
+                        "column {} has an empty name; give every column a name in the header row \
+                         (pandas writes its row index as an unnamed first column: save with \
+                         `index=False`)",
+                        j + 1
+                    ),
+                ));
+            }
+            if let Some(first) = index_of.insert(name.as_str(), j) {
+                return Err(format_err(
+                    Some(header_line()),
+                    format!(
+                        "column name `{}` appears twice (columns {} and {}); rename one of them so \
+                         that every column name is unique",
+                        quote_text(name, 80),
+                        first + 1,
+                        j + 1
+                    ),
+                ));
+            }
+        }
+
+        let mut target_cols = Vec::with_capacity(targets.len());
+        for t in targets {
+            match index_of.get(t) {
+                Some(&j) => target_cols.push(j),
+                None => {
+                    return Err(format_err(
+                        Some(header_line()),
+                        format!(
+                            "no column named `{}` to use as the target; the columns are: {}. \
+                             Choose one of these names (they are case-sensitive)",
+                            quote_text(t, 80),
+                            quoted_list(&header)
+                        ),
+                    ));
+                }
+            }
+        }
+        let feature_cols: Vec<usize> = (0..header.len())
+            .filter(|j| !target_cols.contains(j))
+            .collect();
+        if feature_cols.is_empty() {
+            return Err(format_err(
+                Some(header_line()),
+                format!(
+                    "every column ({}) is a target, so no feature column is left; a regression \
+                     needs at least one feature column",
+                    quoted_list(&header)
+                ),
+            ));
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            reader,
+            header,
+            hint,
+            feature_cols,
+            target_cols,
+            record: ::csv::StringRecord::new(),
+        })
+    }
+
+    /// The number of feature columns, d.
+    pub(crate) fn n_features(&self) -> usize {
+        self.feature_cols.len()
+    }
+
+    /// The names of the feature columns, in file order.
+    pub(crate) fn feature_names(&self) -> Vec<String> {
+        self.feature_cols
+            .iter()
+            .map(|&j| self.header[j].clone())
+            .collect()
+    }
+
+    /// Bytes of the file consumed so far.
+    pub(crate) fn bytes_read(&self) -> u64 {
+        self.reader.position().byte()
+    }
+
+    /// Reads the next record (`false` at the end of the file), checking that it has one field
+    /// per column of the header.
+    pub(crate) fn next_record(&mut self) -> Result<bool> {
+        // `read_record` reuses one record allocation for the whole file.
+        if !self
+            .reader
+            .read_record(&mut self.record)
+            .map_err(|e| csv_error(&self.path, e))?
+        {
+            return Ok(false);
+        }
+        let width = self.header.len();
+        if self.record.len() != width {
+            return Err(Error::Format {
+                path: self.path.clone(),
+                location: Some(format!(
+                    "line {}",
+                    line_of(&self.path, self.record.position())
+                )),
+                message: format!(
+                    "this row has {} field{} but the header has {width} columns; every row needs \
+                     exactly one value per column (check for a missing or extra comma, or an \
+                     unquoted comma inside a value){}",
+                    self.record.len(),
+                    if self.record.len() == 1 { "" } else { "s" },
+                    self.hint
+                ),
+            });
+        }
+        Ok(true)
+    }
+
+    /// Parses the current record's feature cells: `put(c, value)` for the c-th feature.
+    pub(crate) fn features(&self, mut put: impl FnMut(usize, f64)) -> Result<()> {
+        for (c, &j) in self.feature_cols.iter().enumerate() {
+            put(c, self.cell(j).number()?);
+        }
+        Ok(())
+    }
+
+    /// Converts the current record's target cells: `put(t, convert(cell))` for the t-th target.
+    fn targets<T>(
+        &self,
+        convert: impl Fn(&Cell<'_>) -> Result<T>,
+        mut put: impl FnMut(usize, T),
+    ) -> Result<()> {
+        for (t, &j) in self.target_cols.iter().enumerate() {
+            put(t, convert(&self.cell(j))?);
+        }
+        Ok(())
+    }
+
+    /// Parses the current record's target cells as numbers: `put(t, value)`.
+    pub(crate) fn numeric_targets(&self, put: impl FnMut(usize, f64)) -> Result<()> {
+        self.targets(|cell| cell.number(), put)
+    }
+
+    /// The error for a file with a header row but no data row.
+    pub(crate) fn no_rows(&self) -> Error {
+        Error::Empty {
+            what: format!("{} has a header row but no data rows", self.path.display()),
+        }
+    }
+
+    fn cell(&self, j: usize) -> Cell<'_> {
+        Cell {
+            path: &self.path,
+            pos: self.record.position(),
+            column: &self.header[j],
+            text: &self.record[j],
+            hint: &self.hint,
+        }
+    }
 }
 
 impl Cell<'_> {

@@ -45,9 +45,9 @@
 //! ```
 
 #[cfg(feature = "csv")]
-mod csv;
+pub(crate) mod csv;
 #[cfg(feature = "npy")]
-mod npy;
+pub(crate) mod npy;
 mod synthetic;
 
 #[cfg(feature = "csv")]

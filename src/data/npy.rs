@@ -7,7 +7,7 @@
 
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use faer::reborrow::ReborrowMut;
@@ -51,18 +51,7 @@ const PARALLEL_BYTES: usize = 16 << 20;
 /// [`Error::Empty`] if the array has no elements.
 pub fn read_npy_matrix(path: &Path) -> Result<Mat<f64>> {
     let npy = Npy::open(path)?;
-    let (n, d) = match *npy.shape.as_slice() {
-        [n] => (n, 1),
-        [n, d] => (n, d),
-        _ => {
-            return Err(npy.format_err(format!(
-                "the array has {} dimensions (shape {}) but a matrix needs 1 or 2; reshape it to \
-                 (n_samples, n_features) before saving",
-                npy.shape.len(),
-                shape_str(&npy.shape)
-            )));
-        }
-    };
+    let (n, d) = npy.matrix_shape()?;
     let mut m = Mat::<f64>::zeros(n, d);
     // A 1-D array (d = 1) is one column in either order.
     if npy.order == Order::Fortran || d == 1 {
@@ -153,8 +142,8 @@ fn little_endian_f8() -> npyz::TypeStr {
 
 /// An opened `.npy` file whose header has been checked: `float64`, and exactly as many data bytes
 /// as the shape requires.
-struct Npy<'p> {
-    path: &'p Path,
+pub(crate) struct Npy {
+    path: PathBuf,
     source: Source,
     /// Byte offset of the first value.
     data_start: u64,
@@ -193,8 +182,15 @@ impl Source {
     }
 }
 
-impl<'p> Npy<'p> {
-    fn open(path: &'p Path) -> Result<Self> {
+impl Npy {
+    fn open(path: &Path) -> Result<Self> {
+        Self::open_with(path, false)
+    }
+
+    /// Opens and checks the file; `streamed`: it will be read block by block and never held
+    /// whole, so its size is not checked against the available memory, and a data length that
+    /// disagrees with the header is reported with the row where the data end.
+    fn open_with(path: &Path, streamed: bool) -> Result<Self> {
         let io_err = |source| Error::Io {
             path: path.to_path_buf(),
             source,
@@ -247,11 +243,18 @@ impl<'p> Npy<'p> {
                 } else {
                     "the file has extra bytes after the data"
                 };
-                return Err(format_err(format!(
-                    "{problem}: shape {} needs {needed} bytes of data but {available} follow the \
-                     header; the file is corrupt or was still being written: write it again",
-                    shape_str(&shape)
-                )));
+                let location = (available < needed && len > 0)
+                    .then(|| truncated_at(&shape, fortran_order, available / 8));
+                return Err(Error::Format {
+                    path: path.to_path_buf(),
+                    location,
+                    message: format!(
+                        "{problem}: shape {} needs {needed} bytes of data but {available} follow \
+                         the header; the file is corrupt or was still being written: write it \
+                         again",
+                        shape_str(&shape)
+                    ),
+                });
             }
         }
         if len == 0 {
@@ -263,12 +266,16 @@ impl<'p> Npy<'p> {
                 ),
             });
         }
-        // A sparse file or a pipe can claim more data than fits in memory.
-        super::check_memory(
-            || format!("reading {} (shape {})", path.display(), shape_str(&shape)),
-            Some(needed),
-            "use a smaller array, or a machine with more memory",
-        )?;
+        // A sparse file or a pipe can claim more data than fits in memory (a streamed file is
+        // never held whole).
+        if !streamed {
+            super::check_memory(
+                || format!("reading {} (shape {})", path.display(), shape_str(&shape)),
+                Some(needed),
+                "use a smaller array or a machine with more memory, or fit without loading it: \
+                 `tikhonov fit --stream --solver cholesky` (`tikhonov::stream`)",
+            )?;
+        }
 
         #[cfg(unix)]
         let source = if file_len.is_some() {
@@ -280,7 +287,7 @@ impl<'p> Npy<'p> {
         #[cfg(not(unix))]
         let source = Source::Sequential(Mutex::new(reader));
         Ok(Npy {
-            path,
+            path: path.to_path_buf(),
             order: if fortran_order {
                 Order::Fortran
             } else {
@@ -291,6 +298,75 @@ impl<'p> Npy<'p> {
             big_endian,
             shape,
         })
+    }
+
+    /// Opens a `.npy` file to be read block by block ([`Npy::read_block`]): the header is checked
+    /// as for [`read_npy_matrix`] (and a wrong data length names the row where the data end), but
+    /// not against the available memory, since the array is never held whole. A Fortran-order
+    /// matrix must be a regular file: its blocks are read column by column at scattered offsets.
+    pub(crate) fn open_streamed(path: &Path) -> Result<Self> {
+        let npy = Self::open_with(path, true)?;
+        let (_, d) = npy.matrix_shape()?;
+        if npy.order == Order::Fortran && d > 1 && matches!(npy.source, Source::Sequential(_)) {
+            return Err(npy.format_err(
+                "a Fortran-order matrix is streamed column by column at scattered offsets, \
+                 which needs a regular file, not a pipe or device; save it to a file, or in C \
+                 order (`np.save(f, np.ascontiguousarray(arr))`)"
+                    .into(),
+            ));
+        }
+        Ok(npy)
+    }
+
+    /// The file's path.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// (n, d) of a 2-D array, (n, 1) of a 1-D one; an error for any other number of dimensions.
+    pub(crate) fn matrix_shape(&self) -> Result<(usize, usize)> {
+        match *self.shape.as_slice() {
+            [n] => Ok((n, 1)),
+            [n, d] => Ok((n, d)),
+            _ => Err(self.format_err(format!(
+                "the array has {} dimensions (shape {}) but a matrix needs 1 or 2; reshape it to \
+                 (n_samples, n_features) before saving",
+                self.shape.len(),
+                shape_str(&self.shape)
+            ))),
+        }
+    }
+
+    /// Reads the rows r0 .. r0 + dst.nrows() of the matrix ([`Npy::matrix_shape`]) into `dst`,
+    /// a row range of an owned `Mat` (contiguous columns), on this thread.
+    ///
+    /// C order (and any single column): one contiguous run of the file, read in chunks of
+    /// [`CHUNK_BYTES`] and transposed ([`transpose_chunk`]). Fortran order: each column's part
+    /// is a contiguous run of its own, so a block costs d positioned reads of 8·rows bytes, one
+    /// per column, n·8 bytes apart in the file: the same bytes in all, but d times as many
+    /// system calls, and on a rotating disk d seeks per block (keep blocks large there).
+    pub(crate) fn read_block(&self, r0: usize, dst: MatMut<'_, f64>) -> Result<()> {
+        let (n, d) = self.matrix_shape()?;
+        if self.order == Order::C || d == 1 {
+            return self.read_row_range(r0, dst);
+        }
+        let (rows, mut dst) = (dst.nrows(), dst);
+        let mut buf = vec![0u8; CHUNK_BYTES.min(8 * rows.max(1))];
+        for j in 0..d {
+            let mut done = 0;
+            while done < rows {
+                let len = (buf.len() / 8).min(rows - done);
+                let bytes = &mut buf[..8 * len];
+                self.read(8 * (j * n + r0 + done), bytes)?;
+                let out = &mut column(dst.rb_mut(), j)[done..done + len];
+                if !decode(bytes, out, self.big_endian) {
+                    let p = out.iter().position(|v| !v.is_finite()).unwrap_or(0);
+                    return Err(self.non_finite(r0 + done + p, j, out[p]));
+                }
+                done += len;
+            }
+        }
+        Ok(())
     }
 
     /// For a stream (pipe, device), that no byte follows the data; a regular file's length was
@@ -430,6 +506,15 @@ impl<'p> Npy<'p> {
         self.source
             .read_at(self.data_start + offset as u64, buf)
             .map_err(|source| {
+                // The first row this read covers, for the message (the row of a Fortran-order
+                // matrix's value is its index within its column).
+                let value = offset / 8;
+                let row = match *self.shape.as_slice() {
+                    [n, d] if d > 1 && self.order == Order::Fortran => value % n.max(1),
+                    [_, d] => value / d.max(1),
+                    _ => value,
+                };
+                let location = Some(format!("data rows from {} (1-based)", row + 1));
                 if source.kind() == io::ErrorKind::UnexpectedEof {
                     // `open` checked a regular file's data length against its size, so running
                     // out means the file changed underneath us; a stream is simply truncated.
@@ -447,7 +532,7 @@ impl<'p> Npy<'p> {
                     };
                     Error::Format {
                         path: self.path.to_path_buf(),
-                        location: None,
+                        location,
                         message,
                     }
                 } else {
@@ -540,6 +625,25 @@ fn transpose_chunk(bytes: &[u8], mut dst: MatMut<'_, f64>, big_endian: bool) -> 
         i0 += h;
     }
     finite
+}
+
+/// Where the data of a truncated array of `shape` end when only `values` values are present:
+/// the 1-based data row (and, for a Fortran-order matrix, whose columns follow each other, the
+/// column) whose value is the first one missing.
+fn truncated_at(shape: &[usize], fortran_order: bool, values: u64) -> String {
+    let values = usize::try_from(values).unwrap_or(usize::MAX);
+    match *shape {
+        [_, d] if d > 1 && !fortran_order => {
+            format!("data row {} (1-based) is incomplete", values / d + 1)
+        }
+        [n, d] if d > 1 && n > 0 => format!(
+            "Fortran order: column {} (0-based) ends before data row {} (1-based)",
+            values / n,
+            values % n + 1
+        ),
+        [_] | [_, _] => format!("data row {} (1-based) is missing", values + 1),
+        _ => format!("value {values} (0-based, in file order) is missing"),
+    }
 }
 
 /// NumPy's spelling of a shape: `(3,)`, `(3, 4)`; a shape of many dimensions is cut short

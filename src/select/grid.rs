@@ -15,6 +15,7 @@
 use faer::{Col, Side};
 
 use crate::error::{Error, Result};
+use crate::moments::Moments;
 use crate::problem::RidgeProblem;
 
 /// The fraction of the rank at the two ends of the default grid.
@@ -25,7 +26,12 @@ pub const DF_LOW: f64 = 0.01;
 /// The eigenvalues σⱼ² of XcᵀSXc (the squared singular values of S^½·Xc), from the problem's
 /// cached moments, largest first; tiny negative rounding is clipped to 0.
 pub fn gram_eigenvalues(problem: &RidgeProblem<'_>) -> Result<Col<f64>> {
-    let gram = problem.moments().xx();
+    moment_eigenvalues(problem.moments())
+}
+
+/// [`gram_eigenvalues`] from statistics alone (merged [`Moments`]: a stream, other machines).
+pub fn moment_eigenvalues(moments: &Moments) -> Result<Col<f64>> {
+    let gram = moments.xx();
     let mut eig: Vec<f64> = gram
         .self_adjoint_eigenvalues(Side::Lower)
         .map_err(|e| Error::Numerical {
@@ -94,11 +100,26 @@ pub fn lambda_for_df(eigenvalues: &Col<f64>, weight_sum: f64, target: f64) -> f6
 /// the rank to df = 99 % (see the module docs). Fails for a design of rank 0 (every column
 /// constant), where no λ changes the fit.
 pub fn default_lambdas(problem: &RidgeProblem<'_>, n: usize) -> Result<Vec<f64>> {
+    check_count(n)?;
+    grid_from(&gram_eigenvalues(problem)?, problem.weight_sum(), n)
+}
+
+/// [`default_lambdas`] from the statistics of all the data (merged [`Moments`]: a stream).
+pub fn default_lambdas_of(moments: &Moments, n: usize) -> Result<Vec<f64>> {
+    check_count(n)?;
+    grid_from(&moment_eigenvalues(moments)?, moments.weight_sum(), n)
+}
+
+fn check_count(n: usize) -> Result<()> {
     if n == 0 {
         return Err(Error::invalid("n_lambdas", n, "at least 1, e.g. 100"));
     }
-    let eig = gram_eigenvalues(problem)?;
-    let r = rank(&eig);
+    Ok(())
+}
+
+/// The default grid of n values for the Gram eigenvalues `eig` and the weight sum `s`.
+fn grid_from(eig: &Col<f64>, s: f64, n: usize) -> Result<Vec<f64>> {
+    let r = rank(eig);
     if r == 0 {
         return Err(Error::invalid(
             "lambdas",
@@ -107,9 +128,8 @@ pub fn default_lambdas(problem: &RidgeProblem<'_>, n: usize) -> Result<Vec<f64>>
              gives the same fit",
         ));
     }
-    let s = problem.weight_sum();
-    let high = lambda_for_df(&eig, s, DF_LOW * r as f64);
-    let low = lambda_for_df(&eig, s, DF_HIGH * r as f64);
+    let high = lambda_for_df(eig, s, DF_LOW * r as f64);
+    let low = lambda_for_df(eig, s, DF_HIGH * r as f64);
     Ok(log_spaced(high, low, n))
 }
 

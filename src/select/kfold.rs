@@ -220,6 +220,11 @@ pub struct KFold {
     /// Ridge: how many (fold, λ, target) held-out errors were recomputed from the fold's rows
     /// because the statistics' estimate was not accurate enough ([`HELD_OUT_RTOL`]).
     pub recomputed: usize,
+    /// Ridge from statistics alone ([`ridge_from_fold_moments`], no rows to recompute from):
+    /// how many held-out errors kept their statistics' estimate although its estimated
+    /// relative error exceeds [`HELD_OUT_RTOL`] (a nearly perfect fit); 0 otherwise.
+    #[serde(default)]
+    pub inexact: usize,
     /// The refits' iterations summed over folds and λ (0 for ridge's direct solves).
     pub iterations: usize,
 }
@@ -261,6 +266,41 @@ pub fn ridge_targets(
     let base = problem.target(0);
     let data = Data::of(&base, y.as_ref());
     ridge_cv(&data, lambdas, folds)
+}
+
+/// [`ridge_targets`] from per-fold statistics accumulated elsewhere — a file streamed once
+/// (`tikhonov::stream::fold_moments`), other machines — with `fold_rows[k]` the number of rows
+/// of fold k (for the rounding estimate of the held-out errors). Every target of the moments
+/// gets its curve. Without the rows, a held-out error whose estimate from the statistics is not
+/// accurate to [`HELD_OUT_RTOL`] cannot be recomputed: it is kept and counted in
+/// [`KFold::inexact`].
+///
+/// Fails on an invalid grid, fewer than two folds, statistics of different shapes, a fold of
+/// zero weight, and a training system the `cholesky` backend refuses.
+pub fn ridge_from_fold_moments(
+    fold_stats: &[Moments],
+    fold_rows: &[usize],
+    lambdas: &[f64],
+) -> Result<Vec<KFold>> {
+    check_grid(lambdas)?;
+    let k = fold_stats.len();
+    if k < 2 || fold_rows.len() != k {
+        return Err(Error::invalid(
+            "folds",
+            format!("{k} fold statistics and {} row counts", fold_rows.len()),
+            "at least two folds, each with its statistics and its number of rows",
+        ));
+    }
+    let first = &fold_stats[0];
+    if fold_stats.iter().any(|m| {
+        (m.n_features(), m.n_targets(), m.centred())
+            != (first.n_features(), first.n_targets(), first.centred())
+    }) {
+        return Err(Error::ShapeMismatch {
+            what: "the folds' statistics differ in features, targets or centring".into(),
+        });
+    }
+    cv_from_fold_moments(fold_stats, fold_rows, None, lambdas, Par::rayon(0))
 }
 
 /// k-fold cross-validation of logistic regression over `lambdas` with the backend `info`
@@ -332,6 +372,7 @@ pub fn logistic(
         fold_errors: loss,
         fold_weights,
         recomputed: 0,
+        inexact: 0,
         iterations,
     })
 }
@@ -603,41 +644,55 @@ fn training_moments(folds: &[Moments]) -> Vec<Moments> {
         .collect()
 }
 
-/// A fold's held-out errors `[target][λ]` and how many of each target's were recomputed.
-type FoldOutcome = (Vec<Vec<f64>>, Vec<usize>);
+/// A fold's held-out errors `[target][λ]`, how many of each target's were recomputed, and how
+/// many were kept inexact (no rows to recompute them from).
+type FoldOutcome = (Vec<Vec<f64>>, Vec<usize>, Vec<usize>);
 
 /// k-fold CV of every target of `data` (one [`KFold`] per target).
 fn ridge_cv(data: &Data<'_>, lambdas: &[f64], folds: &Folds) -> Result<Vec<KFold>> {
     check_grid(lambdas)?;
     check_folds(data, folds)?;
     let fold_stats = data.fold_moments(folds);
-    if let Some(f) = fold_stats.iter().position(|m| m.weight_sum() <= 0.0) {
-        return Err(zero_weight_fold(f));
-    }
-    let train = training_moments(&fold_stats);
     let sizes: Vec<usize> = (0..folds.k())
         .map(|f| folds.ids.iter().filter(|&&g| g == f).count())
         .collect();
-    let one_fold =
-        |f: usize| fold_errors(data, folds, f, &fold_stats[f], &train[f], sizes[f], lambdas);
+    cv_from_fold_moments(&fold_stats, &sizes, Some((data, folds)), lambdas, data.par)
+}
+
+/// The CV of [`ridge_cv`] from the folds' statistics; `rows`, when present, recomputes the
+/// held-out errors the statistics cannot give accurately.
+fn cv_from_fold_moments(
+    fold_stats: &[Moments],
+    sizes: &[usize],
+    rows: Option<(&Data<'_>, &Folds)>,
+    lambdas: &[f64],
+    par: Par,
+) -> Result<Vec<KFold>> {
+    if let Some(f) = fold_stats.iter().position(|m| m.weight_sum() <= 0.0) {
+        return Err(zero_weight_fold(f));
+    }
+    let train = training_moments(fold_stats);
+    let k = fold_stats.len();
+    let one_fold = |f: usize| fold_errors(rows, f, &fold_stats[f], &train[f], sizes[f], lambdas);
     // Folds are independent and each is computed sequentially, so the results do not depend
     // on how they are spread over threads.
-    let per_fold: Vec<Result<FoldOutcome>> = if data.par.degree() > 1 {
-        (0..folds.k()).into_par_iter().map(one_fold).collect()
+    let per_fold: Vec<Result<FoldOutcome>> = if par.degree() > 1 {
+        (0..k).into_par_iter().map(one_fold).collect()
     } else {
-        (0..folds.k()).map(one_fold).collect()
+        (0..k).map(one_fold).collect()
     };
     let per_fold = per_fold.into_iter().collect::<Result<Vec<_>>>()?;
     let fold_weights: Vec<f64> = fold_stats.iter().map(|m| m.weight_sum()).collect();
-    Ok((0..data.y.ncols())
+    Ok((0..fold_stats[0].n_targets())
         .map(|t| {
-            let errors: Vec<Vec<f64>> = per_fold.iter().map(|(e, _)| e[t].clone()).collect();
+            let errors: Vec<Vec<f64>> = per_fold.iter().map(|(e, _, _)| e[t].clone()).collect();
             KFold {
                 curve: glmnet_curve(lambdas, &errors, &fold_weights),
                 fold_errors: errors,
                 fold_weights: fold_weights.clone(),
                 misclassification: None,
-                recomputed: per_fold.iter().map(|(_, r)| r[t]).sum(),
+                recomputed: per_fold.iter().map(|(_, r, _)| r[t]).sum(),
+                inexact: per_fold.iter().map(|(_, _, x)| x[t]).sum(),
                 iterations: 0,
             }
         })
@@ -645,18 +700,17 @@ fn ridge_cv(data: &Data<'_>, lambdas: &[f64], folds: &Folds) -> Result<Vec<KFold
 }
 
 /// Fold f's held-out errors `[target][λ]` of the refits on the other folds, from the fold's
-/// statistics, recomputed from its rows where those are not accurate enough (module docs), and
-/// how many of each target's were recomputed.
+/// statistics, recomputed from its rows (`source`, when given) where those are not accurate
+/// enough (module docs), with how many of each target's were recomputed and kept inexact.
 fn fold_errors(
-    data: &Data<'_>,
-    folds: &Folds,
+    source: Option<(&Data<'_>, &Folds)>,
     f: usize,
     fold: &Moments,
     train: &Moments,
     rows: usize,
     lambdas: &[f64],
 ) -> Result<FoldOutcome> {
-    let (d, t) = (data.x.ncols(), data.y.ncols());
+    let (d, t) = (fold.n_features(), fold.n_targets());
     let xx = fold.xx_symmetric();
     let root_diag: Vec<f64> = (0..d).map(|j| xx[(j, j)].max(0.0).sqrt()).collect();
     let gamma = f64::EPSILON * ((rows as f64).sqrt() + d as f64);
@@ -681,13 +735,19 @@ fn fold_errors(
         for c in 0..t {
             let (err, rel) =
                 held_out_from_moments(fold, xx.as_ref(), &root_diag, c, w.col(c), b[c], gamma);
-            if rel <= HELD_OUT_RTOL {
-                errors[c][l] = err;
-            } else {
+            // Without rows the estimate is all there is (counted as inexact below).
+            errors[c][l] = err;
+            if rel > HELD_OUT_RTOL {
                 pending.push((l, c, w.col(c).to_owned(), b[c]));
             }
         }
     }
+    let mut recomputed = vec![0; t];
+    let mut inexact = vec![0; t];
+    let Some((data, folds)) = source else {
+        pending.iter().for_each(|p| inexact[p.1] += 1);
+        return Ok((errors, recomputed, inexact));
+    };
     if !pending.is_empty() {
         let members = folds.members(f);
         let coef = Mat::from_fn(d, pending.len(), |j, p| pending[p].2[j]);
@@ -713,9 +773,8 @@ fn fold_errors(
             errors[*c][*l] = sums[p] / fold.weight_sum();
         }
     }
-    let mut recomputed = vec![0; t];
     pending.iter().for_each(|p| recomputed[p.1] += 1);
-    Ok((errors, recomputed))
+    Ok((errors, recomputed, inexact))
 }
 
 /// A training Gram matrix diagonalised once, C = V·diag(e)·Vᵀ, so that the system

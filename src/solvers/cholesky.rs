@@ -116,7 +116,8 @@ impl Factor {
 
 impl Cholesky {
     /// Factors the system and solves for the right-hand sides `targets`: (W, b, κ estimate).
-    fn solve_system(
+    /// Also the solve of a streamed fit (`crate::stream`).
+    pub(crate) fn solve_system(
         &self,
         system: &GramSystem,
         targets: &[usize],

@@ -21,7 +21,7 @@ pub struct NormalEquations;
 impl NormalEquations {
     /// Factors the system with LU and solves for the right-hand sides `targets`:
     /// (W, b, max|uᵢᵢ| / min|uᵢᵢ|).
-    fn solve_system(
+    pub(crate) fn solve_system(
         &self,
         system: &GramSystem,
         targets: &[usize],

@@ -138,6 +138,14 @@ pub struct CvArgs {
     /// and need none).
     #[arg(long, default_value = "auto", value_name = "NAME")]
     pub solver: String,
+    /// With --folds K (ridge): read the files once in row blocks into each fold's statistics,
+    /// never loading X (as `fit --stream`). Rows go to folds by a hash of the row index seeded
+    /// with --seed (not the in-memory shuffle), or by --fold-ids.
+    #[arg(long, requires = "folds")]
+    pub stream: bool,
+    /// With --stream: rows per block [default: as `fit --stream`].
+    #[arg(long, value_name = "ROWS", requires = "stream", value_parser = clap::value_parser!(u64).range(1..))]
+    pub block_rows: Option<u64>,
     #[command(flatten)]
     pub grid: GridArgs,
     #[command(flatten)]
@@ -174,6 +182,17 @@ pub struct FitArgs {
     /// svrg (`auto` runs newton).
     #[arg(long, default_value = "auto", value_name = "NAME")]
     pub solver: String,
+    /// Fit without loading X: read the files in row blocks straight into the sufficient
+    /// statistics (one pass; memory bounded by the blocks, not by n) and solve from them. Only
+    /// the backends that need nothing but the statistics stream: --solver cholesky or normal.
+    /// Needs --x/--y (and --weights) or --data/--target; the output reports the blocks and
+    /// bytes read.
+    #[arg(long)]
+    pub stream: bool,
+    /// With --stream: rows per block [default: as many as fit in 8 MiB for the two block
+    /// buffers, 2·8·(d + k + 1) bytes a row, and at least 1024].
+    #[arg(long, value_name = "ROWS", requires = "stream", value_parser = clap::value_parser!(u64).range(1..))]
+    pub block_rows: Option<u64>,
     #[command(flatten)]
     pub common: CommonArgs,
 }

@@ -15,8 +15,9 @@ use super::args::{CvArgs, Format, GridArgs, Loss, PathArgs};
 use super::plot;
 use super::{
     Loaded, Output, Problem, Targets, applicable_options, load, multi_problem, num, options,
-    problem, unconverged_note,
+    problem, stream_reader, unconverged_note,
 };
+use tikhonov::stream::{self, FoldRule};
 
 /// The grid: the one given, or the default from the design's degrees of freedom (divided by 4
 /// for the logistic loss, whose curvature φ'' ≤ ¼ scales its Hessian against the Gram matrix).
@@ -225,6 +226,9 @@ struct TargetCv {
 }
 
 pub fn run_cv(args: &CvArgs, out: &mut Output) -> Result<(), Error> {
+    if args.stream {
+        return run_cv_stream(args, out);
+    }
     let common = &args.common;
     if common.loss == Loss::Logistic && args.folds.is_none() {
         return Err(Error::invalid(
@@ -254,6 +258,118 @@ pub fn run_cv(args: &CvArgs, out: &mut Output) -> Result<(), Error> {
         (method, vec![result], data.target_names.clone())
     };
     let seconds = start.elapsed().as_secs_f64();
+    let report = CvReport {
+        method,
+        results: &results,
+        names: &names,
+        description: &data.description,
+        seconds,
+        stream: None,
+    };
+    print_cv(args, &report, out)
+}
+
+/// `cv --folds K --stream`: each fold's statistics from one pass over the files
+/// (`tikhonov::stream::cv`), never loading X; ridge only.
+fn run_cv_stream(args: &CvArgs, out: &mut Output) -> Result<(), Error> {
+    let common = &args.common;
+    if common.loss == Loss::Logistic {
+        return Err(Error::invalid(
+            "loss",
+            "logistic",
+            "the squared loss with --stream: streamed k-fold CV solves ridge from each fold's \
+             statistics, while logistic refits need X; drop --stream or --loss logistic",
+        ));
+    }
+    let Some(k) = args.folds else {
+        return Err(Error::invalid(
+            "cv",
+            if args.loo {
+                "--loo --stream"
+            } else {
+                "--gcv --stream"
+            },
+            "--folds K with --stream: leave-one-out and GCV need X itself, k-fold CV only each \
+             fold's statistics; drop --stream",
+        ));
+    };
+    let k = usize::try_from(k).unwrap_or(usize::MAX);
+    let rule = match &args.fold_ids {
+        Some(file) => {
+            let folds = Folds::from_ids(&read_fold_ids(file)?)?;
+            if folds.k() != k {
+                return Err(Error::invalid(
+                    "folds",
+                    k,
+                    format!(
+                        "the number of distinct ids in {} ({}), or drop --folds' value to match \
+                         it",
+                        file.display(),
+                        folds.k()
+                    ),
+                ));
+            }
+            FoldRule::Ids(folds)
+        }
+        None => FoldRule::Hashed {
+            k,
+            seed: common.seed,
+        },
+    };
+    let (mut reader, description) = stream_reader(common, args.block_rows)?;
+    let start = Instant::now();
+    let n_lambdas = usize::try_from(args.grid.n_lambdas).unwrap_or(usize::MAX);
+    let cv = stream::cv(
+        &mut reader,
+        &rule,
+        args.grid.lambdas.as_deref(),
+        n_lambdas,
+        !common.no_intercept,
+    )?;
+    let seconds = start.elapsed().as_secs_f64();
+    let results: Vec<TargetCv> = cv
+        .results
+        .iter()
+        .map(|r| TargetCv {
+            curve: r.curve.clone(),
+            misclassification: None,
+            residuals: None,
+        })
+        .collect();
+    let inexact = cv.results.iter().map(|r| r.inexact).sum();
+    let report = CvReport {
+        method: "kfold",
+        results: &results,
+        names: reader.target_names(),
+        description: &description,
+        seconds,
+        stream: Some((cv.stats, inexact)),
+    };
+    print_cv(args, &report, out)
+}
+
+/// What `cv` prints, whichever way it was computed.
+struct CvReport<'a> {
+    method: &'a str,
+    results: &'a [TargetCv],
+    names: &'a [String],
+    description: &'a str,
+    seconds: f64,
+    /// With --stream: what was read, and how many held-out errors are inexact.
+    stream: Option<(tikhonov::stream::StreamStats, usize)>,
+}
+
+/// Prints a cross-validation (table or JSON), its edge warnings and its figure.
+fn print_cv(args: &CvArgs, report: &CvReport<'_>, out: &mut Output) -> Result<(), Error> {
+    let common = &args.common;
+    let CvReport {
+        method,
+        results,
+        names,
+        description,
+        seconds,
+        stream,
+    } = *report;
     for (t, r) in results.iter().enumerate() {
         if r.curve.at_edge() {
             out.notes.push(format!(
@@ -320,16 +436,44 @@ pub fn run_cv(args: &CvArgs, out: &mut Output) -> Result<(), Error> {
             v["method"] = json!(method);
             v["loss"] = json!(loss_name(common.loss));
             v["fit_seconds"] = json!(seconds);
+            if let Some((stats, inexact)) = stream {
+                v["streamed"] = json!(true);
+                v["stream"] = json!({
+                    "blocks": stats.blocks,
+                    "rows": stats.rows,
+                    "bytes": stats.bytes,
+                    "block_rows": stats.block_rows,
+                    "inexact": inexact,
+                });
+            }
             let _ = writeln!(s, "{v}");
         }
         Format::Table => {
-            let _ = writeln!(s, "{}", data.description);
+            let _ = writeln!(s, "{}", description);
             let _ = writeln!(
                 s,
                 "{method} ({} loss), {:.3} s",
                 loss_name(common.loss),
                 seconds
             );
+            if let Some((stats, inexact)) = stream {
+                let _ = writeln!(
+                    s,
+                    "streamed      {} blocks of ≤ {} rows, {} rows, {} bytes read (one pass){}",
+                    stats.blocks,
+                    stats.block_rows,
+                    stats.rows,
+                    stats.bytes,
+                    if inexact > 0 {
+                        format!(
+                            "; {inexact} held-out errors from the statistics alone are less \
+                             accurate than 1e-6 (nearly perfect fits)"
+                        )
+                    } else {
+                        String::new()
+                    }
+                );
+            }
             for (t, r) in results.iter().enumerate() {
                 if results.len() > 1 {
                     let _ = writeln!(

@@ -1,0 +1,610 @@
+//! Streamed fits (`tikhonov::stream`): files read in row blocks into merged moments give the
+//! in-memory fit to 1e-12 for every streaming backend, whatever the block size; truncated or
+//! corrupt files are errors naming the row or line; `tikhonov fit --stream` reports what it read.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use faer::{Col, Mat, MatRef};
+use proptest::prelude::*;
+use proptest::test_runner::RngSeed;
+use tikhonov::data::{gaussian, read_csv, write_npy_matrix, write_npy_vector};
+use tikhonov::select::kfold::{self, Folds};
+use tikhonov::solvers::{Cholesky, NormalEquations, Solver};
+use tikhonov::stream::{self, BlockReader, FoldRule};
+use tikhonov::{Error, Fit, MultiRidgeProblem};
+
+/// n × d features with column offsets (so centring matters), k targets of a known model plus
+/// noise, and positive weights.
+fn data(n: usize, d: usize, k: usize, seed: u64) -> (Mat<f64>, Mat<f64>, Col<f64>) {
+    let g = gaussian(n, d + k + 1, seed);
+    let x = Mat::from_fn(n, d, |i, j| g[(i, j)] + 0.5 * j as f64 - 1.0);
+    let y = Mat::from_fn(n, k, |i, t| {
+        (0..d)
+            .map(|j| x[(i, j)] * (j as f64 - t as f64 + 0.5))
+            .sum::<f64>()
+            + 0.3 * g[(i, d + t)]
+            + 2.0 * t as f64
+    });
+    let w = Col::from_fn(n, |i| 0.25 + g[(i, d + k)].abs());
+    (x, y, w)
+}
+
+/// Writes `m` as a Fortran-order (column-major) `<f8` .npy, as `np.save(f, np.asfortranarray(m))`.
+fn write_fortran(path: &Path, m: MatRef<'_, f64>) {
+    let (n, d) = (m.nrows(), m.ncols());
+    let mut header = format!("{{'descr': '<f8', 'fortran_order': True, 'shape': ({n}, {d}), }}");
+    while !(10 + header.len() + 1).is_multiple_of(64) {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend(u16::try_from(header.len()).unwrap().to_le_bytes());
+    bytes.extend(header.as_bytes());
+    for j in 0..d {
+        for i in 0..n {
+            bytes.extend(m[(i, j)].to_le_bytes());
+        }
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// Writes (X, Y) as CSV with columns x0.., then y0..; Rust's shortest round-trip formatting, so
+/// the file holds exactly the same doubles.
+fn write_csv(path: &Path, x: MatRef<'_, f64>, y: MatRef<'_, f64>) {
+    let mut text = String::new();
+    let names: Vec<String> = (0..x.ncols())
+        .map(|j| format!("x{j}"))
+        .chain((0..y.ncols()).map(|t| format!("y{t}")))
+        .collect();
+    text.push_str(&names.join(","));
+    text.push('\n');
+    for i in 0..x.nrows() {
+        let row: Vec<String> = (0..x.ncols())
+            .map(|j| x[(i, j)].to_string())
+            .chain((0..y.ncols()).map(|t| y[(i, t)].to_string()))
+            .collect();
+        text.push_str(&row.join(","));
+        text.push('\n');
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+struct Files {
+    _dir: tempfile::TempDir,
+    x: PathBuf,
+    xf: PathBuf,
+    y: PathBuf,
+    w: PathBuf,
+    csv: PathBuf,
+}
+
+fn files(x: &Mat<f64>, y: &Mat<f64>, w: &Col<f64>) -> Files {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name);
+    let f = Files {
+        x: p("x.npy"),
+        xf: p("xf.npy"),
+        y: p("y.npy"),
+        w: p("w.npy"),
+        csv: p("d.csv"),
+        _dir: dir,
+    };
+    write_npy_matrix(&f.x, x.as_ref()).unwrap();
+    write_fortran(&f.xf, x.as_ref());
+    write_npy_matrix(&f.y, y.as_ref()).unwrap();
+    write_npy_vector(&f.w, w.as_ref()).unwrap();
+    write_csv(&f.csv, x.as_ref(), y.as_ref());
+    f
+}
+
+/// The in-memory fits of every target with `solver`.
+fn in_memory(
+    solver: &str,
+    x: &Mat<f64>,
+    y: &Mat<f64>,
+    w: Option<&Col<f64>>,
+    lambdas: &[f64],
+    intercept: bool,
+) -> Vec<Fit> {
+    let mut b = MultiRidgeProblem::builder(x.as_ref(), y.as_ref())
+        .lambdas(lambdas)
+        .intercept(intercept);
+    if let Some(w) = w {
+        b = b.weights(w.as_ref());
+    }
+    let p = b.build().unwrap();
+    match solver {
+        "cholesky" => Cholesky.solve_targets(&p),
+        _ => NormalEquations.solve_targets(&p),
+    }
+    .unwrap()
+}
+
+/// max over targets of ‖w_a − w_b‖/‖w_b‖ and |b_a − b_b|/max(1, |b_b|).
+fn max_relative_difference(a: &[Fit], b: &[Fit]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(a, b)| {
+            let dc = a.relative_error(b.coef.as_ref());
+            let db = (a.intercept - b.intercept).abs() / b.intercept.abs().max(1.0);
+            dc.max(db)
+        })
+        .fold(0.0, f64::max)
+}
+
+#[test]
+fn streamed_fits_equal_in_memory_fits_for_every_streaming_backend() {
+    let (n, d, k) = (1500, 6, 3);
+    let (x, y, w) = data(n, d, k, 7);
+    let f = files(&x, &y, &w);
+    let lambdas = [1e-3, 0.1, 1e-3];
+    for solver in stream::BACKENDS {
+        for intercept in [true, false] {
+            for weighted in [false, true] {
+                let reference =
+                    in_memory(solver, &x, &y, weighted.then_some(&w), &lambdas, intercept);
+                for (order, path) in [("C", &f.x), ("Fortran", &f.xf)] {
+                    let mut reader = BlockReader::npy(path, &f.y).unwrap().block_rows(211);
+                    if weighted {
+                        reader = reader.weights(&f.w).unwrap();
+                    }
+                    let streamed = stream::fit(&mut reader, solver, &lambdas, intercept).unwrap();
+                    let diff = max_relative_difference(&streamed.fits, &reference);
+                    let case = format!(
+                        "{solver}, {order} order, intercept {intercept}, weights {weighted}"
+                    );
+                    assert!(diff <= 1e-12, "{case}: {diff:e}");
+                    assert_eq!(streamed.stats.blocks, n.div_ceil(211), "{case}");
+                    assert_eq!(streamed.stats.rows, n, "{case}");
+                    let bytes = 8 * n * (d + k + usize::from(weighted));
+                    assert_eq!(streamed.stats.bytes, bytes as u64, "{case}");
+                    for (t, fit) in streamed.fits.iter().enumerate() {
+                        assert_eq!(fit.solver, format!("stream:{solver}"));
+                        assert_eq!(fit.lambda, lambdas[t]);
+                        assert!(
+                            fit.gradient_norm < 1e-9,
+                            "{case}: ‖∇J‖ = {}",
+                            fit.gradient_norm
+                        );
+                        // J from the statistics agrees with J from X.
+                        let rel =
+                            (fit.objective - reference[t].objective).abs() / reference[t].objective;
+                        assert!(
+                            rel < 1e-10,
+                            "{case}: J {} vs {}",
+                            fit.objective,
+                            reference[t].objective
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn streamed_csv_equals_the_in_memory_fit_of_the_same_file() {
+    let (x, y, w) = data(900, 4, 2, 11);
+    let f = files(&x, &y, &w);
+    let ds = read_csv(&f.csv, &["y1", "y0"]).unwrap();
+    for intercept in [true, false] {
+        let reference = in_memory("cholesky", &ds.x, &ds.y, Some(&w), &[0.01, 0.01], intercept);
+        let mut reader = BlockReader::csv(&f.csv, &["y1", "y0"])
+            .unwrap()
+            .block_rows(100)
+            .weights(&f.w)
+            .unwrap();
+        assert_eq!(reader.feature_names().unwrap(), ["x0", "x1", "x2", "x3"]);
+        assert_eq!(reader.target_names(), ["y1", "y0"]);
+        let streamed = stream::fit(&mut reader, "cholesky", &[0.01], intercept).unwrap();
+        let diff = max_relative_difference(&streamed.fits, &reference);
+        assert!(diff <= 1e-12, "intercept {intercept}: {diff:e}");
+        assert_eq!((streamed.stats.blocks, streamed.stats.rows), (9, 900));
+        let csv_bytes = std::fs::metadata(&f.csv).unwrap().len();
+        assert_eq!(streamed.stats.bytes, csv_bytes + 8 * 900);
+    }
+}
+
+fn proptest_config(cases: u32) -> ProptestConfig {
+    let mut config = ProptestConfig {
+        cases,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    };
+    if std::env::var_os("PROPTEST_RNG_SEED").is_none() {
+        config.rng_seed = RngSeed::Fixed(14);
+    }
+    config
+}
+
+proptest! {
+    #![proptest_config(proptest_config(32))]
+
+    /// The block size changes the merge tree, so the rounding, but not the fit beyond 1e-12:
+    /// random block sizes (1 row to more than n) against one block of all rows.
+    #[test]
+    fn block_size_does_not_change_the_fit(
+        n in 40usize..400,
+        block in 1usize..500,
+        seed in 0u64..1000,
+        intercept in any::<bool>(),
+        fortran in any::<bool>(),
+    ) {
+        let (x, y, w) = data(n, 3, 2, seed);
+        let f = files(&x, &y, &w);
+        let path = if fortran { &f.xf } else { &f.x };
+        let fit = |rows: usize| {
+            let mut r = BlockReader::npy(path, &f.y).unwrap().block_rows(rows).weights(&f.w).unwrap();
+            stream::fit(&mut r, "cholesky", &[1e-2], intercept).unwrap()
+        };
+        let (blocked, whole) = (fit(block), fit(n));
+        prop_assert_eq!(blocked.stats.blocks, n.div_ceil(block));
+        prop_assert_eq!(whole.stats.blocks, 1);
+        let diff = max_relative_difference(&blocked.fits, &whole.fits);
+        prop_assert!(diff <= 1e-12, "block {}: {:e}", block, diff);
+    }
+}
+
+#[test]
+fn truncated_npy_names_the_row_where_the_data_end() {
+    let (x, y, _) = data(50, 3, 1, 3);
+    let f = files(&x, &y, &Col::ones(50));
+    // 100 bytes short: 1100 of 1200 data bytes are left, 137 values, so row 46 is incomplete.
+    let bytes = std::fs::read(&f.x).unwrap();
+    std::fs::write(&f.x, &bytes[..bytes.len() - 100]).unwrap();
+    let e = BlockReader::npy(&f.x, &f.y).unwrap_err().to_string();
+    assert!(
+        e.contains("truncated") && e.contains("data row 46 (1-based)"),
+        "{e}"
+    );
+    // Fortran order: the values of column 2 end before row 38 (150 − 13 = 137 = 2·50 + 37).
+    let bytes = std::fs::read(&f.xf).unwrap();
+    std::fs::write(&f.xf, &bytes[..bytes.len() - 100]).unwrap();
+    let e = BlockReader::npy(&f.xf, &f.y).unwrap_err().to_string();
+    assert!(
+        e.contains("column 2") && e.contains("data row 38 (1-based)"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_file_cut_while_streaming_is_an_error_naming_the_row_and_no_fit() {
+    let (x, y, _) = data(50, 3, 1, 4);
+    let f = files(&x, &y, &Col::ones(50));
+    let mut reader = BlockReader::npy(&f.x, &f.y).unwrap().block_rows(10);
+    // Opened whole, then cut to 35 rows before the stream starts reading.
+    let header = std::fs::read(&f.x).unwrap().len() as u64 - 8 * 150;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&f.x)
+        .unwrap()
+        .set_len(header + 8 * 3 * 35)
+        .unwrap();
+    let e = stream::fit(&mut reader, "cholesky", &[1e-3], true).unwrap_err();
+    assert!(matches!(e, Error::Format { .. }), "{e}");
+    let m = e.to_string();
+    assert!(m.contains("data rows from 31 (1-based)"), "{m}");
+    // The error ends the stream: nothing after it can be merged into a partial result.
+    assert!(reader.next_block().unwrap().is_none());
+}
+
+#[test]
+fn non_finite_values_and_negative_weights_name_their_row() {
+    let (mut x, y, mut w) = data(60, 2, 1, 5);
+    x[(41, 1)] = f64::NAN;
+    w[17] = -1.0;
+    let f = files(&x, &y, &w);
+    let mut r = BlockReader::npy(&f.x, &f.y).unwrap().block_rows(8);
+    let e = stream::fit(&mut r, "normal", &[1e-3], true)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("[41, 1]"), "{e}");
+    let mut r = BlockReader::npy(&f.xf, &f.y).unwrap().block_rows(8);
+    let e = stream::fit(&mut r, "normal", &[1e-3], true)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("[41, 1]"), "{e}");
+    x[(41, 1)] = 0.0;
+    write_npy_matrix(&f.x, x.as_ref()).unwrap();
+    let mut r = BlockReader::npy(&f.x, &f.y).unwrap().weights(&f.w).unwrap();
+    let e = stream::fit(&mut r, "cholesky", &[1e-3], true).unwrap_err();
+    assert!(matches!(e, Error::InvalidWeights { .. }), "{e}");
+    assert!(e.to_string().contains("data row 18 (1-based)"), "{e}");
+}
+
+#[test]
+fn bad_csv_rows_name_their_line_and_nothing_is_fitted() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bad.csv");
+    let good: String = (0..30)
+        .map(|i| format!("{i},{},{}\n", i * i % 7, i % 5))
+        .collect();
+    // Line 1 is the header, so data row r is on line r + 1.
+    let lines: Vec<&str> = good.lines().collect();
+    for (bad_row, replacement, expect) in [
+        (24, "23,abc,3", "line 25, column `b`"),
+        (12, "11,2", "line 13"),
+    ] {
+        let mut text = String::from("a,b,y\n");
+        for (i, l) in lines.iter().enumerate() {
+            text.push_str(if i + 1 == bad_row { replacement } else { l });
+            text.push('\n');
+        }
+        std::fs::write(&p, text).unwrap();
+        let mut r = BlockReader::csv(&p, &["y"]).unwrap().block_rows(5);
+        let e = stream::fit(&mut r, "cholesky", &[1e-3], true)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(expect), "{e}");
+    }
+    std::fs::write(&p, "a,b,y\n").unwrap();
+    let mut r = BlockReader::csv(&p, &["y"]).unwrap();
+    let e = stream::fit(&mut r, "cholesky", &[1e-3], true).unwrap_err();
+    assert!(matches!(e, Error::Empty { .. }), "{e}");
+}
+
+#[test]
+fn backends_that_cannot_stream_are_refused_by_name_before_reading() {
+    for solver in ["auto", "qr", "cholesky-refined", "cg", "dual"] {
+        let e = stream::check_backend(solver).unwrap_err();
+        assert!(matches!(e, Error::NotStreamable { .. }), "{e}");
+        let m = e.to_string();
+        for b in stream::BACKENDS {
+            assert!(m.contains(&format!("`{b}`")), "{m}");
+        }
+    }
+    assert!(matches!(
+        stream::check_backend("nope"),
+        Err(Error::UnknownSolver { .. })
+    ));
+    for b in stream::BACKENDS {
+        stream::check_backend(b).unwrap();
+    }
+}
+
+#[test]
+fn mismatched_lengths_are_shape_errors() {
+    let (x, y, w) = data(20, 2, 1, 6);
+    let f = files(&x, &y, &w);
+    let short = f.w.with_file_name("short.npy");
+    write_npy_vector(&short, w.as_ref().subrows(0, 19)).unwrap();
+    assert!(matches!(
+        BlockReader::npy(&f.x, &f.y).unwrap().weights(&short),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    // A CSV's length is known only at its end.
+    let mut r = BlockReader::csv(&f.csv, &["y0"])
+        .unwrap()
+        .weights(&short)
+        .unwrap();
+    let e = stream::fit(&mut r, "cholesky", &[1e-3], true).unwrap_err();
+    assert!(matches!(e, Error::ShapeMismatch { .. }), "{e}");
+    let y19 = f.y.with_file_name("y19.npy");
+    write_npy_vector(&y19, y.col(0).subrows(0, 19)).unwrap();
+    assert!(matches!(
+        BlockReader::npy(&f.x, &y19),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    let mut r = BlockReader::npy(&f.x, &f.y).unwrap();
+    assert!(matches!(
+        stream::fit(&mut r, "cholesky", &[1e-3, 1.0], true),
+        Err(Error::InvalidParameter { .. })
+    ));
+}
+
+fn tikhonov(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tikhonov"))
+        .args(args)
+        .output()
+        .expect("the binary built by cargo can be started")
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("stdout is one JSON document")
+}
+
+#[test]
+fn cli_fit_stream_reports_blocks_and_bytes_and_matches_the_in_memory_fit() {
+    let (n, d) = (1000, 5);
+    let (x, y, w) = data(n, d, 1, 9);
+    let f = files(&x, &y, &w);
+    let s = |p: &PathBuf| p.to_str().unwrap().to_owned();
+    let (xs, ys, ws) = (s(&f.x), s(&f.y), s(&f.w));
+    let common = [
+        "--y",
+        &ys,
+        "--weights",
+        &ws,
+        "--solver",
+        "cholesky",
+        "--format",
+        "json",
+    ];
+    let mut args = vec!["fit", "--stream", "--block-rows", "128", "--x", &xs];
+    args.extend(common);
+    let streamed = json(&tikhonov(&args));
+    let mut args = vec!["fit", "--x", &xs];
+    args.extend(common);
+    let memory = json(&tikhonov(&args));
+    assert_eq!(streamed["streamed"], true);
+    assert_eq!(streamed["stream"]["blocks"], 8);
+    assert_eq!(streamed["stream"]["rows"], n);
+    assert_eq!(streamed["stream"]["bytes"], 8 * n * (d + 2));
+    assert_eq!(streamed["n_samples"], n);
+    assert_eq!(streamed["solver"], "stream:cholesky");
+    let coef = |v: &serde_json::Value| -> Vec<f64> {
+        v["coef"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_f64().unwrap())
+            .collect()
+    };
+    let (a, b) = (coef(&streamed), coef(&memory));
+    let norm = b.iter().map(|v| v * v).sum::<f64>().sqrt();
+    let diff = a
+        .iter()
+        .zip(&b)
+        .map(|(a, b)| (a - b) * (a - b))
+        .sum::<f64>()
+        .sqrt();
+    assert!(diff <= 1e-12 * norm, "{diff:e}");
+
+    // The table says it streamed; several targets from a CSV.
+    let csv = s(&f.csv);
+    let out = tikhonov(&[
+        "fit", "--stream", "--data", &csv, "--target", "y0", "--solver", "normal",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("streamed      1 blocks") && text.contains("1000 rows"),
+        "{text}"
+    );
+
+    // A backend that cannot stream: one line naming those that can, usage exit code.
+    let out = tikhonov(&["fit", "--stream", "--x", &xs, "--y", &ys, "--solver", "qr"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("`cholesky`, `normal`"), "{err}");
+}
+
+/// The in-memory k-fold CV of every target with the given folds.
+fn in_memory_cv(
+    x: &Mat<f64>,
+    y: &Mat<f64>,
+    w: &Col<f64>,
+    lambdas: &[f64],
+    folds: &Folds,
+    intercept: bool,
+) -> Vec<kfold::KFold> {
+    let p = MultiRidgeProblem::builder(x.as_ref(), y.as_ref())
+        .intercept(intercept)
+        .weights(w.as_ref())
+        .build()
+        .unwrap();
+    kfold::ridge_targets(&p, lambdas, folds).unwrap()
+}
+
+fn assert_same_cv(a: &[kfold::KFold], b: &[kfold::KFold], what: &str) {
+    assert_eq!(a.len(), b.len());
+    for (a, b) in a.iter().zip(b) {
+        for (m, r) in a.curve.mean.iter().zip(&b.curve.mean) {
+            assert!((m - r).abs() <= 1e-10 * r.abs(), "{what}: mean {m} vs {r}");
+        }
+        for (m, r) in a.fold_weights.iter().zip(&b.fold_weights) {
+            assert!(
+                (m - r).abs() <= 1e-12 * r.abs(),
+                "{what}: weight {m} vs {r}"
+            );
+        }
+        assert_eq!(a.curve.lambda_min, b.curve.lambda_min, "{what}");
+        assert_eq!(a.curve.lambda_1se, b.curve.lambda_1se, "{what}");
+        assert_eq!(a.inexact, 0, "{what}");
+    }
+}
+
+#[test]
+fn streamed_kfold_cv_equals_the_in_memory_cv_with_the_same_folds() {
+    let n = 1200;
+    let (x, y, w) = data(n, 4, 2, 21);
+    let f = files(&x, &y, &w);
+    let lambdas = [1.0, 0.1, 0.01, 1e-3, 1e-4];
+    for intercept in [true, false] {
+        // Given ids (a shuffle), and the seeded hash of the row index.
+        let shuffled = Folds::shuffled(n, 5, 3).unwrap();
+        let hashed = FoldRule::Hashed { k: 4, seed: 9 };
+        let hashed_ids: Vec<usize> = (0..n).map(|i| hashed.fold(i)).collect();
+        for (rule, folds) in [
+            (FoldRule::Ids(shuffled.clone()), shuffled),
+            (hashed, Folds::from_ids(&hashed_ids).unwrap()),
+        ] {
+            let reference = in_memory_cv(&x, &y, &w, &lambdas, &folds, intercept);
+            let mut r = BlockReader::npy(&f.xf, &f.y)
+                .unwrap()
+                .weights(&f.w)
+                .unwrap()
+                .block_rows(97);
+            let cv = stream::cv(&mut r, &rule, Some(&lambdas), 0, intercept).unwrap();
+            assert_eq!(cv.stats.rows, n);
+            assert_same_cv(&cv.results, &reference, &format!("{rule:?}"));
+        }
+    }
+    // The default grid is the in-memory default grid (from the merged statistics).
+    let folds = Folds::contiguous(n, 3).unwrap();
+    let mut r = BlockReader::npy(&f.x, &f.y).unwrap().weights(&f.w).unwrap();
+    let cv = stream::cv(&mut r, &FoldRule::Ids(folds), None, 7, true).unwrap();
+    let p = tikhonov::RidgeProblem::builder(x.as_ref(), y.col(0))
+        .weights(w.as_ref())
+        .build()
+        .unwrap();
+    let grid = tikhonov::select::grid::default_lambdas(&p, 7).unwrap();
+    for (a, b) in cv.lambdas.iter().zip(&grid) {
+        assert!((a - b).abs() <= 1e-10 * b, "{a} vs {b}");
+    }
+}
+
+#[test]
+fn cli_cv_stream_matches_cv_with_the_same_fold_ids() {
+    let n = 600;
+    let (x, y, w) = data(n, 3, 1, 22);
+    let f = files(&x, &y, &w);
+    let ids = f.x.with_file_name("ids.txt");
+    let text: String = (0..n).map(|i| format!("{}\n", (i * 7) % 5 + 1)).collect();
+    std::fs::write(&ids, text).unwrap();
+    let s = |p: &PathBuf| p.to_str().unwrap().to_owned();
+    let (xs, ys, ws, is) = (s(&f.x), s(&f.y), s(&f.w), s(&ids));
+    let common = [
+        "cv",
+        "--folds",
+        "5",
+        "--fold-ids",
+        &is,
+        "--x",
+        &xs,
+        "--y",
+        &ys,
+        "--weights",
+        &ws,
+        "--n-lambdas",
+        "9",
+        "--format",
+        "json",
+    ];
+    let memory = json(&tikhonov(&common));
+    let mut args = common.to_vec();
+    args.extend(["--stream", "--block-rows", "50"]);
+    let streamed = json(&tikhonov(&args));
+    assert_eq!(streamed["streamed"], true);
+    assert_eq!(streamed["stream"]["blocks"], 12);
+    assert_eq!(streamed["stream"]["rows"], n);
+    let numbers = |v: &serde_json::Value| -> Vec<f64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_f64().unwrap())
+            .collect()
+    };
+    for key in ["lambdas", "cv_mean", "cv_se"] {
+        let (a, b) = (numbers(&streamed[key]), numbers(&memory[key]));
+        for (a, b) in a.iter().zip(&b) {
+            assert!((a - b).abs() <= 1e-9 * b.abs(), "{key}: {a} vs {b}");
+        }
+    }
+    // LOO needs X: refused in one line.
+    let out = tikhonov(&["cv", "--loo", "--stream", "--x", &xs, "--y", &ys]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--folds K with --stream"));
+}
