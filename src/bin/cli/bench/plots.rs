@@ -9,8 +9,9 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use tikhonov::Error;
 
-use super::bench::{Law, Row};
-use super::plot::{PALETTE, log_range, plot_error};
+use super::laws::Law;
+use super::runs::Row;
+use crate::plot::{PALETTE, log_range, plot_error};
 
 /// The whole figure, and the width of the axes within it (the rest is the legend panel).
 const SIZE: (u32, u32) = (960, 520);
