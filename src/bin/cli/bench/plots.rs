@@ -11,7 +11,7 @@ use tikhonov::Error;
 
 use super::laws::Law;
 use super::runs::Row;
-use crate::plot::{PALETTE, log_range, plot_error};
+use crate::plot::{PALETTE, plot_error};
 
 /// The whole figure, and the width of the axes within it (the rest is the legend panel).
 const SIZE: (u32, u32) = (960, 520);
@@ -241,10 +241,28 @@ fn tick(v: &f64) -> String {
     }
 }
 
-/// The log10 of a positive range, as `log_range` pads it.
+/// The log10 range of the positive finite `values`, padded on both sides by 5 % of its span
+/// (at least 0.1 decade; ±0.3 decade for a single value), so that no plotted point lies on the
+/// frame. A factor of 1.2 each side, as `plot.rs`'s `log_range` pads, is 0.08 decade: on a
+/// suboptimality axis of twenty decades the curves' first points then sat on the top edge and
+/// their starts looked cut off.
 fn log10_range(values: &[f64]) -> std::ops::Range<f64> {
-    let r = log_range(values);
-    r.start.log10()..r.end.log10()
+    let (lo, hi) = values
+        .iter()
+        .filter(|v| **v > 0.0 && v.is_finite())
+        .map(|v| v.log10())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+    if !lo.is_finite() {
+        return -3.0..0.0;
+    }
+    let pad = if hi - lo > 0.0 {
+        (0.05 * (hi - lo)).max(0.1)
+    } else {
+        0.3
+    };
+    lo - pad..hi + pad
 }
 
 /// A log–log figure of `series`, the legend in its own panel. Both axes are drawn in log10
@@ -263,14 +281,12 @@ fn draw(
     let root = SVGBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let (axes, legend) = root.split_horizontally(AXES_WIDTH);
-    let xs: Vec<f64> = series
+    // The ranges cover exactly the points drawn: those with a positive finite x and a finite y.
+    let drawn = |p: &&(f64, f64)| p.0 > 0.0 && p.0.is_finite() && p.1.is_finite();
+    let (xs, ys): (Vec<f64>, Vec<f64>) = series
         .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.0))
-        .collect();
-    let ys: Vec<f64> = series
-        .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.1))
-        .collect();
+        .flat_map(|s| s.points.iter().filter(drawn).copied())
+        .unzip();
     let x_range = log10_range(&xs);
     let mut y_range = log10_range(&ys);
     if floor_zeros && ys.iter().any(|y| *y <= 0.0) {
@@ -300,12 +316,7 @@ fn draw(
     let to_plot = |(x, y): (f64, f64)| (x.log10(), if y > 0.0 { y.log10() } else { bottom });
     for (i, s) in series.iter().enumerate() {
         let c = colour(i);
-        let points: Vec<(f64, f64)> = s
-            .points
-            .iter()
-            .filter(|p| p.0 > 0.0 && p.0.is_finite() && p.1.is_finite())
-            .map(|&p| to_plot(p))
-            .collect();
+        let points: Vec<(f64, f64)> = s.points.iter().filter(drawn).map(|&p| to_plot(p)).collect();
         if s.markers {
             chart
                 .draw_series(points.iter().map(|&p| Circle::new(p, 4, c.filled())))
@@ -375,4 +386,26 @@ fn draw_legend(
         area.draw(&Text::new(s.name.clone(), (32, y - 7), style.clone()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_ranges_keep_every_point_off_the_frame() {
+        // Twenty decades (a suboptimality curve): the ends are about a decade (5 % of the
+        // span) inside the frame, not the 0.08 decade of a factor 1.2.
+        let (hi, lo) = (0.092f64.log10(), 3e-21f64.log10());
+        let pad = 0.05 * (hi - lo);
+        assert!(pad > 0.9);
+        let r = log10_range(&[0.092, 1e-5, 3e-21, 0.0, f64::NAN]);
+        assert!((r.end - (hi + pad)).abs() < 1e-12, "{r:?}");
+        assert!((r.start - (lo - pad)).abs() < 1e-12, "{r:?}");
+        // A narrow range gets at least 0.1 decade, a single value ±0.3.
+        let r = log10_range(&[1.0, 1.1]);
+        assert!((r.start + 0.1).abs() < 1e-12 && (r.end - 1.1f64.log10() - 0.1).abs() < 1e-12);
+        assert_eq!(log10_range(&[10.0]), 0.7..1.3);
+        assert_eq!(log10_range(&[0.0, -1.0]), -3.0..0.0);
+    }
 }
