@@ -9,7 +9,7 @@ use faer::{Col, Mat};
 use tikhonov::solvers::{self, Solver};
 use tikhonov::{Error, RidgeProblem};
 
-use super::runs::Row;
+use super::runs::{Row, distinct};
 
 /// The median (NaN for none); sorts `v`.
 pub fn median(v: &mut [f64]) -> f64 {
@@ -182,32 +182,23 @@ pub fn fit_laws(rows: &[Row]) -> Vec<Law> {
         .iter()
         .filter(|r| r.last && (r.stop == "converged" || r.stop == "solved"))
         .collect();
-    let mut groups: Vec<&str> = Vec::new();
-    for r in &finals {
-        if !groups.contains(&r.group.as_str()) {
-            groups.push(&r.group);
-        }
-    }
+    let groups = distinct(finals.iter().map(|r| r.group.as_str()));
     let mut laws = Vec::new();
     for group in groups {
         let in_group: Vec<&&Row> = finals.iter().filter(|r| r.group == group).collect();
-        let distinct = |f: &dyn Fn(&Row) -> f64| {
+        // The sorted distinct values of one parameter over the group.
+        let values = |f: &dyn Fn(&Row) -> f64| {
             let mut v: Vec<f64> = in_group.iter().map(|r| f(r)).collect();
             v.sort_by(f64::total_cmp);
             v.dedup();
             v
         };
-        let ns = distinct(&|r| r.n as f64);
-        let ds = distinct(&|r| r.d as f64);
-        let kappas = distinct(&|r| r.kappa.unwrap_or(f64::NAN));
-        let lambdas = distinct(&|r| r.lambda);
+        let ns = values(&|r| r.n as f64);
+        let ds = values(&|r| r.d as f64);
+        let kappas = values(&|r| r.kappa.unwrap_or(f64::NAN));
+        let lambdas = values(&|r| r.lambda);
         let at = (ns[ns.len() / 2], ds[ds.len() / 2]);
-        let mut solvers: Vec<&str> = Vec::new();
-        for r in &in_group {
-            if !solvers.contains(&r.solver.as_str()) {
-                solvers.push(&r.solver);
-            }
-        }
+        let solvers = distinct(in_group.iter().map(|r| r.solver.as_str()));
         let (law, predictors): (&'static str, Vec<&'static str>) =
             if kappas.len() >= 3 && ns.len() == 1 && ds.len() == 1 && lambdas.len() == 1 {
                 ("iterations", vec!["kappa"])

@@ -3,8 +3,9 @@
 //! [`logistic_gap`], a Bregman-divergence form) and the distance to w*.
 
 use faer::Col;
-use tikhonov::Fit;
 use tikhonov::logistic::LogisticProblem;
+use tikhonov::solvers::{self, SolverOptions};
+use tikhonov::{Error, Fit};
 
 use crate::Problem;
 
@@ -67,6 +68,17 @@ impl Optimum {
             Problem::Ridge(p) => (theta.to_owned(), p.optimal_intercept(theta)),
             Problem::Logistic(p) => p.risk().split(theta),
         }
+    }
+}
+
+/// The exact optimum of `problem`: `qr-refined` for ridge (`svd` where it refuses, a
+/// rank-deficient design at λ = 0), `newton` at its default tolerance for logistic.
+pub(super) fn reference(problem: &Problem<'_>) -> Result<Fit, Error> {
+    let solve =
+        |name: &str| problem.solve(solvers::by_name(name, &SolverOptions::default())?.as_ref());
+    match problem {
+        Problem::Ridge(_) => solve("qr-refined").or_else(|_| solve("svd")),
+        Problem::Logistic(_) => solve("newton"),
     }
 }
 

@@ -28,8 +28,11 @@
 //! `suite.rs` (the suite file), `problems.rs` (the data), `runs.rs` (running and recording),
 //! `metrics.rs` (J − J* and the distance to the optimum), `laws.rs` (scaling laws),
 //! `plots.rs` (the SVG figures), `report.rs` (the CSV tables and `index.md`), `meta.rs`
-//! (`meta.json`).
+//! (`meta.json`); `export.rs` (`--write-data`: the problems for another tool) and
+//! `compare.rs` (`--compare`: that tool's table read back).
 
+mod compare;
+mod export;
 mod laws;
 mod meta;
 mod metrics;
@@ -56,6 +59,14 @@ use runs::{OVERHEAD_MIN_SECONDS, Results, Runner, summarise_overhead};
 pub fn run(args: &BenchArgs, out: &mut Output) -> Result<(), Error> {
     let started = Instant::now();
     let (suite, base) = suite::load(args.suite.as_deref())?;
+    if let Some(dir) = &args.write_data {
+        return export::write_data(&suite, &base, dir, out);
+    }
+    // Read before the runs, so that a bad table fails at once.
+    let compare = match &args.compare {
+        Some(path) => compare::read_rows(path)?,
+        None => Vec::new(),
+    };
     let repeats = args
         .repeats
         .map_or(suite.repeats, |r| usize::try_from(r).unwrap_or(usize::MAX));
@@ -108,8 +119,10 @@ pub fn run(args: &BenchArgs, out: &mut Output) -> Result<(), Error> {
         &args.out.join("overhead.csv"),
         overhead_csv(&results.overhead).as_bytes(),
     )?;
-    let figures = plots::draw_all(&plot_dir, &results.rows, &laws)?;
-    let report = report::report(&suite, &meta, &results, &laws, &overhead, &figures);
+    let figures = plots::draw_all(&plot_dir, &results.rows, &compare, &laws)?;
+    let report = report::report(
+        &suite, &meta, &results, &compare, &laws, &overhead, &figures,
+    );
     write_file(&args.out.join("index.md"), report.as_bytes())?;
 
     let _ = writeln!(
@@ -130,5 +143,16 @@ pub fn run(args: &BenchArgs, out: &mut Output) -> Result<(), Error> {
     out.stdout.push_str(&laws_table(&laws, false));
     out.notes
         .extend(results.notes.iter().map(|n| format!("note: {n}")));
+    if let Some(path) = &args.compare
+        && !compare
+            .iter()
+            .any(|c| results.rows.iter().any(|r| r.dataset == c.dataset))
+    {
+        out.notes.push(format!(
+            "note: {}: no row's dataset_name is a problem of this suite; nothing overlaid \
+             (write the data with --write-data from the same suite)",
+            path.display()
+        ));
+    }
     Ok(())
 }

@@ -6,11 +6,12 @@
 use std::path::Path;
 
 use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use tikhonov::Error;
 
 use super::laws::Law;
-use super::runs::Row;
+use super::runs::{Row, distinct};
 use crate::plot::{PALETTE, plot_error};
 
 /// The whole figure, and the width of the axes within it (the rest is the legend panel).
@@ -45,6 +46,18 @@ fn colour(i: usize) -> RGBColor {
     }
 }
 
+/// Dash and gap lengths in pixels of another tool's curves (`--compare`).
+const DASH: (u32, u32) = (7, 4);
+
+/// A marker's style: filled for this crate's backends, a ring for another tool's.
+fn marker(c: RGBColor, hollow: bool) -> ShapeStyle {
+    if hollow {
+        c.stroke_width(2)
+    } else {
+        c.filled()
+    }
+}
+
 /// One backend's points in a figure: a line (iterative) or markers (direct, one point per run).
 struct Series {
     name: String,
@@ -52,10 +65,12 @@ struct Series {
     markers: bool,
     /// A fitted line to draw across the x range: ln y = slope·ln x + offset.
     line: Option<(f64, f64)>,
+    /// Another tool's (`--compare`): a dashed line, or hollow markers.
+    dashed: bool,
 }
 
 /// A file name from a dataset name: letters, digits, `-`, `_`, `.` kept, the rest `_`.
-fn slug(name: &str) -> String {
+pub(super) fn slug(name: &str) -> String {
     name.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || "-_.".contains(c) {
@@ -67,50 +82,27 @@ fn slug(name: &str) -> String {
         .collect()
 }
 
-/// Every figure of a bench, written to `dir`.
-pub fn draw_all(dir: &Path, rows: &[Row], laws: &[Law]) -> Result<Vec<Figure>, Error> {
+/// Every figure of a bench, written to `dir`; `compare` (another tool's rows, `--compare`) is
+/// drawn dashed in the suboptimality figures of the problems it shares with `rows`.
+pub fn draw_all(
+    dir: &Path,
+    rows: &[Row],
+    compare: &[Row],
+    laws: &[Law],
+) -> Result<Vec<Figure>, Error> {
     let mut figures = Vec::new();
-    let mut datasets: Vec<&str> = Vec::new();
-    for r in rows {
-        if !datasets.contains(&r.dataset.as_str()) {
-            datasets.push(&r.dataset);
-        }
-    }
-    for dataset in datasets {
-        let mine: Vec<&Row> = rows
-            .iter()
-            .filter(|r| r.dataset == dataset && r.rep == 0)
-            .collect();
-        let mut solvers: Vec<(&str, bool)> = Vec::new();
-        for r in &mine {
-            if !solvers.iter().any(|(s, _)| *s == r.solver) {
-                solvers.push((&r.solver, r.direct));
-            }
-        }
+    for dataset in distinct(rows.iter().map(|r| r.dataset.as_str())) {
+        let (mine, theirs) = (
+            first_repeat_of(rows, dataset),
+            first_repeat_of(compare, dataset),
+        );
         for (axis, x_label) in [
             ("time", "time (s, log scale)"),
             ("passes", "passes over X (log scale)"),
         ] {
-            let series: Vec<Series> = solvers
-                .iter()
-                .filter(|(_, direct)| axis == "time" || !direct)
-                .map(|&(solver, direct)| Series {
-                    name: solver.to_owned(),
-                    points: mine
-                        .iter()
-                        .filter(|r| r.solver == solver)
-                        .map(|r| {
-                            (
-                                if axis == "time" { r.time } else { r.passes },
-                                r.suboptimality,
-                            )
-                        })
-                        .collect(),
-                    markers: direct,
-                    line: None,
-                })
-                .collect();
-            if series.iter().all(|s| s.points.is_empty()) {
+            let mut series = curves(&mine, axis, false);
+            series.extend(curves(&theirs, axis, true));
+            if series.is_empty() {
                 continue;
             }
             let file = format!("{}_{axis}.svg", slug(dataset));
@@ -166,6 +158,41 @@ pub fn draw_all(dir: &Path, rows: &[Row], laws: &[Law]) -> Result<Vec<Figure>, E
     Ok(figures)
 }
 
+/// The rows of `dataset`'s first repeat: the curves drawn.
+fn first_repeat_of<'r>(rows: &'r [Row], dataset: &str) -> Vec<&'r Row> {
+    rows.iter()
+        .filter(|r| r.dataset == dataset && r.rep == 0)
+        .collect()
+}
+
+/// The suboptimality curves of one problem's rows against `axis` (`time` or `passes`), a
+/// series per backend in the order of the rows: a line for an iterative backend, markers for a
+/// direct one (not drawn against passes), dashed for another tool's. A backend with no point
+/// to draw (no passes in another tool's table) is left out, legend included.
+fn curves(rows: &[&Row], axis: &str, dashed: bool) -> Vec<Series> {
+    distinct(rows.iter().map(|r| (r.solver.as_str(), r.direct)))
+        .into_iter()
+        .filter(|&(_, direct)| axis == "time" || !direct)
+        .map(|(solver, direct)| Series {
+            name: solver.to_owned(),
+            points: rows
+                .iter()
+                .filter(|r| r.solver == solver)
+                .map(|r| {
+                    (
+                        if axis == "time" { r.time } else { r.passes },
+                        r.suboptimality,
+                    )
+                })
+                .collect(),
+            markers: direct,
+            line: None,
+            dashed,
+        })
+        .filter(|s| s.points.iter().any(|p| p.0 > 0.0 && p.0.is_finite()))
+        .collect()
+}
+
 /// (group, law, predictor) of every scaling figure, in the order of the laws.
 fn figure_keys(laws: &[Law]) -> Vec<(String, &'static str, &'static str)> {
     let mut keys = Vec::new();
@@ -218,6 +245,7 @@ fn law_series(law: &Law, predictor: &str) -> Series {
         points,
         markers: true,
         line: Some((law.fit.coef[j], offset)),
+        dashed: false,
     }
 }
 
@@ -317,14 +345,31 @@ fn draw(
     for (i, s) in series.iter().enumerate() {
         let c = colour(i);
         let points: Vec<(f64, f64)> = s.points.iter().filter(drawn).map(|&p| to_plot(p)).collect();
-        if s.markers {
-            chart
-                .draw_series(points.iter().map(|&p| Circle::new(p, 4, c.filled())))
-                .map_err(err)?;
-        } else {
-            chart
-                .draw_series(LineSeries::new(points.iter().copied(), c.stroke_width(2)))
-                .map_err(err)?;
+        match (s.markers, s.dashed) {
+            (true, _) => {
+                chart
+                    .draw_series(
+                        points
+                            .iter()
+                            .map(|&p| Circle::new(p, 4, marker(c, s.dashed))),
+                    )
+                    .map_err(err)?;
+            }
+            (false, false) => {
+                chart
+                    .draw_series(LineSeries::new(points.iter().copied(), c.stroke_width(2)))
+                    .map_err(err)?;
+            }
+            (false, true) => {
+                chart
+                    .draw_series(DashedLineSeries::new(
+                        points.iter().copied(),
+                        DASH.0,
+                        DASH.1,
+                        c.stroke_width(2),
+                    ))
+                    .map_err(err)?;
+            }
         }
         if let Some((slope, offset)) = s.line {
             // ln y = slope·ln x + offset is log10 y = slope·log10 x + offset/ln 10.
@@ -378,10 +423,16 @@ fn draw_legend(
     for (i, s) in series.iter().enumerate() {
         let y = 48 + 22 * i as i32;
         let c = colour(i);
-        if s.markers {
-            area.draw(&Circle::new((14, y), 4, c.filled()))?;
-        } else {
-            area.draw(&PathElement::new(vec![(4, y), (24, y)], c.stroke_width(2)))?;
+        let ends = vec![(4, y), (24, y)];
+        match (s.markers, s.dashed) {
+            (true, _) => area.draw(&Circle::new((14, y), 4, marker(c, s.dashed)))?,
+            (false, false) => area.draw(&PathElement::new(ends, c.stroke_width(2)))?,
+            (false, true) => area.draw(&DashedPathElement::new(
+                ends,
+                DASH.0,
+                DASH.1,
+                c.stroke_width(2),
+            ))?,
         }
         area.draw(&Text::new(s.name.clone(), (32, y - 7), style.clone()))?;
     }

@@ -6,10 +6,12 @@ use std::path::Path;
 
 use faer::{Col, Mat};
 use serde_json::Value;
-use tikhonov::Error;
 use tikhonov::data::Synthetic;
+use tikhonov::logistic::{BinaryLabels, LogisticProblem};
+use tikhonov::{Error, RidgeProblem};
 
 use super::suite::{Group, SourceKind, SuiteLoss};
+use crate::Problem;
 
 /// One dataset of a group, owned.
 pub(super) struct Data {
@@ -20,6 +22,49 @@ pub(super) struct Data {
     pub y: Col<f64>,
     pub intercept: bool,
     pub kappa: Option<f64>,
+}
+
+impl Data {
+    /// The targets read as two classes (`BinaryLabels`: the larger value is ỹ = +1) for a
+    /// logistic group; none for ridge.
+    pub(super) fn labels(&self, loss: SuiteLoss) -> Result<Option<BinaryLabels>, Error> {
+        Ok(match loss {
+            SuiteLoss::Squared => None,
+            SuiteLoss::Logistic => Some(BinaryLabels::from_values(self.y.as_ref())?),
+        })
+    }
+
+    /// A new problem on this data at `lambda`: ridge, or logistic on `labels`. Each call builds
+    /// a fresh design, whose cache is empty.
+    pub(super) fn problem<'d>(
+        &'d self,
+        labels: Option<&'d BinaryLabels>,
+        lambda: f64,
+    ) -> Result<Problem<'d>, Error> {
+        Ok(match labels {
+            None => Problem::Ridge(
+                RidgeProblem::builder(self.x.as_ref(), self.y.as_ref())
+                    .lambda(lambda)
+                    .intercept(self.intercept)
+                    .build()?,
+            ),
+            Some(labels) => Problem::Logistic(
+                LogisticProblem::builder(self.x.as_ref(), labels)
+                    .lambda(lambda)
+                    .intercept(self.intercept)
+                    .build()?,
+            ),
+        })
+    }
+
+    /// The problem's `dataset_name`: the data's, with `-l{λ}` when its group has several λ.
+    pub(super) fn dataset_name(&self, group: &Group, lambda: f64) -> String {
+        if group.lambda.len() > 1 {
+            format!("{}-l{lambda}", self.name)
+        } else {
+            self.name.clone()
+        }
+    }
 }
 
 /// The datasets of `group` (before λ), built one at a time.

@@ -9,7 +9,7 @@ use tikhonov::Error;
 
 use super::laws::{Law, median};
 use super::plots::Figure;
-use super::runs::{OVERHEAD_MIN_SECONDS, Overhead, OverheadSummary, Results, Row};
+use super::runs::{OVERHEAD_MIN_SECONDS, Overhead, OverheadSummary, Results, Row, distinct};
 use super::suite::Suite;
 
 /// A number for the CSV and the report: shortest round-trip digits, exponent form outside
@@ -177,6 +177,7 @@ pub(super) fn report(
     suite: &Suite,
     meta: &Value,
     results: &Results,
+    compare: &[Row],
     laws: &[Law],
     overhead: &OverheadSummary,
     figures: &[Figure],
@@ -209,6 +210,14 @@ pub(super) fn report(
          cancellation; an exact zero (the reference itself) is drawn at the bottom of a plot. \
          The curves are the first repeat's.\n\n",
     );
+    if !compare.is_empty() {
+        s.push_str(
+            "Another tool's rows (`--compare`) are drawn dashed (hollow markers for its direct \
+             solvers) and listed in the tables under their own names; their times are those of \
+             whole reruns with growing iteration budgets, their J − J* is measured against the \
+             same optimum.\n\n",
+        );
+    }
     let _ = writeln!(
         s,
         "**Recording overhead**: median {:+.1} % of the unrecorded run's time over {} iterative \
@@ -238,16 +247,12 @@ pub(super) fn report(
         s.push('\n');
     }
     s.push_str("## Problems\n\n");
-    let mut datasets: Vec<&str> = Vec::new();
-    for r in &results.rows {
-        if !datasets.contains(&r.dataset.as_str()) {
-            datasets.push(&r.dataset);
-        }
-    }
+    let datasets = distinct(results.rows.iter().map(|r| r.dataset.as_str()));
     for dataset in datasets {
         let rows: Vec<&Row> = results
             .rows
             .iter()
+            .chain(compare)
             .filter(|r| r.dataset == dataset && r.last)
             .collect();
         let first = rows[0];
@@ -267,22 +272,21 @@ pub(super) fn report(
             "| backend | time (median) | iterations | passes | suboptimality | ‖w − w*‖/‖w*‖ | stop |\n\
              | --- | ---: | ---: | ---: | ---: | ---: | --- |\n",
         );
-        let mut solvers: Vec<&str> = Vec::new();
-        for r in &rows {
-            if !solvers.contains(&r.solver.as_str()) {
-                solvers.push(&r.solver);
-            }
-        }
+        let solvers = distinct(rows.iter().map(|r| r.solver.as_str()));
         for solver in solvers {
             let runs: Vec<&&Row> = rows.iter().filter(|r| r.solver == solver).collect();
             let mut times: Vec<f64> = runs.iter().map(|r| r.time).collect();
             let r = runs[0];
             let _ = writeln!(
                 s,
-                "| `{solver}` | {:.3e} s | {} | {:.1} | {:.2e} | {:.2e} | {} |",
+                "| `{solver}` | {:.3e} s | {} | {} | {:.2e} | {:.2e} | {} |",
                 median(&mut times),
                 r.iteration,
-                r.passes,
+                if r.passes.is_nan() {
+                    "—".to_owned()
+                } else {
+                    format!("{:.1}", r.passes)
+                },
                 r.suboptimality,
                 r.rel_distance,
                 r.stop

@@ -10,15 +10,14 @@ use faer::Mat;
 use faer::linalg::solvers::Solve as _;
 use indicatif::ProgressBar;
 use tikhonov::iterate::Observation;
-use tikhonov::logistic::{BinaryLabels, LogisticProblem};
 use tikhonov::options::ObserverOption;
 use tikhonov::solvers::{self, Registry, SolverKind, SolverOptions};
 use tikhonov::{Error, Fit, LossKind, Record, RidgeProblem};
 
 use super::laws::median;
-use super::metrics::Optimum;
+use super::metrics::{Optimum, reference};
 use super::problems::{Data, datasets};
-use super::suite::{Group, Start, Suite, SuiteLoss};
+use super::suite::{Group, Start, Suite};
 use crate::Problem;
 
 /// One recorded step of one run: a row of `results.csv`.
@@ -46,6 +45,18 @@ pub struct Row {
     /// Why the run stopped (`solved` for a direct backend).
     pub stop: String,
     pub direct: bool,
+}
+
+/// The distinct values of `items`, in the order they first appear (the order of the suite:
+/// datasets, groups and backends are listed as the rows met them).
+pub fn distinct<T: PartialEq>(items: impl IntoIterator<Item = T>) -> Vec<T> {
+    let mut out = Vec::new();
+    for item in items {
+        if !out.contains(&item) {
+            out.push(item);
+        }
+    }
+    out
 }
 
 /// The recording overhead of one (problem, backend): the pilot's unrecorded time against the
@@ -116,46 +127,15 @@ impl Runner<'_> {
     }
 
     fn run_problem(&mut self, group: &Group, data: &Data, lambda: f64) -> Result<(), Error> {
-        let labels = match group.loss {
-            SuiteLoss::Squared => None,
-            SuiteLoss::Logistic => Some(BinaryLabels::from_values(data.y.as_ref())?),
-        };
+        let labels = data.labels(group.loss)?;
         // A problem caches λ-free work on its design (the Gram moments, L, the sample-major
         // copy: docs/ARCHITECTURE.md), so every run gets a fresh one: no run is timed on what
         // an earlier run (the reference, the pilot, a previous repeat) computed.
-        let build = || -> Result<Problem<'_>, Error> {
-            Ok(match &labels {
-                None => Problem::Ridge(
-                    RidgeProblem::builder(data.x.as_ref(), data.y.as_ref())
-                        .lambda(lambda)
-                        .intercept(data.intercept)
-                        .build()?,
-                ),
-                Some(labels) => Problem::Logistic(
-                    LogisticProblem::builder(data.x.as_ref(), labels)
-                        .lambda(lambda)
-                        .intercept(data.intercept)
-                        .build()?,
-                ),
-            })
-        };
+        let build = || data.problem(labels.as_ref(), lambda);
         let problem = build()?;
-        let dataset = if group.lambda.len() > 1 {
-            format!("{}-l{lambda}", data.name)
-        } else {
-            data.name.clone()
-        };
+        let dataset = data.dataset_name(group, lambda);
         self.bar.set_message(dataset.clone());
-        let reference = match &problem {
-            Problem::Ridge(_) => problem
-                .solve(solvers::by_name("qr-refined", &SolverOptions::default())?.as_ref())
-                .or_else(|_| {
-                    problem.solve(solvers::by_name("svd", &SolverOptions::default())?.as_ref())
-                })?,
-            Problem::Logistic(_) => {
-                problem.solve(solvers::by_name("newton", &SolverOptions::default())?.as_ref())?
-            }
-        };
+        let reference = reference(&problem)?;
         let optimum = Optimum::new(&problem, &reference);
         let warm_start = match (group.start, &problem) {
             (Start::Equalised, Problem::Ridge(p)) => match equalised_start(p, &optimum) {
