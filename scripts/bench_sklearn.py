@@ -109,7 +109,10 @@ class Problem:
         """(dJ/dw, dJ/db); the b part is 0 without an intercept."""
         z = self.x @ w + b
         # dl/dz: z - y (squared), -y sigma(-y z) (logistic).
-        u = -self.y / (1.0 + np.exp(np.clip(self.y * z, -700, 700))) if self.logistic else z - self.y
+        if self.logistic:
+            u = -self.y / (1.0 + np.exp(np.clip(self.y * z, -700, 700)))
+        else:
+            u = z - self.y
         gw = self.x.T @ u / self.s + self.lam * w
         gb = u.sum() / self.s if self.intercept else 0.0
         return np.append(gw, gb)
