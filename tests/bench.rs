@@ -1,5 +1,7 @@
 //! `tikhonov bench` end to end on the example suite (benches/suites/small.toml, about a second):
-//! the tidy table's columns and values, meta.json, the scaling laws, the figures and the report.
+//! the tidy table's columns and values, meta.json, the scaling laws, the figures and the report;
+//! and, on a one-problem suite, `--write-data` and `--compare` (another tool's table, written
+//! here by hand: no Python in the tests).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -242,4 +244,115 @@ fn a_bad_suite_is_one_line_naming_the_group_and_the_fix() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("repeat"), "{stderr}");
+}
+
+/// `tikhonov bench` on one ridge problem (two backends, one repeat: a fraction of a second),
+/// the suite written to `dir`/tiny.toml and the output to `dir`/out, with `extra` arguments.
+fn tiny_bench(dir: &Path, extra: &[&str]) -> Output {
+    let suite = dir.join("tiny.toml");
+    std::fs::write(
+        &suite,
+        "name = \"tiny\"\nrepeats = 1\npoints = 20\n[[group]]\nname = \"tiny\"\n\
+         n = [50]\nd = [5]\nkappa = [10]\nlambda = [0.01]\nsolvers = [\"qr\", \"cg\"]\n",
+    )
+    .unwrap();
+    let out_dir = dir.join("out");
+    let mut args = vec![
+        "bench",
+        "--suite",
+        suite.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--quiet",
+    ];
+    args.extend_from_slice(extra);
+    tikhonov(&args)
+}
+
+#[test]
+fn write_data_gives_another_tool_the_problems_and_their_optimum() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = tiny_bench(dir.path(), &["--write-data", data.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let folder = data.join("tiny_n50-d5-k10");
+    for file in ["X.npy", "y.npy", "w_star.npy", "problem.json"] {
+        assert!(folder.join(file).is_file(), "{file} missing");
+    }
+    let x = tikhonov::data::read_npy_matrix(&folder.join("X.npy")).unwrap();
+    assert_eq!((x.nrows(), x.ncols()), (50, 5));
+    let meta: Value =
+        serde_json::from_str(&std::fs::read_to_string(folder.join("problem.json")).unwrap())
+            .unwrap();
+    assert_eq!(meta["dataset_name"], "tiny/n50-d5-k10");
+    assert_eq!(meta["lambda"], 0.01);
+    assert_eq!(meta["weight_sum"], 50.0);
+    // J* is the crate's objective at w*: recompute it from the files.
+    let y = tikhonov::data::read_npy_vector(&folder.join("y.npy")).unwrap();
+    let w = tikhonov::data::read_npy_vector(&folder.join("w_star.npy")).unwrap();
+    let b = meta["intercept_star"].as_f64().unwrap();
+    let r = &y - &x * &w;
+    let j = (0..50).map(|i| (r[i] - b).powi(2)).sum::<f64>() / 100.0 + 0.005 * w.squared_norm_l2();
+    let j_star = meta["objective_star"].as_f64().unwrap();
+    assert!((j - j_star).abs() < 1e-12 * j_star, "{j} vs {j_star}");
+    // Nothing was run.
+    assert!(!dir.path().join("out").exists());
+}
+
+#[test]
+fn compare_overlays_another_tools_curves_dashed() {
+    let dir = tempfile::tempdir().unwrap();
+    // Columns by name in any order; passes left empty; a direct solver's row says `solved`;
+    // a row of a problem not in the suite is ignored.
+    let theirs = dir.path().join("theirs.csv");
+    std::fs::write(
+        &theirs,
+        "dataset_name,solver_name,time,stop_val,idx_rep,suboptimality,passes,last,stop\n\
+         tiny/n50-d5-k10,sklearn-lsqr,1e-4,1,0,0.5,,false,max_iter\n\
+         tiny/n50-d5-k10,sklearn-lsqr,2e-4,2,0,1e-6,,false,max_iter\n\
+         tiny/n50-d5-k10,sklearn-lsqr,4e-4,4,0,1e-20,,true,converged\n\
+         tiny/n50-d5-k10,sklearn-svd,3e-4,0,0,1e-30,,true,solved\n\
+         elsewhere/x,sklearn-lsqr,1e-4,1,0,0.5,,true,converged\n",
+    )
+    .unwrap();
+    let out = tiny_bench(dir.path(), &["--compare", theirs.to_str().unwrap()]);
+    let out_dir = dir.path().join("out");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let plots = out_dir.join("plots");
+    let time = std::fs::read_to_string(plots.join("tiny_n50-d5-k10_time.svg")).unwrap();
+    let legend = |svg: &str, name: &str| svg.contains(&format!("\n{name}\n</text>"));
+    for name in ["qr", "cg", "sklearn-lsqr", "sklearn-svd"] {
+        assert!(legend(&time, name), "{name} not in the legend");
+    }
+    // Without passes, the other tool's curves are not in the figure against passes.
+    let passes = std::fs::read_to_string(plots.join("tiny_n50-d5-k10_passes.svg")).unwrap();
+    assert!(
+        legend(&passes, "cg") && !passes.contains("sklearn"),
+        "{passes}"
+    );
+    // Dashes are drawn as many short segments: far more polylines than with the solid cg alone.
+    let dashes = time.matches("<polyline").count();
+    let solid = passes.matches("<polyline").count();
+    assert!(dashes > solid + 5, "{dashes} vs {solid}");
+    // The table lists them, and the results table is ours alone.
+    let report = std::fs::read_to_string(out_dir.join("index.md")).unwrap();
+    assert!(report.contains("| `sklearn-lsqr` |") && report.contains("| `sklearn-svd` |"));
+    let (_, rows) = read_table(&out_dir.join("results.csv"));
+    assert!(
+        rows.iter()
+            .all(|r| !r["solver_name"].starts_with("sklearn"))
+    );
+
+    // A table without the needed columns is a one-line error with the fix.
+    std::fs::write(&theirs, "solver_name,time\nx,1\n").unwrap();
+    let out = tiny_bench(dir.path(), &["--compare", theirs.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("no column `dataset_name`") && stderr.contains("bench_sklearn.py"),
+        "{stderr}"
+    );
 }

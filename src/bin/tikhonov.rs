@@ -8,10 +8,8 @@
 
 #[path = "cli/args.rs"]
 mod args;
-#[path = "cli/bench.rs"]
+#[path = "cli/bench/mod.rs"]
 mod bench;
-#[path = "cli/bench_plot.rs"]
-mod bench_plot;
 #[path = "cli/plot.rs"]
 mod plot;
 #[path = "cli/select.rs"]
@@ -120,7 +118,7 @@ fn main() -> ExitCode {
         Some(Command::Predict(a)) => run_predict(a, &mut out),
         Some(Command::Path(a)) => select::run_path(a, &mut out),
         Some(Command::Cv(a)) => select::run_cv(a, &mut out),
-        Some(Command::Bench(a)) => bench::run_bench(a, &mut out),
+        Some(Command::Bench(a)) => bench::run(a, &mut out),
         None => run_compare(&cli.compare, &mut out),
     };
     for note in &out.notes {

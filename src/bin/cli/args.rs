@@ -71,6 +71,17 @@ pub struct BenchArgs {
     /// Runs of every (problem, backend), instead of the suite's `repeats`.
     #[arg(long, value_name = "R", value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub repeats: Option<u64>,
+    /// Write every problem of the suite to DIR instead of running it: DIR/<dataset>/X.npy,
+    /// y.npy (targets, or the labels as −1/+1), w_star.npy and problem.json (λ, the intercept
+    /// flag, the exact optimum's J* and b*), for another tool to run the same problems
+    /// (scripts/bench_sklearn.py).
+    #[arg(long, value_name = "DIR", conflicts_with = "compare")]
+    pub write_data: Option<PathBuf>,
+    /// Overlay another tool's curves, dashed, in the suboptimality plots and add its backends
+    /// to the report's tables: a CSV with results.csv's columns (scripts/bench_sklearn.py writes
+    /// one), matched to the suite's problems by dataset_name.
+    #[arg(long, value_name = "FILE.csv")]
+    pub compare: Option<PathBuf>,
 }
 
 /// The λ grid of `path` and `cv`.

@@ -6,11 +6,13 @@
 use std::path::Path;
 
 use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use tikhonov::Error;
 
-use super::bench::{Law, Row};
-use super::plot::{PALETTE, log_range, plot_error};
+use super::laws::Law;
+use super::runs::{Row, distinct};
+use crate::plot::{PALETTE, plot_error};
 
 /// The whole figure, and the width of the axes within it (the rest is the legend panel).
 const SIZE: (u32, u32) = (960, 520);
@@ -44,6 +46,18 @@ fn colour(i: usize) -> RGBColor {
     }
 }
 
+/// Dash and gap lengths in pixels of another tool's curves (`--compare`).
+const DASH: (u32, u32) = (7, 4);
+
+/// A marker's style: filled for this crate's backends, a ring for another tool's.
+fn marker(c: RGBColor, hollow: bool) -> ShapeStyle {
+    if hollow {
+        c.stroke_width(2)
+    } else {
+        c.filled()
+    }
+}
+
 /// One backend's points in a figure: a line (iterative) or markers (direct, one point per run).
 struct Series {
     name: String,
@@ -51,10 +65,12 @@ struct Series {
     markers: bool,
     /// A fitted line to draw across the x range: ln y = slope·ln x + offset.
     line: Option<(f64, f64)>,
+    /// Another tool's (`--compare`): a dashed line, or hollow markers.
+    dashed: bool,
 }
 
 /// A file name from a dataset name: letters, digits, `-`, `_`, `.` kept, the rest `_`.
-fn slug(name: &str) -> String {
+pub(super) fn slug(name: &str) -> String {
     name.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || "-_.".contains(c) {
@@ -66,50 +82,27 @@ fn slug(name: &str) -> String {
         .collect()
 }
 
-/// Every figure of a bench, written to `dir`.
-pub fn draw_all(dir: &Path, rows: &[Row], laws: &[Law]) -> Result<Vec<Figure>, Error> {
+/// Every figure of a bench, written to `dir`; `compare` (another tool's rows, `--compare`) is
+/// drawn dashed in the suboptimality figures of the problems it shares with `rows`.
+pub fn draw_all(
+    dir: &Path,
+    rows: &[Row],
+    compare: &[Row],
+    laws: &[Law],
+) -> Result<Vec<Figure>, Error> {
     let mut figures = Vec::new();
-    let mut datasets: Vec<&str> = Vec::new();
-    for r in rows {
-        if !datasets.contains(&r.dataset.as_str()) {
-            datasets.push(&r.dataset);
-        }
-    }
-    for dataset in datasets {
-        let mine: Vec<&Row> = rows
-            .iter()
-            .filter(|r| r.dataset == dataset && r.rep == 0)
-            .collect();
-        let mut solvers: Vec<(&str, bool)> = Vec::new();
-        for r in &mine {
-            if !solvers.iter().any(|(s, _)| *s == r.solver) {
-                solvers.push((&r.solver, r.direct));
-            }
-        }
+    for dataset in distinct(rows.iter().map(|r| r.dataset.as_str())) {
+        let (mine, theirs) = (
+            first_repeat_of(rows, dataset),
+            first_repeat_of(compare, dataset),
+        );
         for (axis, x_label) in [
             ("time", "time (s, log scale)"),
             ("passes", "passes over X (log scale)"),
         ] {
-            let series: Vec<Series> = solvers
-                .iter()
-                .filter(|(_, direct)| axis == "time" || !direct)
-                .map(|&(solver, direct)| Series {
-                    name: solver.to_owned(),
-                    points: mine
-                        .iter()
-                        .filter(|r| r.solver == solver)
-                        .map(|r| {
-                            (
-                                if axis == "time" { r.time } else { r.passes },
-                                r.suboptimality,
-                            )
-                        })
-                        .collect(),
-                    markers: direct,
-                    line: None,
-                })
-                .collect();
-            if series.iter().all(|s| s.points.is_empty()) {
+            let mut series = curves(&mine, axis, false);
+            series.extend(curves(&theirs, axis, true));
+            if series.is_empty() {
                 continue;
             }
             let file = format!("{}_{axis}.svg", slug(dataset));
@@ -165,6 +158,41 @@ pub fn draw_all(dir: &Path, rows: &[Row], laws: &[Law]) -> Result<Vec<Figure>, E
     Ok(figures)
 }
 
+/// The rows of `dataset`'s first repeat: the curves drawn.
+fn first_repeat_of<'r>(rows: &'r [Row], dataset: &str) -> Vec<&'r Row> {
+    rows.iter()
+        .filter(|r| r.dataset == dataset && r.rep == 0)
+        .collect()
+}
+
+/// The suboptimality curves of one problem's rows against `axis` (`time` or `passes`), a
+/// series per backend in the order of the rows: a line for an iterative backend, markers for a
+/// direct one (not drawn against passes), dashed for another tool's. A backend with no point
+/// to draw (no passes in another tool's table) is left out, legend included.
+fn curves(rows: &[&Row], axis: &str, dashed: bool) -> Vec<Series> {
+    distinct(rows.iter().map(|r| (r.solver.as_str(), r.direct)))
+        .into_iter()
+        .filter(|&(_, direct)| axis == "time" || !direct)
+        .map(|(solver, direct)| Series {
+            name: solver.to_owned(),
+            points: rows
+                .iter()
+                .filter(|r| r.solver == solver)
+                .map(|r| {
+                    (
+                        if axis == "time" { r.time } else { r.passes },
+                        r.suboptimality,
+                    )
+                })
+                .collect(),
+            markers: direct,
+            line: None,
+            dashed,
+        })
+        .filter(|s| s.points.iter().any(|p| p.0 > 0.0 && p.0.is_finite()))
+        .collect()
+}
+
 /// (group, law, predictor) of every scaling figure, in the order of the laws.
 fn figure_keys(laws: &[Law]) -> Vec<(String, &'static str, &'static str)> {
     let mut keys = Vec::new();
@@ -217,6 +245,7 @@ fn law_series(law: &Law, predictor: &str) -> Series {
         points,
         markers: true,
         line: Some((law.fit.coef[j], offset)),
+        dashed: false,
     }
 }
 
@@ -240,10 +269,28 @@ fn tick(v: &f64) -> String {
     }
 }
 
-/// The log10 of a positive range, as `log_range` pads it.
+/// The log10 range of the positive finite `values`, padded on both sides by 5 % of its span
+/// (at least 0.1 decade; ±0.3 decade for a single value), so that no plotted point lies on the
+/// frame. A factor of 1.2 each side, as `plot.rs`'s `log_range` pads, is 0.08 decade: on a
+/// suboptimality axis of twenty decades the curves' first points then sat on the top edge and
+/// their starts looked cut off.
 fn log10_range(values: &[f64]) -> std::ops::Range<f64> {
-    let r = log_range(values);
-    r.start.log10()..r.end.log10()
+    let (lo, hi) = values
+        .iter()
+        .filter(|v| **v > 0.0 && v.is_finite())
+        .map(|v| v.log10())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+    if !lo.is_finite() {
+        return -3.0..0.0;
+    }
+    let pad = if hi - lo > 0.0 {
+        (0.05 * (hi - lo)).max(0.1)
+    } else {
+        0.3
+    };
+    lo - pad..hi + pad
 }
 
 /// A log–log figure of `series`, the legend in its own panel. Both axes are drawn in log10
@@ -262,14 +309,12 @@ fn draw(
     let root = SVGBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let (axes, legend) = root.split_horizontally(AXES_WIDTH);
-    let xs: Vec<f64> = series
+    // The ranges cover exactly the points drawn: those with a positive finite x and a finite y.
+    let drawn = |p: &&(f64, f64)| p.0 > 0.0 && p.0.is_finite() && p.1.is_finite();
+    let (xs, ys): (Vec<f64>, Vec<f64>) = series
         .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.0))
-        .collect();
-    let ys: Vec<f64> = series
-        .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.1))
-        .collect();
+        .flat_map(|s| s.points.iter().filter(drawn).copied())
+        .unzip();
     let x_range = log10_range(&xs);
     let mut y_range = log10_range(&ys);
     if floor_zeros && ys.iter().any(|y| *y <= 0.0) {
@@ -299,20 +344,32 @@ fn draw(
     let to_plot = |(x, y): (f64, f64)| (x.log10(), if y > 0.0 { y.log10() } else { bottom });
     for (i, s) in series.iter().enumerate() {
         let c = colour(i);
-        let points: Vec<(f64, f64)> = s
-            .points
-            .iter()
-            .filter(|p| p.0 > 0.0 && p.0.is_finite() && p.1.is_finite())
-            .map(|&p| to_plot(p))
-            .collect();
-        if s.markers {
-            chart
-                .draw_series(points.iter().map(|&p| Circle::new(p, 4, c.filled())))
-                .map_err(err)?;
-        } else {
-            chart
-                .draw_series(LineSeries::new(points.iter().copied(), c.stroke_width(2)))
-                .map_err(err)?;
+        let points: Vec<(f64, f64)> = s.points.iter().filter(drawn).map(|&p| to_plot(p)).collect();
+        match (s.markers, s.dashed) {
+            (true, _) => {
+                chart
+                    .draw_series(
+                        points
+                            .iter()
+                            .map(|&p| Circle::new(p, 4, marker(c, s.dashed))),
+                    )
+                    .map_err(err)?;
+            }
+            (false, false) => {
+                chart
+                    .draw_series(LineSeries::new(points.iter().copied(), c.stroke_width(2)))
+                    .map_err(err)?;
+            }
+            (false, true) => {
+                chart
+                    .draw_series(DashedLineSeries::new(
+                        points.iter().copied(),
+                        DASH.0,
+                        DASH.1,
+                        c.stroke_width(2),
+                    ))
+                    .map_err(err)?;
+            }
         }
         if let Some((slope, offset)) = s.line {
             // ln y = slope·ln x + offset is log10 y = slope·log10 x + offset/ln 10.
@@ -366,12 +423,40 @@ fn draw_legend(
     for (i, s) in series.iter().enumerate() {
         let y = 48 + 22 * i as i32;
         let c = colour(i);
-        if s.markers {
-            area.draw(&Circle::new((14, y), 4, c.filled()))?;
-        } else {
-            area.draw(&PathElement::new(vec![(4, y), (24, y)], c.stroke_width(2)))?;
+        let ends = vec![(4, y), (24, y)];
+        match (s.markers, s.dashed) {
+            (true, _) => area.draw(&Circle::new((14, y), 4, marker(c, s.dashed)))?,
+            (false, false) => area.draw(&PathElement::new(ends, c.stroke_width(2)))?,
+            (false, true) => area.draw(&DashedPathElement::new(
+                ends,
+                DASH.0,
+                DASH.1,
+                c.stroke_width(2),
+            ))?,
         }
         area.draw(&Text::new(s.name.clone(), (32, y - 7), style.clone()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_ranges_keep_every_point_off_the_frame() {
+        // Twenty decades (a suboptimality curve): the ends are about a decade (5 % of the
+        // span) inside the frame, not the 0.08 decade of a factor 1.2.
+        let (hi, lo) = (0.092f64.log10(), 3e-21f64.log10());
+        let pad = 0.05 * (hi - lo);
+        assert!(pad > 0.9);
+        let r = log10_range(&[0.092, 1e-5, 3e-21, 0.0, f64::NAN]);
+        assert!((r.end - (hi + pad)).abs() < 1e-12, "{r:?}");
+        assert!((r.start - (lo - pad)).abs() < 1e-12, "{r:?}");
+        // A narrow range gets at least 0.1 decade, a single value ±0.3.
+        let r = log10_range(&[1.0, 1.1]);
+        assert!((r.start + 0.1).abs() < 1e-12 && (r.end - 1.1f64.log10() - 0.1).abs() < 1e-12);
+        assert_eq!(log10_range(&[10.0]), 0.7..1.3);
+        assert_eq!(log10_range(&[0.0, -1.0]), -3.0..0.0);
+    }
 }
