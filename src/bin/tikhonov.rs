@@ -687,19 +687,27 @@ fn run_fit(args: &FitArgs, out: &mut Output) -> Result<(), Error> {
     Ok(())
 }
 
+/// Refuses `--loss logistic` with `--stream` (`why`: what the streamed mode does instead).
+fn squared_loss_to_stream(loss: Loss, why: &str) -> Result<(), Error> {
+    if loss == Loss::Logistic {
+        return Err(Error::invalid(
+            "loss",
+            "logistic",
+            format!("the squared loss with --stream: {why}; drop --stream or --loss logistic"),
+        ));
+    }
+    Ok(())
+}
+
 /// `fit --stream`: the files read in row blocks into merged statistics (`tikhonov::stream`),
 /// never loading X, then solved by a backend that needs only them.
 fn run_fit_stream(args: &FitArgs, out: &mut Output) -> Result<(), Error> {
     let common = &args.common;
-    if common.loss == Loss::Logistic {
-        return Err(Error::invalid(
-            "loss",
-            "logistic",
-            "the squared loss with --stream: a streamed fit solves ridge from the sufficient \
-             statistics, while the logistic loss needs X at every Newton step; drop --stream \
-             or --loss logistic",
-        ));
-    }
+    squared_loss_to_stream(
+        common.loss,
+        "a streamed fit solves ridge from the sufficient statistics, while the logistic loss \
+         needs X at every Newton step",
+    )?;
     // Refused before any file is read: a backend that cannot stream, an option it does not take.
     stream::check_backend(&args.solver)?;
     build_backend(&args.solver, &options(common, None)?)?;

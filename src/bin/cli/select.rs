@@ -273,14 +273,11 @@ pub fn run_cv(args: &CvArgs, out: &mut Output) -> Result<(), Error> {
 /// (`tikhonov::stream::cv`), never loading X; ridge only.
 fn run_cv_stream(args: &CvArgs, out: &mut Output) -> Result<(), Error> {
     let common = &args.common;
-    if common.loss == Loss::Logistic {
-        return Err(Error::invalid(
-            "loss",
-            "logistic",
-            "the squared loss with --stream: streamed k-fold CV solves ridge from each fold's \
-             statistics, while logistic refits need X; drop --stream or --loss logistic",
-        ));
-    }
+    super::squared_loss_to_stream(
+        common.loss,
+        "streamed k-fold CV solves ridge from each fold's statistics, while logistic refits \
+         need X",
+    )?;
     let Some(k) = args.folds else {
         return Err(Error::invalid(
             "cv",
