@@ -8,7 +8,8 @@
 The suite is read with tomllib for its groups (in order), repeats and time limits; each problem
 comes from DIR/<dataset>/ as `tikhonov bench --write-data` wrote it (src/bin/cli/bench/export.rs):
 X.npy, y.npy (labels as -1/+1 for the logistic loss), w_star.npy and problem.json (lambda, the
-intercept flag, J* and b*). Problems are the crate's,
+intercept flag, J* and b*), and X_test.npy, y_test.npy where the group holds out a test split
+(`test_fraction`). Problems are the crate's,
 
     J(w, b) = (1/S) sum_i l(x_i^T w + b, y_i) + (lambda/2)|w|^2,   S = n (unit weights),
 
@@ -29,6 +30,9 @@ logistic, (1/S) sum_i D(m_i, m_i*) + (lambda/2)|dw|^2 + grad J(theta*)^T dtheta 
 Bregman divergence of phi(m) = log(1 + e^-m) at the margins m_i = y_i (x_i^T w + b), by 8-point
 Gauss-Legendre quadrature for |m - m*| <= 1. rel_gradient is |grad J(w, b)| / |grad J| at the
 cold start (w = 0, b = mean y for ridge, 0 for logistic); passes are not counted (left empty).
+objective_test_loss is the held-out error on the test split, as the crate computes it
+(src/bin/cli/bench/metrics.rs, held_out): the mean of (y - Xw - b)^2 for ridge, of
+log(1 + exp(-y (Xw + b))) for logistic; empty without a test split.
 
 Timing: OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are removed from this process (it re-executes
 itself before NumPy loads OpenBLAS, as scripts/compare_sklearn.py does; by hand,
@@ -68,9 +72,9 @@ SOLVERS = {
     "logistic": ["lbfgs", "newton-cg", "newton-cholesky", "sag", "saga"],
 }
 # The columns of the crate's results.csv (src/bin/cli/bench/report.rs, COLUMNS).
-COLUMNS = ["solver_name", "dataset_name", "objective_value", "time", "stop_val", "idx_rep",
-           "p_loss", "p_n", "p_d", "p_kappa", "p_lambda", "group", "passes", "suboptimality",
-           "rel_gradient", "rel_distance", "last", "stop"]
+COLUMNS = ["solver_name", "dataset_name", "objective_value", "objective_test_loss", "time",
+           "stop_val", "idx_rep", "p_loss", "p_n", "p_d", "p_kappa", "p_lambda", "group",
+           "passes", "suboptimality", "rel_gradient", "rel_distance", "last", "stop"]
 # 8-point Gauss-Legendre on [-1, 1], positive half (nodes, weights).
 GL_NODES = np.array([0.1834346424956498, 0.525532409916329, 0.7966664774136267,
                      0.9602898564975363])
@@ -86,6 +90,9 @@ class Problem:
         self.x = np.load(folder / "X.npy")
         self.y = np.load(folder / "y.npy")
         self.w_star = np.load(folder / "w_star.npy")
+        split = (folder / "X_test.npy").is_file() and (folder / "y_test.npy").is_file()
+        self.x_test = np.load(folder / "X_test.npy") if split else None
+        self.y_test = np.load(folder / "y_test.npy") if split else None
         self.b_star = float(self.meta["intercept_star"])
         self.lam = float(self.meta["lambda"])
         self.s = float(self.meta["weight_sum"])
@@ -104,6 +111,16 @@ class Problem:
         else:
             data = 0.5 * ((self.y - z) ** 2).sum() / self.s
         return float(data + 0.5 * self.lam * (w @ w))
+
+    def test_loss(self, w, b) -> str:
+        """The held-out error as a CSV cell: mean squared error or mean log-loss on the test
+        split, empty without one."""
+        if self.x_test is None:
+            return ""
+        z = self.x_test @ w + b
+        if self.logistic:
+            return repr(float(np.logaddexp(0.0, -self.y_test * z).mean()))
+        return repr(float(((self.y_test - z) ** 2).mean()))
 
     def gradient(self, w, b) -> np.ndarray:
         """(dJ/dw, dJ/db); the b part is 0 without an intercept."""
@@ -134,6 +151,7 @@ class Problem:
             "solver_name": f"sklearn-{solver}",
             "dataset_name": self.meta["dataset_name"],
             "objective_value": repr(self.objective(w, b)),
+            "objective_test_loss": self.test_loss(w, b),
             "time": repr(seconds),
             "stop_val": budget,
             "idx_rep": rep,

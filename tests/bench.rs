@@ -78,6 +78,7 @@ fn the_small_suite_writes_the_table_meta_laws_figures_and_report() {
         "solver_name",
         "dataset_name",
         "objective_value",
+        "objective_test_loss",
         "time",
         "stop_val",
         "idx_rep",
@@ -98,6 +99,16 @@ fn the_small_suite_writes_the_table_meta_laws_figures_and_report() {
         assert!(num(r, "suboptimality") >= 0.0, "{r:?}");
         assert!(num(r, "time") >= 0.0, "{r:?}");
         assert!(["0", "1"].contains(&r["idx_rep"].as_str()), "{r:?}");
+    }
+    // The held-out error is there exactly where the suite holds out a test split (the time,
+    // logistic and diabetes groups): a mean squared error or log-loss, so positive.
+    for r in &rows {
+        let split = ["time", "logistic", "diabetes"].contains(&r["group"].as_str());
+        if split {
+            assert!(num(r, "objective_test_loss") > 0.0, "{r:?}");
+        } else {
+            assert_eq!(r["objective_test_loss"], "", "{r:?}");
+        }
     }
     // Every backend of the suite has rows, and the direct ones one per repeat.
     for solver in [
@@ -246,14 +257,16 @@ fn a_bad_suite_is_one_line_naming_the_group_and_the_fix() {
     assert!(stderr.contains("repeat"), "{stderr}");
 }
 
-/// `tikhonov bench` on one ridge problem (two backends, one repeat: a fraction of a second),
-/// the suite written to `dir`/tiny.toml and the output to `dir`/out, with `extra` arguments.
+/// `tikhonov bench` on one ridge problem (three backends, one repeat: a fraction of a second;
+/// 50 training rows and round(50·0.2/0.8) = 13 held out), the suite written to `dir`/tiny.toml
+/// and the output to `dir`/out, with `extra` arguments.
 fn tiny_bench(dir: &Path, extra: &[&str]) -> Output {
     let suite = dir.join("tiny.toml");
     std::fs::write(
         &suite,
         "name = \"tiny\"\nrepeats = 1\npoints = 20\n[[group]]\nname = \"tiny\"\n\
-         n = [50]\nd = [5]\nkappa = [10]\nlambda = [0.01]\nsolvers = [\"qr\", \"cg\"]\n",
+         n = [50]\nd = [5]\nkappa = [10]\nlambda = [0.01]\ntest_fraction = 0.2\n\
+         solvers = [\"cholesky\", \"qr\", \"cg\"]\n",
     )
     .unwrap();
     let out_dir = dir.join("out");
@@ -298,6 +311,51 @@ fn write_data_gives_another_tool_the_problems_and_their_optimum() {
     assert!((j - j_star).abs() < 1e-12 * j_star, "{j} vs {j_star}");
     // Nothing was run.
     assert!(!dir.path().join("out").exists());
+
+    // The test split is written too, and the bench's held-out error of the direct cholesky run
+    // is the mean squared error of its coefficients on it, recomputed here from the files.
+    let x_test = tikhonov::data::read_npy_matrix(&folder.join("X_test.npy")).unwrap();
+    let y_test = tikhonov::data::read_npy_vector(&folder.join("y_test.npy")).unwrap();
+    assert_eq!(
+        (x_test.nrows(), x_test.ncols(), y_test.nrows()),
+        (13, 5, 13)
+    );
+    assert_eq!(meta["n_test"], 13);
+    let problem = tikhonov::RidgeProblem::builder(x.as_ref(), y.as_ref())
+        .lambda(0.01)
+        .intercept(true)
+        .build()
+        .unwrap();
+    let fit = tikhonov::solvers::by_name("cholesky", &Default::default())
+        .unwrap()
+        .solve(&problem)
+        .unwrap();
+    let r = &y_test - &x_test * &fit.coef;
+    let mse = (0..13).map(|i| (r[i] - fit.intercept).powi(2)).sum::<f64>() / 13.0;
+    let out = tiny_bench(dir.path(), &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (_, rows) = read_table(&dir.path().join("out/results.csv"));
+    let cholesky: Vec<_> = rows
+        .iter()
+        .filter(|r| r["solver_name"] == "cholesky")
+        .collect();
+    assert_eq!(cholesky.len(), 1);
+    let held_out = num(cholesky[0], "objective_test_loss");
+    assert!((held_out - mse).abs() <= 1e-12 * mse, "{held_out} vs {mse}");
+    // Every recorded step of cg has one, near the optimum's at its end.
+    let cg: Vec<f64> = rows
+        .iter()
+        .filter(|r| r["solver_name"] == "cg")
+        .map(|r| num(r, "objective_test_loss"))
+        .collect();
+    assert!(
+        cg.len() > 1 && (cg[cg.len() - 1] - mse).abs() < 1e-6 * mse,
+        "{cg:?}"
+    );
 }
 
 #[test]

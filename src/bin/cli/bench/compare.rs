@@ -10,8 +10,10 @@ use super::runs::Row;
 
 /// The rows of `path`. Columns are found by name (any order; `solver_name`, `dataset_name`,
 /// `time` and `suboptimality` are required); an empty cell is a missing number (NaN), so a
-/// tool that does not count passes leaves `passes` empty. A row whose `stop` is `solved` is a
-/// direct backend's (drawn as a marker); `last` defaults to true.
+/// tool that does not count passes leaves `passes` empty, and a table without
+/// `objective_test_loss` (written before the column existed) reads as having no test split. A
+/// row whose `stop` is `solved` is a direct backend's (drawn as a marker); `last` defaults to
+/// true.
 pub(super) fn read_rows(path: &Path) -> Result<Vec<Row>, Error> {
     let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
         path: path.to_owned(),
@@ -92,6 +94,7 @@ pub(super) fn read_rows(path: &Path) -> Result<Vec<Row>, Error> {
             suboptimality: number("suboptimality")?,
             rel_gradient: number("rel_gradient")?,
             rel_distance: number("rel_distance")?,
+            test_loss: number("objective_test_loss")?,
             last: text("last") != "false",
             direct: stop == "solved",
             stop,
@@ -123,6 +126,15 @@ mod tests {
         assert_eq!(rows[0].solver, "sklearn-lsqr");
         assert!(rows[0].passes.is_nan() && !rows[0].direct && rows[0].last);
         assert!(rows[1].direct && rows[1].suboptimality == 0.0);
+        // A table from before `objective_test_loss` existed: no held-out error.
+        assert!(rows.iter().all(|r| r.test_loss.is_nan()));
+        let rows = read(
+            "solver_name,dataset_name,time,suboptimality,objective_test_loss\n\
+             a,d,1,0,0.25\nb,d,1,0,\n",
+        )
+        .unwrap();
+        assert_eq!(rows[0].test_loss, 0.25);
+        assert!(rows[1].test_loss.is_nan());
     }
 
     #[test]

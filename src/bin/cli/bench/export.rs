@@ -4,7 +4,9 @@
 //! Per problem, in `DIR/<dataset_name as a file name>/`: `X.npy` (n × d), `y.npy` (the targets;
 //! for a logistic group the labels as ỹ ∈ {−1, +1}, the larger value +1 as in scikit-learn's
 //! `classes_`), `w_star.npy` and `problem.json` (the names, loss, λ, the intercept flag, n, d,
-//! κ, S, the optimum's J* and b*, and the group's backends, tol, max_iter and time limit). The
+//! κ, S, the optimum's J* and b*, n_test, and the group's backends, tol, max_iter and time
+//! limit); with a test split (`test_fraction`) also `X_test.npy` and `y_test.npy` (labels as
+//! ỹ, mapped as the training ones), on which `objective_test_loss` is measured. The
 //! objective is this crate's, J(w, b) = (1/S)·Σ sᵢ·ℓ(xᵢᵀw + b, yᵢ) + (λ/2)‖w‖² with unit
 //! weights (S = n) and ℓ = ½(y − z)² or log(1 + e^(−ỹz)).
 
@@ -55,7 +57,8 @@ pub(super) fn write_data(
     }
     let _ = writeln!(
         out.stdout,
-        "wrote {written} problems (X.npy, y.npy, w_star.npy, problem.json) in {}",
+        "wrote {written} problems (X.npy, y.npy, w_star.npy, problem.json; X_test.npy and \
+         y_test.npy with a test split) in {}",
         dir.display()
     );
     Ok(())
@@ -84,6 +87,10 @@ fn write_problem(
     write_npy_matrix(&folder.join("X.npy"), data.x.as_ref())?;
     write_npy_vector(&folder.join("y.npy"), y)?;
     write_npy_vector(&folder.join("w_star.npy"), optimum.coef.as_ref())?;
+    if let Some(test) = &data.test {
+        write_npy_matrix(&folder.join("X_test.npy"), test.x.as_ref())?;
+        write_npy_vector(&folder.join("y_test.npy"), test.y.as_ref())?;
+    }
     let meta = json!({
         "dataset_name": name,
         "group": group.name,
@@ -93,6 +100,7 @@ fn write_problem(
         "n": data.x.nrows(),
         "d": data.x.ncols(),
         "kappa": data.kappa,
+        "n_test": data.test.as_ref().map_or(0, |t| t.x.nrows()),
         "weight_sum": problem.data().weight_sum(),
         "objective_star": optimum.objective,
         "intercept_star": optimum.intercept,

@@ -1,13 +1,52 @@
 //! Measuring a point against the optimum: J − J* without cancellation (ridge:
 //! [`RidgeProblem::objective_gap`](tikhonov::RidgeProblem::objective_gap); logistic:
-//! [`logistic_gap`], a Bregman-divergence form) and the distance to w*.
+//! [`logistic_gap`], a Bregman-divergence form), the distance to w*, and the held-out error
+//! on a test split ([`held_out`]).
 
 use faer::Col;
 use tikhonov::logistic::LogisticProblem;
 use tikhonov::solvers::{self, SolverOptions};
-use tikhonov::{Error, Fit};
+use tikhonov::{Error, Fit, LossKind};
 
+use super::problems::Test;
 use crate::Problem;
+
+/// The held-out error of (w, b) on the rows of `test` (m rows, unit weights), NaN without a
+/// split (an empty `objective_test_loss` cell):
+///
+/// ```text
+/// squared:   (1/m)·Σ (yᵢ − xᵢᵀw − b)²                 the mean squared error
+/// logistic:  (1/m)·Σ log(1 + e^(−ỹᵢ(xᵢᵀw + b)))         the mean log-loss
+/// ```
+///
+/// Neither has the ½ or the penalty of the objective: they are the prediction errors a user
+/// reads (the log-loss is scikit-learn's `log_loss`). The log-loss goes through
+/// [`tikhonov::loss::log1p_exp_neg`], finite for every margin. Called after a run on the kept
+/// iterates (`runs.rs`), so it is not timed.
+pub(super) fn held_out(
+    test: Option<&Test>,
+    loss: LossKind,
+    w: faer::ColRef<'_, f64>,
+    b: f64,
+) -> f64 {
+    let Some(test) = test else {
+        return f64::NAN;
+    };
+    let z = &test.x * w;
+    let m = test.y.nrows() as f64;
+    let sum: f64 = z
+        .iter()
+        .zip(test.y.iter())
+        .map(|(z, y)| match loss {
+            LossKind::Logistic => tikhonov::loss::log1p_exp_neg(y * (z + b)),
+            LossKind::Squared => {
+                let r = y - z - b;
+                r * r
+            }
+        })
+        .sum();
+    sum / m
+}
 
 /// The optimum of one problem and what judging a point against it needs.
 pub(super) struct Optimum {

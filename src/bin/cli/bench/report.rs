@@ -24,11 +24,13 @@ pub fn cell(x: f64) -> String {
     }
 }
 
-/// The columns of `results.csv`: benchopt's names first, then ours.
+/// The columns of `results.csv`: benchopt's names first (`objective_test_loss` is its name
+/// for a metric on the test split; empty when the problem has none), then ours.
 pub const COLUMNS: &[&str] = &[
     "solver_name",
     "dataset_name",
     "objective_value",
+    "objective_test_loss",
     "time",
     "stop_val",
     "idx_rep",
@@ -54,6 +56,7 @@ pub(super) fn write_csv(path: &Path, rows: &[Row]) -> Result<(), Error> {
             r.solver.clone(),
             r.dataset.clone(),
             cell(r.objective),
+            cell(r.test_loss),
             cell(r.time),
             r.iteration.to_string(),
             r.rep.to_string(),
@@ -268,18 +271,39 @@ pub(super) fn report(
                 .unwrap_or_default(),
             cell(first.lambda)
         );
+        // The held-out error's column only where the problem has a test split.
+        let held_out = rows.iter().any(|r| r.test_loss.is_finite());
+        if held_out {
+            let _ = writeln!(
+                s,
+                "Held-out error: the {} of the last iterate on the test split.\n",
+                match first.loss {
+                    tikhonov::LossKind::Logistic => "mean log-loss",
+                    tikhonov::LossKind::Squared => "mean squared error",
+                }
+            );
+        }
         s.push_str(
-            "| backend | time (median) | iterations | passes | suboptimality | ‖w − w*‖/‖w*‖ | stop |\n\
-             | --- | ---: | ---: | ---: | ---: | ---: | --- |\n",
+            "| backend | time (median) | iterations | passes | suboptimality | ‖w − w*‖/‖w*‖ |",
         );
+        s.push_str(if held_out {
+            " held-out error | stop |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n"
+        } else {
+            " stop |\n| --- | ---: | ---: | ---: | ---: | ---: | --- |\n"
+        });
         let solvers = distinct(rows.iter().map(|r| r.solver.as_str()));
         for solver in solvers {
             let runs: Vec<&&Row> = rows.iter().filter(|r| r.solver == solver).collect();
             let mut times: Vec<f64> = runs.iter().map(|r| r.time).collect();
             let r = runs[0];
+            let test = match (held_out, r.test_loss.is_finite()) {
+                (false, _) => String::new(),
+                (true, true) => format!(" {:.6e} |", r.test_loss),
+                (true, false) => " — |".to_owned(),
+            };
             let _ = writeln!(
                 s,
-                "| `{solver}` | {:.3e} s | {} | {} | {:.2e} | {:.2e} | {} |",
+                "| `{solver}` | {:.3e} s | {} | {} | {:.2e} | {:.2e} |{test} {} |",
                 median(&mut times),
                 r.iteration,
                 if r.passes.is_nan() {

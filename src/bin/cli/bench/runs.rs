@@ -1,7 +1,7 @@
 //! Running the backends of a suite: a fresh problem per run, the reference optimum, direct
 //! backends timed as they are, iterative ones once unrecorded (the pilot) and then with an
-//! observer that copies the iterate, every kept step judged after the run; and the recording
-//! overhead.
+//! observer that copies the iterate, every kept step judged after the run (its held-out error
+//! on the test split included); and the recording overhead.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -15,8 +15,8 @@ use tikhonov::solvers::{self, Registry, SolverKind, SolverOptions};
 use tikhonov::{Error, Fit, LossKind, Record, RidgeProblem};
 
 use super::laws::median;
-use super::metrics::{Optimum, reference};
-use super::problems::{Data, datasets};
+use super::metrics::{Optimum, held_out, reference};
+use super::problems::{Data, Test, datasets};
 use super::suite::{Group, Start, Suite};
 use crate::Problem;
 
@@ -40,6 +40,9 @@ pub struct Row {
     pub suboptimality: f64,
     pub rel_gradient: f64,
     pub rel_distance: f64,
+    /// The held-out error on the test split (`metrics::held_out`), NaN without one:
+    /// `objective_test_loss`.
+    pub test_loss: f64,
     /// Whether this is the run's last step.
     pub last: bool,
     /// Why the run stopped (`solved` for a direct backend).
@@ -95,6 +98,8 @@ struct Job<'j, 'a> {
     /// The problem the runs are judged on.
     problem: &'j Problem<'a>,
     optimum: &'j Optimum,
+    /// The rows held out, if any.
+    test: Option<&'j Test>,
     row: &'j Row,
 }
 
@@ -164,6 +169,7 @@ impl Runner<'_> {
             suboptimality: f64::NAN,
             rel_gradient: f64::NAN,
             rel_distance: f64::NAN,
+            test_loss: f64::NAN,
             last: true,
             stop: String::new(),
             direct: true,
@@ -189,6 +195,7 @@ impl Runner<'_> {
                 build: &build,
                 problem: &problem,
                 optimum: &optimum,
+                test: data.test.as_ref(),
                 row: &row,
             };
             let outcome = if info.kind == SolverKind::Direct {
@@ -222,6 +229,7 @@ impl Runner<'_> {
                 suboptimality: gap,
                 rel_gradient: relative(fit.gradient_norm, job.optimum.cold_gradient),
                 rel_distance: distance,
+                test_loss: held_out(job.test, job.row.loss, fit.coef.as_ref(), fit.intercept),
                 stop: stop_name(&fit),
                 ..job.row.clone()
             });
@@ -281,6 +289,7 @@ impl Runner<'_> {
                     suboptimality: gap,
                     rel_gradient: record.residual,
                     rel_distance: distance,
+                    test_loss: held_out(job.test, job.row.loss, w.as_ref(), b),
                     last: Some(record.iteration) == last_iteration,
                     stop: stop.clone(),
                     ..job.row.clone()

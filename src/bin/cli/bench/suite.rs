@@ -119,9 +119,15 @@ pub struct Group {
     /// Synthetic: noise standard deviation of y.
     #[serde(default = "default_noise")]
     pub noise: f64,
-    /// Synthetic: seed of the data.
+    /// Synthetic: seed of the data; CSV: seed of the test split's draw.
     #[serde(default)]
     pub seed: u64,
+    /// The share f ∈ (0, 1) of all rows held out as a test split, on which every recorded step's
+    /// held-out error is measured (`objective_test_loss`). Synthetic: n + n_test rows are drawn
+    /// from the one generator (n_test = round(n·f/(1 − f)), so the grid's n stays the training
+    /// size) and the last n_test are held out; CSV: round(f·N) of the N rows, drawn by a
+    /// seeded shuffle (`seed`). Not for NIST data, which are certified whole.
+    pub test_fraction: Option<f64>,
     /// NIST StRD datasets by name (tests/data/nist-strd/).
     #[serde(default)]
     pub nist: Vec<String>,
@@ -152,6 +158,13 @@ impl Group {
         } else {
             SourceKind::Synthetic
         }
+    }
+
+    /// The test rows a synthetic grid of `n` training rows draws besides them: round(n·f/(1 − f))
+    /// for `test_fraction` f, so that they are the share f of all the rows drawn; 0 without.
+    pub(super) fn synthetic_test_rows(&self, n: usize) -> usize {
+        self.test_fraction
+            .map_or(0, |f| (n as f64 * f / (1.0 - f)).round() as usize)
     }
 
     /// The data sources × λ: how many problems the group holds.
@@ -274,6 +287,26 @@ fn validate(suite: &Suite, path: &Path) -> Result<(), Error> {
             ));
         }
         positive_seconds(g.time_limit).map_err(fail)?;
+        if let Some(f) = g.test_fraction {
+            if !(f.is_finite() && f > 0.0 && f < 1.0) {
+                return Err(fail(format!(
+                    "test_fraction = {f}: give the held-out share of the rows strictly between 0 \
+                     and 1, e.g. 0.2"
+                )));
+            }
+            if !g.nist.is_empty() {
+                return Err(fail(
+                    "test_fraction is not for NIST data (certified whole); drop it from this group"
+                        .into(),
+                ));
+            }
+            if let Some(&n) = g.n.iter().find(|&&n| g.synthetic_test_rows(n) == 0) {
+                return Err(fail(format!(
+                    "test_fraction = {f} holds out no row at n = {n}; raise it above 1/(2n + 1) = {:.3e}",
+                    1.0 / (2.0 * n as f64 + 1.0)
+                )));
+            }
+        }
         for name in &g.solvers {
             let info = registry.get(name).map_err(|e| fail(e.to_string()))?;
             if !info.losses.contains(&g.loss.kind()) {
@@ -306,5 +339,36 @@ mod tests {
         let suite: Suite = toml::from_str(DEFAULT_SUITE).unwrap();
         validate(&suite, Path::new("default.toml")).unwrap();
         read_suite(&default_suite_dir().join("small.toml")).unwrap();
+    }
+
+    #[test]
+    fn a_test_fraction_out_of_range_is_one_line_naming_the_group_and_the_fix() {
+        let check = |extra: &str| {
+            let text = format!(
+                "name = \"s\"\n[[group]]\nname = \"g\"\nn = [10]\nd = [2]\nkappa = [10]\n\
+                 solvers = [\"cg\"]\n{extra}"
+            );
+            let suite: Suite = toml::from_str(&text).unwrap();
+            validate(&suite, Path::new("s.toml"))
+                .err()
+                .map(|e| e.to_string())
+        };
+        assert_eq!(check("test_fraction = 0.2\n"), None);
+        for bad in [
+            "test_fraction = 1.0\n",
+            "test_fraction = 0.0\n",
+            "test_fraction = -0.1\n",
+        ] {
+            let e = check(bad).unwrap();
+            assert!(
+                e.contains("group `g`")
+                    && e.contains("strictly between 0 and 1")
+                    && !e.contains('\n'),
+                "{e}"
+            );
+        }
+        // 10·0.01/0.99 rounds to no row.
+        let e = check("test_fraction = 0.01\n").unwrap();
+        assert!(e.contains("holds out no row at n = 10"), "{e}");
     }
 }
