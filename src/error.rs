@@ -246,6 +246,14 @@ pub enum Error {
         why: String,
     },
 
+    /// A SQL query (the `datafusion` feature, src/datafusion.rs) failed or did not return one
+    /// merged moments state.
+    #[error("query: {reason}")]
+    Query {
+        /// DataFusion's message (naming the column for bad data), or what the result lacked.
+        reason: String,
+    },
+
     /// A file could be read but its content is not what was expected.
     #[error("{}{}: {message}", path_text(path), location.as_deref().map(|l| format!(", {l}")).unwrap_or_default())]
     Format {

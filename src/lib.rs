@@ -112,6 +112,8 @@
 pub mod compare;
 mod condition;
 pub mod data;
+#[cfg(feature = "datafusion")]
+pub mod datafusion;
 pub mod design;
 pub mod error;
 pub mod fit;
