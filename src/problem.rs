@@ -17,8 +17,7 @@ use std::sync::OnceLock;
 
 use crate::design::Design;
 use crate::error::{Error, Result};
-use crate::linalg::two_sum;
-use crate::linalg::{dot, half_weighted_mean_square, norm2};
+use crate::linalg::{dot, half_weighted_mean_square, norm2, two_sum};
 use crate::moments::{GramSystem, Moments};
 
 /// A validated ridge regression problem that borrows its data.
@@ -149,8 +148,8 @@ impl<'a> RidgeProblem<'a> {
     pub fn x_mean(&self) -> ColRef<'_, f64> {
         self.design.x_mean()
     }
-    /// What x̄'s f64 rounding drops ([`Design::x_mean_low`]): zero unless a column's mean is
-    /// large against its spread.
+    /// What x̄'s f64 rounding drops ([`Design::x_mean_low`]): at most ulp(x̄)/2, so it matters
+    /// only where a column's mean is large against its spread.
     pub fn x_mean_low(&self) -> ColRef<'_, f64> {
         self.design.x_mean_low()
     }

@@ -742,13 +742,8 @@ fn run_fit_stream(args: &FitArgs, out: &mut Output) -> Result<(), Error> {
                 }
             };
             v["streamed"] = json!(true);
-            v["stream"] = json!({
-                "blocks": stats.blocks,
-                "rows": stats.rows,
-                "bytes": stats.bytes,
-                "block_rows": stats.block_rows,
-                "read_seconds": streamed.read_seconds,
-            });
+            v["stream"] = stream_json(&stats);
+            v["stream"]["read_seconds"] = json!(streamed.read_seconds);
             let _ = writeln!(s, "{v}");
         }
         Format::Table => {
@@ -771,6 +766,16 @@ fn run_fit_stream(args: &FitArgs, out: &mut Output) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// The JSON of what a streamed run read: `blocks`, `rows`, `bytes`, `block_rows`.
+fn stream_json(stats: &stream::StreamStats) -> Value {
+    json!({
+        "blocks": stats.blocks,
+        "rows": stats.rows,
+        "bytes": stats.bytes,
+        "block_rows": stats.block_rows,
+    })
 }
 
 /// The block reader of `--stream` over the command line's files (CSV with its targets, or the

@@ -15,7 +15,7 @@ use super::args::{CvArgs, Format, GridArgs, Loss, PathArgs};
 use super::plot;
 use super::{
     Loaded, Output, Problem, Targets, applicable_options, load, multi_problem, num, options,
-    problem, stream_reader, unconverged_note,
+    problem, stream_json, stream_reader, unconverged_note,
 };
 use tikhonov::stream::{self, FoldRule};
 
@@ -435,13 +435,8 @@ fn print_cv(args: &CvArgs, report: &CvReport<'_>, out: &mut Output) -> Result<()
             v["fit_seconds"] = json!(seconds);
             if let Some((stats, inexact)) = stream {
                 v["streamed"] = json!(true);
-                v["stream"] = json!({
-                    "blocks": stats.blocks,
-                    "rows": stats.rows,
-                    "bytes": stats.bytes,
-                    "block_rows": stats.block_rows,
-                    "inexact": inexact,
-                });
+                v["stream"] = stream_json(&stats);
+                v["stream"]["inexact"] = json!(inexact);
             }
             let _ = writeln!(s, "{v}");
         }
