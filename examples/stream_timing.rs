@@ -18,6 +18,13 @@
 //! 3. this program as `memory X.npy y.npy` under `/usr/bin/time`: `read_npy_matrix` and the
 //!    in-memory `cholesky` fit, and the relative difference of the coefficients.
 //!
+//! With `--parquet P` (a build with the `datafusion` feature: `cargo run --release --features
+//! datafusion --example stream_timing -- --parquet 64`), the same rows are also written as P
+//! Parquet files (uncompressed, plain encoding, one row group each, columns x0 … x{d−1}, y) and
+//! fitted by `tikhonov::datafusion::fit_query` (`SELECT * FROM t`, target y, DataFusion's
+//! default partitioning over the P files), timed as a child like the others right after the
+//! cached streamed fit is timed again; both read from the page cache.
+//!
 //! The files are deleted at the end unless `--keep`.
 
 use std::io::{BufWriter, Write};
@@ -42,6 +49,8 @@ fn main() -> Res<()> {
     match args.first().map(String::as_str) {
         Some("stream") => return child_stream(Path::new(&args[1]), Path::new(&args[2])),
         Some("memory") => return child_memory(Path::new(&args[1]), Path::new(&args[2])),
+        #[cfg(feature = "datafusion")]
+        Some("sql") => return parquet::child_sql(Path::new(&args[1])),
         _ => {}
     }
     let value = |name: &str| {
@@ -102,6 +111,10 @@ fn main() -> Res<()> {
             rel_diff(&s.coef, &m.coef),
             (s.intercept - m.intercept).abs()
         );
+    }
+    #[cfg(feature = "datafusion")]
+    if let Some(files) = value("--parquet") {
+        parquet::compare(&dir, &xp, &yp, files.parse()?, &m)?;
     }
     if !keep {
         std::fs::remove_file(&xp)?;
@@ -328,4 +341,148 @@ fn child_memory(xp: &Path, yp: &Path) -> Res<()> {
     println!("seconds {seconds}");
     println!("read {read}");
     Ok(())
+}
+
+/// `--parquet P`: the same rows as P Parquet files, fitted through DataFusion.
+#[cfg(feature = "datafusion")]
+mod parquet {
+    use std::path::Path;
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    use datafusion::arrow::array::{ArrayRef, Float64Array};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::arrow::record_batch::RecordBatch;
+    use datafusion::parquet::arrow::ArrowWriter;
+    use datafusion::parquet::basic::Compression;
+    use datafusion::parquet::file::properties::WriterProperties;
+    use datafusion::prelude::{ParquetReadOptions, SessionContext};
+    use tikhonov::stream::BlockReader;
+
+    use super::{Child, LAMBDA, Res, parse, print_fit, rel_diff, timed_child};
+
+    /// Writes `files` Parquet files of the rows of X.npy / y.npy (streamed, contiguous row
+    /// ranges of equal size), then times the cached streamed fit and the query's fit.
+    pub fn compare(dir: &Path, xp: &Path, yp: &Path, files: usize, memory: &Child) -> Res<()> {
+        let pq = dir.join("parquet");
+        std::fs::create_dir_all(&pq)?;
+        let t = Instant::now();
+        let bytes = write(&pq, xp, yp, files)?;
+        println!(
+            "wrote {files} Parquet files ({:.2} GB) in {:.1} s",
+            bytes as f64 / 1e9,
+            t.elapsed().as_secs_f64()
+        );
+        let (s_out, s_rss) = timed_child("stream", xp, yp)?;
+        let (q_out, q_rss) = timed_child("sql", &pq, &pq)?;
+        let (s, q) = (parse(&s_out), parse(&q_out));
+        let rows = std::fs::metadata(yp)?.len().saturating_sub(128) / 8;
+        for (what, c, rss) in [("streamed .npy", &s, s_rss), ("DataFusion SQL", &q, q_rss)] {
+            println!(
+                "{what}: {:.3} s ({:.2} CPU s) = {:.1} M rows/s; peak RSS {:.0} MB; \
+                 ‖w − w_memory‖/‖w_memory‖ = {:.2e}",
+                c.seconds,
+                c.cpu,
+                rows as f64 / c.seconds / 1e6,
+                rss as f64 / 1e3,
+                rel_diff(&c.coef, &memory.coef)
+            );
+        }
+        println!(
+            "DataFusion over {files} Parquet files takes {:.2}× the streamed .npy time",
+            q.seconds / s.seconds
+        );
+        std::fs::remove_dir_all(&pq)?;
+        Ok(())
+    }
+
+    /// The rows as `files` Parquet files; returns their total size in bytes.
+    fn write(pq: &Path, xp: &Path, yp: &Path, files: usize) -> Res<u64> {
+        let mut reader = BlockReader::npy(xp, yp)?;
+        let (n, d) = (reader.n_samples().unwrap_or(0), reader.n_features());
+        let mut fields: Vec<Field> = (0..d)
+            .map(|j| Field::new(format!("x{j}"), DataType::Float64, false))
+            .collect();
+        fields.push(Field::new("y", DataType::Float64, false));
+        let schema = Arc::new(Schema::new(fields));
+        let props = WriterProperties::builder()
+            .set_compression(Compression::UNCOMPRESSED)
+            .set_dictionary_enabled(false)
+            .set_max_row_group_row_count(Some(n.div_ceil(files).max(1)))
+            .build();
+        let path = |f: usize| pq.join(format!("part-{f:03}.parquet"));
+        let mut writer: Option<(usize, ArrowWriter<std::fs::File>)> = None;
+        let mut row = 0;
+        while let Some(block) = reader.next_block()? {
+            let mut i = 0;
+            while i < block.x.nrows() {
+                let file = (row * files) / n;
+                let file_end = ((file + 1) * n).div_ceil(files);
+                let len = (block.x.nrows() - i).min(file_end - row);
+                if writer.as_ref().is_none_or(|(f, _)| *f != file) {
+                    if let Some((_, w)) = writer.take() {
+                        w.close()?;
+                    }
+                    let out = std::fs::File::create(path(file))?;
+                    writer = Some((
+                        file,
+                        ArrowWriter::try_new(out, schema.clone(), Some(props.clone()))?,
+                    ));
+                }
+                let mut columns: Vec<ArrayRef> = (0..d)
+                    .map(|j| {
+                        let c = block.x.col(j).subrows(i, len);
+                        Arc::new(Float64Array::from_iter_values(c.iter().copied())) as ArrayRef
+                    })
+                    .collect();
+                let y = block.y.col(0).subrows(i, len);
+                columns.push(Arc::new(Float64Array::from_iter_values(y.iter().copied())));
+                let batch = RecordBatch::try_new(schema.clone(), columns)?;
+                if let Some((_, w)) = writer.as_mut() {
+                    w.write(&batch)?;
+                }
+                i += len;
+                row += len;
+            }
+        }
+        if let Some((_, w)) = writer.take() {
+            w.close()?;
+        }
+        let mut bytes = 0;
+        for f in 0..files {
+            bytes += std::fs::metadata(path(f))?.len();
+        }
+        Ok(bytes)
+    }
+
+    /// `SELECT * FROM t` over the directory's files, target y, timed from the context's creation
+    /// to the solution.
+    pub fn child_sql(dir: &Path) -> Res<()> {
+        let runtime = tokio::runtime::Builder::new_multi_thread().build()?;
+        let t = Instant::now();
+        let (_, fits) = runtime.block_on(async {
+            let ctx = SessionContext::new();
+            ctx.register_parquet(
+                "t",
+                &dir.display().to_string(),
+                ParquetReadOptions::default(),
+            )
+            .await?;
+            let fitted = tikhonov::datafusion::fit_query(
+                &ctx,
+                "SELECT * FROM t",
+                &["y"],
+                None,
+                true,
+                "cholesky",
+                &[LAMBDA],
+            )
+            .await?;
+            Ok::<_, Box<dyn std::error::Error>>(fitted)
+        })?;
+        let seconds = t.elapsed().as_secs_f64();
+        print_fit(&fits[0].coef, fits[0].intercept);
+        println!("seconds {seconds}");
+        Ok(())
+    }
 }

@@ -38,7 +38,7 @@
 //! n·8 bytes apart: the same bytes in all but d times as many system calls (on a rotating disk,
 //! d seeks per block, so keep the budget large there). A CSV file is parsed record by record
 //! into the block. The diagnostics of each [`Fit`] (J and ‖∇J‖) are computed from the statistics
-//! ([`MomentsProblem`]), not from X, and carry the absolute error that module describes.
+//! ([`MomentsProblem`](crate::sufficient::MomentsProblem)), not from X, and carry the absolute error that module describes.
 //!
 //! A file that is shorter than its header says, or a bad CSV cell or row, is an error naming the
 //! data row (`.npy`) or file line (CSV); no fit is returned from part of a file.
@@ -77,12 +77,12 @@ use crate::data::csv::CsvRows;
 #[cfg(feature = "npy")]
 use crate::data::npy::Npy;
 use crate::error::{Error, Result};
-use crate::fit::{Fit, Solution};
-use crate::moments::{GramSystem, Moments};
+use crate::fit::Fit;
+use crate::moments::Moments;
 use crate::select::grid;
 use crate::select::kfold::{self, Folds, KFold};
-use crate::solvers::{Cholesky, NormalEquations};
-use crate::sufficient::MomentsProblem;
+pub use crate::sufficient::{BACKENDS, check_backend, fit_moments};
+use crate::sufficient::{check_lambdas, solve_targets};
 
 /// The default memory budget of a [`BlockReader`]'s two block buffers: 8 MiB, so that both
 /// stay in a 32 MiB L3 cache with the moment routine's scratch, and a block the reader has just
@@ -97,9 +97,6 @@ const ROUND_ROWS: usize = 4096;
 /// O(d²) memory), so a block must be long enough for its O(B·d²) products to dominate, even
 /// when d is large and B·d exceeds the budget.
 pub const MIN_BLOCK_ROWS: usize = 1024;
-
-/// The backends that fit a stream (from the statistics alone).
-pub const BACKENDS: [&str; 2] = ["cholesky", "normal"];
 
 /// What a stream read: blocks, rows, bytes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -826,30 +823,6 @@ pub struct Streamed {
     pub read_seconds: f64,
 }
 
-/// Refuses, before anything is read, a backend that cannot fit a stream
-/// ([`Error::NotStreamable`], naming the ones that can); unknown names are
-/// [`Error::UnknownSolver`].
-pub fn check_backend(solver: &str) -> Result<()> {
-    crate::solvers::Registry::builtin().get(solver)?;
-    if BACKENDS.contains(&solver) {
-        return Ok(());
-    }
-    let why = match solver {
-        "auto" => "it chooses `cholesky-refined` or `qr-refined`, which read X again",
-        "cholesky-refined" => {
-            "its refinement computes residuals y − Xw from X, one more pass over the file per \
-             correction, which is not implemented"
-        }
-        "qr" | "qr-refined" | "svd" => "it factors X itself, not the statistics",
-        "dual" => "it forms the n × n kernel of the rows",
-        _ => "it reads X once per iteration",
-    };
-    Err(Error::NotStreamable {
-        solver: solver.to_owned(),
-        why: why.to_owned(),
-    })
-}
-
 /// Streams the reader to its end and fits every target with `solver` (one of [`BACKENDS`]): λ
 /// is one value for all targets or one per target; `intercept` fits an unpenalised intercept
 /// (centred statistics) or none. The backend and λ are checked before the files are read.
@@ -881,102 +854,10 @@ pub fn fit(
             reason: "all weights are zero".into(),
         });
     }
-    let fits = solve(m, solver, lambdas, &reader.target_names, start)?;
+    let fits = solve_targets(m, solver, lambdas, &reader.target_names, start)?;
     Ok(Streamed {
         fits,
         stats: reader.stats(),
         read_seconds,
     })
-}
-
-/// [`fit`] for statistics already merged (from any source): every target of `moments` with
-/// `solver` ([`BACKENDS`]) and one λ for all targets or one per target.
-pub fn fit_moments(moments: Moments, solver: &str, lambdas: &[f64]) -> Result<Vec<Fit>> {
-    check_backend(solver)?;
-    let k = moments.n_targets();
-    check_lambdas(lambdas, k)?;
-    let names: Vec<String> = (0..k).map(|t| format!("target {t}")).collect();
-    solve(moments, solver, lambdas, &names, Instant::now())
-}
-
-/// One λ ≥ 0 (finite) for all k targets, or k of them.
-fn check_lambdas(lambdas: &[f64], k: usize) -> Result<()> {
-    let l = lambdas.len();
-    if l != 1 && l != k {
-        return Err(Error::InvalidParameter {
-            name: "lambda",
-            value: format!("{l} values for {k} targets"),
-            expected: format!("one λ for all targets or {k}, one per target, in target order"),
-        });
-    }
-    for &lambda in lambdas {
-        if !(lambda.is_finite() && lambda >= 0.0) {
-            return Err(Error::invalid(
-                "lambda",
-                lambda,
-                "λ must be finite and ≥ 0 (λ = 0 is ordinary least squares)",
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Solves every target from the statistics: one system and factorisation per distinct λ, each
-/// fit judged on its own target's [`MomentsProblem`].
-fn solve(
-    moments: Moments,
-    solver: &str,
-    lambdas: &[f64],
-    names: &[String],
-    start: Instant,
-) -> Result<Vec<Fit>> {
-    let k = moments.n_targets();
-    let lambda_of = |t: usize| lambdas[if lambdas.len() == 1 { 0 } else { t }];
-    let mut groups: Vec<(f64, Vec<usize>)> = Vec::new();
-    for t in 0..k {
-        let l = lambda_of(t);
-        match groups.iter_mut().find(|(g, _)| *g == l) {
-            Some((_, ts)) => ts.push(t),
-            None => groups.push((l, vec![t])),
-        }
-    }
-    let name = format!("stream:{solver}");
-    let mut solutions: Vec<Option<Solution>> = vec![None; k];
-    for (lambda, targets) in &groups {
-        let system = GramSystem::from_moments(moments.clone(), *lambda);
-        let solved = match solver {
-            "normal" => NormalEquations.solve_system(&system, targets),
-            _ => Cholesky.solve_system(&system, targets, Par::rayon(0)),
-        };
-        let (w, b, condition) = solved.map_err(|e| {
-            let e = e.in_context(*lambda);
-            if k == 1 {
-                e
-            } else {
-                Error::Target {
-                    index: targets[0],
-                    name: crate::error::quote_text(&names[targets[0]], 60),
-                    source: Box::new(e),
-                }
-            }
-        })?;
-        for (c, &t) in targets.iter().enumerate() {
-            solutions[t] = Some(Solution {
-                passes: 1.0,
-                ..Solution::direct(w.col(c).to_owned(), b[c], Some(condition))
-            });
-        }
-    }
-    let seconds = start.elapsed().as_secs_f64() / k.max(1) as f64;
-    let mut judge = MomentsProblem::new(moments, lambda_of(0))?;
-    let mut fits = Vec::with_capacity(k);
-    for (t, solution) in solutions.into_iter().enumerate() {
-        let solution = solution.ok_or_else(|| Error::Numerical {
-            solver: name.clone(),
-            detail: "a target got no solution (internal error)".into(),
-        })?;
-        judge.retarget(t, lambda_of(t));
-        fits.push(Fit::judged(&judge, &name, solution, seconds)?);
-    }
-    Ok(fits)
 }

@@ -12,7 +12,7 @@ use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 use faer::Mat;
 use tikhonov::data::Synthetic;
-use tikhonov::datafusion::{RidgeMoments, fit_sql, moments_sql, register};
+use tikhonov::datafusion::{QueryMoments, RidgeMoments, fit_query, fit_sql, moments_sql, register};
 use tikhonov::moments::Moments;
 use tikhonov::solvers::{Refined, Solver};
 use tikhonov::sufficient::MomentsProblem;
@@ -39,7 +39,17 @@ fn problem() -> (Mat<f64>, Vec<f64>) {
     (g.x, y)
 }
 
-/// Rows `first .. first + len` as a record batch with columns x1 … xD, y (and y2 = 3 − y).
+/// The weight of row i in the `w` column: positive, uneven, some zero.
+fn weight(i: usize) -> f64 {
+    if i.is_multiple_of(11) {
+        0.0
+    } else {
+        0.25 + (i % 7) as f64 / 3.0
+    }
+}
+
+/// Rows `first .. first + len` as a record batch with columns x1 … xD, y, y2 = 3 − y, and the
+/// weight w ([`weight`]).
 fn batch(x: &Mat<f64>, y: &[f64], first: usize, len: usize) -> RecordBatch {
     let mut fields = Vec::new();
     let mut columns: Vec<ArrayRef> = Vec::new();
@@ -56,6 +66,10 @@ fn batch(x: &Mat<f64>, y: &[f64], first: usize, len: usize) -> RecordBatch {
     fields.push(Field::new("y2", DataType::Float64, true));
     columns.push(Arc::new(Float64Array::from_iter_values(
         y[first..first + len].iter().map(|v| 3.0 - v),
+    )));
+    fields.push(Field::new("w", DataType::Float64, true));
+    columns.push(Arc::new(Float64Array::from_iter_values(
+        (first..first + len).map(weight),
     )));
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
 }
@@ -98,15 +112,17 @@ async fn context(dir: &Path, partitions: usize) -> SessionContext {
 }
 
 fn reference(x: &Mat<f64>, y: &[f64]) -> Fit {
+    reference_weighted(x, y, None)
+}
+
+/// The in-memory `qr-refined` fit, with weights [`weight`] if `weights`.
+fn reference_weighted(x: &Mat<f64>, y: &[f64], weights: Option<&[f64]>) -> Fit {
     let y = faer::Col::from_fn(N, |i| y[i]);
-    Refined::qr()
-        .solve(
-            &RidgeProblem::builder(x.as_ref(), y.as_ref())
-                .lambda(LAMBDA)
-                .build()
-                .unwrap(),
-        )
-        .unwrap()
+    let mut problem = RidgeProblem::builder(x.as_ref(), y.as_ref()).lambda(LAMBDA);
+    if let Some(w) = weights {
+        problem = problem.weights_slice(w);
+    }
+    Refined::qr().solve(&problem.build().unwrap()).unwrap()
 }
 
 fn assert_close(fit: &Fit, reference: &Fit, what: &str) {
@@ -266,4 +282,166 @@ async fn malformed_calls_and_results_are_errors() {
             .await
             .is_err()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_with_named_targets_and_a_weight_column() {
+    let (x, y) = problem();
+    let dir = tempfile::tempdir().unwrap();
+    write_files(dir.path(), &x, &y, 5);
+    let ctx = context(dir.path(), 4).await;
+    let xs: Vec<String> = (1..=D).map(|j| format!("x{j}")).collect();
+    // Every column but the targets is a feature: y2 is left out of the query.
+    let query = format!("SELECT {}, y, w FROM t", xs.join(", "));
+    let (stats, fits) = fit_query(&ctx, &query, &["y"], Some("w"), true, "cholesky", &[LAMBDA])
+        .await
+        .unwrap();
+    assert_eq!(stats.features, xs);
+    assert_eq!(stats.rows, N as u64);
+    let w: Vec<f64> = (0..N).map(weight).collect();
+    assert_close(&fits[0], &reference_weighted(&x, &y, Some(&w)), "weighted");
+    // Unweighted, two targets, the weight column now a feature's worth of noise left out.
+    let query = format!("SELECT {}, y, y2 FROM t", xs.join(", "));
+    let (stats, fits) = fit_query(&ctx, &query, &["y2", "y"], None, true, "normal", &[LAMBDA])
+        .await
+        .unwrap();
+    assert_eq!(stats.targets, ["y2", "y"]);
+    let y2: Vec<f64> = y.iter().map(|v| 3.0 - v).collect();
+    assert_close(&fits[0], &reference(&x, &y2), "target y2");
+    assert_close(&fits[1], &reference(&x, &y), "target y");
+    // The aggregate with a weight argument, registered by `register`.
+    let sql_weighted = format!(
+        "SELECT ridge_moments_weighted({}, y, w) FROM t",
+        xs.join(", ")
+    );
+    let fit = fit_sql(&ctx, &sql_weighted, LAMBDA, 0).await.unwrap();
+    assert_close(
+        &fit,
+        &reference_weighted(&x, &y, Some(&w)),
+        "ridge_moments_weighted",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_that_cannot_be_fitted_says_why() {
+    let (x, y) = problem();
+    let dir = tempfile::tempdir().unwrap();
+    write_files(dir.path(), &x, &y, 2);
+    let ctx = context(dir.path(), 2).await;
+    let err = |r: tikhonov::Result<(QueryMoments, Vec<Fit>)>| r.unwrap_err().to_string();
+    let e = err(fit_query(
+        &ctx,
+        "SELECT x1, y FROM t",
+        &["z"],
+        None,
+        true,
+        "cholesky",
+        &[LAMBDA],
+    )
+    .await);
+    assert!(
+        e.contains("`z` is not a column") && e.contains("`x1`, `y`"),
+        "{e}"
+    );
+    let e = err(fit_query(
+        &ctx,
+        "SELECT 'a' AS s, y FROM t",
+        &["y"],
+        None,
+        true,
+        "cholesky",
+        &[LAMBDA],
+    )
+    .await);
+    assert!(e.contains("`s`") && e.contains("not numeric"), "{e}");
+    let e = err(fit_query(
+        &ctx,
+        "SELECT x1, y FROM t WHERE y > 1e300",
+        &["y"],
+        None,
+        true,
+        "cholesky",
+        &[LAMBDA],
+    )
+    .await);
+    assert!(e.contains("no rows"), "{e}");
+    let e = err(fit_query(
+        &ctx,
+        "SELECT x1, y, -w AS w FROM t",
+        &["y"],
+        Some("w"),
+        true,
+        "cholesky",
+        &[LAMBDA],
+    )
+    .await);
+    assert!(e.contains("negative"), "{e}");
+    let e = err(fit_query(
+        &ctx,
+        "SELECT x1, y FROM t",
+        &["y"],
+        None,
+        true,
+        "qr",
+        &[LAMBDA],
+    )
+    .await);
+    assert!(e.contains("cannot fit streamed data"), "{e}");
+}
+
+/// `tikhonov fit --sql`: a registered table and files named in the query give the in-memory fit.
+#[test]
+fn the_command_line_fits_a_query() {
+    let (x, y) = problem();
+    let dir = tempfile::tempdir().unwrap();
+    write_files(dir.path(), &x, &y, 3);
+    let reference = reference(&x, &y);
+    let xs: Vec<String> = (1..=D).map(|j| format!("x{j}")).collect();
+    let glob = dir.path().join("*.parquet");
+    let queries = [
+        (format!("SELECT {}, y FROM t", xs.join(", ")), true),
+        (
+            format!("SELECT {}, y FROM '{}'", xs.join(", "), glob.display()),
+            false,
+        ),
+    ];
+    for (query, with_table) in queries {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tikhonov"));
+        cmd.args([
+            "fit", "--sql", &query, "--target", "y", "--solver", "cholesky",
+        ]);
+        cmd.args(["--lambda", &LAMBDA.to_string(), "--format", "json"]);
+        if with_table {
+            cmd.arg("--table")
+                .arg(format!("t={}", dir.path().display()));
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let coef: Vec<f64> = serde_json::from_value(v["coef"].clone()).unwrap();
+        let fit_coef = faer::Col::from_fn(D, |j| coef[j]);
+        let err = (&fit_coef - &reference.coef).norm_l2() / reference.coef.norm_l2();
+        assert!(err < 1e-12, "{query}: relative error {err:e}");
+        assert_eq!(v["sql"]["rows"], N);
+        assert_eq!(v["sql"]["features"].as_array().unwrap().len(), D);
+    }
+    // A bad table spec is a one-line error that says what is expected.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tikhonov"))
+        .args([
+            "fit",
+            "--sql",
+            "SELECT * FROM t",
+            "--target",
+            "y",
+            "--table",
+            "t",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("NAME=PATH"));
 }

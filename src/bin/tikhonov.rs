@@ -14,6 +14,8 @@ mod bench;
 mod plot;
 #[path = "cli/select.rs"]
 mod select;
+#[path = "cli/sql.rs"]
+mod sql;
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -649,6 +651,9 @@ fn run_fit(args: &FitArgs, out: &mut Output) -> Result<(), Error> {
     if args.stream {
         return run_fit_stream(args, out);
     }
+    if let Some(query) = &args.sql {
+        return run_fit_sql(args, query, out);
+    }
     let common = &args.common;
     let opts = options(common, None)?;
     let solver = build_backend(&args.solver, &opts)?;
@@ -720,11 +725,44 @@ fn run_fit_stream(args: &FitArgs, out: &mut Output) -> Result<(), Error> {
         !common.no_intercept,
     )?;
     save_history(history.as_deref(), false, &[], out)?;
-    let (stats, fits) = (streamed.stats, &streamed.fits);
-    let (n, d) = (stats.rows, reader.n_features());
+    let stats = streamed.stats;
+    let mut extra = json!({ "streamed": true, "stream": stream_json(&stats) });
+    extra["stream"]["read_seconds"] = json!(streamed.read_seconds);
+    let footer = format!(
+        "streamed      {} blocks of ≤ {} rows, {} rows, {} bytes read in {:.3} s",
+        stats.blocks, stats.block_rows, stats.rows, stats.bytes, streamed.read_seconds
+    );
     let names = reader.target_names();
+    let shape = (stats.rows, reader.n_features());
+    write_moment_fits(
+        out,
+        common.format,
+        &streamed.fits,
+        names,
+        shape,
+        &description,
+        extra,
+        &footer,
+    );
+    Ok(())
+}
+
+/// Writes the fits of a run solved from merged statistics (`--stream`, `--sql`): one fit's
+/// JSON, or the per-target arrays, with `extra`'s keys added; or the table, `description` first
+/// and `footer` last. `shape` is (n, d).
+#[allow(clippy::too_many_arguments)]
+fn write_moment_fits(
+    out: &mut Output,
+    format: Format,
+    fits: &[Fit],
+    names: &[String],
+    (n, d): (usize, usize),
+    description: &str,
+    extra: Value,
+    footer: &str,
+) {
     let s = &mut out.stdout;
-    match common.format {
+    match format {
         Format::Json => {
             let each: Vec<Value> = fits.iter().map(|f| fit_json_sized(f, n, d)).collect();
             let mut v = match each.as_slice() {
@@ -741,14 +779,16 @@ fn run_fit_stream(args: &FitArgs, out: &mut Output) -> Result<(), Error> {
                     v
                 }
             };
-            v["streamed"] = json!(true);
-            v["stream"] = stream_json(&stats);
-            v["stream"]["read_seconds"] = json!(streamed.read_seconds);
+            if let Value::Object(extra) = extra {
+                for (key, value) in extra {
+                    v[key] = value;
+                }
+            }
             let _ = writeln!(s, "{v}");
         }
         Format::Table => {
             let _ = writeln!(s, "{description}");
-            if let [fit] = fits.as_slice() {
+            if let [fit] = fits {
                 let _ = writeln!(s, "lambda        {}", num(fit.lambda));
                 print_fit(s, fit);
             } else {
@@ -758,14 +798,34 @@ fn run_fit_stream(args: &FitArgs, out: &mut Output) -> Result<(), Error> {
                     print_fit(s, fit);
                 }
             }
-            let _ = writeln!(
-                s,
-                "streamed      {} blocks of ≤ {} rows, {} rows, {} bytes read in {:.3} s",
-                stats.blocks, stats.block_rows, stats.rows, stats.bytes, streamed.read_seconds
-            );
+            let _ = writeln!(s, "{footer}");
         }
     }
-    Ok(())
+}
+
+/// `fit --sql`: the query's rows aggregated by DataFusion into merged statistics
+/// (`tikhonov::datafusion::fit_query`), then solved by a backend that needs only them.
+fn run_fit_sql(args: &FitArgs, query: &str, out: &mut Output) -> Result<(), Error> {
+    let common = &args.common;
+    squared_loss_to_stream(
+        common.loss,
+        "a fit from a query solves ridge from the sufficient statistics, while the logistic loss \
+         needs X at every Newton step",
+    )?;
+    // `auto`, the default, picks among backends that read X; from statistics alone the choice
+    // is the equilibrated Cholesky solve.
+    let auto = args.solver == "auto";
+    let solver = if auto { "cholesky" } else { &args.solver };
+    stream::check_backend(solver)?;
+    build_backend(solver, &options(common, None)?)?;
+    let history = history_target(common)?;
+    sql::fit(args, query, solver, out)?;
+    if auto {
+        out.notes.push(
+            "note: --sql solves from the aggregated statistics, so `auto` ran `cholesky`".into(),
+        );
+    }
+    save_history(history.as_deref(), false, &[], out)
 }
 
 /// The JSON of what a streamed run read: `blocks`, `rows`, `bytes`, `block_rows`.

@@ -204,6 +204,20 @@ pub struct FitArgs {
     /// buffers, 2·8·(d + k + 1) bytes a row, and at least 1024].
     #[arg(long, value_name = "ROWS", requires = "stream", value_parser = clap::value_parser!(u64).range(1..))]
     pub block_rows: Option<u64>,
+    /// Fit the rows a SQL query returns (a binary built with the `datafusion` feature): the
+    /// --target column(s) are the targets, every other column of the result a feature, and the
+    /// statistics are aggregated by DataFusion in one parallel pass (`ridge_moments`), never
+    /// holding the rows. Files can be named in the query (FROM 'data/*.parquet', FROM
+    /// 'x.csv') or registered with --table. Backends: cholesky or normal.
+    #[arg(long, value_name = "QUERY", conflicts_with_all = ["stream", "data", "x", "y", "weights"], requires = "target")]
+    pub sql: Option<String>,
+    /// With --sql: a table for the query, NAME=PATH, a Parquet or CSV file or a directory of
+    /// them (by extension; repeatable).
+    #[arg(long, value_name = "NAME=PATH", requires = "sql")]
+    pub table: Vec<String>,
+    /// With --sql: the column of the query's result holding the sample weights (≥ 0).
+    #[arg(long, value_name = "COL", requires = "sql")]
+    pub weight_column: Option<String>,
     #[command(flatten)]
     pub common: CommonArgs,
 }
