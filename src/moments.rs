@@ -287,13 +287,16 @@ impl Moments {
 
     /// The intercepts b = ȳ − x̄ᵀW for coefficients W (d × k); zeros when not centred.
     pub fn intercepts(&self, coef: MatRef<'_, f64>) -> Col<f64> {
-        Col::from_fn(coef.ncols(), |t| {
-            if self.centred {
-                self.y_mean[t] - crate::linalg::dot(self.x_mean.as_ref(), coef.col(t))
-            } else {
-                0.0
-            }
-        })
+        Col::from_fn(coef.ncols(), |t| self.intercept(t, coef.col(t)))
+    }
+
+    /// The intercept b = ȳₜ − x̄ᵀw of target t for coefficients w; 0 when not centred.
+    pub fn intercept(&self, t: usize, coef: ColRef<'_, f64>) -> f64 {
+        if self.centred {
+            self.y_mean[t] - crate::linalg::dot(self.x_mean.as_ref(), coef)
+        } else {
+            0.0
+        }
     }
 
     /// The statistics of one block, centred by its own weighted means, using `scratch` (at least
@@ -490,12 +493,7 @@ impl GramSystem {
     pub fn unscale_targets(&self, v: MatRef<'_, f64>, targets: &[usize]) -> (Mat<f64>, Col<f64>) {
         let w = Mat::from_fn(v.nrows(), v.ncols(), |i, c| self.scale[i] * v[(i, c)]);
         let b = Col::from_fn(targets.len(), |c| {
-            if self.moments.centred {
-                self.moments.y_mean[targets[c]]
-                    - crate::linalg::dot(self.moments.x_mean.as_ref(), w.col(c))
-            } else {
-                0.0
-            }
+            self.moments.intercept(targets[c], w.col(c))
         });
         (w, b)
     }

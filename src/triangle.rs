@@ -119,18 +119,8 @@ impl CentredTriangle {
         self.moments.merge(&other.moments);
     }
 
-    /// The moments of the same rows.
-    pub fn moments(&self) -> &Moments {
-        &self.moments
-    }
-
-    /// R ((d + k) × (d + k), upper triangular): R₁₁ = the first d rows and columns, R₁₂ = the
-    /// first d rows of the last k columns.
-    pub fn r(&self) -> MatRef<'_, f64> {
-        self.r.as_ref()
-    }
-
-    /// The moments and R.
+    /// The moments of the same rows, and R ((d + k) × (d + k), upper triangular: R₁₁ = the
+    /// first d rows and columns, R₁₂ = the first d rows of the last k columns).
     pub fn into_parts(self) -> (Moments, Mat<f64>) {
         (self.moments, self.r)
     }
@@ -143,8 +133,7 @@ mod tests {
 
     /// The largest difference between RᵀR and the co-moments of `whole` (XcᵀSXc, XcᵀSYc and
     /// the diagonal of YcᵀSYc), relative to the largest co-moment.
-    fn gram_error(t: &CentredTriangle, whole: &Moments) -> f64 {
-        let r = t.r();
+    fn gram_error(r: MatRef<'_, f64>, whole: &Moments) -> f64 {
         let rtr = r.transpose() * r;
         let (d, k) = (whole.n_features(), whole.n_targets());
         let (xx, xy, yy) = (whole.xx(), whole.xy(), whole.yy());
@@ -191,10 +180,10 @@ mod tests {
                         Par::rayon(2),
                     ));
                 }
-                let err = gram_error(&t, &whole);
+                let (m, r) = t.into_parts();
+                let err = gram_error(r.as_ref(), &whole);
                 assert!(err < 1e-13, "offset {offset:e}, centred {centred}: {err:e}");
-                assert_eq!(t.moments().weight_sum(), whole.weight_sum());
-                let r = t.r();
+                assert_eq!(m.weight_sum(), whole.weight_sum());
                 assert!((0..d + k).all(|j| (j + 1..d + k).all(|i| r[(i, j)] == 0.0)));
             }
         }

@@ -699,8 +699,9 @@ fn squared_loss_to_stream(loss: Loss, why: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// `fit --stream`: the files read in row blocks into merged statistics (`tikhonov::stream`),
-/// never loading X, then solved by a backend that needs only them.
+/// `fit --stream`: the files read in row blocks into merged statistics and, for `qr` and `svd`,
+/// the triangle R of the centred rows (`tikhonov::stream`), never loading X, then solved from
+/// them; the refined backends read the files again once per round of corrections.
 fn run_fit_stream(args: &FitArgs, out: &mut Output) -> Result<(), Error> {
     let common = &args.common;
     squared_loss_to_stream(
@@ -710,12 +711,17 @@ fn run_fit_stream(args: &FitArgs, out: &mut Output) -> Result<(), Error> {
     )?;
     // Refused before any file is read: a backend that cannot stream, an option it does not take.
     stream::check_backend(&args.solver)?;
-    build_backend(&args.solver, &options(common, None)?)?;
+    let opts = applicable_options(
+        solvers::Registry::builtin().get(&args.solver)?,
+        &options(common, None)?,
+    );
+    build_backend(&args.solver, &opts)?;
     let history = history_target(common)?;
     let (mut reader, description) = stream_reader(common, args.block_rows)?;
-    let streamed = stream::fit(
+    let streamed = stream::fit_with(
         &mut reader,
         &args.solver,
+        &opts,
         &common.lambda,
         !common.no_intercept,
     )?;
@@ -763,18 +769,28 @@ fn run_fit_stream(args: &FitArgs, out: &mut Output) -> Result<(), Error> {
                 "streamed      {} blocks of ≤ {} rows, {} rows, {} bytes read in {:.3} s",
                 stats.blocks, stats.block_rows, stats.rows, stats.bytes, streamed.read_seconds
             );
+            if stats.passes > 1 {
+                let _ = writeln!(
+                    s,
+                    "passes        {} over the files (1 + {} rounds of refinement; blocks and \
+                     bytes count them all, the time is the first pass's)",
+                    stats.passes,
+                    stats.passes - 1
+                );
+            }
         }
     }
     Ok(())
 }
 
-/// The JSON of what a streamed run read: `blocks`, `rows`, `bytes`, `block_rows`.
+/// The JSON of what a streamed run read: `blocks`, `rows`, `bytes`, `block_rows`, `passes`.
 fn stream_json(stats: &stream::StreamStats) -> Value {
     json!({
         "blocks": stats.blocks,
         "rows": stats.rows,
         "bytes": stats.bytes,
         "block_rows": stats.block_rows,
+        "passes": stats.passes,
     })
 }
 

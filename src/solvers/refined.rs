@@ -78,6 +78,11 @@ impl Refined {
         self
     }
 
+    /// Whether the base factorisation is `qr`'s (else `cholesky`'s).
+    pub(crate) fn factors_qr(&self) -> bool {
+        self.base == Base::Qr
+    }
+
     /// Applies user options (`refine_steps`).
     pub fn with_options(self, options: &SolverOptions) -> Result<Self> {
         match options.refine_steps {

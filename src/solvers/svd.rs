@@ -72,6 +72,11 @@ impl Svd {
         }
     }
 
+    /// The cut-off given (`None`: the default max(n, d)·ε).
+    pub(crate) fn rcond(&self) -> Option<f64> {
+        self.rcond
+    }
+
     /// Treats singular values σᵢ ≤ rcond·σ₁ of the column-equilibrated design as zero (default
     /// max(n, d)·ε; see the [module docs](self)).
     pub fn with_rcond(rcond: f64) -> Result<Self> {
