@@ -167,6 +167,25 @@ pub fn column_means(problem: &RidgeProblem<'_>) -> Vec<Dd> {
         .collect()
 }
 
+/// Rows of (X, y, s): X (rows × d), one target y and the weights (`None`: all ones).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rows<'a> {
+    pub x: MatRef<'a, f64>,
+    pub y: ColRef<'a, f64>,
+    pub weights: Option<ColRef<'a, f64>>,
+}
+
+impl Rows<'_> {
+    /// Rows `first .. first + len` of these.
+    pub fn subrows(self, first: usize, len: usize) -> Self {
+        Self {
+            x: self.x.subrows(first, len),
+            y: self.y.subrows(first, len),
+            weights: self.weights.map(|s| s.subrows(first, len)),
+        }
+    }
+}
+
 /// The sums over rows that the optimality residual is made of, in double-double: gⱼ = Σᵢ xᵢⱼ·sᵢeᵢ
 /// and h = Σᵢ sᵢeᵢ (only with an intercept) at e = y − X·w − b. They add over row blocks
 /// ([`ResidualSums::add`]), so the residual of data read in blocks (a file, `crate::stream`) is
@@ -186,36 +205,29 @@ impl ResidualSums {
         }
     }
 
-    /// The sums over the rows (X, y, s) at (w, b) (b = 0 without an intercept). Costs about
-    /// 45·n·d flops; on x86-64 CPUs with FMA and AVX2 a version compiled for them (hardware
-    /// TwoProduct, vectorised) is chosen at run time.
-    pub fn of_rows(
-        x: MatRef<'_, f64>,
-        y: ColRef<'_, f64>,
-        weights: Option<ColRef<'_, f64>>,
-        (w, b): (ColRef<'_, f64>, f64),
-        intercept: bool,
-    ) -> Self {
+    /// The sums over `rows` at (w, b) (b = 0 without an intercept). Costs about 45·n·d flops;
+    /// on x86-64 CPUs with FMA and AVX2 a version compiled for them (hardware TwoProduct,
+    /// vectorised) is chosen at run time.
+    pub fn of_rows(rows: Rows<'_>, point: (ColRef<'_, f64>, f64), intercept: bool) -> Self {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("fma") && std::arch::is_x86_feature_detected!("avx2")
         {
             // SAFETY: the CPU supports the features `sums_fma` is compiled for.
-            return unsafe { sums_fma(x, y, weights, (w, b), intercept) };
+            return unsafe { sums_fma(rows, point, intercept) };
         }
-        sums_kernel(x, y, weights, (w, b), intercept)
+        sums_kernel(rows, point, intercept)
     }
 
     /// The sums over an in-memory problem's rows at (w, b).
     pub fn of_problem(problem: &RidgeProblem<'_>, (w, b): (ColRef<'_, f64>, f64)) -> Self {
         let intercept = problem.fit_intercept();
         let b = if intercept { b } else { 0.0 };
-        Self::of_rows(
-            problem.x(),
-            problem.y(),
-            problem.weights(),
-            (w, b),
-            intercept,
-        )
+        let rows = Rows {
+            x: problem.x(),
+            y: problem.y(),
+            weights: problem.weights(),
+        };
+        Self::of_rows(rows, (w, b), intercept)
     }
 
     /// Adds the sums of other rows.
@@ -248,27 +260,16 @@ impl ResidualSums {
 /// loops vectorise.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn sums_fma(
-    x: MatRef<'_, f64>,
-    y: ColRef<'_, f64>,
-    weights: Option<ColRef<'_, f64>>,
-    point: (ColRef<'_, f64>, f64),
-    intercept: bool,
-) -> ResidualSums {
-    sums_kernel(x, y, weights, point, intercept)
+unsafe fn sums_fma(rows: Rows<'_>, point: (ColRef<'_, f64>, f64), intercept: bool) -> ResidualSums {
+    sums_kernel(rows, point, intercept)
 }
 
 /// Lanes of independent double-double accumulators in a reduction (for vectorisation).
 const LANES: usize = 4;
 
 #[inline(always)]
-fn sums_kernel(
-    x: MatRef<'_, f64>,
-    y: ColRef<'_, f64>,
-    weights: Option<ColRef<'_, f64>>,
-    (w, b): (ColRef<'_, f64>, f64),
-    intercept: bool,
-) -> ResidualSums {
+fn sums_kernel(rows: Rows<'_>, (w, b): (ColRef<'_, f64>, f64), intercept: bool) -> ResidualSums {
+    let Rows { x, y, weights } = rows;
     let (n, d) = (x.nrows(), x.ncols());
     let mut buf = Vec::new();
     // e = y − b − X·w, column by column (each entry an independent double-double).

@@ -1,5 +1,6 @@
 //! Ridge fits over data that need not fit in memory: row blocks read from files straight into
-//! sufficient statistics, merged in order, then solved (features `npy`, `csv`).
+//! sufficient statistics (and, for the orthogonal factorisations, the triangle of the centred
+//! rows), merged in order, then solved (features `npy`, `csv`).
 //!
 //! A [`BlockReader`] yields blocks of B rows (X_B, Y_B, s_B) from a `.npy` pair (X.npy and
 //! y.npy, optionally a weights .npy) or from a CSV file (targets chosen by column name, as
@@ -11,9 +12,9 @@
 //! C ← C_a + C_b + (S_a·S_b / S)·δ δᵀ,      δ = mean_b − mean_a,   S = S_a + S_b
 //! ```
 //!
-//! so the merged statistics are those of the whole file up to rounding, whatever B is. The fit is
-//! then the Gram system of the README ("The objective"), formed and solved exactly as the
-//! in-memory `cholesky` and `normal` backends do:
+//! so the merged statistics are those of the whole file up to rounding, whatever B is. For
+//! `cholesky` and `normal` the fit is then the Gram system of the README ("The objective"),
+//! formed and solved exactly as the in-memory backends do:
 //!
 //! ```text
 //! D (XcᵀSXc + S·λ·I) D · v = D·XcᵀS·yc,    w = D·v,    b = ȳ − x̄ᵀw
@@ -25,20 +26,47 @@
 //! per-thread scratch of 2048 rows: never X. Blocks are merged in file order, so the result is
 //! deterministic; it depends on B only through rounding (tests/stream.rs bounds that at 1e-12).
 //!
-//! **Which backends stream.** Those that need only the statistics: `cholesky` and `normal`
-//! ([`BACKENDS`]). `cholesky-refined` (and `auto`, which picks it) refines with residuals
-//! y − Xw computed from X in double-double, one more pass over the file per correction; `qr`,
-//! `qr-refined` and `svd` factor X itself; `dual` forms the n × n kernel; the iterative
-//! backends read X once per iteration. None of those is implemented over a stream, and asking
-//! for one is [`Error::NotStreamable`], which names the ones that stream.
+//! **`qr` and `svd`: the triangle of the centred rows, in the same pass.** For these the pass
+//! also merges each block's triangular factor ([`crate::triangle`]): a block b of weight S_b and
+//! two-part mean m_b (the block's [`Moments`]) is centred by its own mean and scaled by √sᵢ,
+//! factored by the tall-skinny QR of [`crate::tsqr`], and merged into the running (S, m, R) by
+//!
+//! ```text
+//! R ← R of [ R ; R_b ; √(S·S_b/(S + S_b))·(m_b − m)ᵀ ],      m ← m + (S_b/(S + S_b))·(m_b − m)
+//! ```
+//!
+//! whose Gram matrix is the update above: the QR analogue of the moments merge, with δ taken
+//! from both parts of the means, so an offset of 1e15 costs no digits. With R = [R₁₁ R₁₂; 0 R₂₂]
+//! (d features, k targets), ‖S^½(Xc·w − yc)‖² + S·λ‖w‖² = ‖R₁₁w − R₁₂‖² + S·λ‖w‖² + const, so
+//! `qr` factors [√(Sλ)·I; R₁₁] with right-hand side [0; R₁₂] exactly as the in-memory backend
+//! factors its augmented system (the same code, [`QrFactor`]: equilibration, condition estimate,
+//! `Singular` and `IllConditioned`), and `svd` takes the SVD of R₁₁·D with Uᵀ·ys = U_Rᵀ·R₁₂
+//! ([`SvdFactorization`]: minimum-norm at λ = 0, the same cut-off max(n, d)·ε·σ₁). The
+//! triangle adds (d + k)² numbers to the memory and about 2·B·(d + k)² flops per block to the
+//! moments' B·d².
+//!
+//! **The refined backends read the file again.** `cholesky-refined` and `qr-refined` start
+//! from `cholesky`'s or `qr`'s solution and correct it with residuals y − X·w − b computed from
+//! the rows in double-double ([`crate::refine`]): each round of corrections is one more pass
+//! over the files (the targets still refining share it; the column means are the statistics'
+//! two-part means). Each pass opens the files anew and checks that they still have the first
+//! pass's shape (a CSV, its number of rows), so they must be regular files, not pipes; the
+//! passes are counted in [`StreamStats::passes`] and each fit's `passes`.
+//!
+//! **Which backends stream** ([`BACKENDS`]): `cholesky`, `normal`, `qr`, `svd`,
+//! `cholesky-refined` and `qr-refined`. `auto` would pick among them from the data's
+//! conditioning before reading them; `dual` forms the n × n kernel; the iterative backends read
+//! X once per iteration. Asking for one of those is [`Error::NotStreamable`], which names the
+//! ones that stream.
 //!
 //! **Reading.** A C-order `.npy` (NumPy's default) is read one contiguous run per block, in
 //! 512 KiB chunks transposed into the column-major block. A Fortran-order `.npy` stores each
 //! column contiguously, so a block costs d positioned reads of 8·B bytes, one per column and
 //! n·8 bytes apart: the same bytes in all but d times as many system calls (on a rotating disk,
 //! d seeks per block, so keep the budget large there). A CSV file is parsed record by record
-//! into the block. The diagnostics of each [`Fit`] (J and ‖∇J‖) are computed from the statistics
-//! ([`MomentsProblem`]), not from X, and carry the absolute error that module describes.
+//! into the block. The diagnostics of each [`Fit`] (J and ‖∇J‖), whatever the backend, are
+//! computed from the statistics of the first pass ([`MomentsProblem`]), not from X, and carry
+//! the absolute error that module describes.
 //!
 //! A file that is shorter than its header says, or a bad CSV cell or row, is an error naming the
 //! data row (`.npy`) or file line (CSV); no fit is returned from part of a file.
@@ -80,7 +108,7 @@ use crate::error::{Error, Result};
 use crate::fit::{Fit, Solution};
 use crate::moments::{GramSystem, Moments};
 use crate::multi::{direct_solutions, lambda_groups};
-use crate::refine::{Constants, Dd, ResidualSums};
+use crate::refine::{Constants, Dd, ResidualSums, Rows};
 use crate::select::grid;
 use crate::select::kfold::{self, Folds, KFold};
 use crate::solvers::qr::QrFactor;
@@ -1448,13 +1476,12 @@ fn residual_pass(
                 points
                     .iter()
                     .map(|&(t, point)| {
-                        ResidualSums::of_rows(
-                            block.x.subrows(r0, len),
-                            block.y.col(t).subrows(r0, len),
-                            block.weights.map(|s| s.subrows(r0, len)),
-                            point,
-                            intercept,
-                        )
+                        let rows = Rows {
+                            x: block.x,
+                            y: block.y.col(t),
+                            weights: block.weights,
+                        };
+                        ResidualSums::of_rows(rows.subrows(r0, len), point, intercept)
                     })
                     .collect()
             })

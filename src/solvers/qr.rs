@@ -14,6 +14,11 @@
 //! error (numerically rank-deficient designs at λ = 0 mostly land here rather than at an exactly
 //! zero pivot): `svd` gives the minimum-norm solution then, `qr-refined` may still converge.
 //! [`Qr::refined`] adds iterative refinement in extended precision ([`crate::refine`]).
+//!
+//! The solve needs R of the data and nothing else: [`QrFactor::from_data_triangle`] runs the
+//! same solve (ridge rows stacked first, the same equilibration, threshold and condition
+//! estimate) from the triangle of a file streamed in row blocks (`crate::stream`,
+//! `crate::triangle`), where ‖S^½(Xc·w − yc)‖² = ‖R₁₁w − R₁₂‖² + ‖R₂₂‖².
 
 use faer::linalg::triangular_solve::{
     solve_lower_triangular_in_place, solve_upper_triangular_in_place,

@@ -40,6 +40,10 @@
 //!
 //! Cost ≈ 2·n·d² (the QR) + O(d³) (the two SVDs) when n ≥ d, with no n × d copy of X; otherwise
 //! an n × d copy and ≈ 4·n²·d + O(n³).
+//!
+//! A file streamed in row blocks gives the same R (`crate::triangle`: each block centred by its
+//! own two-part mean and the triangles merged exactly), from which
+//! [`SvdFactorization::from_triangle`] runs both stages unchanged (`crate::stream`).
 
 use std::time::Instant;
 
