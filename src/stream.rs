@@ -27,9 +27,9 @@
 //! deterministic; it depends on B only through rounding (tests/stream.rs bounds that at 1e-12).
 //!
 //! **`qr` and `svd`: the triangle of the centred rows, in the same pass.** For these the pass
-//! also merges each block's triangular factor ([`crate::triangle`]): a block b of weight S_b and
+//! also merges each block's triangular factor (`crate::triangle`): a block b of weight S_b and
 //! two-part mean m_b (the block's [`Moments`]) is centred by its own mean and scaled by √sᵢ,
-//! factored by the tall-skinny QR of [`crate::tsqr`], and merged into the running (S, m, R) by
+//! factored by the tall-skinny QR of `crate::tsqr`, and merged into the running (S, m, R) by
 //!
 //! ```text
 //! R ← R of [ R ; R_b ; √(S·S_b/(S + S_b))·(m_b − m)ᵀ ],      m ← m + (S_b/(S + S_b))·(m_b − m)
@@ -39,7 +39,7 @@
 //! from both parts of the means, so an offset of 1e15 costs no digits. With R = [R₁₁ R₁₂; 0 R₂₂]
 //! (d features, k targets), ‖S^½(Xc·w − yc)‖² + S·λ‖w‖² = ‖R₁₁w − R₁₂‖² + S·λ‖w‖² + const, so
 //! `qr` factors [√(Sλ)·I; R₁₁] with right-hand side [0; R₁₂] exactly as the in-memory backend
-//! factors its augmented system (the same code, [`QrFactor`]: equilibration, condition estimate,
+//! factors its augmented system (the same code, `QrFactor`: equilibration, condition estimate,
 //! `Singular` and `IllConditioned`), and `svd` takes the SVD of R₁₁·D with Uᵀ·ys = U_Rᵀ·R₁₂
 //! ([`SvdFactorization`]: minimum-norm at λ = 0, the same cut-off max(n, d)·ε·σ₁). The
 //! triangle adds (d + k)² numbers to the memory and about 2·B·(d + k)² flops per block to the
@@ -47,7 +47,7 @@
 //!
 //! **The refined backends read the file again.** `cholesky-refined` and `qr-refined` start
 //! from `cholesky`'s or `qr`'s solution and correct it with residuals y − X·w − b computed from
-//! the rows in double-double ([`crate::refine`]): each round of corrections is one more pass
+//! the rows in double-double (`crate::refine`): each round of corrections is one more pass
 //! over the files (the targets still refining share it; the column means are the statistics'
 //! two-part means). Each pass opens the files anew and checks that they still have the first
 //! pass's shape (a CSV, its number of rows), so they must be regular files, not pipes; the
@@ -996,7 +996,7 @@ pub fn check_backend(solver: &str) -> Result<()> {
 
 /// How a streamed fit solves, by backend.
 enum Method {
-    /// `cholesky` or (`normal`) `normal`: the Gram system of the statistics.
+    /// `cholesky`, or `normal` when `normal`: the Gram system of the statistics.
     Gram { normal: bool },
     /// `qr`: the ridge solve from the triangle R.
     Qr,
@@ -1056,7 +1056,7 @@ pub fn fit(
 ///
 /// One pass reads the files: `cholesky` and `normal` solve the Gram system of the merged
 /// statistics; `qr` and `svd` solve from the triangle R of the centred rows merged in the same
-/// pass ([`crate::triangle`]); `cholesky-refined` and `qr-refined` start from `cholesky`'s or
+/// pass (`crate::triangle`); `cholesky-refined` and `qr-refined` start from `cholesky`'s or
 /// `qr`'s solution and then read the files again once per round of corrections (the targets
 /// still refining share each pass), so they need regular files, not pipes. `Fit::solver` is
 /// `stream:<solver>`; `fit_seconds` is the whole time (reading included) divided by the number

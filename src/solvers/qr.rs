@@ -15,7 +15,7 @@
 //! zero pivot): `svd` gives the minimum-norm solution then, `qr-refined` may still converge.
 //! [`Qr::refined`] adds iterative refinement in extended precision ([`crate::refine`]).
 //!
-//! The solve needs R of the data and nothing else: [`QrFactor::from_data_triangle`] runs the
+//! The solve needs R of the data and nothing else: `QrFactor::from_data_triangle` runs the
 //! same solve (ridge rows stacked first, the same equilibration, threshold and condition
 //! estimate) from the triangle of a file streamed in row blocks (`crate::stream`,
 //! `crate::triangle`), where ‖S^½(Xc·w − yc)‖² = ‖R₁₁w − R₁₂‖² + ‖R₂₂‖².

@@ -43,7 +43,7 @@
 //!
 //! A file streamed in row blocks gives the same R (`crate::triangle`: each block centred by its
 //! own two-part mean and the triangles merged exactly), from which
-//! [`SvdFactorization::from_triangle`] runs both stages unchanged (`crate::stream`).
+//! `SvdFactorization::from_triangle` runs both stages unchanged (`crate::stream`).
 
 use std::time::Instant;
 
