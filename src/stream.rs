@@ -1507,3 +1507,47 @@ fn in_target_order<T>(groups: &[(f64, Vec<usize>)], items: Vec<Vec<T>>) -> Vec<T
     tagged.sort_by_key(|(t, _)| *t);
     tagged.into_iter().map(|(_, item)| item).collect()
 }
+
+#[cfg(all(test, feature = "csv", feature = "npy"))]
+mod tests {
+    use super::*;
+
+    /// A pass after the first must see the first pass's data: a CSV that grew or shrank, or a
+    /// `.npy` whose shape changed, between passes is an error, not a fit from mixed data.
+    #[test]
+    fn files_that_change_between_passes_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("d.csv");
+        let rows = |n: usize| -> String {
+            let body: String = (0..n).map(|i| format!("{i},{}\n", i % 7)).collect();
+            format!("x,y\n{body}")
+        };
+        for (changed, expect) in [
+            (rows(29), "30 data rows in the first pass but 29 in pass 2"),
+            (rows(31), "but 31 in pass 2"),
+            (rows(45), "but more than 40 in pass 2"),
+        ] {
+            std::fs::write(&csv, rows(30)).unwrap();
+            let mut reader = BlockReader::csv(&csv, &["y"]).unwrap().block_rows(10);
+            moments(&mut reader, true).unwrap();
+            std::fs::write(&csv, changed).unwrap();
+            reader.rewind().unwrap();
+            let e = moments(&mut reader, true).unwrap_err().to_string();
+            assert!(
+                e.contains("changed between passes") && e.contains(expect),
+                "{e}"
+            );
+        }
+        let (x, y) = (dir.path().join("x.npy"), dir.path().join("y.npy"));
+        let write = |n: usize| {
+            crate::data::write_npy_matrix(&x, Mat::<f64>::zeros(n, 2).as_ref()).unwrap();
+            crate::data::write_npy_vector(&y, Col::<f64>::zeros(n).as_ref()).unwrap();
+        };
+        write(20);
+        let mut reader = BlockReader::npy(&x, &y).unwrap();
+        moments(&mut reader, true).unwrap();
+        write(21);
+        let e = reader.rewind().unwrap_err().to_string();
+        assert!(e.contains("had shape (20, 2) and now has (21, 2)"), "{e}");
+    }
+}
