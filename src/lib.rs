@@ -133,6 +133,7 @@ pub mod stochastic;
 #[cfg(any(feature = "npy", feature = "csv"))]
 pub mod stream;
 pub mod sufficient;
+#[cfg(any(feature = "npy", feature = "csv"))]
 mod triangle;
 mod tsqr;
 

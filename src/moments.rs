@@ -264,11 +264,13 @@ impl Moments {
 
     /// The two-part means (high, low) of X: the weighted mean is high + low to about ε²
     /// relative.
+    #[cfg(any(feature = "npy", feature = "csv"))]
     pub(crate) fn x_mean_parts(&self) -> (ColRef<'_, f64>, ColRef<'_, f64>) {
         (self.x_mean.as_ref(), self.x_mean_lo.as_ref())
     }
 
     /// The two-part means (high, low) of the targets.
+    #[cfg(any(feature = "npy", feature = "csv"))]
     pub(crate) fn y_mean_parts(&self) -> (ColRef<'_, f64>, ColRef<'_, f64>) {
         (self.y_mean.as_ref(), self.y_mean_lo.as_ref())
     }

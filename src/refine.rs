@@ -177,6 +177,7 @@ pub(crate) struct Rows<'a> {
 
 impl Rows<'_> {
     /// Rows `first .. first + len` of these.
+    #[cfg(any(feature = "npy", feature = "csv"))]
     pub fn subrows(self, first: usize, len: usize) -> Self {
         Self {
             x: self.x.subrows(first, len),
@@ -198,6 +199,7 @@ pub(crate) struct ResidualSums {
 
 impl ResidualSums {
     /// The sums of no rows.
+    #[cfg(any(feature = "npy", feature = "csv"))]
     pub fn zeros(d: usize) -> Self {
         Self {
             g: vec![Dd::default(); d],
@@ -231,6 +233,7 @@ impl ResidualSums {
     }
 
     /// Adds the sums of other rows.
+    #[cfg(any(feature = "npy", feature = "csv"))]
     pub fn add(&mut self, other: &ResidualSums) {
         for (a, b) in self.g.iter_mut().zip(&other.g) {
             *a = *a + *b;

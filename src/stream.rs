@@ -537,15 +537,17 @@ impl BlockReader {
 
     /// The files the stream reads.
     fn paths(&self) -> Vec<&Path> {
-        let mut paths = match &self.source {
+        let data = match &self.source {
             #[cfg(feature = "npy")]
             Source::Npy { x, y, .. } => vec![x.path(), y.path()],
             #[cfg(feature = "csv")]
             Source::Csv(csv) => vec![csv.path()],
         };
         #[cfg(feature = "npy")]
-        paths.extend(self.weights.as_ref().map(|(w, _)| w.path()));
-        paths
+        let weights = self.weights.as_ref().map(|(w, _)| w.path());
+        #[cfg(not(feature = "npy"))]
+        let weights = None;
+        data.into_iter().chain(weights).collect()
     }
 
     /// The first file of the stream that cannot be read again from its start (not a regular
@@ -587,13 +589,17 @@ impl BlockReader {
             }
             Ok(Box::new(new))
         };
-        let source = match &self.source {
+        // The CSV's header is read again: its bytes count.
+        let (source, header_bytes) = match &self.source {
             #[cfg(feature = "npy")]
-            Source::Npy { x, y, n } => Source::Npy {
-                x: reopened(x)?,
-                y: reopened(y)?,
-                n: *n,
-            },
+            Source::Npy { x, y, n } => (
+                Source::Npy {
+                    x: reopened(x)?,
+                    y: reopened(y)?,
+                    n: *n,
+                },
+                0,
+            ),
             #[cfg(feature = "csv")]
             Source::Csv(csv) => {
                 let targets: Vec<&str> = self.target_names.iter().map(String::as_str).collect();
@@ -605,7 +611,8 @@ impl BlockReader {
                         rows.n_features()
                     )));
                 }
-                Source::Csv(Box::new(rows))
+                let header = rows.bytes_read();
+                (Source::Csv(Box::new(rows)), header)
             }
         };
         #[cfg(feature = "npy")]
@@ -613,10 +620,7 @@ impl BlockReader {
             Some((w, nw)) => Some((reopened(w)?, *nw)),
             None => None,
         };
-        #[cfg(feature = "csv")]
-        if let Source::Csv(csv) = &source {
-            self.stats.bytes += csv.bytes_read();
-        }
+        self.stats.bytes += header_bytes;
         self.source = source;
         #[cfg(feature = "npy")]
         {

@@ -33,7 +33,7 @@ use crate::moments::pow2_inverse_norm;
 use crate::multi::{MultiRidgeProblem, per_group};
 use crate::problem::RidgeProblem;
 use crate::solvers::{Solver, timed};
-use crate::tsqr::{factor_stacked, triangular_factor};
+use crate::tsqr::triangular_factor;
 
 /// Householder QR of the augmented system: the accuracy reference.
 #[derive(Debug, Clone, Copy, Default)]
@@ -98,6 +98,7 @@ impl QrFactor {
     /// data up to a constant, ‖S^½(Xc·w − yc)‖² = ‖R₁₁w − R₁₂‖² + ‖R₂₂‖², so the ridge system
     /// is [√(Sλ)·I; R₁₁]·w ≈ [0; R₁₂], factored here with the ridge rows first as in
     /// [`QrFactor::new`]; the equilibration, threshold and condition estimate are the same.
+    #[cfg(any(feature = "npy", feature = "csv"))]
     pub(crate) fn from_data_triangle(
         solver: &str,
         data: MatRef<'_, f64>,
@@ -109,7 +110,7 @@ impl QrFactor {
         let rows = augmented_rows(solver, n, d, lambda)?;
         let m = data.ncols();
         let full = match ridge_rows(d, m - d, weight_sum, lambda) {
-            Some(p) => factor_stacked(&[p.as_ref(), data], m),
+            Some(p) => crate::tsqr::factor_stacked(&[p.as_ref(), data], m),
             None => data.to_owned(),
         };
         Self::from_augmented(solver, full, d, rows, par)

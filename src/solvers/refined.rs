@@ -79,6 +79,7 @@ impl Refined {
     }
 
     /// Whether the base factorisation is `qr`'s (else `cholesky`'s).
+    #[cfg(any(feature = "npy", feature = "csv"))]
     pub(crate) fn factors_qr(&self) -> bool {
         self.base == Base::Qr
     }

@@ -53,7 +53,7 @@ use faer::{Col, Mat, MatRef};
 use crate::error::{Error, Result};
 use crate::fit::{Fit, Solution};
 use crate::linalg::dot;
-use crate::moments::{Moments, pow2_inverse_norm};
+use crate::moments::pow2_inverse_norm;
 use crate::multi::{MultiRidgeProblem, assemble};
 use crate::options::SolverOptions;
 use crate::problem::RidgeProblem;
@@ -77,6 +77,7 @@ impl Svd {
     }
 
     /// The cut-off given (`None`: the default max(n, d)·ε).
+    #[cfg(any(feature = "npy", feature = "csv"))]
     pub(crate) fn rcond(&self) -> Option<f64> {
         self.rcond
     }
@@ -184,11 +185,12 @@ impl SvdFactorization {
     /// `moments`. The SVD of R₁₁·D is that of the equilibrated design (Xs = Q·R₁₁) and
     /// Uᵀ·Ys = U_Rᵀ·R₁₂, exactly as in memory when n ≥ d (and for n < d too: only RᵀR, the
     /// Gram matrix of the data, enters the solution).
+    #[cfg(any(feature = "npy", feature = "csv"))]
     pub(crate) fn from_triangle(
         r: MatRef<'_, f64>,
         n: usize,
         rcond: Option<f64>,
-        moments: &Moments,
+        moments: &crate::moments::Moments,
     ) -> Result<Self> {
         let (d, k) = (moments.n_features(), moments.n_targets());
         let b = r.submatrix(0, 0, d, d).to_owned();
