@@ -504,8 +504,8 @@ pub async fn query_moments(
 }
 
 /// [`query_moments`] solved for every target with `solver` (a backend that needs only the
-/// statistics, [`crate::sufficient::BACKENDS`]) and one λ for all targets or one per target, as
-/// [`crate::sufficient::fit_moments`].
+/// statistics, [`crate::stream::check_moments_backend`]) and one λ for all targets or one per target, as
+/// [`crate::stream::fit_moments`].
 pub async fn fit_query(
     ctx: &SessionContext,
     query: &str,
@@ -515,9 +515,9 @@ pub async fn fit_query(
     solver: &str,
     lambdas: &[f64],
 ) -> Result<(QueryMoments, Vec<Fit>)> {
-    crate::sufficient::check_backend(solver)?;
+    crate::stream::check_moments_backend(solver)?;
     let stats = query_moments(ctx, query, targets, weights, intercept).await?;
-    let fits = crate::sufficient::fit_moments(stats.moments.clone(), solver, lambdas)?;
+    let fits = crate::stream::fit_moments(stats.moments.clone(), solver, lambdas)?;
     Ok((stats, fits))
 }
 

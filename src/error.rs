@@ -435,9 +435,21 @@ fn without_self_advice(solver: &str, detail: &str) -> String {
     }
 }
 
-/// `` `cholesky`, `normal` ``: the backends that fit a stream (`crate::stream`).
+/// The backends that fit a stream (`crate::stream`, whose `BACKENDS` this is): those that need
+/// the statistics, those that need the triangle R of the centred rows (built in the same pass),
+/// and the refined ones, which read the file once more per round of corrections.
+pub(crate) const STREAMING_BACKENDS: [&str; 6] = [
+    "cholesky",
+    "normal",
+    "qr",
+    "svd",
+    "cholesky-refined",
+    "qr-refined",
+];
+
+/// `` `cholesky`, `normal`, … ``: [`STREAMING_BACKENDS`] for messages.
 fn streaming_backends() -> String {
-    ["cholesky", "normal"]
+    STREAMING_BACKENDS
         .iter()
         .map(|b| format!("`{b}`"))
         .collect::<Vec<_>>()

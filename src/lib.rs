@@ -135,6 +135,8 @@ pub mod stochastic;
 #[cfg(any(feature = "npy", feature = "csv"))]
 pub mod stream;
 pub mod sufficient;
+#[cfg(any(feature = "npy", feature = "csv"))]
+mod triangle;
 mod tsqr;
 
 pub use error::{Error, Result};

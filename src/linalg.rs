@@ -1,6 +1,7 @@
 //! Small dense kernels shared by every layer above (the bottom of the dependency order).
 
-use faer::ColRef;
+use faer::reborrow::ReborrowMut;
+use faer::{ColRef, MatMut, MatRef};
 
 /// xᵀy.
 #[inline]
@@ -43,6 +44,35 @@ pub(crate) fn half_weighted_mean_square(
         None => v.iter().map(|v| (v / m) * (v / m)).sum(),
     };
     0.5 * m * (m * (sum / weight_sum))
+}
+
+/// out ← √sᵢ·((xᵢⱼ − hⱼ) − lⱼ) for every row i and column j of `src`: rows centred by a mean
+/// held in two parts (h the f64 nearest it, l what its rounding drops) and scaled by the square
+/// roots of their weights (`root`, one per row; `None` for unit weights). This is the matrix
+/// S^½·Xc every orthogonal factorisation of the crate works on. The first difference is exact
+/// when the mean is large against the spread (Sterbenz), so a large offset (timestamps,
+/// X + 1e15) leaves no residual mean of ulp(h)/2 in the centred column.
+pub(crate) fn write_centred_scaled(
+    src: MatRef<'_, f64>,
+    (high, low): (ColRef<'_, f64>, ColRef<'_, f64>),
+    root: Option<&[f64]>,
+    mut out: MatMut<'_, f64>,
+) {
+    for j in 0..src.ncols() {
+        let (h, l) = (high[j], low[j]);
+        let dst = out.rb_mut().col_mut(j);
+        let col = src.col(j);
+        match root {
+            Some(root) => dst
+                .iter_mut()
+                .zip(col.iter().zip(root))
+                .for_each(|(d, (x, r))| *d = r * ((x - h) - l)),
+            None => dst
+                .iter_mut()
+                .zip(col.iter())
+                .for_each(|(d, x)| *d = (x - h) - l),
+        }
+    }
 }
 
 /// a + b = s + e exactly, with s = fl(a + b) (Knuth's TwoSum; no condition on |a|, |b|).

@@ -194,16 +194,7 @@ impl Moments {
         let d = self.x_mean.nrows();
         let k = self.y_mean.nrows();
         if self.centred {
-            // δ from the two-part means: with a large offset (timestamps, X + 1e15) the f64
-            // means are off by up to ulp(x̄)/2 (0.06 at 1e15) and their difference alone would
-            // put an error of ε·|x̄|/spread, first order, into every merge term (2e-3 relative
-            // at 1e15 with a spread of 100); the high parts' difference is exact (Sterbenz).
-            let dx = Col::from_fn(d, |j| {
-                (other.x_mean[j] - self.x_mean[j]) + (other.x_mean_lo[j] - self.x_mean_lo[j])
-            });
-            let dy = Col::from_fn(k, |t| {
-                (other.y_mean[t] - self.y_mean[t]) + (other.y_mean_lo[t] - self.y_mean_lo[t])
-            });
+            let (dx, dy) = self.mean_difference(other);
             let c = sa * sb / s;
             let dxs = dx
                 .try_as_col_major()
@@ -245,6 +236,45 @@ impl Moments {
         self.weight_sum = s;
     }
 
+    /// δ = mean_b − mean_a of X and of Y (`other` is b), from the two-part means: with a large
+    /// offset (timestamps, X + 1e15) the f64 means are off by up to ulp(x̄)/2 (0.06 at 1e15)
+    /// and their difference alone would put an error of ε·|x̄|/spread, first order, into every
+    /// merge term (2e-3 relative at 1e15 with a spread of 100); the high parts' difference is
+    /// exact (Sterbenz). The merge of [`Moments::merge`] and of the streamed QR
+    /// (`crate::triangle`).
+    pub(crate) fn mean_difference(&self, other: &Moments) -> (Col<f64>, Col<f64>) {
+        let part = |a: &Col<f64>, a_lo: &Col<f64>, b: &Col<f64>, b_lo: &Col<f64>| {
+            Col::from_fn(a.nrows(), |j| (b[j] - a[j]) + (b_lo[j] - a_lo[j]))
+        };
+        (
+            part(
+                &self.x_mean,
+                &self.x_mean_lo,
+                &other.x_mean,
+                &other.x_mean_lo,
+            ),
+            part(
+                &self.y_mean,
+                &self.y_mean_lo,
+                &other.y_mean,
+                &other.y_mean_lo,
+            ),
+        )
+    }
+
+    /// The two-part means (high, low) of X: the weighted mean is high + low to about ε²
+    /// relative.
+    #[cfg(any(feature = "npy", feature = "csv"))]
+    pub(crate) fn x_mean_parts(&self) -> (ColRef<'_, f64>, ColRef<'_, f64>) {
+        (self.x_mean.as_ref(), self.x_mean_lo.as_ref())
+    }
+
+    /// The two-part means (high, low) of the targets.
+    #[cfg(any(feature = "npy", feature = "csv"))]
+    pub(crate) fn y_mean_parts(&self) -> (ColRef<'_, f64>, ColRef<'_, f64>) {
+        (self.y_mean.as_ref(), self.y_mean_lo.as_ref())
+    }
+
     /// The full symmetric Cxx (both triangles filled), for backends that want a dense matrix.
     pub fn xx_symmetric(&self) -> Mat<f64> {
         let d = self.xx.nrows();
@@ -259,13 +289,16 @@ impl Moments {
 
     /// The intercepts b = ȳ − x̄ᵀW for coefficients W (d × k); zeros when not centred.
     pub fn intercepts(&self, coef: MatRef<'_, f64>) -> Col<f64> {
-        Col::from_fn(coef.ncols(), |t| {
-            if self.centred {
-                self.y_mean[t] - crate::linalg::dot(self.x_mean.as_ref(), coef.col(t))
-            } else {
-                0.0
-            }
-        })
+        Col::from_fn(coef.ncols(), |t| self.intercept(t, coef.col(t)))
+    }
+
+    /// The intercept b = ȳₜ − x̄ᵀw of target t for coefficients w; 0 when not centred.
+    pub fn intercept(&self, t: usize, coef: ColRef<'_, f64>) -> f64 {
+        if self.centred {
+            self.y_mean[t] - crate::linalg::dot(self.x_mean.as_ref(), coef)
+        } else {
+            0.0
+        }
     }
 
     /// The statistics of one block, centred by its own weighted means, using `scratch` (at least
@@ -462,12 +495,7 @@ impl GramSystem {
     pub fn unscale_targets(&self, v: MatRef<'_, f64>, targets: &[usize]) -> (Mat<f64>, Col<f64>) {
         let w = Mat::from_fn(v.nrows(), v.ncols(), |i, c| self.scale[i] * v[(i, c)]);
         let b = Col::from_fn(targets.len(), |c| {
-            if self.moments.centred {
-                self.moments.y_mean[targets[c]]
-                    - crate::linalg::dot(self.moments.x_mean.as_ref(), w.col(c))
-            } else {
-                0.0
-            }
+            self.moments.intercept(targets[c], w.col(c))
         });
         (w, b)
     }

@@ -109,15 +109,21 @@ impl<'a> MultiRidgeProblem<'a> {
     /// The distinct values of λ (in order of first appearance), each with its targets: a direct
     /// backend factors once per group.
     pub fn lambda_groups(&self) -> Vec<(f64, Vec<usize>)> {
-        let mut groups: Vec<(f64, Vec<usize>)> = Vec::new();
-        for (t, &l) in self.lambdas.iter().enumerate() {
-            match groups.iter_mut().find(|(g, _)| *g == l) {
-                Some((_, ts)) => ts.push(t),
-                None => groups.push((l, vec![t])),
-            }
-        }
-        groups
+        lambda_groups(&self.lambdas)
     }
+}
+
+/// The distinct values of `lambdas` (λ of target t at t), in order of first appearance, each
+/// with its targets.
+pub(crate) fn lambda_groups(lambdas: &[f64]) -> Vec<(f64, Vec<usize>)> {
+    let mut groups: Vec<(f64, Vec<usize>)> = Vec::new();
+    for (t, &l) in lambdas.iter().enumerate() {
+        match groups.iter_mut().find(|(g, _)| *g == l) {
+            Some((_, ts)) => ts.push(t),
+            None => groups.push((l, vec![t])),
+        }
+    }
+    groups
 }
 
 impl<'a> MultiRidgeProblemBuilder<'a> {

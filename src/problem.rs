@@ -8,7 +8,6 @@
 //! computed here, so two solvers are always judged by the same numbers.
 
 use faer::linalg::matmul::matmul;
-use faer::reborrow::ReborrowMut;
 use faer::{Accum, Col, ColRef, MatRef, Par};
 
 use std::sync::Arc;
@@ -17,7 +16,7 @@ use std::sync::OnceLock;
 
 use crate::design::Design;
 use crate::error::{Error, Result};
-use crate::linalg::{dot, half_weighted_mean_square, norm2, two_sum};
+use crate::linalg::{dot, half_weighted_mean_square, norm2, two_sum, write_centred_scaled};
 use crate::moments::{GramSystem, Moments};
 
 /// A validated ridge regression problem that borrows its data.
@@ -322,30 +321,22 @@ impl<'a> RidgeProblem<'a> {
         self.write_scaled_centred_block(first, 0, out);
     }
 
-    /// Writes the block of S^½·Xc with top-left entry (`row`, `col`) and the shape of `out`.
-    /// √sᵢ is taken once per row of the block, not once per entry.
-    fn write_scaled_centred_block(&self, row: usize, col: usize, mut out: faer::MatMut<'_, f64>) {
-        let len = out.nrows();
+    /// Writes the block of S^½·Xc with top-left entry (`row`, `col`) and the shape of `out`
+    /// ([`write_centred_scaled`]). √sᵢ is taken once per row of the block, not once per entry.
+    fn write_scaled_centred_block(&self, row: usize, col: usize, out: faer::MatMut<'_, f64>) {
+        let (len, width) = (out.nrows(), out.ncols());
         let root: Option<Vec<f64>> = self
             .weights()
             .map(|s| s.subrows(row, len).iter().map(|s| s.sqrt()).collect());
-        for k in 0..out.ncols() {
-            let src = self.x().col(col + k).subrows(row, len);
-            // (x − x̄ₕ) − x̄ₗ: the first difference is exact when x̄ is large against the spread
-            // (Sterbenz), so a large offset leaves no residual mean in the centred column.
-            let (mean, low) = (self.x_mean()[col + k], self.x_mean_low()[col + k]);
-            let dst = out.rb_mut().col_mut(k);
-            match &root {
-                Some(root) => dst
-                    .iter_mut()
-                    .zip(src.iter().zip(root))
-                    .for_each(|(d, (x, r))| *d = r * ((x - mean) - low)),
-                None => dst
-                    .iter_mut()
-                    .zip(src.iter())
-                    .for_each(|(d, x)| *d = (x - mean) - low),
-            }
-        }
+        write_centred_scaled(
+            self.x().submatrix(row, col, len, width),
+            (
+                self.x_mean().subrows(col, width),
+                self.x_mean_low().subrows(col, width),
+            ),
+            root.as_deref(),
+            out,
+        );
     }
 
     /// S^½·yc (entries √sᵢ·(yᵢ − ȳ); ȳ = 0 without intercept).

@@ -27,8 +27,14 @@
 //! matrix (κ of the equilibrated design), and its fixed point is the exact minimiser of J for the
 //! data as given (Demmel, Hida, Li & Riedy 2009, *Extra-precise iterative refinement for
 //! overdetermined least squares problems*, use the same stopping rules as below).
+//!
+//! The residual is a sum over rows ([`ResidualSums`]: gⱼ = Σᵢ xᵢⱼsᵢeᵢ and h = Σᵢ sᵢeᵢ in
+//! double-double), so it can be accumulated over row blocks, and the iteration is a state
+//! machine ([`Refiner`]) that asks for one residual at a time: [`refine`] drives it from X in
+//! memory, `crate::stream` from a file, one more pass over the file per round of corrections
+//! (all targets in the same pass).
 
-use faer::{Col, ColRef};
+use faer::{Col, ColRef, MatRef};
 
 use crate::linalg::{two_prod, two_sum};
 use crate::problem::RidgeProblem;
@@ -161,54 +167,116 @@ pub fn column_means(problem: &RidgeProblem<'_>) -> Vec<Dd> {
         .collect()
 }
 
-/// The optimality residual of J at (w, b) in double-double: returns g − x̄·h (rounded to f64),
-/// the right-hand side of the correction equation, and h = 1ᵀS·e (0 without an intercept);
-/// `means` are [`column_means`]. See the [module docs](self). Costs about 45·n·d flops; on x86-64
-/// CPUs with FMA and AVX2 a version compiled for them (hardware TwoProduct, vectorised) is chosen
-/// at run time.
-pub fn optimality_residual(
-    problem: &RidgeProblem<'_>,
-    means: &[Dd],
-    w: ColRef<'_, f64>,
-    b: f64,
-) -> (Col<f64>, f64) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("fma") && std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports the features `residual_fma` is compiled for.
-        return unsafe { residual_fma(problem, means, w, b) };
-    }
-    residual_kernel(problem, means, w, b)
+/// Rows of (X, y, s): X (rows × d), one target y and the weights (`None`: all ones).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rows<'a> {
+    pub x: MatRef<'a, f64>,
+    pub y: ColRef<'a, f64>,
+    pub weights: Option<ColRef<'a, f64>>,
 }
 
-/// [`residual_kernel`] compiled with FMA and AVX2, so `f64::mul_add` is one instruction and the
+impl Rows<'_> {
+    /// Rows `first .. first + len` of these.
+    #[cfg(any(feature = "npy", feature = "csv"))]
+    pub fn subrows(self, first: usize, len: usize) -> Self {
+        Self {
+            x: self.x.subrows(first, len),
+            y: self.y.subrows(first, len),
+            weights: self.weights.map(|s| s.subrows(first, len)),
+        }
+    }
+}
+
+/// The sums over rows that the optimality residual is made of, in double-double: gⱼ = Σᵢ xᵢⱼ·sᵢeᵢ
+/// and h = Σᵢ sᵢeᵢ (only with an intercept) at e = y − X·w − b. They add over row blocks
+/// ([`ResidualSums::add`]), so the residual of data read in blocks (a file, `crate::stream`) is
+/// that of the whole data up to double-double rounding.
+#[derive(Debug, Clone)]
+pub(crate) struct ResidualSums {
+    g: Vec<Dd>,
+    h: Dd,
+}
+
+impl ResidualSums {
+    /// The sums of no rows.
+    #[cfg(any(feature = "npy", feature = "csv"))]
+    pub fn zeros(d: usize) -> Self {
+        Self {
+            g: vec![Dd::default(); d],
+            h: Dd::default(),
+        }
+    }
+
+    /// The sums over `rows` at (w, b) (b = 0 without an intercept). Costs about 45·n·d flops;
+    /// on x86-64 CPUs with FMA and AVX2 a version compiled for them (hardware TwoProduct,
+    /// vectorised) is chosen at run time.
+    pub fn of_rows(rows: Rows<'_>, point: (ColRef<'_, f64>, f64), intercept: bool) -> Self {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("fma") && std::arch::is_x86_feature_detected!("avx2")
+        {
+            // SAFETY: the CPU supports the features `sums_fma` is compiled for.
+            return unsafe { sums_fma(rows, point, intercept) };
+        }
+        sums_kernel(rows, point, intercept)
+    }
+
+    /// The sums over an in-memory problem's rows at (w, b).
+    pub fn of_problem(problem: &RidgeProblem<'_>, (w, b): (ColRef<'_, f64>, f64)) -> Self {
+        let intercept = problem.fit_intercept();
+        let b = if intercept { b } else { 0.0 };
+        let rows = Rows {
+            x: problem.x(),
+            y: problem.y(),
+            weights: problem.weights(),
+        };
+        Self::of_rows(rows, (w, b), intercept)
+    }
+
+    /// Adds the sums of other rows.
+    #[cfg(any(feature = "npy", feature = "csv"))]
+    pub fn add(&mut self, other: &ResidualSums) {
+        for (a, b) in self.g.iter_mut().zip(&other.g) {
+            *a = *a + *b;
+        }
+        self.h = self.h + other.h;
+    }
+
+    /// The right-hand side of the correction equation, g − S·λ·w − x̄·h rounded to f64, and h
+    /// (`means` are the column means x̄ in double-double).
+    pub fn correction(
+        &self,
+        means: &[Dd],
+        w: ColRef<'_, f64>,
+        weight_sum: f64,
+        lambda: f64,
+    ) -> (Col<f64>, f64) {
+        let (sl, sl_lo) = two_prod(weight_sum, lambda);
+        let shift = Dd { hi: sl, lo: sl_lo };
+        let rhs = Col::from_fn(self.g.len(), |j| {
+            ((self.g[j] + -(shift * w[j])) + -(self.h * means[j])).to_f64()
+        });
+        (rhs, self.h.to_f64())
+    }
+}
+
+/// [`sums_kernel`] compiled with FMA and AVX2, so `f64::mul_add` is one instruction and the
 /// loops vectorise.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn residual_fma(
-    problem: &RidgeProblem<'_>,
-    means: &[Dd],
-    w: ColRef<'_, f64>,
-    b: f64,
-) -> (Col<f64>, f64) {
-    residual_kernel(problem, means, w, b)
+unsafe fn sums_fma(rows: Rows<'_>, point: (ColRef<'_, f64>, f64), intercept: bool) -> ResidualSums {
+    sums_kernel(rows, point, intercept)
 }
 
 /// Lanes of independent double-double accumulators in a reduction (for vectorisation).
 const LANES: usize = 4;
 
 #[inline(always)]
-fn residual_kernel(
-    problem: &RidgeProblem<'_>,
-    means: &[Dd],
-    w: ColRef<'_, f64>,
-    b: f64,
-) -> (Col<f64>, f64) {
-    let (n, d) = (problem.n_samples(), problem.n_features());
-    let x = problem.x();
-    let b = if problem.fit_intercept() { b } else { 0.0 };
+fn sums_kernel(rows: Rows<'_>, (w, b): (ColRef<'_, f64>, f64), intercept: bool) -> ResidualSums {
+    let Rows { x, y, weights } = rows;
+    let (n, d) = (x.nrows(), x.ncols());
     let mut buf = Vec::new();
     // e = y − b − X·w, column by column (each entry an independent double-double).
-    let mut hi: Vec<f64> = problem.y().iter().copied().collect();
+    let mut hi: Vec<f64> = y.iter().copied().collect();
     let mut lo = vec![0.0; n];
     for (h, l) in hi.iter_mut().zip(lo.iter_mut()) {
         (*h, *l) = two_sum(*h, -b);
@@ -226,29 +294,26 @@ fn residual_kernel(
         }
     }
     // S·e.
-    if let Some(s) = problem.weights() {
+    if let Some(s) = weights {
         for (i, (h, l)) in hi.iter_mut().zip(lo.iter_mut()).enumerate() {
             let e = Dd { hi: *h, lo: *l } * s[i];
             (*h, *l) = (e.hi, e.lo);
         }
     }
-    let h = if problem.fit_intercept() {
+    let h = if intercept {
         dd_dot(&hi, &lo, None)
     } else {
         Dd::default()
     };
-    let (sl, sl_lo) = two_prod(problem.weight_sum(), problem.lambda());
-    let shift = Dd { hi: sl, lo: sl_lo };
-    let rhs = Col::from_fn(d, |j| {
-        let g = dd_dot(&hi, &lo, Some(column(x, j, &mut buf))) + -(shift * w[j]);
-        (g + -(h * means[j])).to_f64()
-    });
-    (rhs, h.to_f64())
+    let g = (0..d)
+        .map(|j| dd_dot(&hi, &lo, Some(column(x, j, &mut buf))))
+        .collect();
+    ResidualSums { g, h }
 }
 
 /// Column j of X as a slice: borrowed when contiguous, else gathered into `buf`.
 #[inline(always)]
-fn column<'a>(x: faer::MatRef<'a, f64>, j: usize, buf: &'a mut Vec<f64>) -> &'a [f64] {
+fn column<'a>(x: MatRef<'a, f64>, j: usize, buf: &'a mut Vec<f64>) -> &'a [f64] {
     let c = x.col(j);
     match c.try_as_col_major() {
         Some(c) => c.as_slice(),
@@ -303,96 +368,201 @@ pub struct Refinement {
     pub last_correction: f64,
 }
 
-/// Refines (w₀, b₀) for at most `max_steps` corrections. `correct(r)` must solve
-/// (XcᵀSXc + SλI)·δ = r with the backend's factor; `column_norms` are ‖S^½Xc eⱼ‖ (any positive
-/// weights work) and define the norm in which corrections are compared; `contraction` estimates
-/// the factor by which one correction shrinks the error (κ·ε for the backend's factor, with a
-/// safety factor).
+/// What refinement needs of a target's data besides the passes over them: whether there is an
+/// intercept, S, λ, and the f64 column means x̄ (for δb and the offset bound of
+/// [`Refiner::new`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Constants {
+    pub intercept: bool,
+    pub weight_sum: f64,
+    pub lambda: f64,
+    pub x_mean: Col<f64>,
+}
+
+impl Constants {
+    /// Those of an in-memory problem.
+    pub fn of(problem: &RidgeProblem<'_>) -> Self {
+        Self {
+            intercept: problem.fit_intercept(),
+            weight_sum: problem.weight_sum(),
+            lambda: problem.lambda(),
+            x_mean: problem.x_mean().to_owned(),
+        }
+    }
+}
+
+/// One target's refinement, a correction at a time: [`Refiner::point`] is where the next
+/// residual is needed (while [`Refiner::wants_residual`]), and [`Refiner::step`] applies the
+/// correction computed from it. Whoever holds the data computes the residuals: [`refine`] from
+/// X in memory, `crate::stream` in one pass over the file per round for all targets at once.
 ///
-/// Stops when the correction is below ε relative (converged), when the next one is predicted to
-/// be (this correction times `contraction` below ε: it saves the O(n·d) residual that would only
-/// confirm convergence), when a correction fails to halve the previous one (no more progress:
-/// the noise level of the correction solves is reached, the rule of Demmel et al.), or when it
-/// grows (the iteration diverges; that correction is not applied).
-pub fn refine(
-    problem: &RidgeProblem<'_>,
-    w0: Col<f64>,
-    b0: f64,
+/// The stopping rules: stop when the correction is below ε relative (converged), when the next
+/// one is predicted to be (this correction times the contraction below ε: it saves the O(n·d)
+/// residual that would only confirm convergence), when a correction fails to halve the previous
+/// one (no more progress: the noise level of the correction solves is reached, the rule of
+/// Demmel et al.), or when it grows (the iteration diverges; that correction is not applied).
+#[derive(Debug, Clone)]
+pub(crate) struct Refiner {
+    constants: Constants,
+    w: Col<f64>,
+    b: f64,
     max_steps: usize,
-    column_norms: ColRef<'_, f64>,
+    column_norms: Col<f64>,
     contraction: f64,
-    mut correct: impl FnMut(Col<f64>) -> Col<f64>,
-) -> Refinement {
-    let mut w = w0;
-    let mut b = if problem.fit_intercept() { b0 } else { 0.0 };
-    let s = problem.weight_sum();
-    let mut previous = f64::INFINITY;
-    let mut steps = 0;
-    let mut last = f64::INFINITY;
-    // A column whose mean is large against its spread (offset ratio ρⱼ = |x̄ⱼ|/sdⱼ, sdⱼ =
-    // ‖S^½Xc eⱼ‖/√S) was centred with an f64 mean off by up to ε·|x̄ⱼ|, so the factored matrix
-    // carries a relative error of up to about ε·ρⱼ whatever its κ: one correction shrinks the
-    // error by no more than that (measured 6.8e-7 per step at ρ = 10¹³). Predicting convergence
-    // from κ·ε alone stopped refinement at 5e-13 there instead of at the rounding of w.
-    let contraction = if problem.fit_intercept() {
-        let root_s = s.sqrt();
-        (0..problem.n_features())
-            .filter(|&j| column_norms[j] > 0.0)
-            .map(|j| f64::EPSILON * problem.x_mean()[j].abs() * root_s / column_norms[j])
-            .fold(contraction, f64::max)
-    } else {
-        contraction
-    };
-    let means = if problem.fit_intercept() && max_steps > 0 {
-        column_means(problem)
-    } else {
-        vec![Dd::default(); problem.n_features()]
-    };
-    while steps < max_steps {
-        let (rhs, h) = optimality_residual(problem, &means, w.as_ref(), b);
+    previous: f64,
+    steps: usize,
+    last: f64,
+    done: bool,
+}
+
+impl Refiner {
+    /// Starts from (w₀, b₀) for at most `max_steps` corrections. `column_norms` are ‖S^½Xc eⱼ‖
+    /// (any positive weights work) and define the norm in which corrections are compared;
+    /// `contraction` estimates the factor by which one correction shrinks the error (κ·ε for
+    /// the backend's factor, with a safety factor).
+    pub fn new(
+        constants: Constants,
+        (w0, b0): (Col<f64>, f64),
+        max_steps: usize,
+        column_norms: Col<f64>,
+        contraction: f64,
+    ) -> Self {
+        // A column whose mean is large against its spread (offset ratio ρⱼ = |x̄ⱼ|/sdⱼ, sdⱼ =
+        // ‖S^½Xc eⱼ‖/√S) was centred with an f64 mean off by up to ε·|x̄ⱼ|, so the factored
+        // matrix carries a relative error of up to about ε·ρⱼ whatever its κ: one correction
+        // shrinks the error by no more than that (measured 6.8e-7 per step at ρ = 10¹³).
+        // Predicting convergence from κ·ε alone stopped refinement at 5e-13 there instead of at
+        // the rounding of w.
+        let contraction = if constants.intercept {
+            let root_s = constants.weight_sum.sqrt();
+            (0..column_norms.nrows())
+                .filter(|&j| column_norms[j] > 0.0)
+                .map(|j| f64::EPSILON * constants.x_mean[j].abs() * root_s / column_norms[j])
+                .fold(contraction, f64::max)
+        } else {
+            contraction
+        };
+        let b = if constants.intercept { b0 } else { 0.0 };
+        Self {
+            constants,
+            w: w0,
+            b,
+            max_steps,
+            column_norms,
+            contraction,
+            previous: f64::INFINITY,
+            steps: 0,
+            last: f64::INFINITY,
+            done: false,
+        }
+    }
+
+    /// Whether another residual is wanted.
+    pub fn wants_residual(&self) -> bool {
+        !self.done && self.steps < self.max_steps
+    }
+
+    /// The current (w, b): where the next residual is computed.
+    pub fn point(&self) -> (ColRef<'_, f64>, f64) {
+        (self.w.as_ref(), self.b)
+    }
+
+    /// One correction from the residual sums at [`Refiner::point`] (`means`: the column means
+    /// in double-double); `correct(r)` must solve (XcᵀSXc + SλI)·δ = r with the backend's
+    /// factor.
+    pub fn step(
+        &mut self,
+        sums: &ResidualSums,
+        means: &[Dd],
+        correct: impl FnOnce(Col<f64>) -> Col<f64>,
+    ) {
+        let c = &self.constants;
+        let (rhs, h) = sums.correction(means, self.w.as_ref(), c.weight_sum, c.lambda);
         let dw = correct(rhs);
-        let db = if problem.fit_intercept() {
-            h / s - crate::linalg::dot(problem.x_mean(), dw.as_ref())
+        let db = if c.intercept {
+            h / c.weight_sum - crate::linalg::dot(c.x_mean.as_ref(), dw.as_ref())
         } else {
             0.0
         };
         let scaled = |v: ColRef<'_, f64>| {
             (0..v.nrows())
-                .map(|j| (v[j] * column_norms[j]).abs())
+                .map(|j| (v[j] * self.column_norms[j]).abs())
                 .fold(0.0, f64::max)
         };
-        let size = scaled(w.as_ref());
+        let size = scaled(self.w.as_ref());
         let mut ratio = if size > 0.0 {
             scaled(dw.as_ref()) / size
         } else {
             scaled(dw.as_ref())
         };
-        if b != 0.0 {
-            ratio = ratio.max((db / b).abs());
+        if self.b != 0.0 {
+            ratio = ratio.max((db / self.b).abs());
         }
-        last = ratio;
-        if !ratio.is_finite() || ratio >= previous {
-            break;
+        self.last = ratio;
+        if !ratio.is_finite() || ratio >= self.previous {
+            self.done = true;
+            return;
         }
-        w += &dw;
-        b += db;
-        steps += 1;
-        if ratio <= f64::EPSILON || ratio * contraction <= f64::EPSILON || ratio > 0.5 * previous {
-            break;
+        self.w += &dw;
+        self.b += db;
+        self.steps += 1;
+        if ratio <= f64::EPSILON
+            || ratio * self.contraction <= f64::EPSILON
+            || ratio > 0.5 * self.previous
+        {
+            self.done = true;
         }
-        previous = ratio;
+        self.previous = ratio;
     }
-    Refinement {
-        coef: w,
-        intercept: b,
-        steps,
-        last_correction: last,
+
+    /// What refinement did.
+    pub fn finish(self) -> Refinement {
+        Refinement {
+            coef: self.w,
+            intercept: self.b,
+            steps: self.steps,
+            last_correction: self.last,
+        }
     }
+}
+
+/// Runs `refiner` to its end on an in-memory problem: one pass over X per correction, with the
+/// column means in double-double ([`column_means`]).
+pub(crate) fn refine(
+    problem: &RidgeProblem<'_>,
+    mut refiner: Refiner,
+    mut correct: impl FnMut(Col<f64>) -> Col<f64>,
+) -> Refinement {
+    let means = if problem.fit_intercept() && refiner.wants_residual() {
+        column_means(problem)
+    } else {
+        vec![Dd::default(); problem.n_features()]
+    };
+    while refiner.wants_residual() {
+        let sums = ResidualSums::of_problem(problem, refiner.point());
+        refiner.step(&sums, &means, &mut correct);
+    }
+    refiner.finish()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The right-hand side of the correction equation and h at (w, b).
+    fn optimality_residual(
+        problem: &RidgeProblem<'_>,
+        means: &[Dd],
+        w: ColRef<'_, f64>,
+        b: f64,
+    ) -> (Col<f64>, f64) {
+        ResidualSums::of_problem(problem, (w, b)).correction(
+            means,
+            w,
+            problem.weight_sum(),
+            problem.lambda(),
+        )
+    }
 
     #[test]
     fn error_free_transformations_are_exact() {

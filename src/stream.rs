@@ -1,5 +1,6 @@
 //! Ridge fits over data that need not fit in memory: row blocks read from files straight into
-//! sufficient statistics, merged in order, then solved (features `npy`, `csv`).
+//! sufficient statistics (and, for the orthogonal factorisations, the triangle of the centred
+//! rows), merged in order, then solved (features `npy`, `csv`).
 //!
 //! A [`BlockReader`] yields blocks of B rows (X_B, Y_B, s_B) from a `.npy` pair (X.npy and
 //! y.npy, optionally a weights .npy) or from a CSV file (targets chosen by column name, as
@@ -11,9 +12,9 @@
 //! C ← C_a + C_b + (S_a·S_b / S)·δ δᵀ,      δ = mean_b − mean_a,   S = S_a + S_b
 //! ```
 //!
-//! so the merged statistics are those of the whole file up to rounding, whatever B is. The fit is
-//! then the Gram system of the README ("The objective"), formed and solved exactly as the
-//! in-memory `cholesky` and `normal` backends do:
+//! so the merged statistics are those of the whole file up to rounding, whatever B is. For
+//! `cholesky` and `normal` the fit is then the Gram system of the README ("The objective"),
+//! formed and solved exactly as the in-memory backends do:
 //!
 //! ```text
 //! D (XcᵀSXc + S·λ·I) D · v = D·XcᵀS·yc,    w = D·v,    b = ȳ − x̄ᵀw
@@ -25,20 +26,47 @@
 //! per-thread scratch of 2048 rows: never X. Blocks are merged in file order, so the result is
 //! deterministic; it depends on B only through rounding (tests/stream.rs bounds that at 1e-12).
 //!
-//! **Which backends stream.** Those that need only the statistics: `cholesky` and `normal`
-//! ([`BACKENDS`]). `cholesky-refined` (and `auto`, which picks it) refines with residuals
-//! y − Xw computed from X in double-double, one more pass over the file per correction; `qr`,
-//! `qr-refined` and `svd` factor X itself; `dual` forms the n × n kernel; the iterative
-//! backends read X once per iteration. None of those is implemented over a stream, and asking
-//! for one is [`Error::NotStreamable`], which names the ones that stream.
+//! **`qr` and `svd`: the triangle of the centred rows, in the same pass.** For these the pass
+//! also merges each block's triangular factor (`crate::triangle`): a block b of weight S_b and
+//! two-part mean m_b (the block's [`Moments`]) is centred by its own mean and scaled by √sᵢ,
+//! factored by the tall-skinny QR of `crate::tsqr`, and merged into the running (S, m, R) by
+//!
+//! ```text
+//! R ← R of [ R ; R_b ; √(S·S_b/(S + S_b))·(m_b − m)ᵀ ],      m ← m + (S_b/(S + S_b))·(m_b − m)
+//! ```
+//!
+//! whose Gram matrix is the update above: the QR analogue of the moments merge, with δ taken
+//! from both parts of the means, so an offset of 1e15 costs no digits. With R = [R₁₁ R₁₂; 0 R₂₂]
+//! (d features, k targets), ‖S^½(Xc·w − yc)‖² + S·λ‖w‖² = ‖R₁₁w − R₁₂‖² + S·λ‖w‖² + const, so
+//! `qr` factors [√(Sλ)·I; R₁₁] with right-hand side [0; R₁₂] exactly as the in-memory backend
+//! factors its augmented system (the same code, `QrFactor`: equilibration, condition estimate,
+//! `Singular` and `IllConditioned`), and `svd` takes the SVD of R₁₁·D with Uᵀ·ys = U_Rᵀ·R₁₂
+//! ([`SvdFactorization`]: minimum-norm at λ = 0, the same cut-off max(n, d)·ε·σ₁). The
+//! triangle adds (d + k)² numbers to the memory and about 2·B·(d + k)² flops per block to the
+//! moments' B·d².
+//!
+//! **The refined backends read the file again.** `cholesky-refined` and `qr-refined` start
+//! from `cholesky`'s or `qr`'s solution and correct it with residuals y − X·w − b computed from
+//! the rows in double-double (`crate::refine`): each round of corrections is one more pass
+//! over the files (the targets still refining share it; the column means are the statistics'
+//! two-part means). Each pass opens the files anew and checks that they still have the first
+//! pass's shape (a CSV, its number of rows), so they must be regular files, not pipes; the
+//! passes are counted in [`StreamStats::passes`] and each fit's `passes`.
+//!
+//! **Which backends stream** ([`BACKENDS`]): `cholesky`, `normal`, `qr`, `svd`,
+//! `cholesky-refined` and `qr-refined`. `auto` would pick among them from the data's
+//! conditioning before reading them; `dual` forms the n × n kernel; the iterative backends read
+//! X once per iteration. Asking for one of those is [`Error::NotStreamable`], which names the
+//! ones that stream.
 //!
 //! **Reading.** A C-order `.npy` (NumPy's default) is read one contiguous run per block, in
 //! 512 KiB chunks transposed into the column-major block. A Fortran-order `.npy` stores each
 //! column contiguously, so a block costs d positioned reads of 8·B bytes, one per column and
 //! n·8 bytes apart: the same bytes in all but d times as many system calls (on a rotating disk,
 //! d seeks per block, so keep the budget large there). A CSV file is parsed record by record
-//! into the block. The diagnostics of each [`Fit`] (J and ‖∇J‖) are computed from the statistics
-//! ([`MomentsProblem`](crate::sufficient::MomentsProblem)), not from X, and carry the absolute error that module describes.
+//! into the block. The diagnostics of each [`Fit`] (J and ‖∇J‖), whatever the backend, are
+//! computed from the statistics of the first pass ([`MomentsProblem`]), not from X, and carry
+//! the absolute error that module describes.
 //!
 //! A file that is shorter than its header says, or a bad CSV cell or row, is an error naming the
 //! data row (`.npy`) or file line (CSV); no fit is returned from part of a file.
@@ -77,12 +105,19 @@ use crate::data::csv::CsvRows;
 #[cfg(feature = "npy")]
 use crate::data::npy::Npy;
 use crate::error::{Error, Result};
-use crate::fit::Fit;
-use crate::moments::Moments;
+use crate::fit::{Fit, Solution};
+use crate::moments::{GramSystem, Moments};
+use crate::multi::{direct_solutions, lambda_groups};
+use crate::refine::{Constants, Dd, ResidualSums, Rows};
 use crate::select::grid;
 use crate::select::kfold::{self, Folds, KFold};
-pub use crate::sufficient::{BACKENDS, check_backend, fit_moments};
-use crate::sufficient::{check_lambdas, solve_targets};
+use crate::solvers::qr::QrFactor;
+use crate::solvers::refined::Prepared;
+use crate::solvers::{
+    Cholesky, NormalEquations, Refined, Registry, Solver, SolverOptions, Svd, SvdFactorization,
+};
+use crate::sufficient::MomentsProblem;
+use crate::triangle::CentredTriangle;
 
 /// The default memory budget of a [`BlockReader`]'s two block buffers: 8 MiB, so that both
 /// stay in a 32 MiB L3 cache with the moment routine's scratch, and a block the reader has just
@@ -98,18 +133,26 @@ const ROUND_ROWS: usize = 4096;
 /// when d is large and B·d exceeds the budget.
 pub const MIN_BLOCK_ROWS: usize = 1024;
 
+/// The backends that fit a stream: `cholesky` and `normal` from the statistics, `qr` and `svd`
+/// from the triangle R built in the same pass, and `cholesky-refined` and `qr-refined`, which
+/// read the file once more per round of corrections.
+pub const BACKENDS: [&str; 6] = crate::error::STREAMING_BACKENDS;
+
 /// What a stream read: blocks, rows, bytes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct StreamStats {
     /// Blocks read.
     pub blocks: usize,
-    /// Data rows read (n once the stream has ended).
+    /// Data rows read in the first pass (n once the stream has ended).
     pub rows: usize,
     /// Bytes read from the files: the data of the `.npy` files (not their headers), or the CSV
-    /// text consumed (header included) plus the weights' data.
+    /// text consumed (header included) plus the weights' data; all passes together.
     pub bytes: u64,
     /// Rows per block (the last block may be shorter).
     pub block_rows: usize,
+    /// Passes over the files: 1, plus one per round of refinement corrections
+    /// (`cholesky-refined`, `qr-refined`); `blocks` and `bytes` count them all.
+    pub passes: usize,
 }
 
 /// One block of rows, borrowed from the reader's buffer.
@@ -467,6 +510,16 @@ impl BlockReader {
         if rows < capacity {
             self.done = true;
         }
+        // A later pass must see the rows of the first (a CSV can change length between them).
+        let (end, first_pass) = (r0 + rows, self.stats.passes <= 1);
+        if !first_pass && (end > self.stats.rows || (self.done && end != self.stats.rows)) {
+            return Err(self.changed(format!(
+                "it had {} data rows in the first pass but {}{end} in pass {}",
+                self.stats.rows,
+                if self.done { "" } else { "more than " },
+                self.stats.passes
+            )));
+        }
         #[cfg(feature = "npy")]
         self.fill_weights(buf, r0, rows)?;
         if rows == 0 {
@@ -476,8 +529,106 @@ impl BlockReader {
         buf.first_row = r0;
         self.next_row += rows;
         self.stats.blocks += 1;
-        self.stats.rows += rows;
+        if first_pass {
+            self.stats.rows += rows;
+        }
         Ok(true)
+    }
+
+    /// The files the stream reads.
+    fn paths(&self) -> Vec<&Path> {
+        let data = match &self.source {
+            #[cfg(feature = "npy")]
+            Source::Npy { x, y, .. } => vec![x.path(), y.path()],
+            #[cfg(feature = "csv")]
+            Source::Csv(csv) => vec![csv.path()],
+        };
+        #[cfg(feature = "npy")]
+        let weights = self.weights.as_ref().map(|(w, _)| w.path());
+        #[cfg(not(feature = "npy"))]
+        let weights = None;
+        data.into_iter().chain(weights).collect()
+    }
+
+    /// The first file of the stream that cannot be read again from its start (not a regular
+    /// file: a pipe or a device), if any.
+    fn not_rereadable(&self) -> Option<&Path> {
+        self.paths()
+            .into_iter()
+            .find(|p| !std::fs::metadata(p).is_ok_and(|m| m.is_file()))
+    }
+
+    /// An error: a file of the stream changed between passes (`what` says how).
+    fn changed(&self, what: String) -> Error {
+        Error::Format {
+            path: self.paths()[0].to_path_buf(),
+            location: None,
+            message: format!(
+                "the data changed between passes over them: {what}; refinement reads the files \
+                 again for each round of corrections, so keep them unchanged while fitting"
+            ),
+        }
+    }
+
+    /// Starts the stream again at its first row for another pass: every file is opened anew
+    /// and its header checked again, against the first pass's shape.
+    fn rewind(&mut self) -> Result<()> {
+        #[cfg(feature = "npy")]
+        let reopened = |old: &Npy| -> Result<Box<Npy>> {
+            let new = Npy::open_streamed(old.path())?;
+            let (a, b) = (old.matrix_shape()?, new.matrix_shape()?);
+            if a != b {
+                return Err(self.changed(format!(
+                    "{} had shape ({}, {}) and now has ({}, {})",
+                    old.path().display(),
+                    a.0,
+                    a.1,
+                    b.0,
+                    b.1
+                )));
+            }
+            Ok(Box::new(new))
+        };
+        // The CSV's header is read again: its bytes count.
+        let (source, header_bytes) = match &self.source {
+            #[cfg(feature = "npy")]
+            Source::Npy { x, y, n } => (
+                Source::Npy {
+                    x: reopened(x)?,
+                    y: reopened(y)?,
+                    n: *n,
+                },
+                0,
+            ),
+            #[cfg(feature = "csv")]
+            Source::Csv(csv) => {
+                let targets: Vec<&str> = self.target_names.iter().map(String::as_str).collect();
+                let rows = CsvRows::open(csv.path(), &targets)?;
+                if rows.n_features() != self.d {
+                    return Err(self.changed(format!(
+                        "it had {} feature columns and now has {}",
+                        self.d,
+                        rows.n_features()
+                    )));
+                }
+                let header = rows.bytes_read();
+                (Source::Csv(Box::new(rows)), header)
+            }
+        };
+        #[cfg(feature = "npy")]
+        let weights = match &self.weights {
+            Some((w, nw)) => Some((reopened(w)?, *nw)),
+            None => None,
+        };
+        self.stats.bytes += header_bytes;
+        self.source = source;
+        #[cfg(feature = "npy")]
+        {
+            self.weights = weights;
+        }
+        self.next_row = 0;
+        self.done = false;
+        Ok(())
     }
 
     /// Reads the weights of rows r0 .. r0 + rows into `buf` and checks them; at the end of the
@@ -552,6 +703,7 @@ fn each_block(
     mut each: impl FnMut(Block<'_>) -> Result<()>,
 ) -> Result<()> {
     use std::sync::mpsc::sync_channel;
+    reader.stats.passes += 1;
     // Filled buffers go to this thread, emptied ones back to the reader: two in all.
     let (full_tx, full_rx) = sync_channel::<Result<Option<Buffer>>>(1);
     let (empty_tx, empty_rx) = sync_channel::<Buffer>(2);
@@ -817,47 +969,602 @@ pub fn cv(
 pub struct Streamed {
     /// One fit per target, in target order.
     pub fits: Vec<Fit>,
-    /// Blocks, rows and bytes read.
+    /// Blocks, rows and bytes read, and the passes over the files.
     pub stats: StreamStats,
-    /// Seconds spent reading the files and accumulating the statistics.
+    /// Seconds spent in the first pass: reading the files and accumulating the statistics (and
+    /// the triangle R, for the backends that factor it).
     pub read_seconds: f64,
 }
 
-/// Streams the reader to its end and fits every target with `solver` (one of [`BACKENDS`]): λ
-/// is one value for all targets or one per target; `intercept` fits an unpenalised intercept
-/// (centred statistics) or none. The backend and λ are checked before the files are read.
-///
-/// `Fit::solver` is `stream:<solver>`; `fit_seconds` is the whole time (reading included)
-/// divided by the number of targets, as for the in-memory multi-target fits; `passes` is 1.
-///
-/// # Errors
-///
-/// [`Error::NotStreamable`] for another backend; [`Error::InvalidParameter`] for a bad λ or
-/// count of λ; any read error (naming the row or line; nothing is fitted then);
-/// [`Error::InvalidWeights`] when every weight is zero; the backend's numerical errors
-/// (wrapped in [`Error::Target`] naming the first target of the failing λ when there are
-/// several).
+/// Refuses, before anything is read, a backend that cannot fit a stream
+/// ([`Error::NotStreamable`], naming the ones that can); unknown names are
+/// [`Error::UnknownSolver`].
+pub fn check_backend(solver: &str) -> Result<()> {
+    Registry::builtin().get(solver)?;
+    if BACKENDS.contains(&solver) {
+        return Ok(());
+    }
+    let why = match solver {
+        "auto" => {
+            "it picks its backend from the shape and conditioning of data it has not read; \
+             choose `qr-refined` or `cholesky-refined`"
+        }
+        "dual" => "it forms the n × n kernel of the rows",
+        _ => "it reads X once per iteration",
+    };
+    Err(Error::NotStreamable {
+        solver: solver.to_owned(),
+        why: why.to_owned(),
+    })
+}
+
+/// How a streamed fit solves, by backend.
+enum Method {
+    /// `cholesky`, or `normal` when `normal`: the Gram system of the statistics.
+    Gram { normal: bool },
+    /// `qr`: the ridge solve from the triangle R.
+    Qr,
+    /// `svd`: the SVD of R₁₁, with the user's cut-off.
+    Svd(Svd),
+    /// `cholesky-refined` or `qr-refined`: the base solve, then rounds of corrections, each
+    /// one more pass over the stream.
+    Refined(Refined),
+}
+
+impl Method {
+    /// The method of `solver` with its `options` (any option the backend does not take is an
+    /// error, as in memory).
+    fn new(solver: &str, options: &SolverOptions) -> Result<Self> {
+        check_backend(solver)?;
+        Registry::builtin().get(solver)?.build_checked(options)?;
+        Ok(match solver {
+            "normal" => Method::Gram { normal: true },
+            "qr" => Method::Qr,
+            "svd" => Method::Svd(Svd::from_options(options)?),
+            "qr-refined" => Method::Refined(Refined::qr().with_options(options)?),
+            "cholesky-refined" => Method::Refined(Refined::cholesky().with_options(options)?),
+            _ => Method::Gram { normal: false },
+        })
+    }
+
+    /// Whether the first pass builds the triangle R besides the statistics.
+    fn needs_triangle(&self) -> bool {
+        match self {
+            Method::Qr | Method::Svd(_) => true,
+            Method::Refined(r) => r.factors_qr(),
+            Method::Gram { .. } => false,
+        }
+    }
+}
+
+/// Streams the reader to its end and fits every target with `solver` (one of [`BACKENDS`]) and
+/// its default options: λ is one value for all targets or one per target; `intercept` fits an
+/// unpenalised intercept (centred statistics) or none. See [`fit_with`].
 pub fn fit(
     reader: &mut BlockReader,
     solver: &str,
     lambdas: &[f64],
     intercept: bool,
 ) -> Result<Streamed> {
-    check_backend(solver)?;
-    let k = reader.k;
-    check_lambdas(lambdas, k)?;
+    fit_with(
+        reader,
+        solver,
+        &SolverOptions::default(),
+        lambdas,
+        intercept,
+    )
+}
+
+/// [`fit`] with the backend's options (`rcond` for `svd`, `refine_steps` for the refined
+/// backends). The backend, its options and λ are checked before the files are read.
+///
+/// One pass reads the files: `cholesky` and `normal` solve the Gram system of the merged
+/// statistics; `qr` and `svd` solve from the triangle R of the centred rows merged in the same
+/// pass (`crate::triangle`); `cholesky-refined` and `qr-refined` start from `cholesky`'s or
+/// `qr`'s solution and then read the files again once per round of corrections (the targets
+/// still refining share each pass), so they need regular files, not pipes. `Fit::solver` is
+/// `stream:<solver>`; `fit_seconds` is the whole time (reading included) divided by the number
+/// of targets, as for the in-memory multi-target fits; `passes` is the number of passes over
+/// the files (1, plus the rounds of corrections), also in [`StreamStats::passes`].
+///
+/// # Errors
+///
+/// [`Error::NotStreamable`] for another backend; [`Error::InvalidParameter`] for a bad λ, count
+/// of λ or option; for the refined backends, a file that is not a regular file, or that changed
+/// between passes; any read error (naming the row or line; nothing is fitted then);
+/// [`Error::InvalidWeights`] when every weight is zero; the backend's numerical errors
+/// (wrapped in [`Error::Target`] naming the first target of the failing λ when there are
+/// several).
+pub fn fit_with(
+    reader: &mut BlockReader,
+    solver: &str,
+    options: &SolverOptions,
+    lambdas: &[f64],
+    intercept: bool,
+) -> Result<Streamed> {
+    let method = Method::new(solver, options)?;
+    check_lambdas(lambdas, reader.k)?;
+    if let Method::Refined(refined) = &method
+        && let Some(path) = reader.not_rereadable()
+    {
+        return Err(Error::Format {
+            path: path.to_path_buf(),
+            location: None,
+            message: format!(
+                "`{}` reads the files again for each round of corrections, which needs regular \
+                 files, not a pipe or device; save the data to a file, or fit with `{}`",
+                refined.name(),
+                if refined.factors_qr() {
+                    "qr"
+                } else {
+                    "cholesky"
+                }
+            ),
+        });
+    }
     let start = Instant::now();
-    let m = moments(reader, intercept)?;
+    let first = if method.needs_triangle() {
+        let (moments, r) = triangle(reader, intercept)?.into_parts();
+        FirstPass {
+            moments,
+            r: Some(r),
+            n: reader.stats.rows,
+        }
+    } else {
+        FirstPass {
+            moments: moments(reader, intercept)?,
+            r: None,
+            n: reader.stats.rows,
+        }
+    };
     let read_seconds = start.elapsed().as_secs_f64();
-    if reader.weighted() && m.weight_sum() == 0.0 {
+    if reader.weighted() && first.moments.weight_sum() == 0.0 {
         return Err(Error::InvalidWeights {
             reason: "all weights are zero".into(),
         });
     }
-    let fits = solve_targets(m, solver, lambdas, &reader.target_names, start)?;
+    let names = reader.target_names.clone();
+    let fits = solve(first, &method, solver, lambdas, &names, Some(reader), start)?;
     Ok(Streamed {
         fits,
         stats: reader.stats(),
         read_seconds,
     })
+}
+
+/// [`fit`] for statistics already merged (from any source): every target of `moments` with
+/// `cholesky` or `normal` (the backends that need nothing else) and one λ for all targets or
+/// one per target.
+pub fn fit_moments(moments: Moments, solver: &str, lambdas: &[f64]) -> Result<Vec<Fit>> {
+    let method = moments_method(solver)?;
+    let k = moments.n_targets();
+    check_lambdas(lambdas, k)?;
+    let names: Vec<String> = (0..k).map(|t| format!("target {t}")).collect();
+    let first = FirstPass {
+        moments,
+        r: None,
+        n: 0,
+    };
+    solve(
+        first,
+        &method,
+        solver,
+        lambdas,
+        &names,
+        None,
+        Instant::now(),
+    )
+}
+
+/// Refuses, before any data are read, a backend that cannot solve from the statistics alone
+/// (only `cholesky` and `normal` can: [`fit_moments`]); unknown names are
+/// [`Error::UnknownSolver`].
+pub fn check_moments_backend(solver: &str) -> Result<()> {
+    moments_method(solver).map(|_| ())
+}
+
+/// The [`Method`] of a backend that solves from the statistics alone.
+fn moments_method(solver: &str) -> Result<Method> {
+    let method = Method::new(solver, &SolverOptions::default())?;
+    if !matches!(method, Method::Gram { .. }) {
+        return Err(Error::invalid(
+            "solver",
+            solver,
+            "`cholesky` or `normal`, which solve from the statistics alone (`qr` and `svd` need \
+             the triangle of the rows, the refined backends the rows themselves: use \
+             `stream::fit`)",
+        ));
+    }
+    Ok(method)
+}
+
+/// One λ ≥ 0 (finite) for all k targets, or k of them.
+fn check_lambdas(lambdas: &[f64], k: usize) -> Result<()> {
+    let l = lambdas.len();
+    if l != 1 && l != k {
+        return Err(Error::InvalidParameter {
+            name: "lambda",
+            value: format!("{l} values for {k} targets"),
+            expected: format!("one λ for all targets or {k}, one per target, in target order"),
+        });
+    }
+    for &lambda in lambdas {
+        if !(lambda.is_finite() && lambda >= 0.0) {
+            return Err(Error::invalid(
+                "lambda",
+                lambda,
+                "λ must be finite and ≥ 0 (λ = 0 is ordinary least squares)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The centred triangle ([`CentredTriangle`]) and the statistics of every row of the stream in
+/// one pass: each block's (on rayon's threads) merged in file order.
+fn triangle(reader: &mut BlockReader, centred: bool) -> Result<CentredTriangle> {
+    let mut total = CentredTriangle::zeros(reader.d, reader.k, centred);
+    each_block(reader, |b| {
+        let part = CentredTriangle::compute(b.x, b.y, b.weights, centred, Par::rayon(0));
+        total.merge(&part);
+        Ok(())
+    })?;
+    Ok(total)
+}
+
+/// What the first pass over a stream built: the statistics of n rows, and the triangle R
+/// ((d + k)², [`CentredTriangle`]) when the backend factors it.
+struct FirstPass {
+    moments: Moments,
+    r: Option<Mat<f64>>,
+    n: usize,
+}
+
+impl FirstPass {
+    /// The QR factor of the ridge system of targets `targets` at λ, from R's first d columns and
+    /// those targets' columns (the other targets' columns do not change them: the reflections
+    /// are determined by the first d columns).
+    fn qr_factor(&self, solver: &str, lambda: f64, targets: &[usize]) -> Result<QrFactor> {
+        let r = self
+            .r
+            .as_ref()
+            .ok_or_else(|| internal(solver, "no triangle"))?;
+        let d = self.moments.n_features();
+        let cols: Vec<usize> = (0..d).chain(targets.iter().map(|t| d + t)).collect();
+        let data = Mat::from_fn(r.nrows(), cols.len(), |i, j| r[(i, cols[j])]);
+        QrFactor::from_data_triangle(
+            solver,
+            data.as_ref(),
+            d,
+            (self.n, self.moments.weight_sum()),
+            lambda,
+            Par::rayon(0),
+        )
+    }
+}
+
+/// An internal error of a streamed solve (an invariant of this module failed).
+fn internal(solver: &str, what: &str) -> Error {
+    Error::Numerical {
+        solver: format!("stream:{solver}"),
+        detail: format!("{what} (internal error)"),
+    }
+}
+
+/// Solves every target from the first pass with `method`: one factorisation per distinct λ for
+/// the targets that share it (`svd`: one for all), the refined backends then reading `reader`
+/// again; each fit judged on its own target's [`MomentsProblem`].
+fn solve(
+    first: FirstPass,
+    method: &Method,
+    solver: &str,
+    lambdas: &[f64],
+    names: &[String],
+    mut reader: Option<&mut BlockReader>,
+    start: Instant,
+) -> Result<Vec<Fit>> {
+    let k = first.moments.n_targets();
+    let lambda_of = |t: usize| lambdas[if lambdas.len() == 1 { 0 } else { t }];
+    let groups = lambda_groups(&(0..k).map(lambda_of).collect::<Vec<_>>());
+    let in_context = |e: Error, lambda: f64, t: usize| {
+        let e = e.in_context(lambda);
+        if k == 1 {
+            e
+        } else {
+            Error::Target {
+                index: t,
+                name: crate::error::quote_text(&names[t], 60),
+                source: Box::new(e),
+            }
+        }
+    };
+    let solutions = if let Method::Refined(refined) = method {
+        let reader = reader
+            .as_deref_mut()
+            .ok_or_else(|| internal(solver, "no stream to refine from"))?;
+        let prepared = groups
+            .iter()
+            .map(|(lambda, targets)| {
+                prepare(&first, refined, *lambda, targets)
+                    .map_err(|e| in_context(e, *lambda, targets[0]))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let refinements = refine_stream(reader, &first, refined, &groups, &prepared, lambda_of)?;
+        let group_of = in_target_order(
+            &groups,
+            (0..groups.len())
+                .map(|g| vec![g; groups[g].1.len()])
+                .collect(),
+        );
+        refinements
+            .into_iter()
+            .enumerate()
+            .map(|(t, r)| {
+                refined
+                    .conclude(r, &prepared[group_of[t]])
+                    .map_err(|e| in_context(e, lambda_of(t), t))
+            })
+            .collect::<Result<Vec<_>>>()?
+    } else {
+        let svd = match method {
+            Method::Svd(svd) => {
+                let r = first
+                    .r
+                    .as_ref()
+                    .ok_or_else(|| internal(solver, "no triangle"))?;
+                Some(SvdFactorization::from_triangle(
+                    r.as_ref(),
+                    first.n,
+                    svd.rcond(),
+                    &first.moments,
+                )?)
+            }
+            _ => None,
+        };
+        let per_group = groups
+            .iter()
+            .map(|(lambda, targets)| {
+                solve_group(&first, method, solver, svd.as_ref(), *lambda, targets)
+                    .map_err(|e| in_context(e, *lambda, targets[0]))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        in_target_order(&groups, per_group)
+    };
+    let passes = reader.map_or(1, |r| r.stats.passes) as f64;
+    let name = format!("stream:{solver}");
+    let seconds = start.elapsed().as_secs_f64() / k.max(1) as f64;
+    let mut judge = MomentsProblem::new(first.moments, lambda_of(0))?;
+    let mut fits = Vec::with_capacity(k);
+    for (t, solution) in solutions.into_iter().enumerate() {
+        judge.retarget(t, lambda_of(t));
+        let solution = Solution { passes, ..solution };
+        fits.push(Fit::judged(&judge, &name, solution, seconds)?);
+    }
+    Ok(fits)
+}
+
+/// The solutions of the targets `targets` at λ (one λ group) by a method without refinement.
+fn solve_group(
+    first: &FirstPass,
+    method: &Method,
+    solver: &str,
+    svd: Option<&SvdFactorization>,
+    lambda: f64,
+    targets: &[usize],
+) -> Result<Vec<Solution>> {
+    let m = &first.moments;
+    match method {
+        Method::Gram { normal } => {
+            let system = GramSystem::from_moments(m.clone(), lambda);
+            let (w, b, condition) = if *normal {
+                NormalEquations.solve_system(&system, targets)
+            } else {
+                Cholesky.solve_system(&system, targets, Par::rayon(0))
+            }?;
+            Ok(direct_solutions(w.as_ref(), &b, condition))
+        }
+        Method::Qr => {
+            let f = first.qr_factor(solver, lambda, targets)?;
+            let w = f.checked_coefficients(solver)?;
+            Ok(targets
+                .iter()
+                .enumerate()
+                .map(|(c, &t)| {
+                    let b = m.intercept(t, w.col(c));
+                    Solution::direct(w.col(c).to_owned(), b, Some(f.condition))
+                })
+                .collect())
+        }
+        Method::Svd(_) => {
+            let f = svd.ok_or_else(|| internal(solver, "no SVD"))?;
+            Ok(targets
+                .iter()
+                .map(|&t| {
+                    let (w, b) = f.target_coefficients(t, lambda);
+                    Solution::direct(w, b, Some(f.condition(lambda)))
+                })
+                .collect())
+        }
+        Method::Refined(_) => Err(internal(solver, "a refined backend without refinement")),
+    }
+}
+
+/// The base solve of a refined backend for one λ group, from the first pass: `qr`'s factor of
+/// the triangle or `cholesky`'s of the statistics.
+fn prepare(
+    first: &FirstPass,
+    refined: &Refined,
+    lambda: f64,
+    targets: &[usize],
+) -> Result<Prepared> {
+    if refined.factors_qr() {
+        let f = first.qr_factor(refined.name(), lambda, targets)?;
+        refined.prepare_qr(f, |c, w| first.moments.intercept(targets[c], w))
+    } else {
+        let system = GramSystem::from_moments(first.moments.clone(), lambda);
+        refined.prepare_cholesky(&system, targets, Par::rayon(0))
+    }
+}
+
+/// Refines every target together from its group's base solve (`prepared[g]` for
+/// `groups[g]`): each round of corrections is one more pass over the stream, shared by every
+/// target that still wants a correction, until none does. The column means are the
+/// statistics' two-part means (accurate to about ε² relative, as double-double).
+fn refine_stream(
+    reader: &mut BlockReader,
+    first: &FirstPass,
+    refined: &Refined,
+    groups: &[(f64, Vec<usize>)],
+    prepared: &[Prepared],
+    lambda_of: impl Fn(usize) -> f64,
+) -> Result<Vec<crate::refine::Refinement>> {
+    let m = &first.moments;
+    let (hi, lo) = m.x_mean_parts();
+    let means: Vec<Dd> = (0..m.n_features())
+        .map(|j| Dd {
+            hi: hi[j],
+            lo: lo[j],
+        })
+        .collect();
+    let per_group = groups
+        .iter()
+        .zip(prepared)
+        .map(|((_, targets), p)| {
+            (0..targets.len())
+                .map(|c| {
+                    let constants = Constants {
+                        intercept: m.centred(),
+                        weight_sum: m.weight_sum(),
+                        lambda: lambda_of(targets[c]),
+                        x_mean: m.x_mean().to_owned(),
+                    };
+                    refined.refiner(constants, p, c)
+                })
+                .collect()
+        })
+        .collect();
+    let group_of = in_target_order(
+        groups,
+        (0..groups.len())
+            .map(|g| vec![g; groups[g].1.len()])
+            .collect(),
+    );
+    let mut refiners = in_target_order(groups, per_group);
+    loop {
+        let active: Vec<usize> = (0..refiners.len())
+            .filter(|&t| refiners[t].wants_residual())
+            .collect();
+        if active.is_empty() {
+            break;
+        }
+        reader.rewind()?;
+        let points: Vec<_> = active.iter().map(|&t| (t, refiners[t].point())).collect();
+        let sums = residual_pass(reader, &points, m.centred())?;
+        for (&t, s) in active.iter().zip(&sums) {
+            let p = &prepared[group_of[t]];
+            refiners[t].step(s, &means, |r| p.correct(r));
+        }
+    }
+    Ok(refiners.into_iter().map(|r| r.finish()).collect())
+}
+
+/// Rows per chunk of a block in [`residual_pass`].
+const RESIDUAL_CHUNK: usize = 2048;
+
+/// One pass over the stream: the residual sums ([`ResidualSums`]) of target t at (w, b) for
+/// each `(t, (w, b))` of `points`. Each block is cut into chunks of [`RESIDUAL_CHUNK`] rows
+/// reduced on rayon's threads and added in order, so the result does not depend on the threads.
+fn residual_pass(
+    reader: &mut BlockReader,
+    points: &[(usize, (ColRef<'_, f64>, f64))],
+    intercept: bool,
+) -> Result<Vec<ResidualSums>> {
+    use rayon::prelude::*;
+    let mut totals = vec![ResidualSums::zeros(reader.d); points.len()];
+    each_block(reader, |block| {
+        let rows = block.x.nrows();
+        let chunks: Vec<Vec<ResidualSums>> = (0..rows.div_ceil(RESIDUAL_CHUNK))
+            .into_par_iter()
+            .map(|c| {
+                let (r0, len) = (
+                    c * RESIDUAL_CHUNK,
+                    RESIDUAL_CHUNK.min(rows - c * RESIDUAL_CHUNK),
+                );
+                points
+                    .iter()
+                    .map(|&(t, point)| {
+                        let rows = Rows {
+                            x: block.x,
+                            y: block.y.col(t),
+                            weights: block.weights,
+                        };
+                        ResidualSums::of_rows(rows.subrows(r0, len), point, intercept)
+                    })
+                    .collect()
+            })
+            .collect();
+        for chunk in &chunks {
+            totals
+                .iter_mut()
+                .zip(chunk)
+                .for_each(|(total, part)| total.add(part));
+        }
+        Ok(())
+    })?;
+    Ok(totals)
+}
+
+/// Items made per λ group (`items[g][c]` belongs to target `groups[g].1[c]`), in target order.
+fn in_target_order<T>(groups: &[(f64, Vec<usize>)], items: Vec<Vec<T>>) -> Vec<T> {
+    let mut tagged: Vec<(usize, T)> = groups
+        .iter()
+        .zip(items)
+        .flat_map(|((_, targets), items)| targets.iter().copied().zip(items))
+        .collect();
+    tagged.sort_by_key(|(t, _)| *t);
+    tagged.into_iter().map(|(_, item)| item).collect()
+}
+
+#[cfg(all(test, feature = "csv", feature = "npy"))]
+mod tests {
+    use super::*;
+
+    /// A pass after the first must see the first pass's data: a CSV that grew or shrank, or a
+    /// `.npy` whose shape changed, between passes is an error, not a fit from mixed data.
+    #[test]
+    fn files_that_change_between_passes_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("d.csv");
+        let rows = |n: usize| -> String {
+            let body: String = (0..n).map(|i| format!("{i},{}\n", i % 7)).collect();
+            format!("x,y\n{body}")
+        };
+        for (changed, expect) in [
+            (rows(29), "30 data rows in the first pass but 29 in pass 2"),
+            (rows(31), "but 31 in pass 2"),
+            (rows(45), "but more than 40 in pass 2"),
+        ] {
+            std::fs::write(&csv, rows(30)).unwrap();
+            let mut reader = BlockReader::csv(&csv, &["y"]).unwrap().block_rows(10);
+            moments(&mut reader, true).unwrap();
+            std::fs::write(&csv, changed).unwrap();
+            reader.rewind().unwrap();
+            let e = moments(&mut reader, true).unwrap_err().to_string();
+            assert!(
+                e.contains("changed between passes") && e.contains(expect),
+                "{e}"
+            );
+        }
+        let (x, y) = (dir.path().join("x.npy"), dir.path().join("y.npy"));
+        let write = |n: usize| {
+            crate::data::write_npy_matrix(&x, Mat::<f64>::zeros(n, 2).as_ref()).unwrap();
+            crate::data::write_npy_vector(&y, Col::<f64>::zeros(n).as_ref()).unwrap();
+        };
+        write(20);
+        let mut reader = BlockReader::npy(&x, &y).unwrap();
+        moments(&mut reader, true).unwrap();
+        write(21);
+        let e = reader.rewind().unwrap_err().to_string();
+        assert!(e.contains("had shape (20, 2) and now has (21, 2)"), "{e}");
+    }
 }

@@ -20,14 +20,13 @@
 
 use std::time::Instant;
 
-use faer::{Col, ColRef, Par};
+use faer::{Col, ColRef};
 
 use crate::error::{Error, Result};
 use crate::fit::{Fit, Judge, Model, Solution};
 use crate::linalg::dot;
 use crate::moments::{GramSystem, Moments};
 use crate::solvers::cholesky::factor;
-use crate::solvers::{Cholesky, NormalEquations};
 
 /// A ridge problem given by its (merged) sufficient statistics and λ, validated once.
 #[derive(Debug, Clone)]
@@ -109,6 +108,7 @@ impl MomentsProblem {
 
     /// Judges target `t` at penalty `lambda` from now on, without copying the statistics (for
     /// a multi-target fit; `t` and `lambda` were checked by the caller).
+    #[cfg(any(feature = "npy", feature = "csv"))]
     pub(crate) fn retarget(&mut self, t: usize, lambda: f64) {
         self.target = t;
         self.lambda = lambda;
@@ -175,126 +175,6 @@ impl Judge for MomentsProblem {
     fn n_features(&self) -> usize {
         self.moments.n_features()
     }
-}
-
-/// The backends that solve from the statistics alone, hence fit a stream or a query's rows
-/// (src/stream.rs, src/datafusion.rs).
-pub const BACKENDS: [&str; 2] = ["cholesky", "normal"];
-
-/// Refuses, before anything is read, a backend that cannot fit a stream
-/// ([`Error::NotStreamable`], naming the ones that can); unknown names are
-/// [`Error::UnknownSolver`].
-pub fn check_backend(solver: &str) -> Result<()> {
-    crate::solvers::Registry::builtin().get(solver)?;
-    if BACKENDS.contains(&solver) {
-        return Ok(());
-    }
-    let why = match solver {
-        "auto" => "it chooses `cholesky-refined` or `qr-refined`, which read X again",
-        "cholesky-refined" => {
-            "its refinement computes residuals y − Xw from X, one more pass over the file per \
-             correction, which is not implemented"
-        }
-        "qr" | "qr-refined" | "svd" => "it factors X itself, not the statistics",
-        "dual" => "it forms the n × n kernel of the rows",
-        _ => "it reads X once per iteration",
-    };
-    Err(Error::NotStreamable {
-        solver: solver.to_owned(),
-        why: why.to_owned(),
-    })
-}
-
-/// A fit for statistics already merged (from any source: src/stream.rs, src/datafusion.rs): every target of `moments` with
-/// `solver` ([`BACKENDS`]) and one λ for all targets or one per target.
-pub fn fit_moments(moments: Moments, solver: &str, lambdas: &[f64]) -> Result<Vec<Fit>> {
-    check_backend(solver)?;
-    let k = moments.n_targets();
-    check_lambdas(lambdas, k)?;
-    let names: Vec<String> = (0..k).map(|t| format!("target {t}")).collect();
-    solve_targets(moments, solver, lambdas, &names, Instant::now())
-}
-
-/// One λ ≥ 0 (finite) for all k targets, or k of them.
-pub(crate) fn check_lambdas(lambdas: &[f64], k: usize) -> Result<()> {
-    let l = lambdas.len();
-    if l != 1 && l != k {
-        return Err(Error::InvalidParameter {
-            name: "lambda",
-            value: format!("{l} values for {k} targets"),
-            expected: format!("one λ for all targets or {k}, one per target, in target order"),
-        });
-    }
-    for &lambda in lambdas {
-        if !(lambda.is_finite() && lambda >= 0.0) {
-            return Err(Error::invalid(
-                "lambda",
-                lambda,
-                "λ must be finite and ≥ 0 (λ = 0 is ordinary least squares)",
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Solves every target from the statistics: one system and factorisation per distinct λ, each
-/// fit judged on its own target's [`MomentsProblem`].
-pub(crate) fn solve_targets(
-    moments: Moments,
-    solver: &str,
-    lambdas: &[f64],
-    names: &[String],
-    start: Instant,
-) -> Result<Vec<Fit>> {
-    let k = moments.n_targets();
-    let lambda_of = |t: usize| lambdas[if lambdas.len() == 1 { 0 } else { t }];
-    let mut groups: Vec<(f64, Vec<usize>)> = Vec::new();
-    for t in 0..k {
-        let l = lambda_of(t);
-        match groups.iter_mut().find(|(g, _)| *g == l) {
-            Some((_, ts)) => ts.push(t),
-            None => groups.push((l, vec![t])),
-        }
-    }
-    let name = format!("stream:{solver}");
-    let mut solutions: Vec<Option<Solution>> = vec![None; k];
-    for (lambda, targets) in &groups {
-        let system = GramSystem::from_moments(moments.clone(), *lambda);
-        let solved = match solver {
-            "normal" => NormalEquations.solve_system(&system, targets),
-            _ => Cholesky.solve_system(&system, targets, Par::rayon(0)),
-        };
-        let (w, b, condition) = solved.map_err(|e| {
-            let e = e.in_context(*lambda);
-            if k == 1 {
-                e
-            } else {
-                Error::Target {
-                    index: targets[0],
-                    name: crate::error::quote_text(&names[targets[0]], 60),
-                    source: Box::new(e),
-                }
-            }
-        })?;
-        for (c, &t) in targets.iter().enumerate() {
-            solutions[t] = Some(Solution {
-                passes: 1.0,
-                ..Solution::direct(w.col(c).to_owned(), b[c], Some(condition))
-            });
-        }
-    }
-    let seconds = start.elapsed().as_secs_f64() / k.max(1) as f64;
-    let mut judge = MomentsProblem::new(moments, lambda_of(0))?;
-    let mut fits = Vec::with_capacity(k);
-    for (t, solution) in solutions.into_iter().enumerate() {
-        let solution = solution.ok_or_else(|| Error::Numerical {
-            solver: name.clone(),
-            detail: "a target got no solution (internal error)".into(),
-        })?;
-        judge.retarget(t, lambda_of(t));
-        fits.push(Fit::judged(&judge, &name, solution, seconds)?);
-    }
-    Ok(fits)
 }
 
 #[cfg(test)]

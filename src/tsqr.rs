@@ -15,8 +15,9 @@
 //! Why: Householder QR of the whole n × m matrix needs its own working copy (for
 //! `qr` on 100 000 × 500, three times the size of X at the peak). Here the working memory is one
 //! (m + c) × m block per thread, the data are read once, in order, and the source can be anything
-//! that writes rows on demand: the centred and weight-scaled X, or (later) a file read in chunks.
-//! The price is re-factoring the m × m triangle with every block: 2(m + c)·m² flops per block
+//! that writes rows on demand: the centred and weight-scaled X, or a file read in blocks
+//! (`crate::triangle` and `crate::stream` merge each block's triangle into a running one with
+//! [`factor_stacked`]). The price is re-factoring the m × m triangle with every block: 2(m + c)·m² flops per block
 //! instead of 2c·m², about 2m/(3c) more in total once the triangle's zeros are counted, which the
 //! choice c ≈ 8m keeps near 8 % (and small blocks run faster in cache, which more than pays for
 //! it on the measured sizes; see the README's benchmarks).
@@ -82,18 +83,34 @@ pub(crate) fn triangular_factor(
     // data, P perturbs each row only by ε times its own size. (The first *data* block still goes
     // on its own, see `accumulate`: P is full rank, so nothing here leaves noise in a trailing
     // block of R.)
-    let mut stacked = Mat::zeros((parts.len() + 1) * cols, cols);
-    for (t, r) in appended
-        .map(|p| p.to_owned())
-        .iter()
-        .chain(parts.iter())
-        .enumerate()
-    {
-        stacked.as_mut().subrows_mut(t * cols, cols).copy_from(r);
+    let blocks: Vec<MatRef<'_, f64>> = appended
+        .into_iter()
+        .chain(parts.iter().map(|r| r.as_ref()))
+        .collect();
+    factor_stacked(&blocks, cols)
+}
+
+/// R (m × m, m = `cols`) of the rows of `blocks` stacked in the order given: one Householder QR
+/// of the stacked matrix, on this thread. The step that merges triangles — the threads' above,
+/// the ridge rows of a ridge system, and the running triangle of a stream with the next
+/// block's (`crate::triangle`). When the blocks have fewer than m rows in all, R's remaining
+/// rows are zero.
+pub(crate) fn factor_stacked(blocks: &[MatRef<'_, f64>], cols: usize) -> Mat<f64> {
+    let rows: usize = blocks.iter().map(|b| b.nrows()).sum();
+    let mut stacked = Mat::zeros(rows, cols);
+    let mut at = 0;
+    for b in blocks {
+        stacked.as_mut().subrows_mut(at, b.nrows()).copy_from(b);
+        at += b.nrows();
     }
-    let mut qr = BlockQr::new(stacked.nrows(), cols);
+    let mut qr = BlockQr::new(rows, cols);
     qr.factor(stacked.as_mut());
-    upper_triangle(stacked.as_ref().subrows(0, cols))
+    let mut r = Mat::zeros(cols, cols);
+    let top = rows.min(cols);
+    r.as_mut()
+        .subrows_mut(0, top)
+        .copy_from(upper_triangle(stacked.as_ref().subrows(0, top)));
+    r
 }
 
 /// Rows per block: about 8·m (so re-factoring the triangle costs ≈ 8 % more flops), at least 64,
@@ -177,7 +194,7 @@ impl BlockQr {
     }
 }
 
-/// The upper triangle of a square matrix, zeros below.
+/// The entries on and above the diagonal of a matrix (any shape), zeros below.
 fn upper_triangle(a: MatRef<'_, f64>) -> Mat<f64> {
     Mat::from_fn(
         a.nrows(),

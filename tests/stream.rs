@@ -1,6 +1,8 @@
-//! Streamed fits (`tikhonov::stream`): files read in row blocks into merged moments give the
-//! in-memory fit to 1e-12 for every streaming backend, whatever the block size; truncated or
-//! corrupt files are errors naming the row or line; `tikhonov fit --stream` reports what it read.
+//! Streamed fits (`tikhonov::stream`): files read in row blocks into merged moments (and, for
+//! `qr` and `svd`, the merged triangle R; the refined backends reading the files again per
+//! round of corrections) give the in-memory fit of the same backend to 1e-12, whatever the block
+//! size; a column offset of 1e15 costs no digits; truncated or corrupt files are errors naming
+//! the row or line; `tikhonov fit --stream` reports what it read.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -10,7 +12,7 @@ use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
 use tikhonov::data::{gaussian, read_csv, write_npy_matrix, write_npy_vector};
 use tikhonov::select::kfold::{self, Folds};
-use tikhonov::solvers::{Cholesky, NormalEquations, Solver};
+use tikhonov::solvers::{Refined, Registry, Solver, SolverOptions};
 use tikhonov::stream::{self, BlockReader, FoldRule};
 use tikhonov::{Error, Fit, MultiRidgeProblem};
 
@@ -114,11 +116,11 @@ fn in_memory(
         b = b.weights(w.as_ref());
     }
     let p = b.build().unwrap();
-    match solver {
-        "cholesky" => Cholesky.solve_targets(&p),
-        _ => NormalEquations.solve_targets(&p),
-    }
-    .unwrap()
+    Registry::builtin()
+        .build(solver, &SolverOptions::default())
+        .unwrap()
+        .solve_targets(&p)
+        .unwrap()
 }
 
 /// max over targets of ‖w_a − w_b‖/‖w_b‖ and |b_a − b_b|/max(1, |b_b|).
@@ -156,12 +158,23 @@ fn streamed_fits_equal_in_memory_fits_for_every_streaming_backend() {
                         "{solver}, {order} order, intercept {intercept}, weights {weighted}"
                     );
                     assert!(diff <= 1e-12, "{case}: {diff:e}");
-                    assert_eq!(streamed.stats.blocks, n.div_ceil(211), "{case}");
+                    // One pass, and for the refined backends one more per round of corrections.
+                    // A round whose correction is not applied (it would not shrink the error)
+                    // costs its pass too.
+                    let passes = streamed.stats.passes;
+                    let steps = streamed.fits.iter().map(|f| f.iterations).max().unwrap();
+                    if solver.ends_with("-refined") {
+                        assert!(passes >= 2 && (steps..=steps + 1).contains(&(passes - 1)));
+                    } else {
+                        assert_eq!(passes, 1, "{case}");
+                    }
+                    assert_eq!(streamed.stats.blocks, passes * n.div_ceil(211), "{case}");
                     assert_eq!(streamed.stats.rows, n, "{case}");
-                    let bytes = 8 * n * (d + k + usize::from(weighted));
+                    let bytes = passes * 8 * n * (d + k + usize::from(weighted));
                     assert_eq!(streamed.stats.bytes, bytes as u64, "{case}");
                     for (t, fit) in streamed.fits.iter().enumerate() {
                         assert_eq!(fit.solver, format!("stream:{solver}"));
+                        assert_eq!(fit.passes, passes as f64, "{case}");
                         assert_eq!(fit.lambda, lambdas[t]);
                         assert!(
                             fit.gradient_norm < 1e-9,
@@ -189,8 +202,13 @@ fn streamed_csv_equals_the_in_memory_fit_of_the_same_file() {
     let (x, y, w) = data(900, 4, 2, 11);
     let f = files(&x, &y, &w);
     let ds = read_csv(&f.csv, &["y1", "y0"]).unwrap();
-    for intercept in [true, false] {
-        let reference = in_memory("cholesky", &ds.x, &ds.y, Some(&w), &[0.01, 0.01], intercept);
+    // `qr-refined` reads the CSV again (opened anew) for each round of corrections.
+    for (solver, intercept) in [
+        ("cholesky", true),
+        ("cholesky", false),
+        ("qr-refined", true),
+    ] {
+        let reference = in_memory(solver, &ds.x, &ds.y, Some(&w), &[0.01, 0.01], intercept);
         let mut reader = BlockReader::csv(&f.csv, &["y1", "y0"])
             .unwrap()
             .block_rows(100)
@@ -198,12 +216,15 @@ fn streamed_csv_equals_the_in_memory_fit_of_the_same_file() {
             .unwrap();
         assert_eq!(reader.feature_names().unwrap(), ["x0", "x1", "x2", "x3"]);
         assert_eq!(reader.target_names(), ["y1", "y0"]);
-        let streamed = stream::fit(&mut reader, "cholesky", &[0.01], intercept).unwrap();
+        let streamed = stream::fit(&mut reader, solver, &[0.01], intercept).unwrap();
         let diff = max_relative_difference(&streamed.fits, &reference);
-        assert!(diff <= 1e-12, "intercept {intercept}: {diff:e}");
-        assert_eq!((streamed.stats.blocks, streamed.stats.rows), (9, 900));
+        assert!(diff <= 1e-12, "{solver}, intercept {intercept}: {diff:e}");
+        let passes = streamed.stats.passes;
+        assert_eq!(passes > 1, solver == "qr-refined");
+        assert_eq!(streamed.stats.blocks, 9 * passes);
+        assert_eq!(streamed.stats.rows, 900);
         let csv_bytes = std::fs::metadata(&f.csv).unwrap().len();
-        assert_eq!(streamed.stats.bytes, csv_bytes + 8 * 900);
+        assert_eq!(streamed.stats.bytes, passes as u64 * (csv_bytes + 8 * 900));
     }
 }
 
@@ -245,6 +266,34 @@ proptest! {
         let diff = max_relative_difference(&blocked.fits, &whole.fits);
         prop_assert!(diff <= 1e-12, "block {}: {:e}", block, diff);
     }
+
+    /// `qr`, `svd` and the refined backends streamed in blocks of random size equal the
+    /// in-memory backend of the same name to 1e-12, with and without weights and intercept, for
+    /// one to three targets (λ shared by the first two).
+    #[test]
+    fn streamed_factorisations_equal_the_in_memory_backends(
+        n in 30usize..300,
+        block in 1usize..400,
+        k in 1usize..4,
+        seed in 0u64..1000,
+        intercept in any::<bool>(),
+        weighted in any::<bool>(),
+    ) {
+        let (x, y, w) = data(n, 4, k, seed);
+        let f = files(&x, &y, &w);
+        let lambdas = [1e-3, 1e-3, 0.5][..k].to_vec();
+        for solver in ["qr", "svd", "qr-refined", "cholesky-refined"] {
+            let reference =
+                in_memory(solver, &x, &y, weighted.then_some(&w), &lambdas, intercept);
+            let mut r = BlockReader::npy(&f.x, &f.y).unwrap().block_rows(block);
+            if weighted {
+                r = r.weights(&f.w).unwrap();
+            }
+            let streamed = stream::fit(&mut r, solver, &lambdas, intercept).unwrap();
+            let diff = max_relative_difference(&streamed.fits, &reference);
+            prop_assert!(diff <= 1e-12, "{} with blocks of {}: {:e}", solver, block, diff);
+        }
+    }
 }
 
 #[test]
@@ -271,23 +320,147 @@ fn truncated_npy_names_the_row_where_the_data_end() {
 
 #[test]
 fn a_file_cut_while_streaming_is_an_error_naming_the_row_and_no_fit() {
-    let (x, y, _) = data(50, 3, 1, 4);
-    let f = files(&x, &y, &Col::ones(50));
-    let mut reader = BlockReader::npy(&f.x, &f.y).unwrap().block_rows(10);
-    // Opened whole, then cut to 35 rows before the stream starts reading.
-    let header = std::fs::read(&f.x).unwrap().len() as u64 - 8 * 150;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&f.x)
-        .unwrap()
-        .set_len(header + 8 * 3 * 35)
-        .unwrap();
-    let e = stream::fit(&mut reader, "cholesky", &[1e-3], true).unwrap_err();
+    for solver in stream::BACKENDS {
+        let (x, y, _) = data(50, 3, 1, 4);
+        let f = files(&x, &y, &Col::ones(50));
+        let mut reader = BlockReader::npy(&f.x, &f.y).unwrap().block_rows(10);
+        // Opened whole, then cut to 35 rows before the stream starts reading.
+        let header = std::fs::read(&f.x).unwrap().len() as u64 - 8 * 150;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&f.x)
+            .unwrap()
+            .set_len(header + 8 * 3 * 35)
+            .unwrap();
+        let e = stream::fit(&mut reader, solver, &[1e-3], true).unwrap_err();
+        assert!(matches!(e, Error::Format { .. }), "{solver}: {e}");
+        let m = e.to_string();
+        assert!(m.contains("data rows from 31 (1-based)"), "{solver}: {m}");
+        // The error ends the stream: nothing after it can be merged into a partial result.
+        assert!(reader.next_block().unwrap().is_none());
+    }
+}
+
+/// The refined backends read the files once more per round of corrections: a pipe is refused
+/// before anything is read, naming the plain backend that needs one pass.
+#[cfg(unix)]
+#[test]
+fn refinement_needs_files_it_can_read_again() {
+    let (x, y, _) = data(40, 2, 1, 8);
+    let f = files(&x, &y, &Col::ones(40));
+    let fifo = f.x.with_file_name("x.fifo");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    // Less than a pipe's buffer: the writer finishes whether or not the data are read.
+    let bytes = std::fs::read(&f.x).unwrap();
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::write(&fifo, bytes))
+    };
+    let mut r = BlockReader::npy(&fifo, &f.y).unwrap();
+    let e = stream::fit(&mut r, "qr-refined", &[1e-3], true).unwrap_err();
     assert!(matches!(e, Error::Format { .. }), "{e}");
     let m = e.to_string();
-    assert!(m.contains("data rows from 31 (1-based)"), "{m}");
-    // The error ends the stream: nothing after it can be merged into a partial result.
-    assert!(reader.next_block().unwrap().is_none());
+    assert!(m.contains("regular files") && m.contains("`qr`"), "{m}");
+    // The plain backend reads the pipe in its one pass.
+    let fit = stream::fit(&mut r, "qr", &[1e-3], true).unwrap();
+    assert_eq!(fit.stats.rows, 40);
+    writer.join().unwrap().unwrap();
+}
+
+/// The offset case of tests/extreme_scales.rs, streamed: X = fl(Z + 1e15) in f64, whose exact
+/// w is that of the exact X − 1e15 (solved in memory by `qr-refined`). `qr`, `svd` and the
+/// refined backends give it to 1e-10 (the two-part means of the blocks and their merges keep
+/// the offset out of the centred rows); `cholesky` and `normal` give it or refuse.
+#[test]
+fn a_column_offset_of_1e15_costs_no_digits() {
+    let (n, offset) = (300, 1e15);
+    let g = gaussian(n, 4, 5);
+    let z = Mat::from_fn(n, 3, |i, j| {
+        100.0
+            * if j == 1 {
+                0.5 * (g[(i, 1)] + g[(i, 0)])
+            } else {
+                g[(i, j)]
+            }
+    });
+    let y = Mat::from_fn(n, 1, |i, _| {
+        z[(i, 0)] - 2.0 * z[(i, 1)] + 0.5 * z[(i, 2)] + 3.0 + g[(i, 3)]
+    });
+    let s = Col::from_fn(n, |i| 0.25 + (i % 5) as f64 * 0.5);
+    let x = Mat::from_fn(n, 3, |i, j| z[(i, j)] + offset);
+    let shifted = Mat::from_fn(n, 3, |i, j| x[(i, j)] - offset);
+    let f = files(&x, &y, &s);
+    for weighted in [false, true] {
+        for lambda in [0.0, 1e-3] {
+            let mut b = tikhonov::RidgeProblem::builder(shifted.as_ref(), y.col(0)).lambda(lambda);
+            if weighted {
+                b = b.weights(s.as_ref());
+            }
+            let reference = Refined::qr().solve(&b.build().unwrap()).unwrap();
+            let expected_b = reference.intercept - offset * reference.coef.sum();
+            for solver in stream::BACKENDS {
+                let what = format!("{solver}, weights {weighted}, λ = {lambda}");
+                let mut r = BlockReader::npy(&f.x, &f.y).unwrap().block_rows(64);
+                if weighted {
+                    r = r.weights(&f.w).unwrap();
+                }
+                match stream::fit(&mut r, solver, &[lambda], true) {
+                    Ok(streamed) => {
+                        let fit = &streamed.fits[0];
+                        let err = fit.relative_error(reference.coef.as_ref());
+                        assert!(err <= 1e-10, "{what}: relative error {err:e}");
+                        // b = ȳ − x̄ᵀw: of size |c|·‖w‖, so judged relative to that.
+                        let scale = offset * reference.coef.norm_l1();
+                        assert!(
+                            (fit.intercept - expected_b).abs() <= 1e-10 * scale,
+                            "{what}: intercept {} vs {expected_b}",
+                            fit.intercept
+                        );
+                    }
+                    Err(e) => assert!(
+                        solver == "cholesky" || solver == "normal",
+                        "{what} must solve it: {e}"
+                    ),
+                }
+            }
+        }
+    }
+}
+
+/// At λ = 0 on a design with a duplicated column, streamed `svd` gives in-memory `svd`'s
+/// minimum-norm solution (the same rank cut-off), and `qr` refuses like in memory.
+#[test]
+fn streamed_svd_is_the_minimum_norm_solution_at_lambda_zero() {
+    let (x0, y, w) = data(500, 3, 2, 31);
+    let x = Mat::from_fn(500, 4, |i, j| x0[(i, j.min(2))]);
+    let f = files(&x, &y, &w);
+    let reference = in_memory("svd", &x, &y, Some(&w), &[0.0, 0.0], true);
+    let mut r = BlockReader::npy(&f.x, &f.y)
+        .unwrap()
+        .weights(&f.w)
+        .unwrap()
+        .block_rows(77);
+    let streamed = stream::fit(&mut r, "svd", &[0.0], true).unwrap();
+    let diff = max_relative_difference(&streamed.fits, &reference);
+    assert!(diff <= 1e-12, "{diff:e}");
+    for fit in &streamed.fits {
+        assert!((fit.coef[2] - fit.coef[3]).abs() <= 1e-12 * fit.coef.norm_l2());
+    }
+    let mut r = BlockReader::npy(&f.x, &f.y).unwrap().block_rows(77);
+    let e = stream::fit(&mut r, "qr", &[0.0], true).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Target { .. } | Error::Singular { .. } | Error::IllConditioned { .. }
+        ),
+        "{e}"
+    );
 }
 
 #[test]
@@ -347,7 +520,7 @@ fn bad_csv_rows_name_their_line_and_nothing_is_fitted() {
 
 #[test]
 fn backends_that_cannot_stream_are_refused_by_name_before_reading() {
-    for solver in ["auto", "qr", "cholesky-refined", "cg", "dual"] {
+    for solver in ["auto", "cg", "dual", "gd", "sag"] {
         let e = stream::check_backend(solver).unwrap_err();
         assert!(matches!(e, Error::NotStreamable { .. }), "{e}");
         let m = e.to_string();
@@ -390,6 +563,13 @@ fn mismatched_lengths_are_shape_errors() {
     let mut r = BlockReader::npy(&f.x, &f.y).unwrap();
     assert!(matches!(
         stream::fit(&mut r, "cholesky", &[1e-3, 1.0], true),
+        Err(Error::InvalidParameter { .. })
+    ));
+    // The statistics alone serve the Gram backends only.
+    let m = stream::moments(&mut r, true).unwrap();
+    stream::fit_moments(m.clone(), "normal", &[1e-3]).unwrap();
+    assert!(matches!(
+        stream::fit_moments(m, "qr", &[1e-3]),
         Err(Error::InvalidParameter { .. })
     ));
 }
@@ -447,15 +627,19 @@ fn cli_fit_stream_reports_blocks_and_bytes_and_matches_the_in_memory_fit() {
             .map(|c| c.as_f64().unwrap())
             .collect()
     };
-    let (a, b) = (coef(&streamed), coef(&memory));
+    // ‖w − w_memory‖/‖w_memory‖.
+    let b = coef(&memory);
     let norm = b.iter().map(|v| v * v).sum::<f64>().sqrt();
-    let diff = a
-        .iter()
-        .zip(&b)
-        .map(|(a, b)| (a - b) * (a - b))
-        .sum::<f64>()
-        .sqrt();
-    assert!(diff <= 1e-12 * norm, "{diff:e}");
+    let distance = |a: &[f64]| {
+        let diff = a
+            .iter()
+            .zip(&b)
+            .map(|(a, b)| (a - b) * (a - b))
+            .sum::<f64>();
+        diff.sqrt() / norm
+    };
+    let diff = distance(&coef(&streamed));
+    assert!(diff <= 1e-12, "{diff:e}");
 
     // The table says it streamed; several targets from a CSV.
     let csv = s(&f.csv);
@@ -474,11 +658,52 @@ fn cli_fit_stream_reports_blocks_and_bytes_and_matches_the_in_memory_fit() {
     );
 
     // A backend that cannot stream: one line naming those that can, usage exit code.
-    let out = tikhonov(&["fit", "--stream", "--x", &xs, "--y", &ys, "--solver", "qr"]);
+    let out = tikhonov(&["fit", "--stream", "--x", &xs, "--y", &ys, "--solver", "cg"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
-    assert!(err.contains("`cholesky`, `normal`"), "{err}");
+    assert!(err.contains("`cholesky`, `normal`, `qr`, `svd`"), "{err}");
+    assert!(err.contains("`cholesky-refined`, `qr-refined`"), "{err}");
+
+    // The factorisations and refinement stream too, with their options; refinement re-reads.
+    for (solver, option) in [
+        ("qr", None),
+        ("svd", Some(["--option", "rcond=1e-13"])),
+        ("qr-refined", Some(["--option", "refine_steps=5"])),
+        ("cholesky-refined", None),
+    ] {
+        let mut args = vec!["fit", "--stream", "--block-rows", "300", "--x", &xs];
+        args.extend(common);
+        let at = args.iter().position(|a| *a == "cholesky").unwrap();
+        args[at] = solver;
+        args.extend(option.iter().flatten());
+        let streamed = json(&tikhonov(&args));
+        assert_eq!(streamed["solver"], format!("stream:{solver}"));
+        let passes = streamed["stream"]["passes"].as_u64().unwrap();
+        assert_eq!(
+            passes > 1,
+            solver.ends_with("-refined"),
+            "{solver}: {passes}"
+        );
+        assert_eq!(streamed["stream"]["blocks"], 4 * passes);
+        assert_eq!(streamed["passes"], passes as f64);
+        let diff = distance(&coef(&streamed));
+        assert!(diff <= 1e-12, "{solver}: {diff:e}");
+    }
+    // An option the backend does not take is refused before reading, as in memory.
+    let out = tikhonov(&[
+        "fit",
+        "--stream",
+        "--x",
+        &xs,
+        "--y",
+        &ys,
+        "--solver",
+        "qr",
+        "--option",
+        "rcond=1e-10",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
 }
 
 /// The in-memory k-fold CV of every target with the given folds.

@@ -704,8 +704,9 @@ fn squared_loss_to_stream(loss: Loss, why: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// `fit --stream`: the files read in row blocks into merged statistics (`tikhonov::stream`),
-/// never loading X, then solved by a backend that needs only them.
+/// `fit --stream`: the files read in row blocks into merged statistics and, for `qr` and `svd`,
+/// the triangle R of the centred rows (`tikhonov::stream`), never loading X, then solved from
+/// them; the refined backends read the files again once per round of corrections.
 fn run_fit_stream(args: &FitArgs, out: &mut Output) -> Result<(), Error> {
     let common = &args.common;
     squared_loss_to_stream(
@@ -715,12 +716,17 @@ fn run_fit_stream(args: &FitArgs, out: &mut Output) -> Result<(), Error> {
     )?;
     // Refused before any file is read: a backend that cannot stream, an option it does not take.
     stream::check_backend(&args.solver)?;
-    build_backend(&args.solver, &options(common, None)?)?;
+    let opts = applicable_options(
+        solvers::Registry::builtin().get(&args.solver)?,
+        &options(common, None)?,
+    );
+    build_backend(&args.solver, &opts)?;
     let history = history_target(common)?;
     let (mut reader, description) = stream_reader(common, args.block_rows)?;
-    let streamed = stream::fit(
+    let streamed = stream::fit_with(
         &mut reader,
         &args.solver,
+        &opts,
         &common.lambda,
         !common.no_intercept,
     )?;
@@ -728,10 +734,18 @@ fn run_fit_stream(args: &FitArgs, out: &mut Output) -> Result<(), Error> {
     let stats = streamed.stats;
     let mut extra = json!({ "streamed": true, "stream": stream_json(&stats) });
     extra["stream"]["read_seconds"] = json!(streamed.read_seconds);
-    let footer = format!(
+    let mut footer = format!(
         "streamed      {} blocks of ≤ {} rows, {} rows, {} bytes read in {:.3} s",
         stats.blocks, stats.block_rows, stats.rows, stats.bytes, streamed.read_seconds
     );
+    if stats.passes > 1 {
+        footer += &format!(
+            "\npasses        {} over the files (1 + {} rounds of refinement; blocks and bytes \
+             count them all, the time is the first pass's)",
+            stats.passes,
+            stats.passes - 1
+        );
+    }
     let names = reader.target_names();
     let shape = (stats.rows, reader.n_features());
     write_moment_fits(
@@ -816,7 +830,7 @@ fn run_fit_sql(args: &FitArgs, query: &str, out: &mut Output) -> Result<(), Erro
     // is the equilibrated Cholesky solve.
     let auto = args.solver == "auto";
     let solver = if auto { "cholesky" } else { &args.solver };
-    stream::check_backend(solver)?;
+    stream::check_moments_backend(solver)?;
     build_backend(solver, &options(common, None)?)?;
     let history = history_target(common)?;
     sql::fit(args, query, solver, out)?;
@@ -828,13 +842,14 @@ fn run_fit_sql(args: &FitArgs, query: &str, out: &mut Output) -> Result<(), Erro
     save_history(history.as_deref(), false, &[], out)
 }
 
-/// The JSON of what a streamed run read: `blocks`, `rows`, `bytes`, `block_rows`.
+/// The JSON of what a streamed run read: `blocks`, `rows`, `bytes`, `block_rows`, `passes`.
 fn stream_json(stats: &stream::StreamStats) -> Value {
     json!({
         "blocks": stats.blocks,
         "rows": stats.rows,
         "bytes": stats.bytes,
         "block_rows": stats.block_rows,
+        "passes": stats.passes,
     })
 }
 

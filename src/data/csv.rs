@@ -316,6 +316,11 @@ impl CsvRows {
         })
     }
 
+    /// The file's path.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// The number of feature columns, d.
     pub(crate) fn n_features(&self) -> usize {
         self.feature_cols.len()

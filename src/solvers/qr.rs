@@ -14,6 +14,11 @@
 //! error (numerically rank-deficient designs at λ = 0 mostly land here rather than at an exactly
 //! zero pivot): `svd` gives the minimum-norm solution then, `qr-refined` may still converge.
 //! [`Qr::refined`] adds iterative refinement in extended precision ([`crate::refine`]).
+//!
+//! The solve needs R of the data and nothing else: `QrFactor::from_data_triangle` runs the
+//! same solve (ridge rows stacked first, the same equilibration, threshold and condition
+//! estimate) from the triangle of a file streamed in row blocks (`crate::stream`,
+//! `crate::triangle`), where ‖S^½(Xc·w − yc)‖² = ‖R₁₁w − R₁₂‖² + ‖R₂₂‖².
 
 use faer::linalg::triangular_solve::{
     solve_lower_triangular_in_place, solve_upper_triangular_in_place,
@@ -69,21 +74,8 @@ impl QrFactor {
         })?;
         let (n, d, k) = (problem.n_samples(), problem.n_features(), group.len());
         let lambda = problem.lambda();
-        let extra = if lambda > 0.0 { d } else { 0 };
-        if n + extra < d {
-            return Err(Error::Singular {
-                solver: solver.into(),
-                detail: format!("λ = 0 with fewer samples ({n}) than features ({d})"),
-            });
-        }
-        let shift = (problem.weight_sum() * lambda).sqrt();
-        let ridge_rows = (lambda > 0.0).then(|| {
-            Mat::from_fn(
-                d + k,
-                d + k,
-                |i, j| if i == j && i < d { shift } else { 0.0 },
-            )
-        });
+        let rows = augmented_rows(solver, n, d, lambda)?;
+        let ridge_rows = ridge_rows(d, k, problem.weight_sum(), lambda);
         let ys = scaled_centred_targets(group);
         let full = triangular_factor(
             n,
@@ -97,12 +89,50 @@ impl QrFactor {
             },
             problem.par(),
         );
+        Self::from_augmented(solver, full, d, rows, problem.par())
+    }
+
+    /// The same factor from R of the data alone: `data` is the (d + k) × (d + k) triangular
+    /// factor of [S^½·Xc, S^½·Yc] for n rows of total weight S (in any row order: a stream's
+    /// [`crate::triangle::CentredTriangle`]). R₁₁w ≈ R₁₂ is the least-squares system of the
+    /// data up to a constant, ‖S^½(Xc·w − yc)‖² = ‖R₁₁w − R₁₂‖² + ‖R₂₂‖², so the ridge system
+    /// is [√(Sλ)·I; R₁₁]·w ≈ [0; R₁₂], factored here with the ridge rows first as in
+    /// [`QrFactor::new`]; the equilibration, threshold and condition estimate are the same.
+    #[cfg(any(feature = "npy", feature = "csv"))]
+    pub(crate) fn from_data_triangle(
+        solver: &str,
+        data: MatRef<'_, f64>,
+        d: usize,
+        (n, weight_sum): (usize, f64),
+        lambda: f64,
+        par: Par,
+    ) -> Result<Self> {
+        let rows = augmented_rows(solver, n, d, lambda)?;
+        let m = data.ncols();
+        let full = match ridge_rows(d, m - d, weight_sum, lambda) {
+            Some(p) => crate::tsqr::factor_stacked(&[p.as_ref(), data], m),
+            None => data.to_owned(),
+        };
+        Self::from_augmented(solver, full, d, rows, par)
+    }
+
+    /// From R ((d + k)², upper triangular) of the augmented system with its targets, which has
+    /// `rows` rows (n, plus d ridge rows when λ > 0): the equilibration D, the singularity test
+    /// against `rows`·ε and the condition estimate.
+    fn from_augmented(
+        solver: &str,
+        full: Mat<f64>,
+        d: usize,
+        rows: usize,
+        par: Par,
+    ) -> Result<Self> {
+        let k = full.ncols() - d;
         let r = full.as_ref().submatrix(0, 0, d, d).to_owned();
         let scale = Col::from_fn(d, |j| pow2_inverse_norm(r.col(j)));
         let diag: Vec<f64> = (0..d).map(|j| (r[(j, j)] * scale[j]).abs()).collect();
         let max_r = diag.iter().copied().fold(0.0, f64::max);
         let min_r = diag.iter().copied().fold(f64::INFINITY, f64::min);
-        let threshold = (n + extra).max(d) as f64 * f64::EPSILON * max_r;
+        let threshold = rows.max(d) as f64 * f64::EPSILON * max_r;
         if min_r <= threshold {
             return Err(Error::Singular {
                 solver: solver.into(),
@@ -115,9 +145,23 @@ impl QrFactor {
             qty: full.as_ref().submatrix(0, d, d, k).to_owned(),
             r,
             scale,
-            par: problem.par(),
+            par,
             condition: max_r / min_r,
         })
+    }
+
+    /// The coefficients W (d × k) of the targets ([`QrFactor::coefficients`]), or
+    /// `IllConditioned` when the factor cannot promise [`condition::MIN_DIGITS`] digits
+    /// ([`QrFactor::too_ill_conditioned`]): the solve of `qr`, in memory and streamed.
+    pub(crate) fn checked_coefficients(&self, solver: &str) -> Result<Mat<f64>> {
+        if self.too_ill_conditioned() {
+            return Err(Error::IllConditioned {
+                solver: solver.into(),
+                condition: self.condition,
+                min_digits: condition::MIN_DIGITS,
+            });
+        }
+        Ok(self.coefficients())
     }
 
     /// Whether the factor cannot promise [`condition::MIN_DIGITS`] correct digits: the error of
@@ -153,14 +197,7 @@ impl Qr {
     /// factorisation.
     fn solve_group(&self, group: &[RidgeProblem<'_>]) -> Result<Vec<Solution>> {
         let f = QrFactor::new(self.name(), group)?;
-        if f.too_ill_conditioned() {
-            return Err(Error::IllConditioned {
-                solver: self.name().into(),
-                condition: f.condition,
-                min_digits: condition::MIN_DIGITS,
-            });
-        }
-        let w = f.coefficients();
+        let w = f.checked_coefficients(self.name())?;
         Ok(group
             .iter()
             .enumerate()
@@ -171,6 +208,32 @@ impl Qr {
             })
             .collect())
     }
+}
+
+/// The rows of the augmented system, n + d when λ > 0 (the ridge rows) and n otherwise; with
+/// fewer rows than features (λ = 0, n < d) the system is `Singular`.
+fn augmented_rows(solver: &str, n: usize, d: usize, lambda: f64) -> Result<usize> {
+    let extra = if lambda > 0.0 { d } else { 0 };
+    if n + extra < d {
+        return Err(Error::Singular {
+            solver: solver.into(),
+            detail: format!("λ = 0 with fewer samples ({n}) than features ({d})"),
+        });
+    }
+    Ok(n + extra)
+}
+
+/// The ridge rows [√(Sλ)·I, 0] of the augmented system with k target columns, as an upper
+/// triangular (d + k)² block (`None` at λ = 0).
+fn ridge_rows(d: usize, k: usize, weight_sum: f64, lambda: f64) -> Option<Mat<f64>> {
+    let shift = (weight_sum * lambda).sqrt();
+    (lambda > 0.0).then(|| {
+        Mat::from_fn(
+            d + k,
+            d + k,
+            |i, j| if i == j && i < d { shift } else { 0.0 },
+        )
+    })
 }
 
 /// The targets S^½·yc of problems sharing X, as the columns of an n × g matrix.

@@ -11,7 +11,7 @@
 //! refinement can contract (κ·ε ≤ 10⁻²); they then return a result only if refinement converged
 //! to [`condition::MIN_DIGITS`] digits, and an `IllConditioned` error otherwise.
 
-use faer::{Col, ColRef};
+use faer::{Col, ColRef, Par};
 
 use crate::condition;
 use crate::error::{Error, Result};
@@ -20,7 +20,7 @@ use crate::moments::GramSystem;
 use crate::multi::{MultiRidgeProblem, gram_targets, per_group};
 use crate::options::SolverOptions;
 use crate::problem::RidgeProblem;
-use crate::refine::refine;
+use crate::refine::{Constants, Refinement, Refiner, refine};
 use crate::solvers::cholesky::factor_unchecked;
 use crate::solvers::qr::QrFactor;
 use crate::solvers::{Solver, timed};
@@ -76,6 +76,12 @@ impl Refined {
     pub(crate) fn max_contraction(mut self, limit: f64) -> Self {
         self.max_contraction = limit;
         self
+    }
+
+    /// Whether the base factorisation is `qr`'s (else `cholesky`'s).
+    #[cfg(any(feature = "npy", feature = "csv"))]
+    pub(crate) fn factors_qr(&self) -> bool {
+        self.base == Base::Qr
     }
 
     /// Applies user options (`refine_steps`).
@@ -137,28 +143,31 @@ impl Solver for Refined {
     }
 }
 
+/// A factored λ group, ready to refine: the base backend's solutions, its factor's condition
+/// estimate, whether the base backend alone would refuse it, the column norms ‖S^½Xc eⱼ‖ (the
+/// inverse of the equilibration D) and the correction solve with the factor. Built in memory
+/// and for a stream alike ([`Refined::prepare_qr`], [`Refined::prepare_cholesky`]).
+pub(crate) struct Prepared {
+    starts: Vec<(Col<f64>, f64)>,
+    condition: f64,
+    refused: bool,
+    norms: Col<f64>,
+    correct: Box<dyn Fn(Col<f64>) -> Col<f64>>,
+}
+
+impl Prepared {
+    /// δ = (XcᵀSXc + SλI)⁻¹·r with the group's factor.
+    pub fn correct(&self, r: Col<f64>) -> Col<f64> {
+        (self.correct)(r)
+    }
+}
+
 impl Refined {
     /// One QR factorisation for problems sharing X, weights and λ; each target refined.
     fn qr_group(&self, group: &[RidgeProblem<'_>]) -> Result<Vec<Solution>> {
-        let name = self.name();
-        let f = QrFactor::new(name, group)?;
-        if f.condition * f64::EPSILON > self.max_contraction {
-            return Err(ill_conditioned(name, f.condition));
-        }
-        let w = f.coefficients();
-        let norms = Col::from_fn(f.scale.nrows(), |j| 1.0 / f.scale[j]);
-        let refused = f.too_ill_conditioned();
-        group
-            .iter()
-            .enumerate()
-            .map(|(c, p)| {
-                let w = w.col(c).to_owned();
-                let b = p.optimal_intercept(w.as_ref());
-                self.finish(p, (w, b), f.condition, refused, norms.as_ref(), |r| {
-                    f.solve_normal(r.as_mat()).col(0).to_owned()
-                })
-            })
-            .collect()
+        let f = QrFactor::new(self.name(), group)?;
+        let prepared = self.prepare_qr(f, |c, w| group[c].optimal_intercept(w))?;
+        self.refine_group(group, &prepared)
     }
 
     /// One Cholesky factorisation of `system` for its right-hand sides `targets` (the problems
@@ -169,68 +178,111 @@ impl Refined {
         targets: &[usize],
         group: &[RidgeProblem<'_>],
     ) -> Result<Vec<Solution>> {
+        let prepared = self.prepare_cholesky(system, targets, group[0].par())?;
+        self.refine_group(group, &prepared)
+    }
+
+    /// Refines each target of an in-memory group from its own problem's rows.
+    fn refine_group(
+        &self,
+        group: &[RidgeProblem<'_>],
+        prepared: &Prepared,
+    ) -> Result<Vec<Solution>> {
+        group
+            .iter()
+            .enumerate()
+            .map(|(c, p)| {
+                let refiner = self.refiner(Constants::of(p), prepared, c);
+                self.conclude(refine(p, refiner, |r| prepared.correct(r)), prepared)
+            })
+            .collect()
+    }
+
+    /// The QR factor `f` of a group as the start of refinement (`intercept(c, w)`: the optimal
+    /// intercept of the group's target c at w); `IllConditioned` when κ·ε exceeds the
+    /// contraction limit.
+    pub(crate) fn prepare_qr(
+        &self,
+        f: QrFactor,
+        intercept: impl Fn(usize, ColRef<'_, f64>) -> f64,
+    ) -> Result<Prepared> {
+        if f.condition * f64::EPSILON > self.max_contraction {
+            return Err(ill_conditioned(self.name(), f.condition));
+        }
+        let w = f.coefficients();
+        let starts = (0..w.ncols())
+            .map(|c| {
+                let w = w.col(c).to_owned();
+                let b = intercept(c, w.as_ref());
+                (w, b)
+            })
+            .collect();
+        Ok(Prepared {
+            starts,
+            condition: f.condition,
+            refused: f.too_ill_conditioned(),
+            norms: Col::from_fn(f.scale.nrows(), |j| 1.0 / f.scale[j]),
+            correct: Box::new(move |r| f.solve_normal(r.as_mat()).col(0).to_owned()),
+        })
+    }
+
+    /// The Cholesky factor of `system` and its solutions for the right-hand sides `targets`, as
+    /// the start of refinement; errors as `cholesky`'s, but an estimate above its condition
+    /// limit is accepted up to the contraction limit.
+    pub(crate) fn prepare_cholesky(
+        &self,
+        system: &GramSystem,
+        targets: &[usize],
+        par: Par,
+    ) -> Result<Prepared> {
         let name = self.name();
         system.check_range(name)?;
-        let f = factor_unchecked(name, system.a.as_ref(), group[0].par())?;
+        let f = factor_unchecked(name, system.a.as_ref(), par)?;
         if f.condition * f64::EPSILON > self.max_contraction {
             return Err(ill_conditioned(name, f.condition));
         }
         let v = f.solve(system.rhs_of(targets).as_ref());
         let (w, b) = system.unscale_targets(v.as_ref(), targets);
-        let refused = condition::too_ill_conditioned(f.condition);
-        let d = &system.scale;
-        let norms = Col::from_fn(d.nrows(), |j| 1.0 / d[j]);
-        group
-            .iter()
-            .enumerate()
-            .map(|(c, p)| {
-                self.finish(
-                    p,
-                    (w.col(c).to_owned(), b[c]),
-                    f.condition,
-                    refused,
-                    norms.as_ref(),
-                    |r| {
-                        let z = f.solve(Col::from_fn(r.nrows(), |j| d[j] * r[j]).as_mat());
-                        Col::from_fn(r.nrows(), |j| d[j] * z[(j, 0)])
-                    },
-                )
-            })
-            .collect()
+        let d = system.scale.clone();
+        Ok(Prepared {
+            starts: (0..w.ncols())
+                .map(|c| (w.col(c).to_owned(), b[c]))
+                .collect(),
+            condition: f.condition,
+            refused: condition::too_ill_conditioned(f.condition),
+            norms: Col::from_fn(d.nrows(), |j| 1.0 / d[j]),
+            correct: Box::new(move |r| {
+                let z = f.solve(Col::from_fn(r.nrows(), |j| d[j] * r[j]).as_mat());
+                Col::from_fn(r.nrows(), |j| d[j] * z[(j, 0)])
+            }),
+        })
     }
-}
 
-impl Refined {
-    /// Refines the base solution; when the base backend alone could not promise
-    /// [`condition::MIN_DIGITS`] digits (`refused`), insists that refinement converged that far.
-    fn finish(
-        &self,
-        problem: &RidgeProblem<'_>,
-        (w, b): (Col<f64>, f64),
-        condition: f64,
-        refused: bool,
-        column_norms: ColRef<'_, f64>,
-        correct: impl FnMut(Col<f64>) -> Col<f64>,
-    ) -> Result<Solution> {
+    /// The refinement of target c of a prepared group: at most the configured number of
+    /// corrections, each predicted to shrink the error by d·κ·ε.
+    pub(crate) fn refiner(&self, constants: Constants, prepared: &Prepared, c: usize) -> Refiner {
         // One correction shrinks the error by about κ·ε (κ of the factored matrix, QR's R or the
         // Gram matrix); d covers the constants of the solves.
-        let contraction = problem.n_features() as f64 * condition * f64::EPSILON;
-        let r = refine(
-            problem,
-            w,
-            b,
+        let contraction = prepared.norms.nrows() as f64 * prepared.condition * f64::EPSILON;
+        Refiner::new(
+            constants,
+            prepared.starts[c].clone(),
             self.max_steps,
-            column_norms,
+            prepared.norms.clone(),
             contraction,
-            correct,
-        );
+        )
+    }
+
+    /// The refined solution; when the base backend alone could not promise
+    /// [`condition::MIN_DIGITS`] digits, insists that refinement converged that far.
+    pub(crate) fn conclude(&self, r: Refinement, prepared: &Prepared) -> Result<Solution> {
         let promised = 10f64.powi(-(condition::MIN_DIGITS as i32));
-        if refused && (r.last_correction > promised || r.last_correction.is_nan()) {
-            return Err(ill_conditioned(self.name(), condition));
+        if prepared.refused && (r.last_correction > promised || r.last_correction.is_nan()) {
+            return Err(ill_conditioned(self.name(), prepared.condition));
         }
         Ok(Solution {
             iterations: r.steps,
-            ..Solution::direct(r.coef, r.intercept, Some(condition))
+            ..Solution::direct(r.coef, r.intercept, Some(prepared.condition))
         })
     }
 }

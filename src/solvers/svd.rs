@@ -40,6 +40,10 @@
 //!
 //! Cost ≈ 2·n·d² (the QR) + O(d³) (the two SVDs) when n ≥ d, with no n × d copy of X; otherwise
 //! an n × d copy and ≈ 4·n²·d + O(n³).
+//!
+//! A file streamed in row blocks gives the same R (`crate::triangle`: each block centred by its
+//! own two-part mean and the triangles merged exactly), from which
+//! `SvdFactorization::from_triangle` runs both stages unchanged (`crate::stream`).
 
 use std::time::Instant;
 
@@ -70,6 +74,12 @@ impl Svd {
             Some(r) => Self::with_rcond(r),
             None => Ok(Self::default()),
         }
+    }
+
+    /// The cut-off given (`None`: the default max(n, d)·ε).
+    #[cfg(any(feature = "npy", feature = "csv"))]
+    pub(crate) fn rcond(&self) -> Option<f64> {
+        self.rcond
     }
 
     /// Treats singular values σᵢ ≤ rcond·σ₁ of the column-equilibrated design as zero (default
@@ -133,7 +143,7 @@ impl SvdFactorization {
         // tall-skinny QR of [S^½·Xc | S^½·Yc] streamed in row blocks, with Uᵀ·Ys = U_Rᵀ·(QᵀYs)
         // (no n × d copy, and 2·n·d² flops instead of the SVD's ≈ 4·n·d²); otherwise the n × d
         // copy itself. Either way the SVD's backward error is column-wise small, as the QR's is.
-        let (mut b, rhs) = if n >= d {
+        let (b, rhs) = if n >= d {
             let k = ys.ncols();
             let root: Vec<f64> = (0..n).map(|i| problem.weight(i).sqrt()).collect();
             let r = triangular_factor(
@@ -161,6 +171,44 @@ impl SvdFactorization {
             subtract_means(b.as_mut(), &root, means.as_ref());
             (b, ys)
         };
+        Ok(Self {
+            weight_sum: problem.weight_sum(),
+            x_mean: problem.x_mean().to_owned(),
+            y_mean: Col::from_fn(targets.len(), |t| targets[t].y_mean()),
+            intercept: problem.fit_intercept(),
+            ..Self::factor(b, rhs, n, rcond)?
+        })
+    }
+
+    /// The factorisation from a stream's triangle ([`crate::triangle::CentredTriangle`]): `r`
+    /// is R ((d + k)², upper triangular) of [S^½·Xc, S^½·Yc] over n rows whose statistics are
+    /// `moments`. The SVD of R₁₁·D is that of the equilibrated design (Xs = Q·R₁₁) and
+    /// Uᵀ·Ys = U_Rᵀ·R₁₂, exactly as in memory when n ≥ d (and for n < d too: only RᵀR, the
+    /// Gram matrix of the data, enters the solution).
+    #[cfg(any(feature = "npy", feature = "csv"))]
+    pub(crate) fn from_triangle(
+        r: MatRef<'_, f64>,
+        n: usize,
+        rcond: Option<f64>,
+        moments: &crate::moments::Moments,
+    ) -> Result<Self> {
+        let (d, k) = (moments.n_features(), moments.n_targets());
+        let b = r.submatrix(0, 0, d, d).to_owned();
+        let rhs = r.submatrix(0, d, d, k).to_owned();
+        Ok(Self {
+            weight_sum: moments.weight_sum(),
+            x_mean: moments.x_mean().to_owned(),
+            y_mean: moments.y_mean().to_owned(),
+            intercept: moments.centred(),
+            ..Self::factor(b, rhs, n, rcond)?
+        })
+    }
+
+    /// Stages 1 and 2 of the [module docs](self) on B = `b` (the design S^½·Xc, or its R) for
+    /// the right-hand sides `rhs` (Ys, or R₁₂), n rows; the centring (S, x̄, ȳ, intercept) is
+    /// left for the caller to fill in.
+    fn factor(mut b: Mat<f64>, rhs: Mat<f64>, n: usize, rcond: Option<f64>) -> Result<Self> {
+        let d = b.ncols();
         let scale = Col::from_fn(d, |j| pow2_inverse_norm(b.col(j)));
         for j in 0..d {
             b.col_mut(j).iter_mut().for_each(|v| *v *= scale[j]);
@@ -178,11 +226,7 @@ impl SvdFactorization {
         // Stage 2: G = Σ·Vᵀ·D⁻¹ (r × d) = P·Θ·Zᵀ.
         let g = Mat::from_fn(r, d, |i, j| s[i] * v[(j, i)] / scale[j]);
         let (theta, z, pty) = if r == 0 {
-            (
-                Col::zeros(0),
-                Mat::zeros(d, 0),
-                Mat::zeros(0, targets.len()),
-            )
+            (Col::zeros(0), Mat::zeros(d, 0), Mat::zeros(0, rhs.ncols()))
         } else {
             let g_svd = thin_svd(g.transpose())?; // Gᵀ = Z·Θ·Pᵀ (d × r, tall)
             let p = g_svd.V();
@@ -201,10 +245,10 @@ impl SvdFactorization {
             uty,
             z,
             pty,
-            weight_sum: problem.weight_sum(),
-            x_mean: problem.x_mean().to_owned(),
-            y_mean: Col::from_fn(targets.len(), |t| targets[t].y_mean()),
-            intercept: problem.fit_intercept(),
+            weight_sum: 0.0,
+            x_mean: Col::zeros(d),
+            y_mean: Col::zeros(rhs.ncols()),
+            intercept: false,
         })
     }
 

@@ -194,10 +194,11 @@ pub struct FitArgs {
     #[arg(long, default_value = "auto", value_name = "NAME")]
     pub solver: String,
     /// Fit without loading X: read the files in row blocks straight into the sufficient
-    /// statistics (one pass; memory bounded by the blocks, not by n) and solve from them. Only
-    /// the backends that need nothing but the statistics stream: --solver cholesky or normal.
-    /// Needs --x/--y (and --weights) or --data/--target; the output reports the blocks and
-    /// bytes read.
+    /// statistics and, for qr and svd, the triangle R of the centred rows (one pass; memory
+    /// bounded by the blocks, not by n) and solve from them. Streaming backends: cholesky,
+    /// normal, qr, svd, and cholesky-refined and qr-refined, which read the files again once
+    /// per round of corrections (regular files only). Needs --x/--y (and --weights) or
+    /// --data/--target; the output reports the blocks, bytes and passes read.
     #[arg(long)]
     pub stream: bool,
     /// With --stream: rows per block [default: as many as fit in 8 MiB for the two block
