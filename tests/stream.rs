@@ -704,6 +704,43 @@ fn cli_fit_stream_reports_blocks_and_bytes_and_matches_the_in_memory_fit() {
         "rcond=1e-10",
     ]);
     assert_eq!(out.status.code(), Some(2));
+
+    // Files over the memory budget are streamed without --stream, and the note says so: `auto`
+    // as `cholesky-refined`; a backend that cannot stream loads them, with a note.
+    let budget = ["--memory-budget", "1000"];
+    let mut args = vec![
+        "fit",
+        "--x",
+        &xs,
+        "--y",
+        &ys,
+        "--weights",
+        &ws,
+        "--format",
+        "json",
+    ];
+    args.extend(budget);
+    let out = tikhonov(&args);
+    let auto = json(&out);
+    assert_eq!(auto["streamed"], true);
+    assert_eq!(auto["solver"], "stream:cholesky-refined");
+    let note = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        note.contains("exceed the memory budget") && note.contains("streamed"),
+        "{note}"
+    );
+    let diff = distance(&coef(&auto));
+    assert!(diff <= 1e-12, "auto streamed: {diff:e}");
+    let mut args = vec![
+        "fit", "--x", &xs, "--y", &ys, "--solver", "gd", "--format", "json",
+    ];
+    args.extend(budget);
+    let out = tikhonov(&args);
+    assert!(json(&out).get("streamed").is_none());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot stream: loading them"));
+    // Under the budget: loaded as before.
+    let out = tikhonov(&["fit", "--x", &xs, "--y", &ys, "--format", "json"]);
+    assert!(json(&out).get("streamed").is_none());
 }
 
 /// The in-memory k-fold CV of every target with the given folds.

@@ -649,10 +649,13 @@ fn check_loss(name: &str, loss: Loss) -> Result<(), Error> {
 
 fn run_fit(args: &FitArgs, out: &mut Output) -> Result<(), Error> {
     if args.stream {
-        return run_fit_stream(args, out);
+        return run_fit_stream(args, &args.solver, out);
     }
     if let Some(query) = &args.sql {
         return run_fit_sql(args, query, out);
+    }
+    if let Some(solver) = stream_instead(args, out)? {
+        return run_fit_stream(args, &solver, out);
     }
     let common = &args.common;
     let opts = options(common, None)?;
@@ -704,10 +707,70 @@ fn squared_loss_to_stream(loss: Loss, why: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// Whether `fit` streams its files instead of loading them: when their size exceeds the memory
+/// budget (`--memory-budget`, default half the available memory) and the backend streams
+/// (`auto` streams as `cholesky-refined`); the backend to stream with, and a note saying why.
+/// A backend that cannot stream, the logistic loss and the built-in problem load as usual.
+fn stream_instead(args: &FitArgs, out: &mut Output) -> Result<Option<String>, Error> {
+    let common = &args.common;
+    let files: Vec<&Path> = [&common.data, &common.x, &common.y, &common.weights]
+        .into_iter()
+        .flatten()
+        .map(PathBuf::as_path)
+        .collect();
+    if files.is_empty() || common.loss != Loss::Squared {
+        return Ok(None);
+    }
+    let size: u64 = files
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    let (budget, why) = match args.memory_budget {
+        Some(b) => (b, "--memory-budget"),
+        None => match data::available_memory() {
+            Some(a) => (
+                a / 2,
+                "half the available memory; --memory-budget to change it",
+            ),
+            None => return Ok(None),
+        },
+    };
+    if size <= budget {
+        return Ok(None);
+    }
+    let solver = if args.solver == "auto" {
+        "cholesky-refined"
+    } else {
+        args.solver.as_str()
+    };
+    let sizes = format!(
+        "the data files ({}) exceed the memory budget ({}, {why})",
+        tikhonov::error::bytes(size),
+        tikhonov::error::bytes(budget)
+    );
+    if stream::check_backend(solver).is_err() {
+        out.notes.push(format!(
+            "note: {sizes}, but `{solver}` cannot stream: loading them (--solver cholesky, qr \
+             or another streaming backend would stream)"
+        ));
+        return Ok(None);
+    }
+    out.notes.push(format!(
+        "note: {sizes}: streamed with `{solver}`{} instead of loading them",
+        if args.solver == "auto" {
+            " (auto's choice when streaming)"
+        } else {
+            ""
+        }
+    ));
+    Ok(Some(solver.to_string()))
+}
+
 /// `fit --stream`: the files read in row blocks into merged statistics and, for `qr` and `svd`,
 /// the triangle R of the centred rows (`tikhonov::stream`), never loading X, then solved from
 /// them; the refined backends read the files again once per round of corrections.
-fn run_fit_stream(args: &FitArgs, out: &mut Output) -> Result<(), Error> {
+fn run_fit_stream(args: &FitArgs, solver: &str, out: &mut Output) -> Result<(), Error> {
     let common = &args.common;
     squared_loss_to_stream(
         common.loss,
@@ -715,17 +778,17 @@ fn run_fit_stream(args: &FitArgs, out: &mut Output) -> Result<(), Error> {
          needs X at every Newton step",
     )?;
     // Refused before any file is read: a backend that cannot stream, an option it does not take.
-    stream::check_backend(&args.solver)?;
+    stream::check_backend(solver)?;
     let opts = applicable_options(
-        solvers::Registry::builtin().get(&args.solver)?,
+        solvers::Registry::builtin().get(solver)?,
         &options(common, None)?,
     );
-    build_backend(&args.solver, &opts)?;
+    build_backend(solver, &opts)?;
     let history = history_target(common)?;
     let (mut reader, description) = stream_reader(common, args.block_rows)?;
     let streamed = stream::fit_with(
         &mut reader,
-        &args.solver,
+        solver,
         &opts,
         &common.lambda,
         !common.no_intercept,

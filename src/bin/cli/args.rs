@@ -219,6 +219,11 @@ pub struct FitArgs {
     /// With --sql: the column of the query's result holding the sample weights (≥ 0).
     #[arg(long, value_name = "COL", requires = "sql")]
     pub weight_column: Option<String>,
+    /// Data files larger than this many bytes are streamed (as --stream) instead of loaded,
+    /// when the backend streams (`auto` then runs `cholesky-refined`); the output says so
+    /// [default: half the memory the system reports available].
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..))]
+    pub memory_budget: Option<u64>,
     #[command(flatten)]
     pub common: CommonArgs,
 }
