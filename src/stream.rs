@@ -119,6 +119,8 @@ use crate::solvers::{
 use crate::sufficient::MomentsProblem;
 use crate::triangle::CentredTriangle;
 
+mod iterative;
+
 /// The default memory budget of a [`BlockReader`]'s two block buffers: 8 MiB, so that both
 /// stay in a 32 MiB L3 cache with the moment routine's scratch, and a block the reader has just
 /// written is still cached when it is reduced. On 10⁶ × 100 (2 shared cores) blocks of 2 500 to
@@ -134,9 +136,10 @@ const ROUND_ROWS: usize = 4096;
 pub const MIN_BLOCK_ROWS: usize = 1024;
 
 /// The backends that fit a stream: `cholesky` and `normal` from the statistics, `qr` and `svd`
-/// from the triangle R built in the same pass, and `cholesky-refined` and `qr-refined`, which
-/// read the file once more per round of corrections.
-pub const BACKENDS: [&str; 6] = crate::error::STREAMING_BACKENDS;
+/// from the triangle R built in the same pass, `cholesky-refined` and `qr-refined`, which read
+/// the file once more per round of corrections, and the iterative `cg`, `pcg` and `gd`, which
+/// hold O(d) numbers and read the file once per iteration (no d × d matrix).
+pub const BACKENDS: [&str; 9] = crate::error::STREAMING_BACKENDS;
 
 /// What a stream read: blocks, rows, bytes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -990,7 +993,10 @@ pub fn check_backend(solver: &str) -> Result<()> {
              choose `qr-refined` or `cholesky-refined`"
         }
         "dual" => "it forms the n × n kernel of the rows",
-        _ => "it reads X once per iteration",
+        _ => {
+            "it samples rows or columns of X at random, or is not streamed yet; the iterative \
+             backends that stream are `cg`, `pcg` and `gd` (one read of the files per iteration)"
+        }
     };
     Err(Error::NotStreamable {
         solver: solver.to_owned(),
@@ -1009,6 +1015,8 @@ enum Method {
     /// `cholesky-refined` or `qr-refined`: the base solve, then rounds of corrections, each
     /// one more pass over the stream.
     Refined(Refined),
+    /// `cg`, `pcg` or `gd`: O(d) vectors, one pass per iteration (`stream::iterative`).
+    Iterative,
 }
 
 impl Method {
@@ -1023,6 +1031,7 @@ impl Method {
             "svd" => Method::Svd(Svd::from_options(options)?),
             "qr-refined" => Method::Refined(Refined::qr().with_options(options)?),
             "cholesky-refined" => Method::Refined(Refined::cholesky().with_options(options)?),
+            s if iterative::ITERATIVE.contains(&s) => Method::Iterative,
             _ => Method::Gram { normal: false },
         })
     }
@@ -1032,7 +1041,7 @@ impl Method {
         match self {
             Method::Qr | Method::Svd(_) => true,
             Method::Refined(r) => r.factors_qr(),
-            Method::Gram { .. } => false,
+            Method::Gram { .. } | Method::Iterative => false,
         }
     }
 }
@@ -1084,6 +1093,20 @@ pub fn fit_with(
 ) -> Result<Streamed> {
     let method = Method::new(solver, options)?;
     check_lambdas(lambdas, reader.k)?;
+    if let Method::Iterative = method {
+        if let Some(path) = reader.not_rereadable() {
+            return Err(Error::Format {
+                path: path.to_path_buf(),
+                location: None,
+                message: format!(
+                    "the streamed `{solver}` reads the files once per iteration, which needs \
+                     regular files, not a pipe or device; save the data to a file, or fit with \
+                     `cholesky` (one pass)"
+                ),
+            });
+        }
+        return iterative::fit(reader, solver, options, lambdas, intercept);
+    }
     if let Method::Refined(refined) = &method
         && let Some(path) = reader.not_rereadable()
     {
@@ -1373,6 +1396,7 @@ fn solve_group(
                 .collect())
         }
         Method::Refined(_) => Err(internal(solver, "a refined backend without refinement")),
+        Method::Iterative => Err(internal(solver, "an iterative backend without the stream")),
     }
 }
 

@@ -701,7 +701,8 @@ fn squared_loss_to_stream(loss: Loss, why: &str) -> Result<(), Error> {
 
 /// `fit --stream`: the files read in row blocks into merged statistics and, for `qr` and `svd`,
 /// the triangle R of the centred rows (`tikhonov::stream`), never loading X, then solved from
-/// them; the refined backends read the files again once per round of corrections.
+/// them; the refined backends read the files again once per round of corrections, and `cg`,
+/// `pcg` and `gd` once per iteration (their steps go to `--history`).
 fn run_fit_stream(args: &FitArgs, out: &mut Output) -> Result<(), Error> {
     let common = &args.common;
     squared_loss_to_stream(
@@ -725,10 +726,21 @@ fn run_fit_stream(args: &FitArgs, out: &mut Output) -> Result<(), Error> {
         &common.lambda,
         !common.no_intercept,
     )?;
-    save_history(history.as_deref(), false, &[], out)?;
     let (stats, fits) = (streamed.stats, &streamed.fits);
-    let (n, d) = (stats.rows, reader.n_features());
+    // The iterative backends (`cg`, `pcg`, `gd`) record their steps; the direct ones have none.
+    let multi = fits.len() > 1;
     let names = reader.target_names();
+    for (fit, name) in fits.iter().zip(names) {
+        out.notes
+            .extend(unconverged_note(fit, multi.then_some(name.as_str())));
+    }
+    let rows = history_rows(
+        fits.iter()
+            .zip(names)
+            .map(|(f, name)| (multi.then_some(name.as_str()), f)),
+    );
+    save_history(history.as_deref(), multi, &rows, out)?;
+    let (n, d) = (stats.rows, reader.n_features());
     let s = &mut out.stdout;
     match common.format {
         Format::Json => {
