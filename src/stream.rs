@@ -53,11 +53,18 @@
 //! pass's shape (a CSV, its number of rows), so they must be regular files, not pipes; the
 //! passes are counted in [`StreamStats::passes`] and each fit's `passes`.
 //!
+//! **The iterative backends read the file once per iteration** (`cg`, `pcg`, `gd`; the
+//! submodule `iterative`, src/stream/iterative.rs). They hold O(d) vectors and the block
+//! buffers, never a d × d matrix, for designs whose Gram matrix does not fit: a first pass for
+//! S, the two-part means and the column variances, then an `Objective` whose every gradient and
+//! Hessian product is one more pass, run by the crate's driver (the same `tol`, `max_iter`,
+//! `time_limit` and history as in memory). Its module docs give the design and the passes.
+//!
 //! **Which backends stream** ([`BACKENDS`]): `cholesky`, `normal`, `qr`, `svd`,
-//! `cholesky-refined` and `qr-refined`. `auto` would pick among them from the data's
-//! conditioning before reading them; `dual` forms the n × n kernel; the iterative backends read
-//! X once per iteration. Asking for one of those is [`Error::NotStreamable`], which names the
-//! ones that stream.
+//! `cholesky-refined`, `qr-refined`, `cg`, `pcg` and `gd`. `auto` would pick among them from
+//! the data's conditioning before reading them; `dual` forms the n × n kernel; the other
+//! iterative backends sample rows or columns at random or are not streamed yet. Asking for one
+//! of those is [`Error::NotStreamable`], which names the ones that stream.
 //!
 //! **Reading.** A C-order `.npy` (NumPy's default) is read one contiguous run per block, in
 //! 512 KiB chunks transposed into the column-major block. A Fortran-order `.npy` stores each
@@ -154,7 +161,8 @@ pub struct StreamStats {
     /// Rows per block (the last block may be shorter).
     pub block_rows: usize,
     /// Passes over the files: 1, plus one per round of refinement corrections
-    /// (`cholesky-refined`, `qr-refined`); `blocks` and `bytes` count them all.
+    /// (`cholesky-refined`, `qr-refined`) or one per gradient or Hessian product (`cg`, `pcg`,
+    /// `gd`, every target's); `blocks` and `bytes` count them all.
     pub passes: usize,
 }
 
@@ -1065,7 +1073,12 @@ pub fn fit(
 }
 
 /// [`fit`] with the backend's options (`rcond` for `svd`, `refine_steps` for the refined
-/// backends). The backend, its options and λ are checked before the files are read.
+/// backends, `tol`, `max_iter`, `time_limit`, `record_every`, `step` and an observer for `cg`,
+/// `pcg` and `gd`). The backend, its options and λ are checked before the files are read.
+///
+/// `cg`, `pcg` and `gd` read the files once per iteration (see the module docs); each fit's
+/// `passes` is then the reads its target needed (the shared first pass included), and
+/// [`StreamStats::passes`] the reads of all targets.
 ///
 /// One pass reads the files: `cholesky` and `normal` solve the Gram system of the merged
 /// statistics; `qr` and `svd` solve from the triangle R of the centred rows merged in the same
