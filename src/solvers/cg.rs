@@ -180,12 +180,6 @@ struct Cgls {
     gamma: f64,
 }
 
-impl Cgls {
-    fn precondition(&self, state: &IterState) -> (Col<f64>, f64) {
-        precondition(&self.m, state)
-    }
-}
-
 /// M·(−∇f) and its inner product with −∇f, for M = diag(`m`) (M = I when `m` is empty).
 fn precondition(m: &Col<f64>, state: &IterState) -> (Col<f64>, f64) {
     let z = if m.nrows() == 0 {
@@ -195,6 +189,17 @@ fn precondition(m: &Col<f64>, state: &IterState) -> (Col<f64>, f64) {
     };
     let gamma = -dot(z.as_ref(), state.grad.as_ref());
     (z, gamma)
+}
+
+/// p ← M·(−∇f) + (γ'/γ)·p for the gradient of `state`, returning γ' = ∇fᵀM·∇f (the CG
+/// direction after a step; `gamma` is the previous γ).
+fn next_direction(p: &mut Col<f64>, gamma: f64, m: &Col<f64>, state: &IterState) -> f64 {
+    let (z, next) = precondition(m, state);
+    let beta = next / gamma;
+    p.iter_mut()
+        .zip(z.iter())
+        .for_each(|(p, z)| *p = z + beta * *p);
+    next
 }
 
 /// The Jacobi preconditioner M = diag(1/(hⱼ + λ)) from the diagonal h of the data part of the
@@ -232,7 +237,7 @@ impl IterativeMethod for Cgls {
         }
         self.residual = Some(Residual::new(ls, state));
         self.q = Col::zeros(ls.n_samples());
-        (self.p, self.gamma) = self.precondition(state);
+        (self.p, self.gamma) = precondition(&self.m, state);
         Ok(())
     }
 
@@ -250,13 +255,7 @@ impl IterativeMethod for Cgls {
         let residual = self.residual.as_mut().expect("set in init");
         axpy(&mut residual.r, -alpha, self.q.as_ref());
         residual.publish(ls, state);
-        let (z, gamma) = self.precondition(state);
-        let beta = gamma / self.gamma;
-        self.gamma = gamma;
-        self.p
-            .iter_mut()
-            .zip(z.iter())
-            .for_each(|(p, z)| *p = z + beta * *p);
+        self.gamma = next_direction(&mut self.p, self.gamma, &self.m, state);
         Ok(())
     }
 }
@@ -331,13 +330,7 @@ impl IterativeMethod for QuadraticCg {
             state.evaluate(objective);
             self.since_refresh = 0;
         }
-        let (z, gamma) = precondition(&self.m, state);
-        let beta = gamma / self.gamma;
-        self.gamma = gamma;
-        self.p
-            .iter_mut()
-            .zip(z.iter())
-            .for_each(|(p, z)| *p = z + beta * *p);
+        self.gamma = next_direction(&mut self.p, self.gamma, &self.m, state);
         Ok(())
     }
 }
