@@ -437,14 +437,18 @@ fn without_self_advice(solver: &str, detail: &str) -> String {
 
 /// The backends that fit a stream (`crate::stream`, whose `BACKENDS` this is): those that need
 /// the statistics, those that need the triangle R of the centred rows (built in the same pass),
-/// and the refined ones, which read the file once more per round of corrections.
-pub(crate) const STREAMING_BACKENDS: [&str; 6] = [
+/// the refined ones, which read the file once more per round of corrections, and the iterative
+/// ones, which read it once per iteration.
+pub(crate) const STREAMING_BACKENDS: [&str; 9] = [
     "cholesky",
     "normal",
     "qr",
     "svd",
     "cholesky-refined",
     "qr-refined",
+    "cg",
+    "pcg",
+    "gd",
 ];
 
 /// `` `cholesky`, `normal`, … ``: [`STREAMING_BACKENDS`] for messages.

@@ -626,11 +626,11 @@ fn gram_vector(p: &RidgeProblem<'_>, v: ColRef<'_, f64>) -> Col<f64> {
     hv
 }
 
-/// σ_max(S^½Xc)²/S by power iteration on XcᵀSXc (≤ 100 steps, one pass each, charged to
-/// `passes`; stopped at 1e-6 relative change or at `deadline`). A completed estimate is cached
-/// with the design (it depends on neither λ nor y), so every λ of a path, every target and
-/// every loss on the same design share one power iteration; an estimate cut short by the
-/// deadline (a Rayleigh quotient, ≤ the true value) is returned but not cached.
+/// σ_max(S^½Xc)²/S by power iteration on XcᵀSXc ([`power_iteration`], one pass per step,
+/// charged to `passes`). A completed estimate is cached with the design (it depends on neither
+/// λ nor y), so every λ of a path, every target and every loss on the same design share one
+/// power iteration; an estimate cut short by the deadline (a Rayleigh quotient, ≤ the true
+/// value) is returned but not cached.
 pub(crate) fn gram_top_eigenvalue(
     p: &RidgeProblem<'_>,
     deadline: Option<Instant>,
@@ -640,35 +640,48 @@ pub(crate) fn gram_top_eigenvalue(
     if let Some(top) = cache.top_eigenvalue() {
         return top;
     }
+    let (estimate, completed) = power_iteration(p.n_features(), deadline, |v| {
+        passes.add(1.0);
+        gram_vector(p, v)
+    });
+    if completed {
+        cache.set_top_eigenvalue(estimate);
+    }
+    estimate
+}
+
+/// The largest eigenvalue of a symmetric positive semi-definite d × d operator `apply` (v ↦ G·v)
+/// by power iteration from a seeded random vector: at most 100 products, stopped when the
+/// Rayleigh quotient vᵀGv changes by at most 1e-6 relative, or after the product at which
+/// `deadline` has passed. Returns the estimate and whether it completed (converged, or G = 0);
+/// a cut-short estimate is a Rayleigh quotient, ≤ the true value.
+pub(crate) fn power_iteration(
+    d: usize,
+    deadline: Option<Instant>,
+    mut apply: impl FnMut(ColRef<'_, f64>) -> Col<f64>,
+) -> (f64, bool) {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x5eed);
-    let mut v = Col::from_fn(p.n_features(), |_| StandardNormal.sample(&mut rng));
+    let mut v = Col::from_fn(d, |_| StandardNormal.sample(&mut rng));
     let mut estimate = 0.0;
-    let mut completed = false;
     for _ in 0..100 {
         let norm = v.norm_l2();
         if norm == 0.0 {
-            completed = true;
-            break;
+            return (estimate, true);
         }
         v /= faer::Scale(norm);
-        let hv = gram_vector(p, v.as_ref());
-        passes.add(1.0);
+        let hv = apply(v.as_ref());
         let next = dot(v.as_ref(), hv.as_ref());
         v = hv;
         let converged = (next - estimate).abs() <= 1e-6 * next;
         estimate = next;
         if converged {
-            completed = true;
-            break;
+            return (estimate, true);
         }
         if deadline.is_some_and(|t| Instant::now() >= t) {
             break;
         }
     }
-    if completed {
-        cache.set_top_eigenvalue(estimate);
-    }
-    estimate
+    (estimate, false)
 }
 
 /// # The least-squares form

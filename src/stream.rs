@@ -53,11 +53,18 @@
 //! pass's shape (a CSV, its number of rows), so they must be regular files, not pipes; the
 //! passes are counted in [`StreamStats::passes`] and each fit's `passes`.
 //!
+//! **The iterative backends read the file once per iteration** (`cg`, `pcg`, `gd`; the
+//! submodule `iterative`, src/stream/iterative.rs). They hold O(d) vectors and the block
+//! buffers, never a d × d matrix, for designs whose Gram matrix does not fit: a first pass for
+//! S, the two-part means and the column variances, then an `Objective` whose every gradient and
+//! Hessian product is one more pass, run by the crate's driver (the same `tol`, `max_iter`,
+//! `time_limit` and history as in memory). Its module docs give the design and the passes.
+//!
 //! **Which backends stream** ([`BACKENDS`]): `cholesky`, `normal`, `qr`, `svd`,
-//! `cholesky-refined` and `qr-refined`. `auto` would pick among them from the data's
-//! conditioning before reading them; `dual` forms the n × n kernel; the iterative backends read
-//! X once per iteration. Asking for one of those is [`Error::NotStreamable`], which names the
-//! ones that stream.
+//! `cholesky-refined`, `qr-refined`, `cg`, `pcg` and `gd`. `auto` would pick among them from
+//! the data's conditioning before reading them; `dual` forms the n × n kernel; the other
+//! iterative backends sample rows or columns at random or are not streamed yet. Asking for one
+//! of those is [`Error::NotStreamable`], which names the ones that stream.
 //!
 //! **Reading.** A C-order `.npy` (NumPy's default) is read one contiguous run per block, in
 //! 512 KiB chunks transposed into the column-major block. A Fortran-order `.npy` stores each
@@ -119,6 +126,8 @@ use crate::solvers::{
 use crate::sufficient::MomentsProblem;
 use crate::triangle::CentredTriangle;
 
+mod iterative;
+
 /// The default memory budget of a [`BlockReader`]'s two block buffers: 8 MiB, so that both
 /// stay in a 32 MiB L3 cache with the moment routine's scratch, and a block the reader has just
 /// written is still cached when it is reduced. On 10⁶ × 100 (2 shared cores) blocks of 2 500 to
@@ -134,9 +143,10 @@ const ROUND_ROWS: usize = 4096;
 pub const MIN_BLOCK_ROWS: usize = 1024;
 
 /// The backends that fit a stream: `cholesky` and `normal` from the statistics, `qr` and `svd`
-/// from the triangle R built in the same pass, and `cholesky-refined` and `qr-refined`, which
-/// read the file once more per round of corrections.
-pub const BACKENDS: [&str; 6] = crate::error::STREAMING_BACKENDS;
+/// from the triangle R built in the same pass, `cholesky-refined` and `qr-refined`, which read
+/// the file once more per round of corrections, and the iterative `cg`, `pcg` and `gd`, which
+/// hold O(d) numbers and read the file once per iteration (no d × d matrix).
+pub const BACKENDS: [&str; 9] = crate::error::STREAMING_BACKENDS;
 
 /// What a stream read: blocks, rows, bytes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -151,7 +161,8 @@ pub struct StreamStats {
     /// Rows per block (the last block may be shorter).
     pub block_rows: usize,
     /// Passes over the files: 1, plus one per round of refinement corrections
-    /// (`cholesky-refined`, `qr-refined`); `blocks` and `bytes` count them all.
+    /// (`cholesky-refined`, `qr-refined`) or one per gradient or Hessian product (`cg`, `pcg`,
+    /// `gd`, every target's); `blocks` and `bytes` count them all.
     pub passes: usize,
 }
 
@@ -990,7 +1001,10 @@ pub fn check_backend(solver: &str) -> Result<()> {
              choose `qr-refined` or `cholesky-refined`"
         }
         "dual" => "it forms the n × n kernel of the rows",
-        _ => "it reads X once per iteration",
+        _ => {
+            "it samples rows or columns of X at random, or is not streamed yet; the iterative \
+             backends that stream are `cg`, `pcg` and `gd` (one read of the files per iteration)"
+        }
     };
     Err(Error::NotStreamable {
         solver: solver.to_owned(),
@@ -1009,6 +1023,8 @@ enum Method {
     /// `cholesky-refined` or `qr-refined`: the base solve, then rounds of corrections, each
     /// one more pass over the stream.
     Refined(Refined),
+    /// `cg`, `pcg` or `gd`: O(d) vectors, one pass per iteration (`stream::iterative`).
+    Iterative,
 }
 
 impl Method {
@@ -1023,6 +1039,7 @@ impl Method {
             "svd" => Method::Svd(Svd::from_options(options)?),
             "qr-refined" => Method::Refined(Refined::qr().with_options(options)?),
             "cholesky-refined" => Method::Refined(Refined::cholesky().with_options(options)?),
+            s if iterative::ITERATIVE.contains(&s) => Method::Iterative,
             _ => Method::Gram { normal: false },
         })
     }
@@ -1032,7 +1049,7 @@ impl Method {
         match self {
             Method::Qr | Method::Svd(_) => true,
             Method::Refined(r) => r.factors_qr(),
-            Method::Gram { .. } => false,
+            Method::Gram { .. } | Method::Iterative => false,
         }
     }
 }
@@ -1056,7 +1073,12 @@ pub fn fit(
 }
 
 /// [`fit`] with the backend's options (`rcond` for `svd`, `refine_steps` for the refined
-/// backends). The backend, its options and λ are checked before the files are read.
+/// backends, `tol`, `max_iter`, `time_limit`, `record_every`, `step` and an observer for `cg`,
+/// `pcg` and `gd`). The backend, its options and λ are checked before the files are read.
+///
+/// `cg`, `pcg` and `gd` read the files once per iteration (see the module docs); each fit's
+/// `passes` is then the reads its target needed (the shared first pass included), and
+/// [`StreamStats::passes`] the reads of all targets.
 ///
 /// One pass reads the files: `cholesky` and `normal` solve the Gram system of the merged
 /// statistics; `qr` and `svd` solve from the triangle R of the centred rows merged in the same
@@ -1084,6 +1106,20 @@ pub fn fit_with(
 ) -> Result<Streamed> {
     let method = Method::new(solver, options)?;
     check_lambdas(lambdas, reader.k)?;
+    if let Method::Iterative = method {
+        if let Some(path) = reader.not_rereadable() {
+            return Err(Error::Format {
+                path: path.to_path_buf(),
+                location: None,
+                message: format!(
+                    "the streamed `{solver}` reads the files once per iteration, which needs \
+                     regular files, not a pipe or device; save the data to a file, or fit with \
+                     `cholesky` (one pass)"
+                ),
+            });
+        }
+        return iterative::fit(reader, solver, options, lambdas, intercept);
+    }
     if let Method::Refined(refined) = &method
         && let Some(path) = reader.not_rereadable()
     {
@@ -1386,6 +1422,7 @@ fn solve_group(
                 .collect())
         }
         Method::Refined(_) => Err(internal(solver, "a refined backend without refinement")),
+        Method::Iterative => Err(internal(solver, "an iterative backend without the stream")),
     }
 }
 

@@ -769,7 +769,8 @@ fn stream_instead(args: &FitArgs, out: &mut Output) -> Result<Option<String>, Er
 
 /// `fit --stream`: the files read in row blocks into merged statistics and, for `qr` and `svd`,
 /// the triangle R of the centred rows (`tikhonov::stream`), never loading X, then solved from
-/// them; the refined backends read the files again once per round of corrections.
+/// them; the refined backends read the files again once per round of corrections, and `cg`,
+/// `pcg` and `gd` once per iteration (their steps go to `--history`).
 fn run_fit_stream(args: &FitArgs, solver: &str, out: &mut Output) -> Result<(), Error> {
     let common = &args.common;
     squared_loss_to_stream(
@@ -793,8 +794,21 @@ fn run_fit_stream(args: &FitArgs, solver: &str, out: &mut Output) -> Result<(), 
         &common.lambda,
         !common.no_intercept,
     )?;
-    save_history(history.as_deref(), false, &[], out)?;
     let stats = streamed.stats;
+    let fits = &streamed.fits;
+    // The iterative backends (`cg`, `pcg`, `gd`) record their steps; the direct ones have none.
+    let multi = fits.len() > 1;
+    let names = reader.target_names();
+    for (fit, name) in fits.iter().zip(names) {
+        out.notes
+            .extend(unconverged_note(fit, multi.then_some(name.as_str())));
+    }
+    let rows = history_rows(
+        fits.iter()
+            .zip(names)
+            .map(|(f, name)| (multi.then_some(name.as_str()), f)),
+    );
+    save_history(history.as_deref(), multi, &rows, out)?;
     let mut extra = json!({ "streamed": true, "stream": stream_json(&stats) });
     extra["stream"]["read_seconds"] = json!(streamed.read_seconds);
     let mut footer = format!(
@@ -802,14 +816,17 @@ fn run_fit_stream(args: &FitArgs, solver: &str, out: &mut Output) -> Result<(), 
         stats.blocks, stats.block_rows, stats.rows, stats.bytes, streamed.read_seconds
     );
     if stats.passes > 1 {
+        let why = if fits.iter().any(|f| f.iterations > 0) {
+            "one per iteration of the iterative backend, plus its set-up passes"
+        } else {
+            "1 + the rounds of refinement"
+        };
         footer += &format!(
-            "\npasses        {} over the files (1 + {} rounds of refinement; blocks and bytes \
-             count them all, the time is the first pass's)",
-            stats.passes,
-            stats.passes - 1
+            "\npasses        {} over the files ({why}; blocks and bytes count them all, the time \
+             is the first pass's)",
+            stats.passes
         );
     }
-    let names = reader.target_names();
     let shape = (stats.rows, reader.n_features());
     write_moment_fits(
         out,

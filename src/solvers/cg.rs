@@ -180,16 +180,52 @@ struct Cgls {
     gamma: f64,
 }
 
-impl Cgls {
-    /// M·(−∇f) and its inner product with −∇f.
-    fn precondition(&self, state: &IterState) -> (Col<f64>, f64) {
-        let z = if self.m.nrows() == 0 {
-            -&state.grad
-        } else {
-            Col::from_fn(state.grad.nrows(), |j| -self.m[j] * state.grad[j])
-        };
-        let gamma = -dot(z.as_ref(), state.grad.as_ref());
-        (z, gamma)
+/// M·(−∇f) and its inner product with −∇f, for M = diag(`m`) (M = I when `m` is empty).
+fn precondition(m: &Col<f64>, state: &IterState) -> (Col<f64>, f64) {
+    let z = if m.nrows() == 0 {
+        -&state.grad
+    } else {
+        Col::from_fn(state.grad.nrows(), |j| -m[j] * state.grad[j])
+    };
+    let gamma = -dot(z.as_ref(), state.grad.as_ref());
+    (z, gamma)
+}
+
+/// p ← M·(−∇f) + (γ'/γ)·p for the gradient of `state`, returning γ' = ∇fᵀM·∇f (the CG
+/// direction after a step; `gamma` is the previous γ).
+fn next_direction(p: &mut Col<f64>, gamma: f64, m: &Col<f64>, state: &IterState) -> f64 {
+    let (z, next) = precondition(m, state);
+    let beta = next / gamma;
+    p.iter_mut()
+        .zip(z.iter())
+        .for_each(|(p, z)| *p = z + beta * *p);
+    next
+}
+
+/// The Jacobi preconditioner M = diag(1/(hⱼ + λ)) from the diagonal h of the data part of the
+/// Hessian (‖aⱼ‖² = (XcᵀSXc)ⱼⱼ/S). A zero column with λ = 0 never moves (its gradient entry is
+/// always 0): any M works there, and 1 is taken.
+pub(crate) fn jacobi(diagonal: impl Iterator<Item = f64>, lambda: f64) -> Col<f64> {
+    diagonal
+        .map(|c| {
+            if c + lambda > 0.0 {
+                1.0 / (c + lambda)
+            } else {
+                1.0
+            }
+        })
+        .collect()
+}
+
+/// The error of a CG step whose search direction has no positive, finite curvature.
+fn breakdown(name: &str, curvature: f64) -> Error {
+    Error::Numerical {
+        solver: name.to_owned(),
+        detail: format!(
+            "CG broke down (search direction with curvature {curvature:e}); the \
+             problem is singular (λ = 0), too ill-conditioned, or its values overflow: \
+             use λ > 0, rescale (standardise) the data, or a direct backend (`auto`, `qr`)"
+        ),
     }
 }
 
@@ -197,23 +233,11 @@ impl IterativeMethod for Cgls {
     fn init(&mut self, objective: &dyn Objective, state: &mut IterState) -> Result<()> {
         let ls = least_squares(objective, self.name)?;
         if self.preconditioner == Preconditioner::Jacobi {
-            let lambda = objective.penalty();
-            // A zero column with λ = 0 never moves (its gradient entry is always 0): any M works.
-            self.m = ls
-                .ls_column_norms_sq()
-                .iter()
-                .map(|c| {
-                    if c + lambda > 0.0 {
-                        1.0 / (c + lambda)
-                    } else {
-                        1.0
-                    }
-                })
-                .collect();
+            self.m = jacobi(ls.ls_column_norms_sq().iter().copied(), objective.penalty());
         }
         self.residual = Some(Residual::new(ls, state));
         self.q = Col::zeros(ls.n_samples());
-        (self.p, self.gamma) = self.precondition(state);
+        (self.p, self.gamma) = precondition(&self.m, state);
         Ok(())
     }
 
@@ -223,14 +247,7 @@ impl IterativeMethod for Cgls {
         ls.ls_apply(self.p.as_ref(), self.q.as_mut());
         let curvature = self.q.squared_norm_l2() + lambda * self.p.squared_norm_l2();
         if !(curvature > 0.0 && curvature.is_finite() && self.gamma.is_finite()) {
-            return Err(Error::Numerical {
-                solver: self.name.to_owned(),
-                detail: format!(
-                    "CG broke down (search direction with curvature {curvature:e}); the \
-                     problem is singular (λ = 0), too ill-conditioned, or its values overflow: \
-                     use λ > 0, rescale (standardise) the data, or a direct backend (`auto`, `qr`)"
-                ),
-            });
+            return Err(breakdown(self.name, curvature));
         }
         let alpha = self.gamma / curvature;
         axpy(&mut state.theta, alpha, self.p.as_ref());
@@ -238,13 +255,82 @@ impl IterativeMethod for Cgls {
         let residual = self.residual.as_mut().expect("set in init");
         axpy(&mut residual.r, -alpha, self.q.as_ref());
         residual.publish(ls, state);
-        let (z, gamma) = self.precondition(state);
-        let beta = gamma / self.gamma;
-        self.gamma = gamma;
-        self.p
-            .iter_mut()
-            .zip(z.iter())
-            .for_each(|(p, z)| *p = z + beta * *p);
+        self.gamma = next_direction(&mut self.p, self.gamma, &self.m, state);
+        Ok(())
+    }
+}
+
+/// Preconditioned CG on the normal equations H·θ = −∇f(0) of a quadratic objective (the
+/// Hessian H constant), through [`Objective::hessian_vector`] and [`Objective::value_gradient`]
+/// only, for objectives that cannot carry CGLS's n-vector residual (the streamed least squares
+/// of `crate::stream`, which holds O(d) numbers):
+///
+/// ```text
+/// p₀ = M·(−g₀),  γ₀ = g₀ᵀM·g₀
+/// q = H·p;  α = γ / pᵀq;  θ ← θ + α·p;  g ← g + α·q;  f ← f − α·γ + ½α²·pᵀq
+/// γ' = gᵀM·g;  p ← −M·g + (γ'/γ)·p
+/// ```
+///
+/// One product with H per iteration. The recursively updated gradient drifts from ∇f(θ) as
+/// CGLS's residual does (see the module docs), so the same rule keeps the stopping honest: the
+/// gradient is recomputed from θ ([`Objective::value_gradient`]) every [`Residual::REFRESH`]
+/// iterations and whenever the updated one meets the driver's threshold, and the driver only
+/// ever accepts a recomputed one. CG on H squares the condition number CGLS sees in its
+/// rounding (Björck, Elfving & Strakoš 1998): the attainable accuracy is about κ(H)·ε relative
+/// rather than κ(A)·ε, which is why the in-memory `cg` stays CGLS.
+#[cfg(any(feature = "npy", feature = "csv"))]
+pub(crate) struct QuadraticCg {
+    name: &'static str,
+    /// M's diagonal (empty for M = I).
+    m: Col<f64>,
+    p: Col<f64>,
+    q: Col<f64>,
+    gamma: f64,
+    since_refresh: usize,
+}
+
+#[cfg(any(feature = "npy", feature = "csv"))]
+impl QuadraticCg {
+    /// CG named `name` with the diagonal preconditioner `m` (empty: none).
+    pub(crate) fn new(name: &'static str, m: Col<f64>) -> Self {
+        Self {
+            name,
+            m,
+            p: Col::zeros(0),
+            q: Col::zeros(0),
+            gamma: 0.0,
+            since_refresh: 0,
+        }
+    }
+}
+
+#[cfg(any(feature = "npy", feature = "csv"))]
+impl IterativeMethod for QuadraticCg {
+    fn init(&mut self, objective: &dyn Objective, state: &mut IterState) -> Result<()> {
+        self.q = Col::zeros(objective.dim());
+        (self.p, self.gamma) = precondition(&self.m, state);
+        Ok(())
+    }
+
+    fn step(&mut self, objective: &dyn Objective, state: &mut IterState) -> Result<()> {
+        objective.hessian_vector(state.theta.as_ref(), self.p.as_ref(), self.q.as_mut());
+        let curvature = dot(self.p.as_ref(), self.q.as_ref());
+        if !(curvature > 0.0 && curvature.is_finite() && self.gamma.is_finite()) {
+            return Err(breakdown(self.name, curvature));
+        }
+        let alpha = self.gamma / curvature;
+        axpy(&mut state.theta, alpha, self.p.as_ref());
+        // f(θ + αp) = f(θ) + α·gᵀp + ½α²·pᵀHp, and gᵀp = −γ for the CG direction.
+        let slope = dot(state.grad.as_ref(), self.p.as_ref());
+        state.value += alpha * slope + 0.5 * alpha * alpha * curvature;
+        axpy(&mut state.grad, alpha, self.q.as_ref());
+        state.grad_norm = crate::linalg::norm2(state.grad.as_ref());
+        self.since_refresh += 1;
+        if self.since_refresh >= Residual::REFRESH || state.grad_norm <= state.threshold {
+            state.evaluate(objective);
+            self.since_refresh = 0;
+        }
+        self.gamma = next_direction(&mut self.p, self.gamma, &self.m, state);
         Ok(())
     }
 }
