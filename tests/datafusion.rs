@@ -101,6 +101,14 @@ fn write_files(dir: &Path, x: &Mat<f64>, y: &[f64], files: usize) {
     }
 }
 
+/// The problem, written as `files` Parquet files into a new temporary directory.
+fn written(files: usize) -> (Mat<f64>, Vec<f64>, tempfile::TempDir) {
+    let (x, y) = problem();
+    let dir = tempfile::tempdir().unwrap();
+    write_files(dir.path(), &x, &y, files);
+    (x, y, dir)
+}
+
 async fn context(dir: &Path, partitions: usize) -> SessionContext {
     let ctx =
         SessionContext::new_with_config(SessionConfig::new().with_target_partitions(partitions));
@@ -143,9 +151,7 @@ fn sql(udf: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parquet_partitions_give_the_in_memory_fit_for_every_partition_count() {
-    let (x, y) = problem();
-    let dir = tempfile::tempdir().unwrap();
-    write_files(dir.path(), &x, &y, 8);
+    let (x, y, dir) = written(8);
     let reference = reference(&x, &y);
     let mut states = Vec::new();
     for partitions in [1, 3, 8, 16] {
@@ -179,9 +185,7 @@ async fn parquet_partitions_give_the_in_memory_fit_for_every_partition_count() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn several_targets_and_no_intercept() {
-    let (x, y) = problem();
-    let dir = tempfile::tempdir().unwrap();
-    write_files(dir.path(), &x, &y, 4);
+    let (x, y, dir) = written(4);
     let ctx = context(dir.path(), 4).await;
     ctx.register_udaf(RidgeMoments::new(2).named("ridge_moments2").udaf());
     let xs: Vec<String> = (1..=D).map(|j| format!("x{j}")).collect();
@@ -215,9 +219,7 @@ async fn several_targets_and_no_intercept() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_null_is_refused_naming_its_column() {
-    let (x, y) = problem();
-    let dir = tempfile::tempdir().unwrap();
-    write_files(dir.path(), &x, &y, 3);
+    let (x, y, dir) = written(3);
     // One more file whose x3 has a null in its second row.
     let good = batch(&x, &y, 0, 5);
     let mut columns = good.columns().to_vec();
@@ -245,9 +247,7 @@ async fn a_null_is_refused_naming_its_column() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_calls_and_results_are_errors() {
-    let (x, y) = problem();
-    let dir = tempfile::tempdir().unwrap();
-    write_files(dir.path(), &x, &y, 2);
+    let (_, _, dir) = written(2);
     let ctx = context(dir.path(), 2).await;
     // Only a target, no feature.
     let err = fit_sql(&ctx, "SELECT ridge_moments(y) FROM t", LAMBDA, 0)
@@ -286,9 +286,7 @@ async fn malformed_calls_and_results_are_errors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_query_with_named_targets_and_a_weight_column() {
-    let (x, y) = problem();
-    let dir = tempfile::tempdir().unwrap();
-    write_files(dir.path(), &x, &y, 5);
+    let (x, y, dir) = written(5);
     let ctx = context(dir.path(), 4).await;
     let xs: Vec<String> = (1..=D).map(|j| format!("x{j}")).collect();
     // Every column but the targets is a feature: y2 is left out of the query.
@@ -324,9 +322,7 @@ async fn a_query_with_named_targets_and_a_weight_column() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_query_that_cannot_be_fitted_says_why() {
-    let (x, y) = problem();
-    let dir = tempfile::tempdir().unwrap();
-    write_files(dir.path(), &x, &y, 2);
+    let (_, _, dir) = written(2);
     let ctx = context(dir.path(), 2).await;
     let err = |r: tikhonov::Result<(QueryMoments, Vec<Fit>)>| r.unwrap_err().to_string();
     let e = err(fit_query(
@@ -392,9 +388,7 @@ async fn a_query_that_cannot_be_fitted_says_why() {
 /// `tikhonov fit --sql`: a registered table and files named in the query give the in-memory fit.
 #[test]
 fn the_command_line_fits_a_query() {
-    let (x, y) = problem();
-    let dir = tempfile::tempdir().unwrap();
-    write_files(dir.path(), &x, &y, 3);
+    let (x, y, dir) = written(3);
     let reference = reference(&x, &y);
     let xs: Vec<String> = (1..=D).map(|j| format!("x{j}")).collect();
     let glob = dir.path().join("*.parquet");
