@@ -423,6 +423,28 @@ fn the_command_line_fits_a_query() {
         assert_eq!(v["sql"]["rows"], N);
         assert_eq!(v["sql"]["features"].as_array().unwrap().len(), D);
     }
+    // A Parquet file given as --data is fitted through DataFusion too.
+    let file = dir.path().join("part-00.parquet");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tikhonov"))
+        .args([
+            "fit",
+            "--data",
+            file.to_str().unwrap(),
+            "--target",
+            "y",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["solver"], "stream:cholesky");
+    assert!(v["sql"]["rows"].as_u64().unwrap() > 0);
     // A bad table spec is a one-line error that says what is expected.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_tikhonov"))
         .args([

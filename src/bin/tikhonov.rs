@@ -361,7 +361,22 @@ fn save_history(
     write_history(path, &header, rows)
 }
 
+/// Whether `path` names a Parquet file (by its extension).
+fn is_parquet(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
+}
+
 fn load(args: &CommonArgs) -> Result<Loaded, Error> {
+    if let Some(path) = args.data.as_deref().filter(|p| is_parquet(p)) {
+        return Err(Error::invalid(
+            "data",
+            path.display(),
+            "a CSV file here: Parquet is read by DataFusion, and only by `tikhonov fit --data \
+             F.parquet` (or `fit --sql`) in a binary built with --features datafusion; convert \
+             it to CSV or .npy for this command",
+        ));
+    }
     let logistic = args.loss == Loss::Logistic;
     let (x, targets, target_names, description, feature_names) = if let Some(path) = &args.data {
         // clap guarantees --target with --data.
@@ -653,6 +668,22 @@ fn run_fit(args: &FitArgs, out: &mut Output) -> Result<(), Error> {
     }
     if let Some(query) = &args.sql {
         return run_fit_sql(args, query, out);
+    }
+    if let Some(path) = args.common.data.as_deref().filter(|p| is_parquet(p)) {
+        // A Parquet file is read by DataFusion, in one parallel pass into the statistics.
+        if args.common.weights.is_some() {
+            return Err(Error::invalid(
+                "weights",
+                "a .npy file with a Parquet --data",
+                "the weights as a column of the Parquet file: --sql \"SELECT * FROM 'F.parquet'\" \
+                 --target y --weight-column w",
+            ));
+        }
+        let query = format!(
+            "SELECT * FROM '{}'",
+            path.display().to_string().replace('\'', "''")
+        );
+        return run_fit_sql(args, &query, out);
     }
     if let Some(solver) = stream_instead(args, out)? {
         return run_fit_stream(args, &solver, out);

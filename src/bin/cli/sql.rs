@@ -91,10 +91,10 @@ pub(crate) fn fit(
 ) -> Result<(), Error> {
     Err(Error::invalid(
         "sql",
-        "a query",
-        "a tikhonov built with the `datafusion` feature for --sql: \
+        "a query or a Parquet file",
+        "a tikhonov built with the `datafusion` feature for --sql and Parquet files: \
          cargo install tikhonov --features datafusion, or from a checkout \
-         cargo run --release --features datafusion -- fit --sql …",
+         cargo run --release --features datafusion -- fit …",
     ))
 }
 
