@@ -1513,7 +1513,7 @@ const RESIDUAL_CHUNK: usize = 2048;
 /// reduced on rayon's threads and added in order, so the result does not depend on the threads.
 fn residual_pass(
     reader: &mut BlockReader,
-    points: &[(usize, (ColRef<'_, f64>, f64))],
+    points: &[(usize, (ColRef<'_, f64>, Dd))],
     intercept: bool,
 ) -> Result<Vec<ResidualSums>> {
     use rayon::prelude::*;
