@@ -27,6 +27,21 @@
 //! matrix (κ of the equilibrated design), and its fixed point is the exact minimiser of J for the
 //! data as given (Demmel, Hida, Li & Riedy 2009, *Extra-precise iterative refinement for
 //! overdetermined least squares problems*, use the same stopping rules as below).
+//!
+//! **The intercept** is carried in double-double between corrections, and rounded to f64 only
+//! when refinement ends. Substituting w = w* + ω and b = b* + β into the residuals gives
+//! h = −S·(β + x̄ᵀω) and g − x̄·h = −(XcᵀS·Xc + S·λ·I)·ω − S·(x̄ − x̄_used)·(β + x̄ᵀω): with the
+//! x̄ the correction equation uses off by ξ = x̄ − x̄_used, a fixed point keeps ω ≈ S·A⁻¹·ξ·β.
+//! With b in f64, β is up to ulp(b)/2, which with a large offset (timestamps, X + 1e15, where
+//! b ≈ −x̄ᵀw is as large) is not small: x̄ then had to be exact to ≈ 2⁻¹⁰⁴, a double-double sum
+//! over X (a pass of its own, as costly as the residual). With b in double-double, β is ≈ ε²·|b|,
+//! and the problem's two-part mean x̄ₕ + x̄ₗ (off by ξ ≤ n·ε·spread + ε²·|x̄|: its correction pass
+//! is an f64 sum) leaves |ω|/|w| ≈ n·ε³·ρ + ε⁴·ρ², ρ = |x̄|/spread: below 10⁻²⁷ at n = 10⁵ and
+//! ρ = 10¹⁵.
+//!
+//! **Cost.** The residual is formed in one read of X (chunks of rows on rayon's threads, each in
+//! sub-blocks whose rows of X stay in cache between forming e and forming XᵀS·e), ≈ 45·n·d flops,
+//! and its sums are added in a fixed order, so the result is the same on any number of threads.
 
 use faer::{Col, ColRef};
 
@@ -133,117 +148,228 @@ impl std::ops::Neg for Dd {
     }
 }
 
-/// The weighted column means x̄ = XᵀS·1/S in double-double, for the correction equation.
-///
-/// Why not the problem's f64 x̄: with a large offset (timestamps, X + 1e15) the f64 mean is off
-/// by up to ulp(x̄)/2 (0.06 at 1e15), and the intercept b, an f64 of the same size, cannot absorb
-/// the residual's mean either; then g − x̄·h = Σᵢ sᵢ(xᵢ − x̄)eᵢ + (x̄_exact − x̄)·h, and the second
-/// term moved the fixed point of refinement by 1e-7 relative. With x̄ exact to ~2⁻¹⁰⁴, the w of
-/// the fixed point is the exact minimiser of J for the f64 data whatever b rounds to.
-pub fn column_means(problem: &RidgeProblem<'_>) -> Vec<Dd> {
-    let x = problem.x();
-    let s = problem.weight_sum();
-    let mut buf = Vec::new();
-    (0..problem.n_features())
-        .map(|j| {
-            let c = column(x, j, &mut buf);
-            let sum = match problem.weights() {
-                Some(w) => c.iter().zip(w.iter()).fold(Dd::default(), |acc, (&x, &s)| {
-                    let (p, e) = two_prod(x, s);
-                    acc + Dd { hi: p, lo: e }
-                }),
-                None => c
-                    .iter()
-                    .fold(Dd::default(), |acc, &x| acc + Dd { hi: x, lo: 0.0 }),
-            };
-            sum / s
+/// Rows of X per task of the residual pass. Fixed, not derived from the thread count: each
+/// chunk's sums are formed in one order on one thread and the chunks' sums are added in chunk
+/// order, so the result is the same bit for bit on any number of threads.
+const CHUNK_ROWS: usize = 4096;
+
+/// Independent double-double accumulators per sum. They are kept as separate arrays of high and
+/// low parts, so the arithmetic on them vectorises, and sixteen of them hide the latency of the
+/// chain of dependent operations inside one double-double addition (with four, the sums were
+/// bound by that latency).
+const LANES: usize = 16;
+
+/// [`LANES`] partial sums of one double-double sum: term i of a sum goes to lane i mod LANES.
+#[derive(Clone, Copy)]
+struct Lanes {
+    hi: [f64; LANES],
+    lo: [f64; LANES],
+}
+
+impl Lanes {
+    const ZERO: Lanes = Lanes {
+        hi: [0.0; LANES],
+        lo: [0.0; LANES],
+    };
+
+    #[inline(always)]
+    fn add(&mut self, k: usize, t: Dd) {
+        let a = Dd {
+            hi: self.hi[k],
+            lo: self.lo[k],
+        } + t;
+        (self.hi[k], self.lo[k]) = (a.hi, a.lo);
+    }
+
+    /// Adds Σᵢ term(c₁[i], …, c_N[i]) over the rows of the N equally long columns `cols`, term i
+    /// to lane i mod [`LANES`]. Groups of LANES rows are taken as arrays, so the lanes' loop has a
+    /// constant trip count and no bounds checks, and vectorises.
+    #[inline(always)]
+    fn sum<const N: usize>(&mut self, cols: [&[f64]; N], term: impl Fn([f64; N]) -> Dd) {
+        let len = cols[0].len();
+        let full = len / LANES * LANES;
+        let mut start = 0;
+        while start < full {
+            let group: [&[f64; LANES]; N] = cols.map(|c| {
+                c[start..start + LANES]
+                    .try_into()
+                    .expect("a range of LANES entries")
+            });
+            for k in 0..LANES {
+                self.add(k, term(group.map(|c| c[k])));
+            }
+            start += LANES;
+        }
+        for (k, i) in (full..len).enumerate() {
+            self.add(k, term(cols.map(|c| c[i])));
+        }
+    }
+
+    /// The lanes added in order.
+    fn total(&self) -> Dd {
+        (0..LANES).fold(Dd::default(), |t, k| {
+            t + Dd {
+                hi: self.hi[k],
+                lo: self.lo[k],
+            }
         })
-        .collect()
+    }
+}
+
+/// `chunk(start, len)` for the chunks of [`CHUNK_ROWS`] rows of an n-row problem, in row order:
+/// on rayon's threads when `par` allows more than one and there is more than one chunk.
+fn chunks<T: Send>(n: usize, par: faer::Par, chunk: impl Fn(usize, usize) -> T + Sync) -> Vec<T> {
+    let count = n.div_ceil(CHUNK_ROWS);
+    let run = |c: usize| {
+        let start = c * CHUNK_ROWS;
+        chunk(start, CHUNK_ROWS.min(n - start))
+    };
+    if par.degree() > 1 && count > 1 {
+        use rayon::prelude::*;
+        (0..count).into_par_iter().map(run).collect()
+    } else {
+        (0..count).map(run).collect()
+    }
 }
 
 /// The optimality residual of J at (w, b) in double-double: returns g − x̄·h (rounded to f64),
 /// the right-hand side of the correction equation, and h = 1ᵀS·e (0 without an intercept);
-/// `means` are [`column_means`]. See the [module docs](self). Costs about 45·n·d flops; on x86-64
-/// CPUs with FMA and AVX2 a version compiled for them (hardware TwoProduct, vectorised) is chosen
-/// at run time.
+/// `means` is x̄ ([`two_part_means`]). See the [module docs](self). Costs about 45·n·d flops in
+/// one read of X: chunks of [`CHUNK_ROWS`] rows on rayon's threads (when the problem's `par`
+/// allows), each in sub-blocks small enough that their residual e and their rows of X stay in
+/// cache between forming e and forming XᵀS·e.
 pub fn optimality_residual(
     problem: &RidgeProblem<'_>,
     means: &[Dd],
     w: ColRef<'_, f64>,
-    b: f64,
+    b: Dd,
 ) -> (Col<f64>, f64) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("fma") && std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports the features `residual_fma` is compiled for.
-        return unsafe { residual_fma(problem, means, w, b) };
-    }
-    residual_kernel(problem, means, w, b)
-}
-
-/// [`residual_kernel`] compiled with FMA and AVX2, so `f64::mul_add` is one instruction and the
-/// loops vectorise.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn residual_fma(
-    problem: &RidgeProblem<'_>,
-    means: &[Dd],
-    w: ColRef<'_, f64>,
-    b: f64,
-) -> (Col<f64>, f64) {
-    residual_kernel(problem, means, w, b)
-}
-
-/// Lanes of independent double-double accumulators in a reduction (for vectorisation).
-const LANES: usize = 4;
-
-#[inline(always)]
-fn residual_kernel(
-    problem: &RidgeProblem<'_>,
-    means: &[Dd],
-    w: ColRef<'_, f64>,
-    b: f64,
-) -> (Col<f64>, f64) {
-    let (n, d) = (problem.n_samples(), problem.n_features());
-    let x = problem.x();
-    let b = if problem.fit_intercept() { b } else { 0.0 };
-    let mut buf = Vec::new();
-    // e = y − b − X·w, column by column (each entry an independent double-double).
-    let mut hi: Vec<f64> = problem.y().iter().copied().collect();
-    let mut lo = vec![0.0; n];
-    for (h, l) in hi.iter_mut().zip(lo.iter_mut()) {
-        (*h, *l) = two_sum(*h, -b);
-    }
-    for j in 0..d {
-        let wj = -w[j];
-        if wj == 0.0 {
-            continue;
-        }
-        let c = column(x, j, &mut buf);
-        for ((h, l), &xij) in hi.iter_mut().zip(lo.iter_mut()).zip(c) {
-            let (p, pe) = two_prod(xij, wj);
-            let e = Dd { hi: *h, lo: *l } + Dd { hi: p, lo: pe };
-            (*h, *l) = (e.hi, e.lo);
-        }
-    }
-    // S·e.
-    if let Some(s) = problem.weights() {
-        for (i, (h, l)) in hi.iter_mut().zip(lo.iter_mut()).enumerate() {
-            let e = Dd { hi: *h, lo: *l } * s[i];
-            (*h, *l) = (e.hi, e.lo);
-        }
-    }
+    let d = problem.n_features();
+    let b = if problem.fit_intercept() {
+        b
+    } else {
+        Dd::default()
+    };
+    let parts = chunks(problem.n_samples(), problem.par(), |start, len| {
+        residual_chunk(problem, w, b, start, len)
+    });
+    let (g, h) = parts.iter().fold(
+        (vec![Dd::default(); d], Dd::default()),
+        |(mut g, h), (gc, hc)| {
+            g.iter_mut().zip(gc).for_each(|(g, c)| *g = *g + *c);
+            (g, h + *hc)
+        },
+    );
     let h = if problem.fit_intercept() {
-        dd_dot(&hi, &lo, None)
+        h
     } else {
         Dd::default()
     };
     let (sl, sl_lo) = two_prod(problem.weight_sum(), problem.lambda());
     let shift = Dd { hi: sl, lo: sl_lo };
-    let rhs = Col::from_fn(d, |j| {
-        let g = dd_dot(&hi, &lo, Some(column(x, j, &mut buf))) + -(shift * w[j]);
-        (g + -(h * means[j])).to_f64()
-    });
+    let rhs = Col::from_fn(d, |j| (g[j] + -(shift * w[j]) + -(h * means[j])).to_f64());
     (rhs, h.to_f64())
+}
+
+/// [`residual_chunk_kernel`], compiled for AVX2 and FMA when the CPU has them (so
+/// `f64::mul_add`, the TwoProduct, is one instruction and the lanes vectorise).
+fn residual_chunk(
+    problem: &RidgeProblem<'_>,
+    w: ColRef<'_, f64>,
+    b: Dd,
+    start: usize,
+    len: usize,
+) -> (Vec<Dd>, Dd) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("fma") && std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports the features `residual_chunk_fma` is compiled for.
+        return unsafe { residual_chunk_fma(problem, w, b, start, len) };
+    }
+    residual_chunk_kernel(problem, w, b, start, len)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn residual_chunk_fma(
+    problem: &RidgeProblem<'_>,
+    w: ColRef<'_, f64>,
+    b: Dd,
+    start: usize,
+    len: usize,
+) -> (Vec<Dd>, Dd) {
+    residual_chunk_kernel(problem, w, b, start, len)
+}
+
+/// Rows per sub-block of a residual chunk: the sub-block's rows of X (≈ 384 KiB) stay in the L2
+/// cache between the sweep that forms e and the sweep that forms Xᵀ·S·e; a multiple of
+/// [`LANES`], so every sub-block but a chunk's last starts at lane 0.
+fn sub_block_rows(d: usize) -> usize {
+    ((48 * 1024) / d.max(1)).clamp(LANES, CHUNK_ROWS) / LANES * LANES
+}
+
+/// For the rows `start .. start + len`: (Σᵢ sᵢ·eᵢ·xᵢⱼ for every column j, Σᵢ sᵢ·eᵢ), with
+/// e = y − b − X·w formed in double-double.
+#[inline(always)]
+fn residual_chunk_kernel(
+    problem: &RidgeProblem<'_>,
+    w: ColRef<'_, f64>,
+    b: Dd,
+    start: usize,
+    len: usize,
+) -> (Vec<Dd>, Dd) {
+    let d = problem.n_features();
+    let rows = sub_block_rows(d);
+    let mut g = vec![Lanes::ZERO; d];
+    let mut h = Lanes::ZERO;
+    let mut hi = vec![0.0; rows];
+    let mut lo = vec![0.0; rows];
+    let mut buf = Vec::new();
+    let mut s0 = start;
+    while s0 < start + len {
+        let m = rows.min(start + len - s0);
+        let x = problem.x().subrows(s0, m);
+        let (hi, lo) = (&mut hi[..m], &mut lo[..m]);
+        // e = y − b − X·w, column by column (each entry an independent double-double).
+        for ((h, l), &yi) in hi
+            .iter_mut()
+            .zip(lo.iter_mut())
+            .zip(problem.y().subrows(s0, m).iter())
+        {
+            let e = Dd { hi: yi, lo: 0.0 } + -b;
+            (*h, *l) = (e.hi, e.lo);
+        }
+        for j in 0..d {
+            let wj = -w[j];
+            if wj == 0.0 {
+                continue;
+            }
+            let c = column(x, j, &mut buf);
+            for ((h, l), &xij) in hi.iter_mut().zip(lo.iter_mut()).zip(c) {
+                let (p, pe) = two_prod(xij, wj);
+                let e = Dd { hi: *h, lo: *l } + Dd { hi: p, lo: pe };
+                (*h, *l) = (e.hi, e.lo);
+            }
+        }
+        // S·e.
+        if let Some(s) = problem.weights() {
+            for ((h, l), &si) in hi
+                .iter_mut()
+                .zip(lo.iter_mut())
+                .zip(s.subrows(s0, m).iter())
+            {
+                let e = Dd { hi: *h, lo: *l } * si;
+                (*h, *l) = (e.hi, e.lo);
+            }
+        }
+        let (hi, lo) = (&*hi, &*lo);
+        h.sum([hi, lo], |[hi, lo]| Dd { hi, lo });
+        for (j, g) in g.iter_mut().enumerate() {
+            let c = column(x, j, &mut buf);
+            g.sum([hi, lo, c], |[hi, lo, c]| Dd { hi, lo } * c);
+        }
+        s0 += m;
+    }
+    (g.iter().map(Lanes::total).collect(), h.total())
 }
 
 /// Column j of X as a slice: borrowed when contiguous, else gathered into `buf`.
@@ -260,34 +386,6 @@ fn column<'a>(x: faer::MatRef<'a, f64>, j: usize, buf: &'a mut Vec<f64>) -> &'a 
     }
 }
 
-/// Σᵢ (hiᵢ + loᵢ)·cᵢ (or Σᵢ (hiᵢ + loᵢ) without c) in double-double, over [`LANES`] independent
-/// accumulators.
-#[inline(always)]
-fn dd_dot(hi: &[f64], lo: &[f64], c: Option<&[f64]>) -> Dd {
-    let mut acc = [Dd::default(); LANES];
-    let term = |i: usize| {
-        let e = Dd {
-            hi: hi[i],
-            lo: lo[i],
-        };
-        match c {
-            Some(c) => e * c[i],
-            None => e,
-        }
-    };
-    let full = hi.len() / LANES * LANES;
-    for start in (0..full).step_by(LANES) {
-        for (k, a) in acc.iter_mut().enumerate() {
-            *a = *a + term(start + k);
-        }
-    }
-    let mut total = Dd::default();
-    for i in full..hi.len() {
-        total = total + term(i);
-    }
-    acc.iter().fold(total, |t, a| t + *a)
-}
-
 /// What refinement did.
 #[derive(Debug, Clone)]
 pub struct Refinement {
@@ -301,6 +399,17 @@ pub struct Refinement {
     /// to the same norm of w (plus |δb| relative to |b|): an estimate of the relative error
     /// that was left before it was applied.
     pub last_correction: f64,
+}
+
+/// x̄ as double-doubles from the problem's two-part means (zero without an intercept).
+fn two_part_means(problem: &RidgeProblem<'_>) -> Vec<Dd> {
+    let (hi, lo) = (problem.x_mean(), problem.x_mean_low());
+    (0..problem.n_features())
+        .map(|j| Dd {
+            hi: hi[j],
+            lo: lo[j],
+        })
+        .collect()
 }
 
 /// Refines (w₀, b₀) for at most `max_steps` corrections. `correct(r)` must solve
@@ -324,7 +433,11 @@ pub fn refine(
     mut correct: impl FnMut(Col<f64>) -> Col<f64>,
 ) -> Refinement {
     let mut w = w0;
-    let mut b = if problem.fit_intercept() { b0 } else { 0.0 };
+    // b is carried in double-double: see the module docs ("The intercept").
+    let mut b = Dd {
+        hi: if problem.fit_intercept() { b0 } else { 0.0 },
+        lo: 0.0,
+    };
     let s = problem.weight_sum();
     let mut previous = f64::INFINITY;
     let mut steps = 0;
@@ -343,11 +456,7 @@ pub fn refine(
     } else {
         contraction
     };
-    let means = if problem.fit_intercept() && max_steps > 0 {
-        column_means(problem)
-    } else {
-        vec![Dd::default(); problem.n_features()]
-    };
+    let means = two_part_means(problem);
     while steps < max_steps {
         let (rhs, h) = optimality_residual(problem, &means, w.as_ref(), b);
         let dw = correct(rhs);
@@ -367,15 +476,15 @@ pub fn refine(
         } else {
             scaled(dw.as_ref())
         };
-        if b != 0.0 {
-            ratio = ratio.max((db / b).abs());
+        if b.hi != 0.0 {
+            ratio = ratio.max((db / b.hi).abs());
         }
         last = ratio;
         if !ratio.is_finite() || ratio >= previous {
             break;
         }
         w += &dw;
-        b += db;
+        b = b + Dd { hi: db, lo: 0.0 };
         steps += 1;
         if ratio <= f64::EPSILON || ratio * contraction <= f64::EPSILON || ratio > 0.5 * previous {
             break;
@@ -384,7 +493,7 @@ pub fn refine(
     }
     Refinement {
         coef: w,
-        intercept: b,
+        intercept: b.to_f64(),
         steps,
         last_correction: last,
     }
@@ -413,6 +522,64 @@ mod tests {
     }
 
     #[test]
+    fn the_residual_pass_is_the_same_on_any_number_of_threads_and_sums_every_row_once() {
+        // Several chunks, a partial last chunk and sub-block, an offset, weights or none, and a
+        // strided X (gathered column by column).
+        use faer::{Mat, Par};
+        let (n, d) = (3 * CHUNK_ROWS + 37, 7);
+        let x = Mat::from_fn(n, d, |i, j| 1e6 + ((i * (j + 3)) % 97) as f64 * 0.01);
+        let xt = x.transpose().to_owned();
+        let y = Col::from_fn(n, |i| ((i * 5) % 13) as f64 - 6.0);
+        let s = Col::from_fn(n, |i| 0.5 + (i % 3) as f64);
+        let w = Col::from_fn(d, |j| 0.1 * (j as f64 + 1.0));
+        let b = Dd { hi: 3.0, lo: 1e-17 };
+        for weights in [Some(s.as_ref()), None] {
+            let build = |x, par| {
+                let builder = RidgeProblem::builder(x, y.as_ref()).lambda(0.5).par(par);
+                match weights {
+                    Some(s) => builder.weights(s),
+                    None => builder,
+                }
+                .build()
+                .unwrap()
+            };
+            let seq = build(x.as_ref(), Par::Seq);
+            let means = two_part_means(&seq);
+            let (r, h) = optimality_residual(&seq, &means, w.as_ref(), b);
+            for p in [
+                build(x.as_ref(), Par::rayon(2)),
+                build(xt.transpose(), Par::rayon(2)),
+            ] {
+                assert_eq!(
+                    optimality_residual(&p, &means, w.as_ref(), b),
+                    (r.clone(), h)
+                );
+            }
+            // One double-double sum per column in row order: the same to the rounding of the
+            // result (a row summed twice or missed would be off by 10⁻⁴ relative or more).
+            let sw = |i: usize| weights.map_or(1.0, |s| s[i]);
+            let e: Vec<Dd> = (0..n)
+                .map(|i| {
+                    let e = (0..d).fold(Dd::new(y[i]) + -b, |e, j| e.add_prod(x[(i, j)], -w[j]));
+                    e * sw(i)
+                })
+                .collect();
+            let h_plain = e.iter().fold(Dd::default(), |t, e| t + *e);
+            let (sl, sl_lo) = two_prod(seq.weight_sum(), seq.lambda());
+            for j in 0..d {
+                let g = (0..n).fold(Dd::default(), |t, i| t + e[i] * x[(i, j)]);
+                let plain =
+                    (g + -(Dd { hi: sl, lo: sl_lo } * w[j]) + -(h_plain * means[j])).to_f64();
+                assert!(
+                    (r[j] - plain).abs() <= 4.0 * f64::EPSILON * plain.abs(),
+                    "{j}"
+                );
+            }
+            assert!((h - h_plain.to_f64()).abs() <= 4.0 * f64::EPSILON * h.abs());
+        }
+    }
+
+    #[test]
     fn the_residual_vanishes_at_the_exact_solution_and_matches_the_gradient() {
         // y = 1 + 2x exactly, with large offsets: at (w, b) = (2, 1) every residual is 0.
         let x = faer::Mat::from_fn(5, 1, |i, _| 1e8 + i as f64);
@@ -421,14 +588,19 @@ mod tests {
             .lambda(0.0)
             .build()
             .unwrap();
-        let (r, h) = optimality_residual(&p, &column_means(&p), faer::col![2.0].as_ref(), 1.0);
+        let (r, h) = optimality_residual(
+            &p,
+            &two_part_means(&p),
+            faer::col![2.0].as_ref(),
+            Dd::new(1.0),
+        );
         assert_eq!((r[0], h), (0.0, 0.0));
         // Elsewhere −h/S = ∂J/∂b and −rhs/S = ∇_w J − x̄·∂J/∂b = −(1/S)·XcᵀS·e + λw, which for
         // e = 0.5·x − 2 on x = 10⁸ + (0..5) is −0.5·var(x) + λ·w = −1 + 0.75 exactly. The f64
         // gradient loses every digit of it to cancellation (terms of 10¹⁶); double-double does not.
         let p = p.with_lambda(0.5).unwrap();
         let w = faer::col![1.5];
-        let (r, h) = optimality_residual(&p, &column_means(&p), w.as_ref(), 3.0);
+        let (r, h) = optimality_residual(&p, &two_part_means(&p), w.as_ref(), Dd::new(3.0));
         let (_, gb) = p.gradient(w.as_ref(), 3.0);
         assert!((-h / p.weight_sum() - gb).abs() <= 1e-15 * gb.abs());
         assert_eq!(-r[0] / p.weight_sum(), -0.25);
