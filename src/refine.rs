@@ -250,8 +250,9 @@ pub fn optimality_residual(
     } else {
         Dd::default()
     };
+    let at = Point { problem, w, b };
     let parts = chunks(problem.n_samples(), problem.par(), |start, len| {
-        residual_chunk(problem, w, b, start, len)
+        residual_chunk(at, start, len)
     });
     let (g, h) = parts.iter().fold(
         (vec![Dd::default(); d], Dd::default()),
@@ -271,33 +272,29 @@ pub fn optimality_residual(
     (rhs, h.to_f64())
 }
 
+/// The problem and the point (w, b) whose residual a chunk forms.
+#[derive(Clone, Copy)]
+struct Point<'a> {
+    problem: &'a RidgeProblem<'a>,
+    w: ColRef<'a, f64>,
+    b: Dd,
+}
+
 /// [`residual_chunk_kernel`], compiled for AVX2 and FMA when the CPU has them (so
 /// `f64::mul_add`, the TwoProduct, is one instruction and the lanes vectorise).
-fn residual_chunk(
-    problem: &RidgeProblem<'_>,
-    w: ColRef<'_, f64>,
-    b: Dd,
-    start: usize,
-    len: usize,
-) -> (Vec<Dd>, Dd) {
+fn residual_chunk(at: Point<'_>, start: usize, len: usize) -> (Vec<Dd>, Dd) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("fma") && std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports the features `residual_chunk_fma` is compiled for.
-        return unsafe { residual_chunk_fma(problem, w, b, start, len) };
+        return unsafe { residual_chunk_fma(at, start, len) };
     }
-    residual_chunk_kernel(problem, w, b, start, len)
+    residual_chunk_kernel(at, start, len)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn residual_chunk_fma(
-    problem: &RidgeProblem<'_>,
-    w: ColRef<'_, f64>,
-    b: Dd,
-    start: usize,
-    len: usize,
-) -> (Vec<Dd>, Dd) {
-    residual_chunk_kernel(problem, w, b, start, len)
+unsafe fn residual_chunk_fma(at: Point<'_>, start: usize, len: usize) -> (Vec<Dd>, Dd) {
+    residual_chunk_kernel(at, start, len)
 }
 
 /// Rows per sub-block of a residual chunk: the sub-block's rows of X (≈ 384 KiB) stay in the L2
@@ -310,13 +307,8 @@ fn sub_block_rows(d: usize) -> usize {
 /// For the rows `start .. start + len`: (Σᵢ sᵢ·eᵢ·xᵢⱼ for every column j, Σᵢ sᵢ·eᵢ), with
 /// e = y − b − X·w formed in double-double.
 #[inline(always)]
-fn residual_chunk_kernel(
-    problem: &RidgeProblem<'_>,
-    w: ColRef<'_, f64>,
-    b: Dd,
-    start: usize,
-    len: usize,
-) -> (Vec<Dd>, Dd) {
+fn residual_chunk_kernel(at: Point<'_>, start: usize, len: usize) -> (Vec<Dd>, Dd) {
+    let Point { problem, w, b } = at;
     let d = problem.n_features();
     let rows = sub_block_rows(d);
     let mut g = vec![Lanes::ZERO; d];
