@@ -6,6 +6,8 @@ Run from anywhere (paths are relative to the crate root), after `cargo build --r
 
     python3 scripts/compare_sklearn.py ridge     # cholesky vs Ridge(solver="cholesky"), 100 000 x 500
                                                  # (--solver svd: svd vs Ridge(solver="svd"))
+                                                 # (--also auto: more backends in the same rounds;
+                                                 # --before BIN: the same run with an older build)
     python3 scripts/compare_sklearn.py rss       # peak RSS of `tikhonov fit` (cholesky, qr, svd)
     python3 scripts/compare_sklearn.py dual      # dual vs cholesky crossover at n = 2 000, and sklearn
     python3 scripts/compare_sklearn.py iterative # fastest iterative backend vs sag/saga/lsqr/sparse_cg
@@ -305,12 +307,16 @@ class Race:
     def median(self, name: str) -> float:
         return statistics.median(self.times[name])
 
-    def report(self, width: int = 44) -> None:
+    def report(self, width: int = 44, every_round: bool = False) -> None:
         print(f"  {'candidate':<{width}} {'median s':>10} {'min s':>10} {'max s':>10}  runs")
         for name in self.names:
             t = self.times[name]
             print(f"  {name:<{width}} {statistics.median(t):>10.4f} {min(t):>10.4f} "
                   f"{max(t):>10.4f}  {len(t)}")
+        if every_round:
+            print("  seconds in each round used, in round order:")
+            for name in self.names:
+                print(f"  {name:<{width}} " + " ".join(f"{v:.3f}" for v in self.times[name]))
 
 
 def tikhonov_candidate(race: Race, label: str, cmd: list[str], walls: dict | None = None):
@@ -423,32 +429,51 @@ def cmd_ridge(args) -> None:
     cmd = tikhonov_cmd(sv, xp, yp, args.lam)
     print("tikhonov: RAYON_NUM_THREADS=2 " + " ".join(cmd))
     race, walls = Race(), {}
-    tikhonov_candidate(race, f"tikhonov {sv} (fit_seconds)", cmd, walls)
+    main_label = f"tikhonov {sv} (fit_seconds)"
+    tikhonov_candidate(race, main_label, cmd, walls)
+    # More backends, and the same backends built from another commit, in the same rounds.
+    extra = {}
+    for other in [s for s in args.also.split(",") if s]:
+        extra[f"tikhonov {other} (fit_seconds)"] = tikhonov_cmd(other, xp, yp, args.lam)
+    if args.before is not None:
+        for solver in [sv, *[s for s in args.also.split(",") if s]]:
+            before = tikhonov_cmd(solver, xp, yp, args.lam)
+            before[0] = str(args.before.resolve())
+            extra[f"before: {solver} (fit_seconds)"] = before
+        print(f"before: {args.before.resolve()}")
+    for label, c in extra.items():
+        tikhonov_candidate(race, label, c)
     race.add(f"sklearn Ridge({sv}).fit",
              lambda: time_sklearn(lambda: Ridge(alpha=args.lam * n, solver=sv), x, y))
     race.run(args.repeats)
-    race.report()
-    wall_all = walls[f"tikhonov {sv} (fit_seconds)"][1:]  # without the warm-up
+    race.report(every_round=args.every_round)
+    wall_all = walls[main_label][1:]  # without the warm-up
     wall = [wall_all[r] for r in race.used]
     print(f"  {'tikhonov process wall time (loads the .npy)':<44} {statistics.median(wall):>10.4f}"
           f" {min(wall):>10.4f} {max(wall):>10.4f}  {len(wall)}")
-    t_fit, t_sk = race.median(f"tikhonov {sv} (fit_seconds)"), race.median(
-        f"sklearn Ridge({sv}).fit")
+    t_fit, t_sk = race.median(main_label), race.median(f"sklearn Ridge({sv}).fit")
     print(f"ratio of medians sklearn / tikhonov fit_seconds: {t_sk / t_fit:.2f}x "
           f"(> 1: tikhonov faster)")
+    for label in extra:
+        ran = race.last[label]["solver"]
+        print(f"ratio of medians sklearn / {label} [ran {ran}]: "
+              f"{t_sk / race.median(label):.2f}x")
     print(f"ratio of medians sklearn fit / tikhonov process wall time: "
           f"{t_sk / statistics.median(wall):.2f}x")
     d = x.shape[1]
     if sv == "cholesky":
         print(f"tikhonov rate: n*d*(d+1) / fit_seconds = {n * d * (d + 1) / t_fit / 1e9:.1f} "
               f"GFLOP/s (Gram triangle only)")
-    out, est = race.last[f"tikhonov {sv} (fit_seconds)"], race.last[
-        f"sklearn Ridge({sv}).fit"]
+    out, est = race.last[main_label], race.last[f"sklearn Ridge({sv}).fit"]
     coef = np.asarray(out["coef"])
     print(f"agreement: {coef_agreement(coef, est.coef_)}; intercept {out['intercept']:.12g} vs "
           f"{est.intercept_:.12g}; relative residual tikhonov "
           f"{relative_residual(x, y, args.lam, coef):.1e}, sklearn "
           f"{relative_residual(x, y, args.lam, est.coef_):.1e}")
+    for label in extra:
+        other = np.asarray(race.last[label]["coef"])
+        names = (label.split(" (")[0], main_label.split(" (")[0])
+        print(f"agreement: {coef_agreement(other, coef, *names)}")
     if not args.no_rss:
         rss_table([sv], xp, yp, args.lam, x.nbytes)
 
@@ -1028,6 +1053,13 @@ def main() -> None:
     p.add_argument("--solver", choices=["cholesky", "svd"], default="cholesky",
                    help="the backend, and scikit-learn's Ridge solver of the same name")
     p.add_argument("--no-rss", action="store_true", help="skip the /usr/bin/time -v run")
+    p.add_argument("--also", default="", metavar="SOLVERS",
+                   help="more tikhonov backends (comma list, e.g. auto) raced in the same rounds")
+    p.add_argument("--before", type=Path, metavar="BIN",
+                   help="another tikhonov binary (e.g. built from an earlier commit): --solver "
+                        "and --also run with it too, in the same rounds")
+    p.add_argument("--every-round", action="store_true",
+                   help="also print every candidate's time in each round used")
     p.set_defaults(func=cmd_ridge)
 
     p = sub.add_parser("rss", help="peak RSS of `tikhonov fit` per solver")
