@@ -447,6 +447,14 @@ def cmd_ridge(args) -> None:
              lambda: time_sklearn(lambda: Ridge(alpha=args.lam * n, solver=sv), x, y))
     race.run(args.repeats)
     race.report(every_round=args.every_round)
+    if args.sklearn_back_to_back > 0:
+        # scikit-learn alone, fit after fit in this process: no tikhonov process in between.
+        wait_quiet(QUIET_WAIT)
+        alone = [time_sklearn(lambda: Ridge(alpha=args.lam * n, solver=sv), x, y)[0]
+                 for _ in range(args.sklearn_back_to_back)]
+        print(f"  sklearn Ridge({sv}).fit {len(alone)} times back to back (no round filter): "
+              f"median {statistics.median(alone):.4f}, min {min(alone):.4f}, max "
+              f"{max(alone):.4f}; " + " ".join(f"{v:.3f}" for v in alone))
     wall_all = walls[main_label][1:]  # without the warm-up
     wall = [wall_all[r] for r in race.used]
     print(f"  {'tikhonov process wall time (loads the .npy)':<44} {statistics.median(wall):>10.4f}"
@@ -1060,6 +1068,8 @@ def main() -> None:
                         "and --also run with it too, in the same rounds")
     p.add_argument("--every-round", action="store_true",
                    help="also print every candidate's time in each round used")
+    p.add_argument("--sklearn-back-to-back", type=int, default=0, metavar="K",
+                   help="after the race, fit scikit-learn K more times back to back, alone")
     p.set_defaults(func=cmd_ridge)
 
     p = sub.add_parser("rss", help="peak RSS of `tikhonov fit` per solver")
