@@ -49,6 +49,7 @@ fn main() -> Res<()> {
     match args.first().map(String::as_str) {
         Some("stream") => return child_stream(Path::new(&args[1]), Path::new(&args[2])),
         Some("memory") => return child_memory(Path::new(&args[1]), Path::new(&args[2])),
+        Some("read") => return child_read(Path::new(&args[1]), Path::new(&args[2])),
         #[cfg(feature = "datafusion")]
         Some("sql") => return parquet::child_sql(Path::new(&args[1])),
         _ => {}
@@ -315,6 +316,12 @@ fn print_fit(coef: &Col<f64>, intercept: f64) {
 fn child_stream(xp: &Path, yp: &Path) -> Res<()> {
     let t = Instant::now();
     let mut reader = BlockReader::npy(xp, yp)?;
+    if let Some(mb) = std::env::var("STREAM_BUDGET_MB")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        reader = reader.budget(mb << 20);
+    }
     let s = stream::fit(&mut reader, "cholesky", &[LAMBDA], true)?;
     let seconds = t.elapsed().as_secs_f64();
     print_fit(&s.fits[0].coef, s.fits[0].intercept);
@@ -322,6 +329,19 @@ fn child_stream(xp: &Path, yp: &Path) -> Res<()> {
     println!("blocks {}", s.stats.blocks);
     println!("block_rows {}", s.stats.block_rows);
     println!("bytes {}", s.stats.bytes);
+    Ok(())
+}
+
+/// Only the reading: every block of the stream, on this thread, nothing computed.
+fn child_read(xp: &Path, yp: &Path) -> Res<()> {
+    let t = Instant::now();
+    let mut reader = BlockReader::npy(xp, yp)?;
+    let mut rows = 0;
+    while let Some(b) = reader.next_block()? {
+        rows += b.x.nrows();
+    }
+    println!("seconds {}", t.elapsed().as_secs_f64());
+    println!("rows {rows}");
     Ok(())
 }
 

@@ -1097,7 +1097,7 @@ def main() -> None:
     p.add_argument("--target", type=float, default=1e-8, help="relative residual to reach")
     p.add_argument("--slack", type=float, default=1.5,
                    help="accept a relative residual up to slack*target (default 1.5)")
-    p.add_argument("--solvers", default="gd,agd,cg,pcg,lbfgs,cd,sag,saga,svrg",
+    p.add_argument("--solvers", default="gd,agd,cg,pcg,sketch-cg,lbfgs,cd,sag,saga,svrg",
                    help="tikhonov backends (those not registered are reported and skipped)")
     p.add_argument("--sklearn", default="sag,saga,lsqr,sparse_cg")
     p.add_argument("--tols", default="1e-2,1e-3,1e-4,1e-5,1e-6,1e-7,1e-8,1e-9,1e-10,1e-11,1e-12,"

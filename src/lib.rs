@@ -129,6 +129,7 @@ pub mod problem;
 mod refine;
 pub mod risk;
 pub mod select;
+pub mod sketch;
 pub mod solvers;
 pub mod state;
 pub mod stochastic;

@@ -796,11 +796,7 @@ impl FoldRule {
     pub fn fold(&self, i: usize) -> usize {
         match self {
             FoldRule::Hashed { k, seed } => {
-                let mut z = seed.wrapping_add((i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
-                z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-                z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-                z ^= z >> 31;
-                (z % *k as u64) as usize
+                (crate::sketch::mix64(*seed, i as u64) % *k as u64) as usize
             }
             FoldRule::Ids(folds) => folds.ids()[i],
         }

@@ -1,4 +1,4 @@
-//! The deterministic iterative backends (`agd`, `cg`, `pcg`, `lbfgs`, `cd`) against the reference
+//! The deterministic iterative backends (`agd`, `cg`, `pcg`, `sketch-cg`, `lbfgs`, `cd`) against the reference
 //! `qr`, and their iteration counts against convergence theory.
 //!
 //! # Agreement at tol = 10⁻¹⁰
@@ -24,7 +24,7 @@
 //! gradient (`support_random::gradient_floor`, divided by μ), and `qr`'s own forward error
 //! C·ε·κ_H·(1 + ρ)·‖w*‖ (derived in `tests/agreement.rs`).
 //!
-//! A second property runs `agd`, `cg`, `pcg` and `lbfgs` on harder problems (κ_H up to 10⁶, λ
+//! A second property runs `agd`, `cg`, `pcg`, `sketch-cg` and `lbfgs` on harder problems (κ_H up to 10⁶, λ
 //! down to 10⁻⁸) and checks (1), where (2) promises only 10⁻⁴. `cd` is left out there: its
 //! sweeps grow like κ_H (below) and would make the test slow, not more informative.
 //!
@@ -34,7 +34,8 @@
 //! to a fixed relative reduction of the gradient must grow like the theory says: κ_H = κ(X)² for
 //! `gd` (rate 1 − 1/κ_H) and `cd` (Gauss–Seidel, also governed by κ_H), √κ_H = κ(X) for `agd`
 //! (Nesterov's rate 1 − 1/√κ_H) and `cg` (Chebyshev bound). The fitted log–log slopes against
-//! κ(X) are printed and asserted loosely: [1.5, 2.5] and [0.6, 1.4]. `lbfgs` has no such theory
+//! κ(X) are printed and asserted loosely: [1.5, 2.5] and [0.6, 1.4]; `sketch-cg`, whose
+//! preconditioned condition number does not depend on κ, in [−0.15, 0.15]. `lbfgs` has no such theory
 //! (its proven linear rate is far worse than what it achieves); its slope is printed only.
 
 #[path = "support_random/mod.rs"]
@@ -67,6 +68,10 @@ const HARD_KAPPA_H: f64 = 1e6;
 /// - `cg`: ‖eₖ‖_H ≤ 2ρᵏ‖e₀‖_H with ρ = (√κ_H − 1)/(√κ_H + 1), so ‖∇fₖ‖ ≤ 2√κ_H·ρᵏ‖∇f₀‖ and
 ///   k = (√κ_H/2)·ln(2√κ_H/tol) suffice; doubled for finite precision.
 /// - `pcg`: the same with the Jacobi-scaled condition number, at most d·κ_H (van der Sluis 1969).
+/// - `sketch-cg`: the same with the sketch-preconditioned condition number, whatever κ_H: a
+///   sketch with distortion ε ≤ 0.8 gives κ([A; √λI]·R⁻¹) ≤ 9, so κ ≤ 81 for the normal
+///   equations (`tikhonov::sketch`; below 4d rows the sketch is A itself and κ = 1); budgeted
+///   at 100.
 /// - `lbfgs`: no useful rate is proven; the budget of gradient descent, κ_H·ln(1/tol).
 /// - `cd`: cyclic coordinate descent may be up to d times slower than gradient descent
 ///   (Sun & Ye, 2019): d·κ_H·ln(1/tol).
@@ -80,6 +85,7 @@ fn budget(name: &str, spectrum: &Spectrum, lambda: f64, d: usize) -> usize {
         }
         "cg" => chebyshev(kappa),
         "pcg" => chebyshev(d as f64 * kappa),
+        "sketch-cg" => chebyshev(100.0),
         "lbfgs" => kappa * (1.0 / TOL).ln(),
         "cd" => d as f64 * kappa * (1.0 / TOL).ln(),
         _ => unreachable!("no budget for {name}"),
@@ -215,7 +221,7 @@ proptest! {
     fn deterministic_backends_agree_with_qr_to_1e_minus_7(
         case in case(3.0, -6.0, 3.0).prop_map(|c| c.cap_kappa(MAX_KAPPA_H))
     ) {
-        check_case(&case, &["agd", "cg", "pcg", "lbfgs", "cd"], true)?;
+        check_case(&case, &["agd", "cg", "pcg", "sketch-cg", "lbfgs", "cd"], true)?;
     }
 
     /// The accelerated and Krylov backends on harder problems (κ_H ≤ 10⁶) meet bound (1).
@@ -225,7 +231,7 @@ proptest! {
     fn fast_backends_meet_the_gradient_bound_up_to_kappa_1e6(
         case in case(3.0, -8.0, 1.0).prop_map(|c| c.cap_kappa(HARD_KAPPA_H))
     ) {
-        check_case(&case, &["agd", "cg", "pcg", "lbfgs"], false)?;
+        check_case(&case, &["agd", "cg", "pcg", "sketch-cg", "lbfgs"], false)?;
     }
 }
 
@@ -237,6 +243,10 @@ fn build(name: &str, control: IterationControl) -> Box<dyn Solver> {
         "cg" => Box::new(solvers::ConjugateGradient::new(control)),
         "lbfgs" => Box::new(solvers::Lbfgs::new(control)),
         "cd" => Box::new(solvers::CoordinateDescent::new(control)),
+        "sketch-cg" => Box::new(
+            solvers::ConjugateGradient::new(control)
+                .with_preconditioner(solvers::Preconditioner::Sketch { seed: 0 }),
+        ),
         _ => unreachable!("not in the scaling test: {name}"),
     }
 }
@@ -290,7 +300,8 @@ type SlopeRange = Option<(f64, f64)>;
 ///
 /// gd and cd depend on the extreme eigenvalues only, so a small design (64 × 8) suffices. CG
 /// ends in at most d steps in exact arithmetic, so its √κ regime is only visible when d exceeds
-/// the count; `agd`, `cg` and `lbfgs` run on 201 × 200.
+/// the count; `agd`, `cg` and `lbfgs` run on 201 × 200. `sketch-cg`'s preconditioned problem
+/// has condition ≈ 3 whatever κ (`tikhonov::sketch`): its count stays flat, slope ≈ 0.
 #[test]
 fn iteration_counts_grow_with_kappa_as_theory_says() {
     let kappas = [10.0, 30.0, 100.0, 300.0];
@@ -301,6 +312,8 @@ fn iteration_counts_grow_with_kappa_as_theory_says() {
         ("agd", 201, 200, Some((0.6, 1.4))),
         ("cg", 201, 200, Some((0.6, 1.4))),
         ("lbfgs", 201, 200, None),
+        // Sketch-preconditioned: the count must not grow with κ (a real sketch needs n > 4d).
+        ("sketch-cg", 4000, 50, Some((-0.15, 0.15))),
     ];
     let mut failures = Vec::new();
     for (name, n, d, range) in runs {

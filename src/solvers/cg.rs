@@ -1,4 +1,5 @@
-//! `cg`: conjugate gradients on the normal equations without forming XᵀX (CGLS).
+//! `cg`, `pcg`, `sketch-cg`: conjugate gradients on the normal equations without forming XᵀX
+//! (CGLS), unpreconditioned or with a diagonal or a sketched triangular preconditioner.
 //!
 //! The profile objective is the damped least-squares problem f(w) = ½‖b − A·w‖² + (λ/2)‖w‖²
 //! with A = D·Xc, b = D·yc, D = diag(√(sᵢ/S)) ([`LeastSquares`]), whose normal equations are
@@ -24,6 +25,15 @@
 //! Sluis 1969). It costs one read of X (half a pass, counted) and helps when the columns have
 //! very different scales.
 //!
+//! *Sketch-and-precondition* ([`Preconditioner::Sketch`], the `sketch-cg` backend): M = (RᵀR)⁻¹
+//! with R the triangular factor of [S·A; √λ·I], S a sparse sign embedding of 4d rows
+//! (`crate::sketch`). Then [A; √λ·I]·R⁻¹ has condition number ≈ 3 whatever κ(A), so the
+//! iteration count no longer grows with the conditioning (18 iterations to 1e-8 on
+//! 100 000 × 100 at κ(Xc) = 100, where `cg` takes 120). Set-up: one read of X (half a pass,
+//! counted), 8·n·d additions and a QR of (4d + d) × d; each iteration adds two triangular
+//! solves (2d² flops). A weak sketch (which the seed makes reproducible) only costs iterations,
+//! never accuracy: the stopping rule is the same honest gradient as for every backend.
+//!
 //! *Honest stopping.* The updated residual drifts from b − A·w in floating point (Greenbaum
 //! 1997), so a gradient computed from it can look smaller than the true one. [`Residual`] (shared
 //! with `cd`) recomputes r = b − A·w from w (half a pass, counted) every [`Residual::REFRESH`]
@@ -33,7 +43,10 @@
 
 use std::str::FromStr;
 
-use faer::Col;
+use faer::linalg::triangular_solve::{
+    solve_lower_triangular_in_place, solve_upper_triangular_in_place,
+};
+use faer::{Col, ColRef, Mat, Par};
 
 use crate::error::{Error, Result};
 use crate::fit::Fit;
@@ -41,6 +54,7 @@ use crate::iterate::{IterState, IterationControl, IterativeMethod, axpy};
 use crate::linalg::dot;
 use crate::objective::{LeastSquares, Objective};
 use crate::problem::RidgeProblem;
+use crate::sketch::preconditioner_factor;
 use crate::solvers::cholesky::factor_unchecked;
 use crate::solvers::{IterativeSettings, Solver, SolverOptions, iterative};
 
@@ -52,6 +66,12 @@ pub enum Preconditioner {
     None,
     /// Jacobi: M = diag(1/(‖aⱼ‖² + λ)), unit column norms of [A; √λ·I].
     Jacobi,
+    /// Sketch-and-precondition: M = (RᵀR)⁻¹ for R of [S·A; √λ·I], S a sparse sign embedding
+    /// of 4d rows drawn from the seed (`crate::sketch`).
+    Sketch {
+        /// The embedding's seed.
+        seed: u64,
+    },
 }
 
 impl FromStr for Preconditioner {
@@ -61,16 +81,17 @@ impl FromStr for Preconditioner {
         match s {
             "none" => Ok(Self::None),
             "jacobi" => Ok(Self::Jacobi),
+            "sketch" => Ok(Self::Sketch { seed: 0 }),
             _ => Err(Error::invalid(
                 "preconditioner",
                 s,
-                "`none` or `jacobi` (column-norm scaling)",
+                "`none`, `jacobi` (column-norm scaling) or `sketch` (R of a random sketch)",
             )),
         }
     }
 }
 
-/// Conjugate gradients on the normal equations (CGLS), optionally Jacobi-preconditioned.
+/// Conjugate gradients on the normal equations (CGLS), optionally preconditioned.
 #[derive(Debug, Clone, Default)]
 pub struct ConjugateGradient {
     settings: IterativeSettings,
@@ -168,32 +189,62 @@ impl Residual {
     }
 }
 
+/// The preconditioner M as CG applies it, z = M·v.
+pub(crate) enum Metric {
+    /// M = I.
+    Identity,
+    /// M = diag(m).
+    Diagonal(Col<f64>),
+    /// M = (RᵀR)⁻¹ for an upper-triangular R: two triangular solves, d² flops each.
+    InverseGram(Mat<f64>),
+}
+
+impl Metric {
+    /// M = diag(m), or I when `m` is empty.
+    pub(crate) fn diagonal(m: Col<f64>) -> Self {
+        if m.nrows() == 0 {
+            Self::Identity
+        } else {
+            Self::Diagonal(m)
+        }
+    }
+
+    /// M·v.
+    fn apply(&self, v: ColRef<'_, f64>) -> Col<f64> {
+        match self {
+            Self::Identity => v.to_owned(),
+            Self::Diagonal(m) => Col::from_fn(v.nrows(), |j| m[j] * v[j]),
+            Self::InverseGram(r) => {
+                let mut z = v.to_owned();
+                solve_lower_triangular_in_place(r.transpose(), z.as_mat_mut(), Par::Seq);
+                solve_upper_triangular_in_place(r.as_ref(), z.as_mat_mut(), Par::Seq);
+                z
+            }
+        }
+    }
+}
+
 /// CGLS iteration state.
 struct Cgls {
     name: &'static str,
     preconditioner: Preconditioner,
-    /// M's diagonal (empty for M = I).
-    m: Col<f64>,
+    m: Metric,
     residual: Option<Residual>,
     p: Col<f64>,
     q: Col<f64>,
     gamma: f64,
 }
 
-/// M·(−∇f) and its inner product with −∇f, for M = diag(`m`) (M = I when `m` is empty).
-fn precondition(m: &Col<f64>, state: &IterState) -> (Col<f64>, f64) {
-    let z = if m.nrows() == 0 {
-        -&state.grad
-    } else {
-        Col::from_fn(state.grad.nrows(), |j| -m[j] * state.grad[j])
-    };
+/// M·(−∇f) and its inner product with −∇f.
+fn precondition(m: &Metric, state: &IterState) -> (Col<f64>, f64) {
+    let z = -m.apply(state.grad.as_ref());
     let gamma = -dot(z.as_ref(), state.grad.as_ref());
     (z, gamma)
 }
 
 /// p ← M·(−∇f) + (γ'/γ)·p for the gradient of `state`, returning γ' = ∇fᵀM·∇f (the CG
 /// direction after a step; `gamma` is the previous γ).
-fn next_direction(p: &mut Col<f64>, gamma: f64, m: &Col<f64>, state: &IterState) -> f64 {
+fn next_direction(p: &mut Col<f64>, gamma: f64, m: &Metric, state: &IterState) -> f64 {
     let (z, next) = precondition(m, state);
     let beta = next / gamma;
     p.iter_mut()
@@ -232,9 +283,18 @@ fn breakdown(name: &str, curvature: f64) -> Error {
 impl IterativeMethod for Cgls {
     fn init(&mut self, objective: &dyn Objective, state: &mut IterState) -> Result<()> {
         let ls = least_squares(objective, self.name)?;
-        if self.preconditioner == Preconditioner::Jacobi {
-            self.m = jacobi(ls.ls_column_norms_sq().iter().copied(), objective.penalty());
-        }
+        self.m = match self.preconditioner {
+            Preconditioner::None => Metric::Identity,
+            Preconditioner::Jacobi => Metric::Diagonal(jacobi(
+                ls.ls_column_norms_sq().iter().copied(),
+                objective.penalty(),
+            )),
+            Preconditioner::Sketch { seed } => {
+                // One read of X: half a pass.
+                objective.pass_counter().add(0.5);
+                Metric::InverseGram(preconditioner_factor(ls.problem(), seed))
+            }
+        };
         self.residual = Some(Residual::new(ls, state));
         self.q = Col::zeros(ls.n_samples());
         (self.p, self.gamma) = precondition(&self.m, state);
@@ -281,8 +341,7 @@ impl IterativeMethod for Cgls {
 #[cfg(any(feature = "npy", feature = "csv"))]
 pub(crate) struct QuadraticCg {
     name: &'static str,
-    /// M's diagonal (empty for M = I).
-    m: Col<f64>,
+    m: Metric,
     p: Col<f64>,
     q: Col<f64>,
     gamma: f64,
@@ -291,8 +350,8 @@ pub(crate) struct QuadraticCg {
 
 #[cfg(any(feature = "npy", feature = "csv"))]
 impl QuadraticCg {
-    /// CG named `name` with the diagonal preconditioner `m` (empty: none).
-    pub(crate) fn new(name: &'static str, m: Col<f64>) -> Self {
+    /// CG named `name` with the preconditioner `m`.
+    pub(crate) fn new(name: &'static str, m: Metric) -> Self {
         Self {
             name,
             m,
@@ -340,22 +399,23 @@ impl Solver for ConjugateGradient {
         match self.preconditioner {
             Preconditioner::None => "cg",
             Preconditioner::Jacobi => "pcg",
+            Preconditioner::Sketch { .. } => "sketch-cg",
         }
     }
 
     fn solve(&self, problem: &RidgeProblem<'_>) -> Result<Fit> {
-        if problem.lambda() == 0.0 && self.preconditioner == Preconditioner::Jacobi {
+        if problem.lambda() == 0.0 && self.preconditioner != Preconditioner::None {
             refuse_rank_deficient(
                 problem,
                 self.name(),
-                "Jacobi-preconditioned CGLS would return a least-squares solution",
+                "preconditioned CGLS would return a least-squares solution",
             )?;
         }
         iterative(problem, self.name(), &self.settings.control, |_| {
             Ok(Box::new(Cgls {
                 name: self.name(),
                 preconditioner: self.preconditioner,
-                m: Col::zeros(0),
+                m: Metric::Identity,
                 residual: None,
                 p: Col::zeros(0),
                 q: Col::zeros(0),

@@ -14,6 +14,7 @@
 //! | `agd` | Nesterov, step 1/L, momentum (√κ−1)/(√κ+1) or FISTA, gradient restart | 1 pass per iteration, ~κ(X) iterations | to `tol` |
 //! | `cg` | CGLS on the normal equations, no XᵀX | 1 pass per iteration, ≤ d and ~κ(X) iterations | to `tol` |
 //! | `pcg` | `cg` with Jacobi (column-norm) preconditioning | as `cg`, + ½ pass once | to `tol` |
+//! | `sketch-cg` | `cg` preconditioned by R of [S·A; √λ·I], S a sparse sign sketch of 4d rows | ½ pass + 8·n·d + 10·d³ once, then as `cg`; iterations independent of κ(X) | to `tol` |
 //! | `lbfgs` | L-BFGS (m = 10), strong-Wolfe line search | 1 pass per trial step, ~κ(X) iterations | to `tol` |
 //! | `newton` | Newton / IRLS: Hessian (Xc, 1)ᵀC(Xc, 1) + λ from the moment routine (curvature weights), Cholesky, Armijo line search | n·d² + d³/3 per iteration, ~10 iterations | to `tol` (default 1e-12), quadratically: the logistic reference |
 //! | `cd` | cyclic coordinate descent, residual updates | 1.5 passes per sweep, ~κ(X)² sweeps | to `tol` |
@@ -367,6 +368,23 @@ pub const REGISTRY: &[SolverInfo] = &[
         build: |o| {
             let cg = ConjugateGradient::from_options(o)?;
             Ok(Box::new(cg.with_preconditioner(Preconditioner::Jacobi)))
+        },
+    },
+    SolverInfo {
+        name: "sketch-cg",
+        kind: SolverKind::Iterative,
+        summary: "CGLS preconditioned by R of a sparse random sketch of X (4d rows)",
+        options: Accepts {
+            driver: true,
+            own: &["seed"],
+        },
+        losses: SQUARED_ONLY,
+        build: |o| {
+            let cg = ConjugateGradient::from_options(o)?;
+            let seed = o.seed.unwrap_or(0);
+            Ok(Box::new(
+                cg.with_preconditioner(Preconditioner::Sketch { seed }),
+            ))
         },
     },
     SolverInfo {

@@ -60,7 +60,7 @@ use crate::iterate::{IterationControl, Outcome, run_from};
 use crate::linalg::{dot, norm2, write_centred_scaled};
 use crate::moments::Moments;
 use crate::objective::{Objective, PassCounter, power_iteration};
-use crate::solvers::cg::{QuadraticCg, jacobi};
+use crate::solvers::cg::{Metric, QuadraticCg, jacobi};
 use crate::solvers::{GradientDescent, IterativeSettings, Minimiser, SolverOptions};
 
 /// The streaming iterative backends.
@@ -513,7 +513,7 @@ fn run(
             run_from(
                 start,
                 solver,
-                &mut QuadraticCg::new("pcg", m),
+                &mut QuadraticCg::new("pcg", Metric::diagonal(m)),
                 objective,
                 control,
             )
@@ -521,7 +521,7 @@ fn run(
         _ => run_from(
             start,
             solver,
-            &mut QuadraticCg::new("cg", Col::zeros(0)),
+            &mut QuadraticCg::new("cg", Metric::Identity),
             objective,
             control,
         ),

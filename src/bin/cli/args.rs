@@ -14,7 +14,7 @@ use tikhonov::error::quote_text;
 /// The registered backend names, for `--help` (`tests/adversarial.rs` checks that it lists
 /// every name of `tikhonov::solvers::names`).
 pub const BACKENDS: &str = "auto, qr, qr-refined, svd, dual, cholesky, cholesky-refined, normal, \
-                            newton, gd, agd, cg, pcg, lbfgs, cd, sgd, sag, saga, svrg";
+                            newton, gd, agd, cg, pcg, sketch-cg, lbfgs, cd, sgd, sag, saga, svrg";
 
 /// `compare`'s wall-time budget per iterative backend when neither `--time-limit` nor
 /// `--max-iter` is given, so that a default comparison finishes in seconds.
@@ -166,7 +166,7 @@ pub struct CvArgs {
 #[derive(Args, Debug)]
 pub struct CompareArgs {
     /// Comma-separated backend names, or `all`. Backends: auto, qr, qr-refined, svd, dual,
-    /// cholesky, cholesky-refined, normal, newton, gd, agd, cg, pcg, lbfgs, cd, sgd, sag, saga, svrg
+    /// cholesky, cholesky-refined, normal, newton, gd, agd, cg, pcg, sketch-cg, lbfgs, cd, sgd, sag, saga, svrg
     /// [default: every backend suited to the data's shape: all but `dual` when n > d, whose
     /// n × n kernel then costs O(n³) for nothing; on wide data (d > n, d ≥ 2000) at λ > 0 all but
     /// the backends that factor a d × d matrix (qr, qr-refined, cholesky, cholesky-refined,
@@ -188,7 +188,7 @@ pub struct CompareArgs {
 #[derive(Args, Debug)]
 pub struct FitArgs {
     /// The backend: auto, qr, qr-refined, svd, dual, cholesky, cholesky-refined, normal, newton, gd, agd,
-    /// cg, pcg, lbfgs, cd, sgd, sag, saga, svrg (`auto` picks a direct backend and the output
+    /// cg, pcg, sketch-cg, lbfgs, cd, sgd, sag, saga, svrg (`auto` picks a direct backend and the output
     /// names the one it ran). With --loss logistic: auto, newton, gd, agd, lbfgs, sgd, sag, saga,
     /// svrg (`auto` runs newton).
     #[arg(long, default_value = "auto", value_name = "NAME")]
@@ -277,7 +277,7 @@ pub struct CommonArgs {
     #[arg(long, allow_hyphen_values = true)]
     pub tol: Option<f64>,
     /// Iteration budget of iterative backends [default: 10000 iterations (sweeps for cd) for gd,
-    /// agd, cg, pcg, lbfgs, cd; 200 epochs for sgd; 1000 epochs (outer iterations for svrg) for
+    /// agd, cg, pcg, sketch-cg, lbfgs, cd; 200 epochs for sgd; 1000 epochs (outer iterations for svrg) for
     /// sag, saga, svrg].
     #[arg(long, allow_hyphen_values = true)]
     pub max_iter: Option<usize>,
