@@ -184,10 +184,12 @@ fn infeasible(name: &str, n: usize, _d: usize) -> Option<String> {
 /// shared set-up (the power iteration for L, ~100 passes, over 5 s) made its noise larger than
 /// the quantity measured, and it reported a gd iteration at 262 % of the read bandwidth.
 ///
-/// **Reads per iteration.** A `gd` iteration evaluates one gradient in one read of X
-/// (`objective::fused_pass`: each row block's X·w and Xᵀu while the block is in cache). A `cg`
-/// iteration makes one product with X and one with Xᵀ: two reads. The figure printed is the bytes
-/// those reads move divided by the time, against the STREAM-like read rate of the same rounds.
+/// **Reads per iteration.** A `gd` iteration evaluates one gradient in one read of X: over the
+/// design's sample-major copy, which `gd` builds once (`objective::fused_rows_pass`: each row's
+/// x·w and u·x while the row is in L1). A `cg` iteration makes one product with X and one with
+/// Xᵀ: two reads of the column-major X. The figure printed is the bytes those reads move divided
+/// by the time, against the STREAM-like read rate of the same rounds, whose arrays are backed by
+/// huge pages like the copy (`common::stream::huge_zeros`).
 ///
 /// Everything is timed in interleaved rounds (`BANDWIDTH_REPS` clean rounds wanted, default 7;
 /// see [`common::Rounds`]); medians are printed.
@@ -232,9 +234,13 @@ fn bandwidth() {
     };
 
     // Read: one array the size of X. Triad: three arrays of 256 MB (8× the L3 cache).
-    let big = vec![1.0f64; n * d];
+    let mut big = common::stream::huge_zeros(n * d);
+    big.fill(1.0);
     let m = 1 << 25;
-    let (mut ta, tb, tc) = (vec![0.0f64; m], vec![1.0f64; m], vec![2.0f64; m]);
+    let mut ta = common::stream::huge_zeros(m);
+    let (mut tb, mut tc) = (common::stream::huge_zeros(m), common::stream::huge_zeros(m));
+    tb.fill(1.0);
+    tc.fill(2.0);
     // Per-iteration seconds per round; index 0 is the warm-up call of common::Rounds.
     let (mut gd, mut cg) = (Vec::new(), Vec::new());
     let rounds = {

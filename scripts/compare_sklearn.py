@@ -12,6 +12,7 @@ Run from anywhere (paths are relative to the crate root), after `cargo build --r
     python3 scripts/compare_sklearn.py dual      # dual vs cholesky crossover at n = 2 000, and sklearn
     python3 scripts/compare_sklearn.py iterative # fastest iterative backend vs sag/saga/lsqr/sparse_cg
     python3 scripts/compare_sklearn.py sgd       # one sgd epoch vs one SGDRegressor epoch
+    python3 scripts/compare_sklearn.py gradient  # one gd iteration vs NumPy's X.T @ (X @ w - y)
     python3 scripts/compare_sklearn.py logistic  # --loss logistic: newton vs newton-cholesky,
                                                  # first-order to a relative gradient, breast_cancer
     python3 scripts/compare_sklearn.py ridge --help   # options of one subcommand
@@ -701,6 +702,53 @@ def cmd_sgd(args) -> None:
           f"sklearn {gap_s / j_opt:.2e}")
 
 
+def cmd_gradient(args) -> None:
+    import csv
+    import tempfile
+
+    from threadpoolctl import threadpool_limits
+
+    header("one full gradient: a gd iteration vs NumPy's X.T @ (X @ w - y)")
+    xp, yp = data_paths(args, f"kappa{args.kappa:g}")
+    x, y = load(xp, yp)
+    describe(x, args.lam)
+    w = np.random.default_rng(1).standard_normal(x.shape[1])
+    print(f"NumPy: median of {args.evals} evaluations of X.T @ (X @ w - y) per round, X in C "
+          f"order as loaded; tikhonov: `fit --solver gd --max-iter {args.iterations} --tol "
+          f"1e-300 --history`, median of the differences of consecutive iteration timestamps "
+          f"after the first {args.skip} (one gradient each; the set-up, L by power iteration "
+          f"and the sample-major copy, is before them)")
+
+    def numpy_call():
+        times = []
+        with threadpool_limits(2):
+            for _ in range(args.evals):
+                t = time.perf_counter()
+                g = x.T @ (x @ w - y)
+                times.append(time.perf_counter() - t)
+        return statistics.median(times), g
+
+    def gd_call():
+        with tempfile.TemporaryDirectory() as tmp:
+            hist = Path(tmp) / "h.csv"
+            run_tikhonov(tikhonov_cmd("gd", xp, yp, args.lam, "--max-iter", str(args.iterations),
+                                      "--tol", "1e-300", "--history", str(hist)))
+            with hist.open() as f:
+                seconds = [float(r["seconds"]) for r in csv.DictReader(f)]
+        steps = [b - a for a, b in zip(seconds, seconds[1:])][args.skip:]
+        return statistics.median(steps), None
+
+    race = Race()
+    race.add("tikhonov gd, one iteration", gd_call)
+    race.add("NumPy X.T @ (X @ w - y)", numpy_call)
+    race.run(args.repeats)
+    race.report()
+    t_gd, t_np = race.median("tikhonov gd, one iteration"), race.median("NumPy X.T @ (X @ w - y)")
+    print(f"ratio NumPy / tikhonov: {t_np / t_gd:.2f}x (> 1: tikhonov faster); X = "
+          f"{x.nbytes / 1e6:.0f} MB: tikhonov {x.nbytes / t_gd / 1e9:.1f} GB/s (one read), NumPy "
+          f"{2 * x.nbytes / t_np / 1e9:.1f} GB/s (two reads)")
+
+
 # ------------------------------------------------------------------------------------------------
 # Logistic regression (issue 10)
 # ------------------------------------------------------------------------------------------------
@@ -1107,6 +1155,14 @@ def main() -> None:
                    help="per-run budget in seconds for calibration runs")
     p.add_argument("--race", type=int, default=2, help="fastest candidates per side to race")
     p.set_defaults(func=cmd_iterative)
+
+    p = sub.add_parser("gradient", help="one gd iteration vs NumPy's X.T @ (X @ w - y)")
+    data_args(p, 1_000_000, 100, 1e-3)
+    p.add_argument("--kappa", type=float, default=10.0, help="condition number of Xc")
+    p.add_argument("--iterations", type=int, default=30, help="gd iterations per run")
+    p.add_argument("--skip", type=int, default=5, help="first iteration steps not counted")
+    p.add_argument("--evals", type=int, default=12, help="NumPy evaluations per round")
+    p.set_defaults(func=cmd_gradient)
 
     p = sub.add_parser("sgd", help="one sgd epoch vs one SGDRegressor epoch")
     data_args(p, 100_000, 100, 1e-3)

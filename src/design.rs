@@ -250,6 +250,16 @@ impl SampleRows {
     pub fn row(&self, k: usize) -> &[f64] {
         &self.xc[k * self.stride..(k + 1) * self.stride]
     }
+
+    /// Values per sample: d, or d + 1 with the trailing 1.
+    pub fn stride(&self) -> usize {
+        self.stride
+    }
+
+    /// n.
+    pub fn n_samples(&self) -> usize {
+        self.order.len()
+    }
 }
 
 /// Asks Linux to back `data` (a fresh allocation, not yet touched) with 2 MiB transparent huge

@@ -57,6 +57,11 @@ pub trait Objective: Sync {
     fn passes(&self) -> f64 {
         self.pass_counter().get()
     }
+    /// A hint from a method that will take many full gradients (gd, agd, lbfgs): the objective
+    /// may build the design's sample-major copy (one more X of memory, shared with the
+    /// stochastic backends and with every later fit on the same design), over which a gradient
+    /// is one read of X at the memory's full rate ([`fused_rows_pass`]). Nothing by default.
+    fn expect_many_gradients(&self) {}
     /// The linear least-squares structure f(θ) = ½‖b − A·θ‖² + (λ/2)‖θ‖², for methods that need
     /// it (CGLS, coordinate descent with residual updates); `None` for other losses.
     fn least_squares(&self) -> Option<&LeastSquares<'_>> {
@@ -235,6 +240,10 @@ pub struct LeastSquares<'p> {
     /// When the solve's time budget runs out: set-up loops (the power iteration) stop there.
     deadline: Option<Instant>,
     passes: PassCounter,
+    /// Set by [`Objective::expect_many_gradients`]: value and gradient then read the design's
+    /// sample-major copy. Per objective, never inferred from whether the design already holds a
+    /// copy, so a method's result does not depend on what ran before it on the same data.
+    use_copy: OnceLock<()>,
 }
 
 impl<'p> LeastSquares<'p> {
@@ -247,6 +256,7 @@ impl<'p> LeastSquares<'p> {
             row_scale: OnceLock::new(),
             deadline: None,
             passes: PassCounter::default(),
+            use_copy: OnceLock::new(),
         }
     }
 
@@ -265,12 +275,43 @@ impl<'p> LeastSquares<'p> {
     }
 
     /// f(w) = (1/(2S))·Σ sᵢrᵢ² + (λ/2)‖w‖² with r = yc − Xc·w, ∇f = λw − (1/S)·XcᵀS·r into
-    /// `grad`, and uᵢ = −sᵢrᵢ/S (so that ∇f = Xcᵀu + λw), in one read of X ([`fused_pass`]).
-    fn evaluate(&self, w: ColRef<'_, f64>, mut grad: ColMut<'_, f64>) -> (f64, Col<f64>) {
+    /// `grad`, and (if `want_u`) uᵢ = −sᵢrᵢ/S (so that ∇f = Xcᵀu + λw), in one read of X
+    /// ([`fused_pass`], or [`fused_rows_pass`] over the sample-major copy when it is built).
+    fn evaluate(
+        &self,
+        w: ColRef<'_, f64>,
+        mut grad: ColMut<'_, f64>,
+        want_u: bool,
+    ) -> (f64, Col<f64>) {
         let p = self.problem;
+        let lambda = p.lambda();
+        if self.use_copy.get().is_some() && !want_u {
+            let rows = self.sample_major();
+            // Samples in the copy's order: ycₖ, and factorₖ = n·s_r/S, so (1/S)·Σ s·(…) =
+            // (1/n)·Σ factor·(…).
+            let (targets, inv_n) = (self.sample_targets(), 1.0 / rows.n_samples() as f64);
+            let pass = fused_rows_pass(rows, w, 0.0, p.par(), |k, m| {
+                let (f, r) = (rows.factor[k], targets[k] - m);
+                RowTerms {
+                    value: f * r * r,
+                    u: -f * r * inv_n,
+                    flag: true,
+                }
+            });
+            for j in 0..w.nrows() {
+                grad[j] = pass.xtu[j] + lambda * w[j];
+            }
+            let value = 0.5 * pass.value * inv_n + 0.5 * lambda * w.squared_norm_l2();
+            return (value, Col::zeros(0));
+        }
         let inv_s = 1.0 / p.weight_sum();
+        let outputs = FusedOutputs {
+            u: want_u,
+            margins: false,
+            xctu: true,
+        };
         // The prediction is mᵢ = (xᵢ − x̄)ᵀw + ȳ.
-        let pass = fused_pass(p, w, p.y_mean(), false, true, |i, m| {
+        let pass = fused_pass(p, w, p.y_mean(), outputs, |i, m| {
             let (s, r) = (p.weight(i), p.y()[i] - m);
             RowTerms {
                 value: s * r * r,
@@ -278,7 +319,6 @@ impl<'p> LeastSquares<'p> {
                 flag: true,
             }
         });
-        let lambda = p.lambda();
         for j in 0..w.nrows() {
             grad[j] = pass.xctu[j] + lambda * w[j];
         }
@@ -315,7 +355,7 @@ impl Objective for LeastSquares<'_> {
 
     fn value_gradient(&self, w: ColRef<'_, f64>, grad: ColMut<'_, f64>) -> f64 {
         self.passes.add(1.0);
-        self.evaluate(w, grad).0
+        self.evaluate(w, grad, false).0
     }
 
     /// H·v = (1/S)·XcᵀS·Xc·v + λv: the Hessian is constant, θ does not enter.
@@ -351,6 +391,11 @@ impl Objective for LeastSquares<'_> {
 
     fn least_squares(&self) -> Option<&LeastSquares<'_>> {
         Some(self)
+    }
+
+    fn expect_many_gradients(&self) {
+        self.sample_major();
+        let _ = self.use_copy.set(());
     }
 
     /// The Hessian is the Gram system's matrix over S, for every w: H = (XcᵀSXc + S·λ·I)/S,
@@ -396,7 +441,7 @@ impl Objective for LeastSquares<'_> {
         slopes: ColMut<'_, f64>,
     ) -> f64 {
         self.passes.add(1.0);
-        let (value, u) = self.evaluate(w, grad);
+        let (value, u) = self.evaluate(w, grad, true);
         let n = self.problem.n_samples() as f64;
         // In the numbering of the per-sample methods: sample k is data row order[k].
         slopes
@@ -469,7 +514,7 @@ pub(crate) struct RowTerms {
 pub(crate) struct FusedPass {
     /// Σᵢ of the rows' values.
     pub value: f64,
-    /// uᵢ for every row.
+    /// uᵢ for every row (empty unless asked for).
     pub u: Col<f64>,
     /// Σᵢ uᵢ.
     pub sum_u: f64,
@@ -479,6 +524,16 @@ pub(crate) struct FusedPass {
     pub all_flagged: bool,
     /// The predictions mᵢ, when asked to keep them.
     pub margins: Option<Col<f64>>,
+}
+
+/// What a [`fused_pass`] returns besides the value: the per-row weights u (an n-vector), the
+/// predictions (another), and Xcᵀu. A method that needs only the gradient asks for Xcᵀu alone,
+/// and the pass then writes no n-vector at all: each block's u lives in a per-thread buffer.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FusedOutputs {
+    pub u: bool,
+    pub margins: bool,
+    pub xctu: bool,
 }
 
 /// One read of X for a linear-prediction objective: mᵢ = (xᵢ − x̄)ᵀw + b, `row(i, mᵢ)`, and
@@ -496,19 +551,15 @@ pub(crate) fn fused_pass(
     p: &RidgeProblem<'_>,
     w: ColRef<'_, f64>,
     b: f64,
-    keep_margins: bool,
-    want_xctu: bool,
+    outputs: FusedOutputs,
     row: impl Fn(usize, f64) -> RowTerms + Sync,
 ) -> FusedPass {
     let (n, d) = (p.n_samples(), p.n_features());
     let shift = b - dot(p.x_mean(), w);
     let rows = fused_block_rows(d);
-    let mut u = vec![0.0; n];
-    let mut kept = if keep_margins {
-        vec![0.0; n]
-    } else {
-        Vec::new()
-    };
+    let mut u = Col::zeros(if outputs.u { n } else { 0 });
+    let mut margins = Col::zeros(if outputs.margins { n } else { 0 });
+    // `u` (when kept) or a buffer of one block's rows; `kept` empty unless margins are kept.
     let block = |k: usize, u: &mut [f64], kept: &mut [f64]| -> BlockSums {
         let start = k * rows;
         let xb = p.x().subrows(start, u.len());
@@ -537,7 +588,7 @@ pub(crate) fn fused_pass(
             sums.sum_u += terms.u;
             *ui = terms.u;
         }
-        if want_xctu {
+        if outputs.xctu {
             let mut g = Col::zeros(d);
             let ub = ColRef::from_slice(u);
             matmul(
@@ -552,34 +603,42 @@ pub(crate) fn fused_pass(
         }
         sums
     };
+    let blocks = n.div_ceil(rows);
+    // Block k's slice of an n-vector that is kept, or an empty slice for each block.
+    fn chunks(v: &mut Col<f64>, rows: usize, blocks: usize) -> Vec<&mut [f64]> {
+        match v.as_mut().try_as_col_major_mut() {
+            Some(c) if c.nrows() > 0 => c.as_slice_mut().chunks_mut(rows).collect(),
+            _ => (0..blocks).map(|_| <&mut [f64]>::default()).collect(),
+        }
+    }
+    let tasks: Vec<_> = chunks(&mut u, rows, blocks)
+        .into_iter()
+        .zip(chunks(&mut margins, rows, blocks))
+        .enumerate()
+        .collect();
+    let run = |scratch: &mut Vec<f64>, (k, (u, kept)): (usize, (&mut [f64], &mut [f64]))| {
+        let len = rows.min(n - k * rows);
+        if u.is_empty() {
+            scratch.resize(len, 0.0);
+            block(k, &mut scratch[..len], kept)
+        } else {
+            block(k, u, kept)
+        }
+    };
     let parts: Vec<BlockSums> = if p.par().degree() > 1 && n > rows {
         use rayon::prelude::*;
-        let kept_chunks: Vec<&mut [f64]> = if keep_margins {
-            kept.chunks_mut(rows).collect()
-        } else {
-            (0..n.div_ceil(rows))
-                .map(|_| <&mut [f64]>::default())
-                .collect()
-        };
-        u.par_chunks_mut(rows)
-            .zip(kept_chunks)
-            .enumerate()
-            .map(|(k, (u, kept))| block(k, u, kept))
-            .collect()
+        tasks.into_par_iter().map_init(Vec::new, run).collect()
     } else {
-        let mut kept_chunks = kept.chunks_mut(rows);
-        u.chunks_mut(rows)
-            .enumerate()
-            .map(|(k, u)| block(k, u, kept_chunks.next().unwrap_or_default()))
-            .collect()
+        let mut scratch = Vec::new();
+        tasks.into_iter().map(|t| run(&mut scratch, t)).collect()
     };
     let mut out = FusedPass {
         value: 0.0,
-        u: Col::zeros(0),
+        u,
         sum_u: 0.0,
-        xctu: Col::zeros(if want_xctu { d } else { 0 }),
+        xctu: Col::zeros(if outputs.xctu { d } else { 0 }),
         all_flagged: true,
-        margins: keep_margins.then(|| Col::from_fn(n, |i| kept[i])),
+        margins: outputs.margins.then_some(margins),
     };
     for part in &parts {
         out.value += part.value;
@@ -589,13 +648,114 @@ pub(crate) fn fused_pass(
             out.xctu += g;
         }
     }
-    if want_xctu {
+    if outputs.xctu {
         for (g, m) in out.xctu.iter_mut().zip(p.x_mean().iter()) {
             *g -= m * out.sum_u;
         }
     }
-    out.u = Col::from_fn(n, |i| u[i]);
     out
+}
+
+/// The sums of a [`fused_rows_pass`].
+pub(crate) struct RowsPass {
+    /// Σₖ of the samples' values.
+    pub value: f64,
+    /// Σₖ uₖ.
+    pub sum_u: f64,
+    /// Σₖ uₖ·x̃ₖ over the copy's stride (the trailing 1's entry, when present, is Σu again).
+    pub xtu: Col<f64>,
+    /// Whether every sample's flag was set.
+    pub all_flagged: bool,
+}
+
+/// Samples per block of a [`fused_rows_pass`]: partial sums per block, added in block order.
+const ROWS_PASS_BLOCK: usize = 4096;
+
+/// One read of the design's sample-major copy: for each sample k, mₖ = x̃ₖᵀθ + `offset`
+/// (x̃ₖ the centred row, with its trailing 1 when the copy has one; θ of the copy's stride),
+/// `row(k, mₖ)` and Σₖ uₖ·x̃ₖ.
+///
+/// The same gradient as [`fused_pass`], for the methods that take many of them (gd, agd,
+/// lbfgs: [`Objective::expect_many_gradients`]). Each row is one contiguous run of memory, used
+/// for both products while it is in L1, so the pass streams X at the memory's read rate: 28.6
+/// against 41.5 ms for the column-major [`fused_pass`] on 1 000 000 × 100 with 2 threads (the
+/// column-major pass reads each block as d short column segments, which the hardware fetches
+/// ahead of use far less well). Blocks of [`ROWS_PASS_BLOCK`] samples run in parallel under
+/// `par` and their sums are added in block order: the result does not depend on the number of
+/// threads.
+pub(crate) fn fused_rows_pass(
+    rows: &SampleRows,
+    theta: ColRef<'_, f64>,
+    offset: f64,
+    par: Par,
+    row: impl Fn(usize, f64) -> RowTerms + Sync,
+) -> RowsPass {
+    let p = rows.stride();
+    debug_assert_eq!(theta.nrows(), p);
+    let theta: Vec<f64> = theta.iter().copied().collect();
+    let n = rows.n_samples();
+    let block = |b: usize| -> RowsPass {
+        let mut out = RowsPass {
+            value: 0.0,
+            sum_u: 0.0,
+            xtu: Col::zeros(p),
+            all_flagged: true,
+        };
+        let g = out
+            .xtu
+            .as_mut()
+            .try_as_col_major_mut()
+            .expect("an owned Col is contiguous")
+            .as_slice_mut();
+        for k in b * ROWS_PASS_BLOCK..((b + 1) * ROWS_PASS_BLOCK).min(n) {
+            let x = rows.row(k);
+            let terms = row(k, row_dot(x, &theta) + offset);
+            out.value += terms.value;
+            out.sum_u += terms.u;
+            out.all_flagged &= terms.flag;
+            g.iter_mut().zip(x).for_each(|(g, x)| *g += terms.u * x);
+        }
+        out
+    };
+    let blocks = n.div_ceil(ROWS_PASS_BLOCK);
+    let parts: Vec<RowsPass> = if par.degree() > 1 && blocks > 1 {
+        use rayon::prelude::*;
+        (0..blocks).into_par_iter().map(block).collect()
+    } else {
+        (0..blocks).map(block).collect()
+    };
+    let mut total = RowsPass {
+        value: 0.0,
+        sum_u: 0.0,
+        xtu: Col::zeros(p),
+        all_flagged: true,
+    };
+    for part in &parts {
+        total.value += part.value;
+        total.sum_u += part.sum_u;
+        total.all_flagged &= part.all_flagged;
+        total.xtu += &part.xtu;
+    }
+    total
+}
+
+/// aᵀb with eight independent partial sums (one running sum is a chain of dependent adds, a
+/// quarter of an element per cycle), added pairwise at the end; the order is fixed.
+#[inline]
+fn row_dot(a: &[f64], b: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for l in 0..8 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    let mut tail = 0.0;
+    for (x, y) in ra.iter().zip(rb) {
+        tail += x * y;
+    }
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
 }
 
 /// One block's share of a [`fused_pass`].
@@ -892,4 +1052,67 @@ fn centred_dot(x: &[f64], m: f64, d: Option<&[f64]>, u: &[f64]) -> f64 {
         .map(|i| d.map_or(1.0, |d| d[i]) * (x[i] - m) * u[i])
         .sum();
     acc.iter().sum::<f64>() + tail
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Synthetic;
+    use crate::loss::Logistic;
+    use crate::risk::EmpiricalRisk;
+
+    /// (value, gradient) of `objective` at θ.
+    fn at(objective: &dyn Objective, theta: &Col<f64>) -> (f64, Col<f64>) {
+        let mut g = Col::zeros(objective.dim());
+        let v = objective.value_gradient(theta.as_ref(), g.as_mut());
+        (v, g)
+    }
+
+    #[test]
+    fn the_sample_major_pass_matches_the_column_pass_on_any_thread_count() {
+        let data = Synthetic {
+            n_samples: 10_007,
+            n_features: 23,
+            offset: 40.0,
+            intercept: 1.5,
+            ..Default::default()
+        }
+        .generate()
+        .unwrap();
+        let weights: Vec<f64> = (0..10_007).map(|i| (i % 5) as f64 * 0.5).collect();
+        let labels = Col::from_fn(10_007, |i| if data.y[i] > 1.5 { 1.0 } else { -1.0 });
+        // (value, gradient) through the copy, per loss, for one thread then two.
+        let mut by_threads: Vec<Vec<(f64, Col<f64>)>> = Vec::new();
+        for par in [Par::Seq, Par::rayon(2)] {
+            let problem = |y| {
+                RidgeProblem::builder(data.x.as_ref(), y)
+                    .weights_slice(&weights)
+                    .lambda(1e-3)
+                    .par(par)
+                    .build()
+                    .unwrap()
+            };
+            let ridge = problem(data.y.as_ref());
+            let logistic = problem(labels.as_ref());
+            let objectives: [Box<dyn Objective>; 2] = [
+                Box::new(LeastSquares::new(&ridge)),
+                Box::new(EmpiricalRisk::new(&logistic, Logistic)),
+            ];
+            let mut results = Vec::new();
+            for objective in objectives {
+                let theta = Col::from_fn(objective.dim(), |j| 0.1 * j as f64 - 0.7);
+                let (v0, g0) = at(objective.as_ref(), &theta);
+                objective.expect_many_gradients();
+                let (v1, g1) = at(objective.as_ref(), &theta);
+                assert!((v1 - v0).abs() <= 1e-13 * v0.abs(), "{v0} vs {v1}");
+                assert!(
+                    (&g1 - &g0).norm_l2() <= 1e-12 * g0.norm_l2(),
+                    "{g0:?} vs {g1:?}"
+                );
+                results.push((v1, g1));
+            }
+            by_threads.push(results);
+        }
+        assert_eq!(by_threads[0], by_threads[1]);
+    }
 }

@@ -24,8 +24,8 @@ use crate::error::{Error, Result};
 use crate::loss::Loss;
 use crate::moments::{GramSystem, Moments};
 use crate::objective::{
-    NewtonSystem, Objective, PassCounter, RowTerms, add_xct, fused_pass, gram_top_eigenvalue,
-    xc_times,
+    FusedOutputs, NewtonSystem, Objective, PassCounter, RowTerms, add_xct, fused_pass,
+    fused_rows_pass, gram_top_eigenvalue, xc_times,
 };
 use crate::problem::RidgeProblem;
 
@@ -43,6 +43,10 @@ pub struct EmpiricalRisk<'p, L: Loss> {
     /// X again for them.
     last_margins: Mutex<Option<(Col<f64>, Col<f64>)>>,
     keep_margins: AtomicBool,
+    /// Set by [`Objective::expect_many_gradients`]: value and gradient then read the design's
+    /// sample-major copy. Per objective, never inferred from whether the design already holds a
+    /// copy, so a method's result does not depend on what ran before it on the same data.
+    use_copy: AtomicBool,
 }
 
 impl<'p, L: Loss> EmpiricalRisk<'p, L> {
@@ -56,6 +60,7 @@ impl<'p, L: Loss> EmpiricalRisk<'p, L> {
             separated: AtomicBool::new(false),
             last_margins: Mutex::new(None),
             keep_margins: AtomicBool::new(false),
+            use_copy: AtomicBool::new(false),
         }
     }
 
@@ -192,42 +197,73 @@ impl<'p, L: Loss> EmpiricalRisk<'p, L> {
         })
     }
 
-    /// f(θ) and the weighted derivatives uᵢ = sᵢ·φ'(mᵢ; yᵢ)/S, and with `grad` also
-    /// ∇f(θ) = (Xcᵀu + λw, Σu), in one read of X ([`fused_pass`]).
-    fn evaluate(&self, theta: ColRef<'_, f64>, grad: Option<ColMut<'_, f64>>) -> (f64, Col<f64>) {
+    /// f(θ), with `grad` also ∇f(θ) = (Xcᵀu + λw, Σu), and with `want_u` the weighted
+    /// derivatives uᵢ = sᵢ·φ'(mᵢ; yᵢ)/S (else an empty vector), in one read of X
+    /// ([`fused_pass`], or [`fused_rows_pass`] over the sample-major copy when it is built).
+    fn evaluate(
+        &self,
+        theta: ColRef<'_, f64>,
+        grad: Option<ColMut<'_, f64>>,
+        want_u: bool,
+    ) -> (f64, Col<f64>) {
         let p = self.problem;
         let d = p.n_features();
         let w = theta.subrows(0, d);
         let b = if self.free_intercept() { theta[d] } else { 0.0 };
         let inv_s = 1.0 / p.weight_sum();
         let keep = self.keep_margins.load(Ordering::Relaxed);
-        let pass = fused_pass(p, w, b, keep, grad.is_some(), |i, m| {
-            let (s, y) = (p.weight(i), p.y()[i]);
-            RowTerms {
-                value: s * self.loss.value(m, y),
-                u: s * inv_s * self.loss.derivative(m, y),
-                flag: s == 0.0 || self.loss.separates(m, y),
+        let outputs = FusedOutputs {
+            u: want_u,
+            margins: keep,
+            xctu: grad.is_some(),
+        };
+        // The sample-major copy, when a method that takes many gradients asked for it
+        // ([`Objective::expect_many_gradients`]) and only value and gradient are wanted.
+        let copy = (!want_u && !keep && self.use_copy.load(Ordering::Relaxed)).then(|| self.rows());
+        let (mean, sum_u, xctu, flagged, u) = if let Some(rows) = copy {
+            // factorₖ = n·s_r/S, so (1/S)·Σ s·(…) = (1/n)·Σ factor·(…).
+            let (targets, inv_n) = (self.sample_targets(), 1.0 / rows.n_samples() as f64);
+            let pass = fused_rows_pass(rows, theta, 0.0, p.par(), |k, m| {
+                let (f, y) = (rows.factor[k], targets[k]);
+                RowTerms {
+                    value: f * self.loss.value(m, y),
+                    u: f * inv_n * self.loss.derivative(m, y),
+                    flag: f == 0.0 || self.loss.separates(m, y),
+                }
+            });
+            let xctu = pass.xtu.as_ref().subrows(0, d).to_owned();
+            let (value, sum_u, flag) = (pass.value * inv_n, pass.sum_u, pass.all_flagged);
+            (value, sum_u, xctu, flag, Col::zeros(0))
+        } else {
+            let pass = fused_pass(p, w, b, outputs, |i, m| {
+                let (s, y) = (p.weight(i), p.y()[i]);
+                RowTerms {
+                    value: s * self.loss.value(m, y),
+                    u: s * inv_s * self.loss.derivative(m, y),
+                    flag: s == 0.0 || self.loss.separates(m, y),
+                }
+            });
+            if let Some(margins) = pass.margins {
+                let mut last = self.last_margins.lock().unwrap_or_else(|e| e.into_inner());
+                *last = Some((theta.to_owned(), margins));
             }
-        });
+            let value = pass.value * inv_s;
+            (value, pass.sum_u, pass.xctu, pass.all_flagged, pass.u)
+        };
         // Separation only matters where no penalty keeps the minimiser finite.
-        if pass.all_flagged && p.lambda() == 0.0 {
+        if flagged && p.lambda() == 0.0 {
             self.separated.store(true, Ordering::Relaxed);
-        }
-        if let Some(margins) = pass.margins {
-            let mut last = self.last_margins.lock().unwrap_or_else(|e| e.into_inner());
-            *last = Some((theta.to_owned(), margins));
         }
         let lambda = p.lambda();
         if let Some(mut grad) = grad {
             for j in 0..d {
-                grad[j] = pass.xctu[j] + lambda * theta[j];
+                grad[j] = xctu[j] + lambda * theta[j];
             }
             if self.free_intercept() {
-                grad[d] = pass.sum_u;
+                grad[d] = sum_u;
             }
         }
-        let value = pass.value * inv_s + 0.5 * lambda * w.squared_norm_l2();
-        (value, pass.u)
+        (mean + 0.5 * lambda * w.squared_norm_l2(), u)
     }
 }
 
@@ -248,7 +284,12 @@ impl<L: Loss> Objective for EmpiricalRisk<'_, L> {
 
     fn value_gradient(&self, theta: ColRef<'_, f64>, grad: ColMut<'_, f64>) -> f64 {
         self.passes.add(1.0);
-        self.evaluate(theta, Some(grad)).0
+        self.evaluate(theta, Some(grad), false).0
+    }
+
+    fn expect_many_gradients(&self) {
+        self.rows();
+        self.use_copy.store(true, Ordering::Relaxed);
     }
 
     /// ∇²f·v = (Xc, 1)ᵀ·diag(sᵢφ''ᵢ/S)·(Xc, 1)·v + λ·(v_w, 0).
@@ -329,7 +370,7 @@ impl<L: Loss> Objective for EmpiricalRisk<'_, L> {
         mut slopes: ColMut<'_, f64>,
     ) -> f64 {
         self.passes.add(1.0);
-        let (value, u) = self.evaluate(theta, Some(grad));
+        let (value, u) = self.evaluate(theta, Some(grad), true);
         let n = self.problem.n_samples() as f64;
         for (k, &r) in self.rows().order.iter().enumerate() {
             slopes[k] = n * u[r];
@@ -359,7 +400,7 @@ impl<L: Loss> crate::fit::Judge for EmpiricalRisk<'_, L> {
         let theta = self.join(coef, intercept);
         let mut grad = Col::zeros(self.dim());
         // Diagnostics are not part of the run: do not charge them to its passes.
-        let (value, _) = self.evaluate(theta.as_ref(), Some(grad.as_mut()));
+        let (value, _) = self.evaluate(theta.as_ref(), Some(grad.as_mut()), false);
         (value, self.original_gradient_norm(grad.as_ref()))
     }
 

@@ -133,6 +133,7 @@ impl Minimiser for AcceleratedGradient {
     }
 
     fn method(&self, objective: &dyn Objective) -> Result<Box<dyn IterativeMethod>> {
+        objective.expect_many_gradients();
         let eta = 1.0 / objective.smoothness();
         let q = (objective.strong_convexity() * eta).clamp(0.0, 1.0);
         Ok(Box::new(Nesterov {

@@ -84,6 +84,7 @@ impl Minimiser for GradientDescent {
     }
 
     fn method(&self, objective: &dyn Objective) -> Result<Box<dyn IterativeMethod>> {
+        objective.expect_many_gradients();
         let eta = self.step.unwrap_or_else(|| 1.0 / objective.smoothness());
         Ok(Box::new(Step { eta }))
     }

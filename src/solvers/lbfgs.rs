@@ -332,7 +332,8 @@ impl Minimiser for Lbfgs {
         &self.settings.control
     }
 
-    fn method(&self, _objective: &dyn Objective) -> Result<Box<dyn IterativeMethod>> {
+    fn method(&self, objective: &dyn Objective) -> Result<Box<dyn IterativeMethod>> {
+        objective.expect_many_gradients();
         Ok(Box::new(Quasi {
             memory: self.memory,
             pairs: VecDeque::with_capacity(self.memory),
