@@ -124,20 +124,23 @@ impl<'a> Design<'a> {
 pub(crate) struct DesignCache {
     rows: OnceLock<SampleRows>,
     rows_with_one: OnceLock<SampleRows>,
-    /// σ_max(S^½·Xc)²/S, when a power iteration ran to completion.
-    top_eigenvalue: OnceLock<f64>,
+    /// σ_max(S^½·Xc)²/S, when a power iteration ran to completion: over X as given, and over
+    /// the sample-major copy (kept apart, as the two round differently).
+    top_eigenvalue: [OnceLock<f64>; 2],
     column_norms: OnceLock<Col<f64>>,
 }
 
 impl DesignCache {
-    /// σ_max(S^½·Xc)²/S if a completed estimate is cached.
-    pub fn top_eigenvalue(&self) -> Option<f64> {
-        self.top_eigenvalue.get().copied()
+    /// σ_max(S^½·Xc)²/S if a completed estimate is cached, computed over the sample-major copy
+    /// when `copy`, over X as given otherwise.
+    pub fn top_eigenvalue(&self, copy: bool) -> Option<f64> {
+        self.top_eigenvalue[usize::from(copy)].get().copied()
     }
 
-    /// Caches a completed estimate of σ_max(S^½·Xc)²/S (the first one stays).
-    pub fn set_top_eigenvalue(&self, value: f64) {
-        let _ = self.top_eigenvalue.set(value);
+    /// Caches a completed estimate of σ_max(S^½·Xc)²/S (the first one stays), computed over the
+    /// sample-major copy when `copy`.
+    pub fn set_top_eigenvalue(&self, copy: bool, value: f64) {
+        let _ = self.top_eigenvalue[usize::from(copy)].set(value);
     }
 
     /// ‖S^½·xcⱼ‖²/S for every column, computed by `compute` once.
@@ -370,6 +373,6 @@ mod tests {
             .lambda(1e-2)
             .build()
             .unwrap();
-        assert!(other.design().cache().top_eigenvalue().is_none());
+        assert!(other.design().cache().top_eigenvalue(false).is_none());
     }
 }

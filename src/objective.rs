@@ -372,9 +372,10 @@ impl Objective for LeastSquares<'_> {
     /// and every target share one power iteration.
     fn smoothness(&self) -> f64 {
         let p = self.problem;
-        *self
-            .smoothness
-            .get_or_init(|| gram_top_eigenvalue(p, self.deadline, &self.passes) + p.lambda())
+        *self.smoothness.get_or_init(|| {
+            let copy = self.use_copy.get().map(|()| self.sample_major());
+            gram_top_eigenvalue(p, self.deadline, &self.passes, copy) + p.lambda()
+        })
     }
 
     fn pass_counter(&self) -> &PassCounter {
@@ -795,19 +796,37 @@ pub(crate) fn gram_top_eigenvalue(
     p: &RidgeProblem<'_>,
     deadline: Option<Instant>,
     passes: &PassCounter,
+    copy: Option<&SampleRows>,
 ) -> f64 {
     let cache = p.design().cache();
-    if let Some(top) = cache.top_eigenvalue() {
+    if let Some(top) = cache.top_eigenvalue(copy.is_some()) {
         return top;
     }
     let (estimate, completed) = power_iteration(p.n_features(), deadline, |v| {
         passes.add(1.0);
-        gram_vector(p, v)
+        match copy {
+            Some(rows) => gram_vector_rows(rows, v, p.par()),
+            None => gram_vector(p, v),
+        }
     });
     if completed {
-        cache.set_top_eigenvalue(estimate);
+        cache.set_top_eigenvalue(copy.is_some(), estimate);
     }
     estimate
+}
+
+/// (1/S)·XcᵀS·Xc·v over the sample-major copy, one read ([`fused_rows_pass`]): with
+/// factorₖ = n·s_r/S it is (1/n)·Σₖ factorₖ·(x̃ₖᵀv)·x̃ₖ, v padded with 0 past a trailing 1.
+fn gram_vector_rows(rows: &SampleRows, v: ColRef<'_, f64>, par: Par) -> Col<f64> {
+    let d = v.nrows();
+    let theta = Col::from_fn(rows.stride(), |j| if j < d { v[j] } else { 0.0 });
+    let inv_n = 1.0 / rows.n_samples() as f64;
+    let pass = fused_rows_pass(rows, theta.as_ref(), 0.0, par, |k, m| RowTerms {
+        value: 0.0,
+        u: rows.factor[k] * m * inv_n,
+        flag: true,
+    });
+    pass.xtu.as_ref().subrows(0, d).to_owned()
 }
 
 /// The largest eigenvalue of a symmetric positive semi-definite d × d operator `apply` (v ↦ G·v)

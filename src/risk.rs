@@ -317,7 +317,8 @@ impl<L: Loss> Objective for EmpiricalRisk<'_, L> {
     /// centred rows make the cross term Σ sᵢ·x̃ᵢ vanish, so the bound is
     /// max(φ''_max·σ_max(S^½Xc)²/S + λ, φ''_max) with an intercept.
     fn smoothness(&self) -> f64 {
-        let top = gram_top_eigenvalue(self.problem, None, &self.passes);
+        let copy = self.use_copy.load(Ordering::Relaxed).then(|| self.rows());
+        let top = gram_top_eigenvalue(self.problem, None, &self.passes, copy);
         let c = self.loss.max_curvature();
         let l = c * top + self.problem.lambda();
         if self.free_intercept() { l.max(c) } else { l }
