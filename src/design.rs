@@ -3,7 +3,7 @@
 //!
 //! - [`SampleRows`]: the shuffled, centred, sample-major copy that stochastic methods read one
 //!   row at a time (n × d, the largest thing any iterative backend builds);
-//! - the top eigenvalue of XcᵀSXc/S (the smoothness without λ, ≈ 100 passes of power iteration);
+//! - the top eigenvalue of XcᵀSXc/S (the smoothness without λ, 15–30 passes of the Lanczos method);
 //! - the column norms ‖S^½·xcⱼ‖²/S (Jacobi preconditioning, coordinate descent);
 //! - the centred moments (X, y) of a target ([`crate::moments::Moments`]), shared by `with_lambda`.
 //!
@@ -124,7 +124,7 @@ impl<'a> Design<'a> {
 pub(crate) struct DesignCache {
     rows: OnceLock<SampleRows>,
     rows_with_one: OnceLock<SampleRows>,
-    /// σ_max(S^½·Xc)²/S, when a power iteration ran to completion: over X as given, and over
+    /// σ_max(S^½·Xc)²/S, when a Lanczos iteration ran to completion: over X as given, and over
     /// the sample-major copy (kept apart, as the two round differently).
     top_eigenvalue: [OnceLock<f64>; 2],
     column_norms: OnceLock<Col<f64>>,
@@ -356,7 +356,7 @@ mod tests {
             .build()
             .unwrap();
         let first = GradientDescent::default().solve(&p).unwrap();
-        // The first solve pays the power iteration for L on top of one pass per iteration and
+        // The first solve pays the Lanczos iteration for L on top of one pass per iteration and
         // the first gradient; the next λ on the same design reuses the top eigenvalue.
         assert!(first.passes > first.iterations as f64 + 1.0);
         let next = GradientDescent::default()

@@ -286,7 +286,7 @@ pub(crate) fn max_smoothness(objective: &dyn Objective) -> f64 {
 /// which interpolates between L_max (B = 1) and the full-gradient constant L (B = n).
 pub(crate) fn batch_smoothness(objective: &dyn Objective, batch: usize) -> f64 {
     if batch == 1 {
-        // L_B = L_max: skip the power iterations that L_data would cost.
+        // L_B = L_max: skip the Lanczos iteration that L_data would cost.
         return max_smoothness(objective);
     }
     let (n, b) = (objective.n_samples() as f64, batch as f64);

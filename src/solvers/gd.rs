@@ -1,6 +1,6 @@
 //! `gd`: batch gradient descent, θ ← θ − η·∇f(θ).
 //!
-//! With the default step η = 1/L (L from power iterations on Xc, [`Objective::smoothness`]) the
+//! With the default step η = 1/L (L by the Lanczos method on XcᵀXc, [`Objective::smoothness`]) the
 //! error contracts by (1 − μ/L) per iteration, so the iteration count grows like κ(Xc)². Each
 //! iteration reads X twice (X·w, then Xᵀr).
 
@@ -107,7 +107,7 @@ mod tests {
         let fit = GradientDescent::default().solve(&p).unwrap();
         assert!(fit.converged);
         assert!(fit.relative_error(reference.coef.as_ref()) < 1e-6);
-        // One pass per iteration, one at the start, and the power iteration's passes for L.
+        // One pass per iteration, one at the start, and the Lanczos iteration's passes for L.
         assert!(fit.passes >= fit.iterations as f64 + 2.0, "{}", fit.passes);
         let fixed = GradientDescent::default().with_step(0.1).unwrap();
         let fit = fixed.solve(&p).unwrap();

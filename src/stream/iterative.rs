@@ -7,9 +7,9 @@
 //! pass over the files, so the crate's driver (src/iterate.rs: the relative stopping rule
 //! ‖∇f(wₖ)‖ ≤ tol·‖∇f(0)‖, `max_iter`, `time_limit`, history, observers) runs on it as on data
 //! in memory. `gd` is the in-memory method itself ([`GradientDescent`] as a [`Minimiser`]): step
-//! 1/L, L = σ_max(S^½Xc)²/S + λ from the same power iteration as in memory
-//! (`objective::power_iteration`: one pass per product, until the estimate changes by ≤ 1e-6
-//! relative, at most 100; typically 10 to 40 passes). `cg` and `pcg` cannot be the in-memory
+//! 1/L, L = σ_max(S^½Xc)²/S + λ from the same Lanczos iteration as in memory
+//! (`objective::largest_eigenvalue`: one pass per product, until the residual bound is ≤ 1e-6
+//! relative, at most 100; typically 15 to 30 passes). `cg` and `pcg` cannot be the in-memory
 //! CGLS, which carries the residual r = b − A·w, an n-vector; they are CG on the normal
 //! equations (`solvers::cg::QuadraticCg`, the same file, the same breakdown error and the same
 //! honest stopping: the gradient that decides "converged" is recomputed from w by a pass of its
@@ -36,7 +36,7 @@
 //! the same pass with t replaced by the scaled residual S_B^½(yc_B − (B − 1x̄ᵀ)·w). So one
 //! iteration of `cg`, `pcg` or `gd` is one read of the file; `cg` adds the gradient at 0 (the
 //! right-hand side, −∇f(0) = XcᵀS·yc/S) and a recomputed gradient every 50 iterations and at
-//! the end; `gd` adds its power iteration. Each target is its own CG or gradient descent (its own
+//! the end; `gd` adds its Lanczos iteration. Each target is its own CG or gradient descent (its own
 //! λ), sharing pass 0; [`StreamStats::passes`](super::StreamStats) counts every read and each
 //! fit's `passes` the reads it needed (pass 0 included).
 //!
@@ -59,7 +59,7 @@ use crate::fit::{Fit, Judge, Model, Solution};
 use crate::iterate::{IterationControl, Outcome, run_from};
 use crate::linalg::{dot, norm2, write_centred_scaled};
 use crate::moments::Moments;
-use crate::objective::{Objective, PassCounter, power_iteration};
+use crate::objective::{Objective, PassCounter, largest_eigenvalue};
 use crate::solvers::cg::{Metric, QuadraticCg, jacobi};
 use crate::solvers::{GradientDescent, IterativeSettings, Minimiser, SolverOptions};
 
@@ -331,11 +331,11 @@ impl Objective for StreamedLeastSquares<'_, '_> {
         }
     }
 
-    /// σ_max(S^½Xc)²/S + λ by power iteration, one pass per product (stopped at the deadline).
+    /// σ_max(S^½Xc)²/S + λ by the Lanczos method, one pass per product (stopped at the deadline).
     fn smoothness(&self) -> f64 {
         *self.smoothness.get_or_init(|| {
             let lambda = self.lambda;
-            let top = power_iteration(self.d, self.deadline, |v| {
+            let top = largest_eigenvalue(self.d, self.deadline, |v| {
                 let mut hv = Col::zeros(v.nrows());
                 self.hessian_vector(v, v, hv.as_mut());
                 hv - faer::Scale(lambda) * v
