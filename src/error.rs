@@ -439,7 +439,7 @@ fn without_self_advice(solver: &str, detail: &str) -> String {
 /// the statistics, those that need the triangle R of the centred rows (built in the same pass),
 /// the refined ones, which read the file once more per round of corrections, and the iterative
 /// ones, which read it once per iteration.
-pub(crate) const STREAMING_BACKENDS: [&str; 9] = [
+pub(crate) const STREAMING_BACKENDS: [&str; 10] = [
     "cholesky",
     "normal",
     "qr",
@@ -448,6 +448,7 @@ pub(crate) const STREAMING_BACKENDS: [&str; 9] = [
     "qr-refined",
     "cg",
     "pcg",
+    "sketch-cg",
     "gd",
 ];
 

@@ -22,7 +22,7 @@
 //! The rows and signs come from a seeded hash of the sample index ([`mix64`]), so the sketch is
 //! a function of (seed, data) alone: the same on every run, machine and thread count.
 
-use faer::{Mat, MatRef};
+use faer::{ColRef, Mat, MatRef, Par};
 
 use crate::problem::RidgeProblem;
 use crate::tsqr::factor_stacked;
@@ -33,8 +33,8 @@ pub const NONZEROS: usize = 8;
 /// s / d, the sketch's rows per feature.
 pub const ROWS_PER_FEATURE: usize = 4;
 
-/// Rows of X hashed and scattered together: the (row, sign) table of one chunk, 8·ζ·4 bytes a
-/// sample, stays in L2 while every column is swept.
+/// Rows of X hashed and scattered together: the (row, sign) table of one chunk, ζ·4 bytes a
+/// sample, stays in L1/L2 while every column is swept.
 const CHUNK_ROWS: usize = 4096;
 
 /// The SplitMix64 finaliser of seed + (i + 1)·φ (φ = 0x9e3779b97f4a7c15): a stateless hash of
@@ -46,98 +46,147 @@ pub(crate) fn mix64(seed: u64, i: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// The sketch S·A of the least-squares matrix A = D·Xc (D = diag(√(sᵢ/S)), Xc centred by the
-/// problem's weighted means), s × d with s = [`ROWS_PER_FEATURE`]·d, in one read of X. With
-/// n ≤ s no sketch is smaller than A, and A itself is returned (S = I).
-///
-/// Sample i adds ±D_ii·(xᵢ − x̄)/√ζ to [`NONZEROS`] rows drawn from `mix64(seed, i)` and the
-/// values it chains to. Columns are swept in parallel (`problem.par()`), each summed in sample
-/// order, so the result does not depend on the number of threads.
-pub fn sparse_sign(problem: &RidgeProblem<'_>, seed: u64) -> Mat<f64> {
-    let (n, d) = (problem.n_samples(), problem.n_features());
-    let s = ROWS_PER_FEATURE * d;
-    let inv_s = 1.0 / problem.weight_sum();
-    let x = problem.x();
-    let mean = problem.x_mean();
-    if n <= s {
-        return Mat::from_fn(n, d, |i, j| {
-            (problem.weight(i) * inv_s).sqrt() * (x[(i, j)] - mean[j])
-        });
-    }
-    let mut sketch = vec![0.0; s * d];
-    // Per sample of a chunk: D_ii/√ζ, and ζ (row, sign) pairs packed as row | sign << 31.
-    let mut scale = vec![0.0; CHUNK_ROWS];
-    let mut slots = vec![0u32; CHUNK_ROWS * NONZEROS];
-    let inv_root_zeta = 1.0 / (NONZEROS as f64).sqrt();
-    let mut start = 0;
-    while start < n {
-        let len = CHUNK_ROWS.min(n - start);
-        for r in 0..len {
-            let i = start + r;
-            scale[r] = (problem.weight(i) * inv_s).sqrt() * inv_root_zeta;
-            let mut h = mix64(seed, i as u64);
-            for slot in &mut slots[r * NONZEROS..(r + 1) * NONZEROS] {
-                // Lemire's multiply-shift maps the high 32 bits onto 0..s; the low bit is the sign.
-                let row = (((h >> 32) * s as u64) >> 32) as u32;
-                *slot = row | (((h & 1) as u32) << 31);
-                h = mix64(h, 0);
-            }
+/// A sparse sign sketch S·A under construction (s × d, s = [`ROWS_PER_FEATURE`]·d), the rows
+/// of A added block by block in any order: where row i lands depends only on i and the seed, so
+/// a stream read in blocks builds the same sketch as the matrix held whole. With n ≤ s no sketch
+/// is smaller than A, and A itself is kept (S = I).
+pub(crate) struct SparseSign {
+    rows: usize,
+    seed: u64,
+    identity: bool,
+    /// S·A, column-major.
+    data: Vec<f64>,
+}
+
+impl SparseSign {
+    /// An empty sketch of an A with n rows and d columns.
+    pub(crate) fn new(n: usize, d: usize, seed: u64) -> Self {
+        let identity = n <= ROWS_PER_FEATURE * d;
+        let rows = if identity { n } else { ROWS_PER_FEATURE * d };
+        Self {
+            rows,
+            seed,
+            identity,
+            data: vec![0.0; rows * d],
         }
-        let chunk = x.subrows(start, len);
-        let (scale, slots) = (&scale[..len], &slots[..len * NONZEROS]);
-        let sweep =
-            |j: usize, column: &mut [f64]| scatter_column(chunk, j, mean[j], scale, slots, column);
-        if problem.par().degree() > 1 {
+    }
+
+    /// Adds rows `first_row ..` of A, which are those of the block `x` centred by `mean` and
+    /// scaled row by row by `scale` (A = diag(scale)·(x − 1·meanᵀ)).
+    ///
+    /// Row i adds ±Aᵢ/√ζ to [`NONZEROS`] rows of the sketch drawn from `mix64(seed, i)` and the
+    /// values it chains to. Columns are swept in parallel under `par`, each in row order, so the
+    /// result does not depend on the number of threads.
+    pub(crate) fn add(
+        &mut self,
+        first_row: usize,
+        x: MatRef<'_, f64>,
+        mean: ColRef<'_, f64>,
+        scale: &[f64],
+        par: Par,
+    ) {
+        let (s, identity) = (self.rows, self.identity);
+        let inv_root_zeta = if identity {
+            1.0
+        } else {
+            1.0 / (NONZEROS as f64).sqrt()
+        };
+        // Each row's ζ (row, sign) pairs packed as row | sign << 31.
+        let slots: Vec<u32> = if identity {
+            Vec::new()
+        } else {
+            (0..x.nrows())
+                .flat_map(|r| {
+                    let mut h = mix64(self.seed, (first_row + r) as u64);
+                    (0..NONZEROS).map(move |_| {
+                        // Lemire's multiply-shift maps the high 32 bits onto 0..s; the low bit
+                        // is the sign.
+                        let row = (((h >> 32) * s as u64) >> 32) as u32;
+                        let slot = row | (((h & 1) as u32) << 31);
+                        h = mix64(h, 0);
+                        slot
+                    })
+                })
+                .collect()
+        };
+        let sweep = |j: usize, column: &mut [f64]| {
+            let values = x.col(j).iter().zip(scale);
+            for (r, (v, c)) in values.enumerate() {
+                let a = c * inv_root_zeta * (v - mean[j]);
+                if identity {
+                    column[first_row + r] = a;
+                    continue;
+                }
+                for &slot in &slots[r * NONZEROS..(r + 1) * NONZEROS] {
+                    let row = (slot & 0x7fff_ffff) as usize;
+                    column[row] += if slot >> 31 == 1 { -a } else { a };
+                }
+            }
+        };
+        if par.degree() > 1 {
             use rayon::prelude::*;
-            sketch
+            self.data
                 .par_chunks_mut(s)
                 .enumerate()
                 .for_each(|(j, c)| sweep(j, c));
         } else {
-            sketch
+            self.data
                 .chunks_mut(s)
                 .enumerate()
                 .for_each(|(j, c)| sweep(j, c));
         }
+    }
+
+    /// The upper-triangular R of [S·A; √λ·I] (d × d): the right preconditioner that makes the
+    /// damped least-squares problem well conditioned. The QR costs 2·(s + d)·d² flops on this
+    /// thread (s = 4d: 10·d³).
+    pub(crate) fn preconditioner(&self, lambda: f64) -> Mat<f64> {
+        let d = self.data.len() / self.rows.max(1);
+        let sketch = MatRef::from_column_major_slice(&self.data, self.rows, d);
+        let ridge = Mat::from_fn(d, d, |i, j| if i == j { lambda.sqrt() } else { 0.0 });
+        factor_stacked(&[sketch, ridge.as_ref()], d)
+    }
+
+    /// S·A (s × d).
+    pub(crate) fn matrix(&self) -> MatRef<'_, f64> {
+        let d = self.data.len() / self.rows.max(1);
+        MatRef::from_column_major_slice(&self.data, self.rows, d)
+    }
+}
+
+/// The sketch S·A of the least-squares matrix A = D·Xc (D = diag(√(sᵢ/S)), Xc centred by the
+/// problem's weighted means), in one read of X: [`SparseSign`] fed in chunks of
+/// [`CHUNK_ROWS`] rows.
+pub fn sparse_sign(problem: &RidgeProblem<'_>, seed: u64) -> Mat<f64> {
+    sketch_of(problem, seed).matrix().to_owned()
+}
+
+fn sketch_of(problem: &RidgeProblem<'_>, seed: u64) -> SparseSign {
+    let (n, d) = (problem.n_samples(), problem.n_features());
+    let inv_s = 1.0 / problem.weight_sum();
+    let mut sketch = SparseSign::new(n, d, seed);
+    let mut start = 0;
+    while start < n {
+        let len = CHUNK_ROWS.min(n - start);
+        let scale: Vec<f64> = (start..start + len)
+            .map(|i| (problem.weight(i) * inv_s).sqrt())
+            .collect();
+        sketch.add(
+            start,
+            problem.x().subrows(start, len),
+            problem.x_mean(),
+            &scale,
+            problem.par(),
+        );
         start += len;
     }
-    Mat::from_fn(s, d, |r, j| sketch[j * s + r])
+    sketch
 }
 
-/// Adds the chunk's column j, centred by `mean` and scaled row by row, into `column` of the
-/// sketch at each sample's [`NONZEROS`] signed rows.
-fn scatter_column(
-    chunk: MatRef<'_, f64>,
-    j: usize,
-    mean: f64,
-    scale: &[f64],
-    slots: &[u32],
-    column: &mut [f64],
-) {
-    let values = chunk.col(j);
-    for (r, (v, c)) in values.iter().zip(scale).enumerate() {
-        let a = c * (v - mean);
-        for &slot in &slots[r * NONZEROS..(r + 1) * NONZEROS] {
-            let row = (slot & 0x7fff_ffff) as usize;
-            column[row] += if slot >> 31 == 1 { -a } else { a };
-        }
-    }
-}
-
-/// The upper-triangular R of [S·A; √λ·I] (d × d) for the [`sparse_sign`] sketch S·A: the
-/// right preconditioner that makes the damped least-squares problem well conditioned. The
-/// QR costs 2·(s + d)·d² flops on this thread (s = 4d: 10·d³).
+/// The upper-triangular R of [S·A; √λ·I] (d × d) for the [`sparse_sign`] sketch S·A of the
+/// problem, at its λ ([`SparseSign::preconditioner`]).
 pub fn preconditioner_factor(problem: &RidgeProblem<'_>, seed: u64) -> Mat<f64> {
-    let d = problem.n_features();
-    let sketch = sparse_sign(problem, seed);
-    let ridge = Mat::from_fn(
-        d,
-        d,
-        |i, j| {
-            if i == j { problem.lambda().sqrt() } else { 0.0 }
-        },
-    );
-    factor_stacked(&[sketch.as_ref(), ridge.as_ref()], d)
+    sketch_of(problem, seed).preconditioner(problem.lambda())
 }
 
 #[cfg(test)]

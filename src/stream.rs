@@ -53,7 +53,8 @@
 //! pass's shape (a CSV, its number of rows), so they must be regular files, not pipes; the
 //! passes are counted in [`StreamStats::passes`] and each fit's `passes`.
 //!
-//! **The iterative backends read the file once per iteration** (`cg`, `pcg`, `gd`; the
+//! **The iterative backends read the file once per iteration** (`cg`, `pcg`, `sketch-cg`,
+//! `gd`; the
 //! submodule `iterative`, src/stream/iterative.rs). They hold O(d) vectors and the block
 //! buffers, never a d × d matrix, for designs whose Gram matrix does not fit: a first pass for
 //! S, the two-part means and the column variances, then an `Objective` whose every gradient and
@@ -61,7 +62,8 @@
 //! `time_limit` and history as in memory). Its module docs give the design and the passes.
 //!
 //! **Which backends stream** ([`BACKENDS`]): `cholesky`, `normal`, `qr`, `svd`,
-//! `cholesky-refined`, `qr-refined`, `cg`, `pcg` and `gd`. `auto` would pick among them from
+//! `cholesky-refined`, `qr-refined`, `cg`, `pcg`, `sketch-cg` and `gd`. `auto` would pick among
+//! them from
 //! the data's conditioning before reading them; `dual` forms the n × n kernel; the other
 //! iterative backends sample rows or columns at random or are not streamed yet. Asking for one
 //! of those is [`Error::NotStreamable`], which names the ones that stream.
@@ -144,9 +146,10 @@ pub const MIN_BLOCK_ROWS: usize = 1024;
 
 /// The backends that fit a stream: `cholesky` and `normal` from the statistics, `qr` and `svd`
 /// from the triangle R built in the same pass, `cholesky-refined` and `qr-refined`, which read
-/// the file once more per round of corrections, and the iterative `cg`, `pcg` and `gd`, which
+/// the file once more per round of corrections, and the iterative `cg`, `pcg`, `sketch-cg` and
+/// `gd`, which
 /// hold O(d) numbers and read the file once per iteration (no d × d matrix).
-pub const BACKENDS: [&str; 9] = crate::error::STREAMING_BACKENDS;
+pub const BACKENDS: [&str; 10] = crate::error::STREAMING_BACKENDS;
 
 /// What a stream read: blocks, rows, bytes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -999,7 +1002,8 @@ pub fn check_backend(solver: &str) -> Result<()> {
         "dual" => "it forms the n × n kernel of the rows",
         _ => {
             "it samples rows or columns of X at random, or is not streamed yet; the iterative \
-             backends that stream are `cg`, `pcg` and `gd` (one read of the files per iteration)"
+             backends that stream are `cg`, `pcg`, `sketch-cg` and `gd` (one read of the files \
+             per iteration)"
         }
     };
     Err(Error::NotStreamable {
@@ -1019,7 +1023,8 @@ enum Method {
     /// `cholesky-refined` or `qr-refined`: the base solve, then rounds of corrections, each
     /// one more pass over the stream.
     Refined(Refined),
-    /// `cg`, `pcg` or `gd`: O(d) vectors, one pass per iteration (`stream::iterative`).
+    /// `cg`, `pcg`, `sketch-cg` or `gd`: O(d) vectors (d² for `sketch-cg`'s factor), one pass
+    /// per iteration (`stream::iterative`).
     Iterative,
 }
 
@@ -1072,7 +1077,8 @@ pub fn fit(
 /// backends, `tol`, `max_iter`, `time_limit`, `record_every`, `step` and an observer for `cg`,
 /// `pcg` and `gd`). The backend, its options and λ are checked before the files are read.
 ///
-/// `cg`, `pcg` and `gd` read the files once per iteration (see the module docs); each fit's
+/// `cg`, `pcg`, `sketch-cg` and `gd` read the files once per iteration (see the module docs);
+/// each fit's
 /// `passes` is then the reads its target needed (the shared first pass included), and
 /// [`StreamStats::passes`] the reads of all targets.
 ///

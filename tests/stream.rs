@@ -202,7 +202,7 @@ fn streamed_fits_equal_in_memory_fits_for_every_streaming_backend() {
 }
 
 /// The backends that stream by iterating, one read of the files per iteration.
-const ITERATIVE: [&str; 3] = ["cg", "pcg", "gd"];
+const ITERATIVE: [&str; 4] = ["cg", "pcg", "sketch-cg", "gd"];
 
 /// Options for an iterative backend: `tol`, `max_iter`, recording every step.
 fn iterative_options(tol: f64, max_iter: usize) -> SolverOptions {
@@ -214,7 +214,7 @@ fn iterative_options(tol: f64, max_iter: usize) -> SolverOptions {
     }
 }
 
-/// Streamed `cg`, `pcg` and `gd` reach the in-memory `qr-refined` solution to their tolerance's
+/// Streamed `cg`, `pcg`, `sketch-cg` and `gd` reach the in-memory `qr-refined` solution to their tolerance's
 /// accuracy (tol 1e-12: 1e-9 relative on a well-conditioned problem), with and without weights
 /// and intercept, three targets with their own λ, C and Fortran order; every fit's `passes` is
 /// the reads it needed, and the stream's the reads of all targets.
@@ -597,11 +597,12 @@ fn a_column_offset_of_1e15_costs_no_digits() {
                             fit.intercept
                         );
                     }
-                    // `pcg` refuses λ = 0 (it could not return the minimum-norm solution).
+                    // `pcg` and `sketch-cg` refuse λ = 0 (they could not return the minimum-norm
+                    // solution).
                     Err(e) => assert!(
                         solver == "cholesky"
                             || solver == "normal"
-                            || (solver == "pcg" && lambda == 0.0),
+                            || (matches!(solver, "pcg" | "sketch-cg") && lambda == 0.0),
                         "{what} must solve it: {e}"
                     ),
                 }

@@ -201,6 +201,7 @@ pub(crate) enum Metric {
 
 impl Metric {
     /// M = diag(m), or I when `m` is empty.
+    #[cfg(any(feature = "npy", feature = "csv"))]
     pub(crate) fn diagonal(m: Col<f64>) -> Self {
         if m.nrows() == 0 {
             Self::Identity

@@ -1,4 +1,5 @@
-//! Iterative backends on a stream: `cg`, `pcg` and `gd` with every product read from the files,
+//! Iterative backends on a stream: `cg`, `pcg`, `sketch-cg` and `gd` with every product read
+//! from the files,
 //! for designs whose d × d Gram matrix is itself too large to hold. Memory is O(d) vectors and
 //! the block buffers: never a d × d matrix, never X.
 //!
@@ -34,7 +35,7 @@
 //! (B − 1x̄ᵀ)ᵀS_B^½·t are formed while the block is in memory, and the blocks' sums are added in
 //! file order (deterministic; the faer products split only over their outputs). A gradient is
 //! the same pass with t replaced by the scaled residual S_B^½(yc_B − (B − 1x̄ᵀ)·w). So one
-//! iteration of `cg`, `pcg` or `gd` is one read of the file; `cg` adds the gradient at 0 (the
+//! iteration of `cg`, `pcg`, `sketch-cg` or `gd` is one read of the file; `cg` adds the gradient at 0 (the
 //! right-hand side, −∇f(0) = XcᵀS·yc/S) and a recomputed gradient every 50 iterations and at
 //! the end; `gd` adds its Lanczos iteration. Each target is its own CG or gradient descent (its own
 //! λ), sharing pass 0; [`StreamStats::passes`](super::StreamStats) counts every read and each
@@ -44,7 +45,15 @@
 //! bad CSV cell) is kept by the objective, which from then on reads nothing and returns NaN; the
 //! driver stops on the non-finite value, and the fit returns the read error (naming the row or
 //! line), never a partial fit. The per-sample methods of [`Objective`] are never called: only
-//! `gd`, `cg` and `pcg` stream ([`super::check_backend`]).
+//! `gd`, `cg`, `pcg` and `sketch-cg` stream ([`super::check_backend`]).
+//!
+//! **`sketch-cg`** adds one pass after pass 0: each block's rows, centred by pass 0's means and
+//! scaled by √(sᵢ/S), go into the sparse sign sketch at the places their row index and the seed
+//! give (`crate::sketch::SparseSign`, as in memory), and R of [S·A; √λ·I] preconditions CG
+//! (M = (RᵀR)⁻¹): the preconditioned H has condition number ≈ 3 whatever κ(Xc), so the
+//! iterations, each a read of the file, no longer grow with the conditioning (22 passes to
+//! 1e-8 on 100 000 × 100 at κ = 100, where `cg` reads the file 120 times). It holds the s × d
+//! sketch (s = 4d) and R, so it is for d whose d × d fits.
 
 use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
@@ -60,11 +69,12 @@ use crate::iterate::{IterationControl, Outcome, run_from};
 use crate::linalg::{dot, norm2, write_centred_scaled};
 use crate::moments::Moments;
 use crate::objective::{Objective, PassCounter, largest_eigenvalue};
+use crate::sketch::SparseSign;
 use crate::solvers::cg::{Metric, QuadraticCg, jacobi};
 use crate::solvers::{GradientDescent, IterativeSettings, Minimiser, SolverOptions};
 
 /// The streaming iterative backends.
-pub(super) const ITERATIVE: [&str; 3] = ["cg", "pcg", "gd"];
+pub(super) const ITERATIVE: [&str; 4] = ["cg", "pcg", "sketch-cg", "gd"];
 
 /// Pass 0: S, the two-part means and the centred sums of squares of every column of [X, Y]
 /// (the statistics of the columns taken as targets of a design with no features), each block's
@@ -265,6 +275,44 @@ impl<'r, 'm> StreamedLeastSquares<'r, 'm> {
         }
     }
 
+    /// R of [S·A; √λ·I] for the sparse sign sketch (`crate::sketch`) of the least-squares
+    /// matrix A = diag(√(sᵢ/S))·(X − 1·x̄ᵀ), one pass (counted); `None` after a read error. The
+    /// rows land where they would in memory (by their index and the seed), centred by the f64
+    /// part of pass 0's means, which is all a preconditioner needs.
+    fn sketch_factor(&self, seed: u64) -> Option<Mat<f64>> {
+        let mut guard = self.lock();
+        let stream = &mut *guard;
+        if stream.error.is_some() {
+            return None;
+        }
+        self.passes.add(1.0);
+        let d = self.d;
+        let (means, _) = self.columns.y_mean_parts();
+        let mean = means.subrows(0, d);
+        let inv_s = 1.0 / self.columns.weight_sum();
+        let mut sketch = SparseSign::new(self.n, d, seed);
+        let mut scale = Vec::new();
+        let reader = &mut *stream.reader;
+        let read = reader.rewind().and_then(|()| {
+            each_block(reader, |b| {
+                scale.clear();
+                match b.weights {
+                    Some(w) => scale.extend(w.iter().map(|s| (s * inv_s).sqrt())),
+                    None => scale.resize(b.x.nrows(), inv_s.sqrt()),
+                }
+                sketch.add(b.first_row, b.x, mean, &scale, Par::rayon(0));
+                Ok(())
+            })
+        });
+        match read {
+            Ok(()) => Some(sketch.preconditioner(self.lambda)),
+            Err(e) => {
+                stream.error = Some(e);
+                None
+            }
+        }
+    }
+
     /// f(w), ∇f(w) into `grad` and ∂J/∂b at b = ȳ − x̄ᵀw (0 without an intercept) from one
     /// pass; NaN after a read error.
     fn evaluate(&self, w: ColRef<'_, f64>, mut grad: ColMut<'_, f64>) -> (f64, f64) {
@@ -404,7 +452,8 @@ impl Judge for Evaluated {
     }
 }
 
-/// `cg`, `pcg` or `gd` on every target of the stream: pass 0, then each target's iterations,
+/// `cg`, `pcg`, `sketch-cg` or `gd` on every target of the stream: pass 0, then each target's
+/// iterations,
 /// one pass per product. Called by [`super::fit_with`] after it has checked the backend, its
 /// options and λ.
 pub(super) fn fit(
@@ -417,15 +466,19 @@ pub(super) fn fit(
     check_lambdas(lambdas, reader.k)?;
     let settings = IterativeSettings::from_options(options)?;
     let gd = GradientDescent::from_options(options)?;
+    let seed = options.seed.unwrap_or(0);
     let lambda_of = |t: usize| lambdas[if lambdas.len() == 1 { 0 } else { t }];
     let k = reader.k;
-    if solver == "pcg" && (0..k).any(|t| lambda_of(t) == 0.0) {
+    if matches!(solver, "pcg" | "sketch-cg") && (0..k).any(|t| lambda_of(t) == 0.0) {
         return Err(Error::invalid(
             "lambda",
             0.0,
-            "λ > 0 for the streamed `pcg`: at λ = 0 its column scaling would converge to a \
-             least-squares solution that need not be the minimum-norm one, and the stream has \
-             no Gram matrix to check the rank with; use `cg` (minimum-norm from w = 0) or λ > 0",
+            format!(
+                "λ > 0 for the streamed `{solver}`: at λ = 0 its preconditioner would make it \
+                 converge to a least-squares solution that need not be the minimum-norm one, \
+                 and the stream has no Gram matrix to check the rank with; use `cg` \
+                 (minimum-norm from w = 0) or λ > 0"
+            ),
         ));
     }
     let start = Instant::now();
@@ -451,7 +504,7 @@ pub(super) fn fit(
         };
         let objective =
             StreamedLeastSquares::new(reader, &columns, t, lambda, control.deadline(begun));
-        let outcome = run(solver, &gd, &objective, control, begun);
+        let outcome = run(solver, seed, &gd, &objective, control, begun);
         if let Some(e) = objective.take_error() {
             return Err(e);
         }
@@ -497,10 +550,11 @@ pub(super) fn fit(
     })
 }
 
-/// The driver on one target: `gd` through its [`Minimiser`], `cg` and `pcg` as
+/// The driver on one target: `gd` through its [`Minimiser`], `cg`, `pcg` and `sketch-cg` as
 /// [`QuadraticCg`] (`pcg` with M = diag(1/((XcᵀSXc)ⱼⱼ/S + λ)) from pass 0).
 fn run(
     solver: &str,
+    seed: u64,
     gd: &GradientDescent,
     objective: &StreamedLeastSquares<'_, '_>,
     control: &IterationControl,
@@ -508,6 +562,22 @@ fn run(
 ) -> Result<Outcome> {
     match solver {
         "gd" => crate::solvers::minimise(gd, objective, start),
+        "sketch-cg" => {
+            let Some(r) = objective.sketch_factor(seed) else {
+                // The objective holds the read error, which the caller returns.
+                return Err(Error::Numerical {
+                    solver: "stream:sketch-cg".into(),
+                    detail: "the sketch pass failed".into(),
+                });
+            };
+            run_from(
+                start,
+                solver,
+                &mut QuadraticCg::new("sketch-cg", Metric::InverseGram(r)),
+                objective,
+                control,
+            )
+        }
         "pcg" => {
             let m = jacobi(objective.gram_diagonal(), objective.lambda);
             run_from(
