@@ -165,6 +165,10 @@ enum Prep {
     /// chain of dependent adds (≈ 4 cycles each), so the plain sums of `Fused` and of the
     /// library run at a quarter element per cycle. Same mean up to rounding.
     FusedFast,
+    /// Means of the whole block first (two multi-accumulator sums per column, X read in place),
+    /// then the block in sub-blocks of this many rows: each centred into an L2-sized buffer and
+    /// accumulated into the block's triangle (`Accum::Add`) while the buffer is in L2.
+    SubBlocks(usize),
     /// No copy and no centring: the raw blocked product on views of X, accumulated with
     /// `Accum::Add` and no merge (a lower bound on what blocking costs; not a valid Gram of
     /// centred data).
@@ -319,6 +323,62 @@ fn compute_variant(x: MatRef<'_, f64>, y: MatRef<'_, f64>, v: Variant, par: Par)
             );
             matmul(total.xy.as_mut(), accum, xs.transpose(), ys, 1.0, par);
             total.s += len as f64;
+            start += len;
+            continue;
+        }
+        if let Prep::SubBlocks(sub) = v.prep {
+            let sb = len as f64;
+            let means = |m: MatRef<'_, f64>| {
+                let mut dev = vec![0.0; len];
+                Col::from_fn(m.ncols(), |j| {
+                    let c = m.col(j).try_as_col_major().expect("unit row stride").as_slice();
+                    let m0 = common::stream::sum(c) / sb;
+                    for (o, v) in dev.iter_mut().zip(c) {
+                        *o = v - m0;
+                    }
+                    m0 + common::stream::sum(&dev) / sb
+                })
+            };
+            let (xm, ym) = (means(xs), means(ys));
+            let (mut bxx, mut bxy) = (
+                std::mem::replace(&mut pxx, Mat::new()),
+                std::mem::replace(&mut pxy, Mat::new()),
+            );
+            let mut at = 0;
+            while at < len {
+                let m = sub.min(len - at);
+                let mut xsb = xb.as_mut().subrows_mut(0, m);
+                let mut ysb = yb.as_mut().subrows_mut(0, m);
+                for j in 0..d {
+                    let c = xs.col(j).subrows(at, m);
+                    for (o, v) in xsb.rb_mut().col_mut(j).iter_mut().zip(c.iter()) {
+                        *o = v - xm[j];
+                    }
+                }
+                for t in 0..k {
+                    let c = ys.col(t).subrows(at, m);
+                    for (o, v) in ysb.rb_mut().col_mut(t).iter_mut().zip(c.iter()) {
+                        *o = v - ym[t];
+                    }
+                }
+                let accum = if at == 0 { Accum::Replace } else { Accum::Add };
+                triangular::matmul(
+                    bxx.as_mut(),
+                    BlockStructure::TriangularLower,
+                    accum,
+                    xsb.rb().transpose(),
+                    BlockStructure::Rectangular,
+                    xsb.rb(),
+                    BlockStructure::Rectangular,
+                    1.0,
+                    par,
+                );
+                matmul(bxy.as_mut(), accum, xsb.rb().transpose(), ysb.rb(), 1.0, par);
+                at += m;
+            }
+            total.merge_parts(sb, &xm, &ym, &bxx, &bxy, Merge::Scratch);
+            pxx = bxx;
+            pxy = bxy;
             start += len;
             continue;
         }
@@ -618,6 +678,17 @@ fn side_by_side(n: usize, d: usize, reps: usize, with_variants: bool) {
             variants.push((
                 format!("row-split + fast fused prep, block {b}"),
                 fast(b),
+                true,
+            ));
+        }
+        for (b, sub) in [(2048, 128), (2048, 256), (2048, 512), (4096, 256), (8192, 256)] {
+            variants.push((
+                format!("row-split + sub-blocks {sub} of block {b}"),
+                Variant {
+                    block_rows: b,
+                    merge: Merge::Scratch,
+                    prep: Prep::SubBlocks(sub),
+                },
                 true,
             ));
         }
