@@ -331,7 +331,11 @@ fn compute_variant(x: MatRef<'_, f64>, y: MatRef<'_, f64>, v: Variant, par: Par)
             let means = |m: MatRef<'_, f64>| {
                 let mut dev = vec![0.0; len];
                 Col::from_fn(m.ncols(), |j| {
-                    let c = m.col(j).try_as_col_major().expect("unit row stride").as_slice();
+                    let c = m
+                        .col(j)
+                        .try_as_col_major()
+                        .expect("unit row stride")
+                        .as_slice();
                     let m0 = common::stream::sum(c) / sb;
                     for (o, v) in dev.iter_mut().zip(c) {
                         *o = v - m0;
@@ -373,7 +377,14 @@ fn compute_variant(x: MatRef<'_, f64>, y: MatRef<'_, f64>, v: Variant, par: Par)
                     1.0,
                     par,
                 );
-                matmul(bxy.as_mut(), accum, xsb.rb().transpose(), ysb.rb(), 1.0, par);
+                matmul(
+                    bxy.as_mut(),
+                    accum,
+                    xsb.rb().transpose(),
+                    ysb.rb(),
+                    1.0,
+                    par,
+                );
                 at += m;
             }
             total.merge_parts(sb, &xm, &ym, &bxx, &bxy, Merge::Scratch);
@@ -681,7 +692,13 @@ fn side_by_side(n: usize, d: usize, reps: usize, with_variants: bool) {
                 true,
             ));
         }
-        for (b, sub) in [(2048, 128), (2048, 256), (2048, 512), (4096, 256), (8192, 256)] {
+        for (b, sub) in [
+            (2048, 128),
+            (2048, 256),
+            (2048, 512),
+            (4096, 256),
+            (8192, 256),
+        ] {
             variants.push((
                 format!("row-split + sub-blocks {sub} of block {b}"),
                 Variant {

@@ -91,24 +91,20 @@ impl SparseSign {
         } else {
             1.0 / (NONZEROS as f64).sqrt()
         };
-        // Each row's ζ (row, sign) pairs packed as row | sign << 31.
-        let slots: Vec<u32> = if identity {
-            Vec::new()
-        } else {
-            (0..x.nrows())
-                .flat_map(|r| {
-                    let mut h = mix64(self.seed, (first_row + r) as u64);
-                    (0..NONZEROS).map(move |_| {
-                        // Lemire's multiply-shift maps the high 32 bits onto 0..s; the low bit
-                        // is the sign.
-                        let row = (((h >> 32) * s as u64) >> 32) as u32;
-                        let slot = row | (((h & 1) as u32) << 31);
-                        h = mix64(h, 0);
-                        slot
-                    })
-                })
-                .collect()
-        };
+        // Each row's ζ target rows and signs (±1 as numbers: a branch on a random sign would
+        // be mispredicted half the time).
+        let rows = if identity { 0 } else { x.nrows() };
+        let (mut targets, mut signs) = (vec![0u32; rows * NONZEROS], vec![0.0; rows * NONZEROS]);
+        for r in 0..rows {
+            let mut h = mix64(self.seed, (first_row + r) as u64);
+            for z in r * NONZEROS..(r + 1) * NONZEROS {
+                // Lemire's multiply-shift maps the high 32 bits onto 0..s; the low bit is the
+                // sign.
+                targets[z] = (((h >> 32) * s as u64) >> 32) as u32;
+                signs[z] = if h & 1 == 1 { -1.0 } else { 1.0 };
+                h = mix64(h, 0);
+            }
+        }
         let sweep = |j: usize, column: &mut [f64]| {
             let values = x.col(j).iter().zip(scale);
             for (r, (v, c)) in values.enumerate() {
@@ -117,9 +113,9 @@ impl SparseSign {
                     column[first_row + r] = a;
                     continue;
                 }
-                for &slot in &slots[r * NONZEROS..(r + 1) * NONZEROS] {
-                    let row = (slot & 0x7fff_ffff) as usize;
-                    column[row] += if slot >> 31 == 1 { -a } else { a };
+                let z = r * NONZEROS..(r + 1) * NONZEROS;
+                for (&t, &sign) in targets[z.clone()].iter().zip(&signs[z]) {
+                    column[t as usize] += sign * a;
                 }
             }
         };

@@ -146,8 +146,10 @@ pub struct Law {
 /// factors the n × n kernel after an n²·d product (∝ n²·d); a first-order backend costs n·d per
 /// pass, and at fixed κ its iteration count does not grow with n or d (∝ n·d). Iterations
 /// against κ = κ(Xc), with κ_H = κ² at λ = 0: gd and cd ∝ κ_H = κ², agd and cg (and pcg, whose
-/// Jacobi scaling leaves the random-rotation designs of `Synthetic` as they are) ∝ √κ_H = κ.
-/// lbfgs, newton and the stochastic methods have no such law here.
+/// Jacobi scaling leaves the random-rotation designs of `Synthetic` as they are) ∝ √κ_H = κ;
+/// sketch-cg ∝ κ⁰ (its sketch makes the preconditioned condition number ≈ 3 whatever κ), and its
+/// time ∝ n (a sketch pass and n·d per iteration; in d its 10·d³ set-up competes with n·d, so
+/// no single exponent). lbfgs, newton and the stochastic methods have no such law here.
 fn theory(law: &str, solver: &str, predictor: &str) -> Option<f64> {
     let direct = [
         "auto",
@@ -164,10 +166,12 @@ fn theory(law: &str, solver: &str, predictor: &str) -> Option<f64> {
         ("time", "d") if direct.contains(&solver) => Some(2.0),
         ("time", "d") if first_order.contains(&solver) => Some(1.0),
         ("time", "n") if solver == "dual" => Some(2.0),
+        ("time", "n") if solver == "sketch-cg" => Some(1.0),
         ("time", "d") if solver == "dual" => Some(1.0),
         ("iterations", "kappa") => match solver {
             "gd" | "cd" => Some(2.0),
             "agd" | "cg" | "pcg" => Some(1.0),
+            "sketch-cg" => Some(0.0),
             _ => None,
         },
         _ => None,
