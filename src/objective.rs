@@ -284,46 +284,39 @@ impl<'p> LeastSquares<'p> {
         want_u: bool,
     ) -> (f64, Col<f64>) {
         let p = self.problem;
-        let lambda = p.lambda();
-        if self.use_copy.get().is_some() && !want_u {
+        // The row terms of ½·(weight)·r² with weights scaled by `inv` (1/S, or 1/n for the
+        // copy's factorₖ = n·s_r/S, so that (1/S)·Σ s·(…) = (1/n)·Σ factor·(…)).
+        let terms = |weight: f64, r: f64, inv: f64| RowTerms {
+            value: weight * r * r,
+            u: -weight * r * inv,
+            flag: true,
+        };
+        let (sum, xctu, inv, u) = if self.use_copy.get().is_some() && !want_u {
             let rows = self.sample_major();
-            // Samples in the copy's order: ycₖ, and factorₖ = n·s_r/S, so (1/S)·Σ s·(…) =
-            // (1/n)·Σ factor·(…).
+            // Samples in the copy's order: ycₖ and factorₖ.
             let (targets, inv_n) = (self.sample_targets(), 1.0 / rows.n_samples() as f64);
             let pass = fused_rows_pass(rows, w, 0.0, p.par(), |k, m| {
-                let (f, r) = (rows.factor[k], targets[k] - m);
-                RowTerms {
-                    value: f * r * r,
-                    u: -f * r * inv_n,
-                    flag: true,
-                }
+                terms(rows.factor[k], targets[k] - m, inv_n)
             });
-            for j in 0..w.nrows() {
-                grad[j] = pass.xtu[j] + lambda * w[j];
-            }
-            let value = 0.5 * pass.value * inv_n + 0.5 * lambda * w.squared_norm_l2();
-            return (value, Col::zeros(0));
-        }
-        let inv_s = 1.0 / p.weight_sum();
-        let outputs = FusedOutputs {
-            u: want_u,
-            margins: false,
-            xctu: true,
+            (pass.value, pass.xtu, inv_n, Col::zeros(0))
+        } else {
+            let inv_s = 1.0 / p.weight_sum();
+            let outputs = FusedOutputs {
+                u: want_u,
+                margins: false,
+                xctu: true,
+            };
+            // The prediction is mᵢ = (xᵢ − x̄)ᵀw + ȳ.
+            let pass = fused_pass(p, w, p.y_mean(), outputs, |i, m| {
+                terms(p.weight(i), p.y()[i] - m, inv_s)
+            });
+            (pass.value, pass.xctu, inv_s, pass.u)
         };
-        // The prediction is mᵢ = (xᵢ − x̄)ᵀw + ȳ.
-        let pass = fused_pass(p, w, p.y_mean(), outputs, |i, m| {
-            let (s, r) = (p.weight(i), p.y()[i] - m);
-            RowTerms {
-                value: s * r * r,
-                u: -s * r * inv_s,
-                flag: true,
-            }
-        });
+        let lambda = p.lambda();
         for j in 0..w.nrows() {
-            grad[j] = pass.xctu[j] + lambda * w[j];
+            grad[j] = xctu[j] + lambda * w[j];
         }
-        let value = 0.5 * pass.value * inv_s + 0.5 * lambda * w.squared_norm_l2();
-        (value, pass.u)
+        (0.5 * sum * inv + 0.5 * lambda * w.squared_norm_l2(), u)
     }
 
     /// The design's shared sample-major copy (built on first use, once per design).

@@ -120,6 +120,13 @@ struct Stream<'r> {
     error: Option<Error>,
 }
 
+impl Stream<'_> {
+    /// `Some(())` for a pass that read the files through, `None` after keeping its error.
+    fn keep_error(&mut self, read: Result<()>) -> Option<()> {
+        read.map_err(|e| self.error = Some(e)).ok()
+    }
+}
+
 /// The point last evaluated by a gradient pass: (w, f(w), ∇f(w), ∂J/∂b at the optimal b).
 type Evaluation = (Col<f64>, f64, Col<f64>, f64);
 
@@ -175,6 +182,17 @@ impl<'r, 'm> StreamedLeastSquares<'r, 'm> {
         self.stream.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The stream for one more pass over the files (counted), or `None` once a pass has failed
+    /// (nothing is read after a read error).
+    fn open_pass(&self) -> Option<std::sync::MutexGuard<'_, Stream<'r>>> {
+        let guard = self.lock();
+        if guard.error.is_some() {
+            return None;
+        }
+        self.passes.add(1.0);
+        Some(guard)
+    }
+
     /// The read error, if a pass failed.
     fn take_error(&self) -> Option<Error> {
         self.lock().error.take()
@@ -189,12 +207,8 @@ impl<'r, 'm> StreamedLeastSquares<'r, 'm> {
     /// One pass over the files: the residual sums at w (`residual`) or XcᵀS·Xc·v; `None` after a
     /// read error (kept for [`StreamedLeastSquares::take_error`]; nothing is read any more).
     fn pass(&self, v: ColRef<'_, f64>, residual: bool) -> Option<PassSums> {
-        let mut guard = self.lock();
+        let mut guard = self.open_pass()?;
         let stream = &mut *guard;
-        if stream.error.is_some() {
-            return None;
-        }
-        self.passes.add(1.0);
         let d = self.d;
         let (xh, xl) = self.columns.y_mean_parts();
         let (xh, xl) = (xh.subrows(0, d), xl.subrows(0, d));
@@ -266,13 +280,8 @@ impl<'r, 'm> StreamedLeastSquares<'r, 'm> {
                 Ok(())
             })
         });
-        match read {
-            Ok(()) => Some(sums),
-            Err(e) => {
-                stream.error = Some(e);
-                None
-            }
-        }
+        stream.keep_error(read)?;
+        Some(sums)
     }
 
     /// R of [S·A; √λ·I] for the sparse sign sketch (`crate::sketch`) of the least-squares
@@ -280,12 +289,8 @@ impl<'r, 'm> StreamedLeastSquares<'r, 'm> {
     /// rows land where they would in memory (by their index and the seed), centred by the f64
     /// part of pass 0's means, which is all a preconditioner needs.
     fn sketch_factor(&self, seed: u64) -> Option<Mat<f64>> {
-        let mut guard = self.lock();
+        let mut guard = self.open_pass()?;
         let stream = &mut *guard;
-        if stream.error.is_some() {
-            return None;
-        }
-        self.passes.add(1.0);
         let d = self.d;
         let (means, _) = self.columns.y_mean_parts();
         let mean = means.subrows(0, d);
@@ -304,13 +309,8 @@ impl<'r, 'm> StreamedLeastSquares<'r, 'm> {
                 Ok(())
             })
         });
-        match read {
-            Ok(()) => Some(sketch.preconditioner(self.lambda)),
-            Err(e) => {
-                stream.error = Some(e);
-                None
-            }
-        }
+        stream.keep_error(read)?;
+        Some(sketch.preconditioner(self.lambda))
     }
 
     /// f(w), ∇f(w) into `grad` and ∂J/∂b at b = ȳ − x̄ᵀw (0 without an intercept) from one
