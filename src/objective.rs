@@ -828,7 +828,7 @@ fn gram_vector_rows(rows: &SampleRows, v: ColRef<'_, f64>, par: Par) -> Col<f64>
 /// After k products, the largest eigenvalue θ of the k × k tridiagonal Tₖ (a Rayleigh quotient
 /// of G, so θ ≤ λ_max) has an eigenvalue of G within βₖ·|sₖ| of it, s its unit eigenvector
 /// in Tₖ and βₖ the norm of the next Lanczos vector before scaling (Parlett, *The Symmetric
-/// Eigenvalue Problem*, 1998, §13.2). The iteration stops once that bound is ≤ 1e-6·θ (then also
+/// Eigenvalue Problem*, 1998). The iteration stops once that bound is ≤ 1e-6·θ (then also
 /// when βₖ = 0, the Krylov space being invariant, and at k = d, where it is all of ℝᵈ), after
 /// 100 products, or after the product at which `deadline` has passed. Returns θ and whether it
 /// completed. With gap ratio γ = (λ₁ − λ₂)/(λ₂ − λ_d) its error falls like e^(−2k√γ) rather than
@@ -855,7 +855,7 @@ pub(crate) fn largest_eigenvalue(
         let mut w = apply(v.as_ref());
         alpha.push(dot(v.as_ref(), w.as_ref()));
         basis.push(v);
-        // w ← (I − VVᵀ)·w twice ("twice is enough", Parlett §6.9): the Lanczos vectors stay
+        // w ← (I − VVᵀ)·w twice (Kahan's "twice is enough"): the Lanczos vectors stay
         // orthogonal to working precision, so no ghost copies of λ₁ appear.
         for _ in 0..2 {
             for q in &basis {

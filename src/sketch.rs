@@ -14,8 +14,8 @@
 //! OSNAP, Nelson & Nguyen 2013): every column of S, i.e. every sample, gets [`NONZEROS`] entries
 //! ±1/√ζ in rows drawn uniformly from s (with replacement). Applying it reads X once and costs
 //! ζ·n·d additions; a Gaussian sketch would cost 2·s·n·d flops, 100 times more at s = 4d = 400.
-//! With ζ = 8 it behaves like a Gaussian sketch in practice (Tropp, Yurtsever, Udell & Cevher,
-//! SIAM J. Matrix Anal. Appl. 40, 2019, §3.3; Epperly, SIAM J. Matrix Anal. Appl. 45, 2024), for
+//! With ζ = 8 it behaves like a Gaussian sketch in practice (the choice recommended by
+//! Martinsson & Tropp, *Randomized numerical linear algebra*, Acta Numerica 29, 2020), for
 //! which s = 4d gives ε ≈ √(d/s) = 1/2 and κ ≤ 3 (the `preconditioned_condition_is_small` test
 //! measures it).
 //!
