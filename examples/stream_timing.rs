@@ -26,6 +26,12 @@
 //! cached streamed fit is timed again; both read from the page cache.
 //!
 //! The files are deleted at the end unless `--keep`.
+//!
+//! The children can be run by hand on kept files, e.g. in alternating rounds with `dd` (each
+//! after `dd if=X.npy iflag=nocache count=0`): `stream_timing stream X.npy y.npy` (the
+//! streamed fit; `STREAM_BUDGET_MB=M` sets the reader's block budget), `stream_timing read
+//! X.npy y.npy` (the reader alone, every block and nothing computed) and `stream_timing memory
+//! X.npy y.npy`.
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
