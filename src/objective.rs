@@ -276,7 +276,8 @@ impl<'p> LeastSquares<'p> {
 
     /// f(w) = (1/(2S))·Σ sᵢrᵢ² + (λ/2)‖w‖² with r = yc − Xc·w, ∇f = λw − (1/S)·XcᵀS·r into
     /// `grad`, and (if `want_u`) uᵢ = −sᵢrᵢ/S (so that ∇f = Xcᵀu + λw), in one read of X
-    /// ([`fused_pass`], or [`fused_rows_pass`] over the sample-major copy when it is built).
+    /// ([`fused_pass`], or [`fused_rows_pass`] over the sample-major copy after
+    /// [`Objective::expect_many_gradients`]).
     fn evaluate(
         &self,
         w: ColRef<'_, f64>,

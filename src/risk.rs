@@ -199,7 +199,8 @@ impl<'p, L: Loss> EmpiricalRisk<'p, L> {
 
     /// f(θ), with `grad` also ∇f(θ) = (Xcᵀu + λw, Σu), and with `want_u` the weighted
     /// derivatives uᵢ = sᵢ·φ'(mᵢ; yᵢ)/S (else an empty vector), in one read of X
-    /// ([`fused_pass`], or [`fused_rows_pass`] over the sample-major copy when it is built).
+    /// ([`fused_pass`], or [`fused_rows_pass`] over the sample-major copy after
+    /// [`Objective::expect_many_gradients`]).
     fn evaluate(
         &self,
         theta: ColRef<'_, f64>,
