@@ -891,6 +891,7 @@ fn top_ritz_pair(alpha: &[f64], beta: &[f64]) -> (f64, f64) {
     match t.self_adjoint_eigen(faer::Side::Lower) {
         Ok(eig) => {
             let s = eig.S();
+            // The caller has taken at least one Lanczos step: k ≥ 1.
             let top = (0..k)
                 .max_by(|&a, &b| s[a].total_cmp(&s[b]))
                 .expect("k ≥ 1");
