@@ -566,7 +566,7 @@ mod tests {
         assert!(free.converged);
         // The first gradient, the Lanczos iteration and one pass per iteration.
         let lanczos_steps = free.passes - 1.0 - free.iterations as f64;
-        assert!(lanczos_steps >= 3.0, "{lanczos_steps} Lanczos steps");
+        assert!(lanczos_steps >= 10.0, "{lanczos_steps} Lanczos steps");
         // A budget spent before the set-up ends: the Lanczos iteration stops after its first step
         // and the driver before its first step, saying it did not converge.
         let limited = solve(Some(1e-9));
