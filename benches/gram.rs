@@ -263,9 +263,19 @@ fn copy_centred(mut dst: MatMut<'_, f64>, src: MatRef<'_, f64>) -> Col<f64> {
     })
 }
 
+/// The mean of `c` as m₀ = Σc/len plus the correction Σ(c − m₀)/len, both with
+/// multi-accumulator sums; `dev` (at least `c.len()` long) holds c − m₀.
+fn two_pass_mean(c: &[f64], dev: &mut [f64]) -> f64 {
+    let len = c.len() as f64;
+    let m0 = common::stream::sum(c) / len;
+    for (o, v) in dev.iter_mut().zip(c) {
+        *o = v - m0;
+    }
+    m0 + common::stream::sum(&dev[..c.len()]) / len
+}
+
 /// [`copy_centred`] on column slices with multi-accumulator sums (`Prep::FusedFast`).
 fn copy_centred_fast(mut dst: MatMut<'_, f64>, src: MatRef<'_, f64>) -> Col<f64> {
-    let len = src.nrows() as f64;
     let mut dev = vec![0.0; src.nrows()];
     Col::from_fn(src.ncols(), |j| {
         // X and the buffer are column-major with unit row stride (faer `Mat`, `subrows`).
@@ -274,11 +284,7 @@ fn copy_centred_fast(mut dst: MatMut<'_, f64>, src: MatRef<'_, f64>) -> Col<f64>
             .try_as_col_major()
             .expect("unit row stride")
             .as_slice();
-        let m0 = common::stream::sum(c) / len;
-        for (o, v) in dev.iter_mut().zip(c) {
-            *o = v - m0;
-        }
-        let m = m0 + common::stream::sum(&dev) / len;
+        let m = two_pass_mean(c, &mut dev);
         let out = dst
             .rb_mut()
             .col_mut(j)
@@ -336,11 +342,7 @@ fn compute_variant(x: MatRef<'_, f64>, y: MatRef<'_, f64>, v: Variant, par: Par)
                         .try_as_col_major()
                         .expect("unit row stride")
                         .as_slice();
-                    let m0 = common::stream::sum(c) / sb;
-                    for (o, v) in dev.iter_mut().zip(c) {
-                        *o = v - m0;
-                    }
-                    m0 + common::stream::sum(&dev) / sb
+                    two_pass_mean(c, &mut dev)
                 })
             };
             let (xm, ym) = (means(xs), means(ys));
