@@ -29,7 +29,8 @@
 //!
 //! The children can be run by hand on kept files, e.g. in alternating rounds with `dd` (each
 //! after `dd if=X.npy iflag=nocache count=0`): `stream_timing stream X.npy y.npy` (the
-//! streamed fit; `STREAM_BUDGET_MB=M` sets the reader's block budget), `stream_timing read
+//! streamed fit; `STREAM_BUDGET_MB=M` sets the reader's block budget and
+//! `STREAM_PAGE_CACHE=auto|keep|release` its page-cache mode), `stream_timing read
 //! X.npy y.npy` (the reader alone, every block and nothing computed) and `stream_timing memory
 //! X.npy y.npy`.
 
@@ -43,7 +44,7 @@ use rayon::prelude::*;
 use tikhonov::RidgeProblem;
 use tikhonov::data::{gaussian, read_npy_matrix, write_npy_vector};
 use tikhonov::solvers::{Cholesky, Solver};
-use tikhonov::stream::{self, BlockReader};
+use tikhonov::stream::{self, BlockReader, PageCache};
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -321,7 +322,7 @@ fn print_fit(coef: &Col<f64>, intercept: f64) {
 /// The streamed fit, timed from opening the files to the solution.
 fn child_stream(xp: &Path, yp: &Path) -> Res<()> {
     let t = Instant::now();
-    let mut reader = BlockReader::npy(xp, yp)?;
+    let mut reader = BlockReader::npy(xp, yp)?.page_cache(page_cache()?);
     if let Some(mb) = std::env::var("STREAM_BUDGET_MB")
         .ok()
         .and_then(|v| v.parse::<usize>().ok())
@@ -335,13 +336,27 @@ fn child_stream(xp: &Path, yp: &Path) -> Res<()> {
     println!("blocks {}", s.stats.blocks);
     println!("block_rows {}", s.stats.block_rows);
     println!("bytes {}", s.stats.bytes);
+    println!("released_passes {}", s.stats.released_passes);
     Ok(())
+}
+
+/// The reader's page-cache mode: `STREAM_PAGE_CACHE` = `auto` (the default), `keep` or
+/// `release`.
+fn page_cache() -> Res<PageCache> {
+    Ok(match std::env::var("STREAM_PAGE_CACHE").as_deref() {
+        Err(_) | Ok("auto") => PageCache::Auto,
+        Ok("keep") => PageCache::Keep,
+        Ok("release") => PageCache::Release,
+        Ok(other) => {
+            return Err(format!("STREAM_PAGE_CACHE={other}: use auto, keep or release").into());
+        }
+    })
 }
 
 /// Only the reading: every block of the stream, on this thread, nothing computed.
 fn child_read(xp: &Path, yp: &Path) -> Res<()> {
     let t = Instant::now();
-    let mut reader = BlockReader::npy(xp, yp)?;
+    let mut reader = BlockReader::npy(xp, yp)?.page_cache(page_cache()?);
     let mut rows = 0;
     while let Some(b) = reader.next_block()? {
         rows += b.x.nrows();

@@ -151,6 +151,54 @@ pub const MIN_BLOCK_ROWS: usize = 1024;
 /// hold O(d) numbers and read the file once per iteration (no d × d matrix).
 pub const BACKENDS: [&str; 10] = crate::error::STREAMING_BACKENDS;
 
+/// What a stream does with the page cache behind it: whether the kernel keeps the pages of a
+/// `.npy` file's data once they have been read ([`BlockReader::page_cache`]). Only the
+/// contents of the page cache differ: every mode reads the same bytes in the same order. CSV
+/// files are always read through the cache.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PageCache {
+    /// The default: at the start of each pass, each file of at least [`AUTO_RELEASE_BYTES`]
+    /// of data that is not already cached (a sample of its pages, Linux only) is released
+    /// behind the reader, unless the fit will read it again (refinement, the iterative
+    /// backends) and it fits in half the available memory, so that later passes read it from
+    /// memory. A file already cached stays cached.
+    #[default]
+    Auto,
+    /// Always keep the pages (plain buffered reads).
+    Keep,
+    /// Always release them behind the reader (on Linux; elsewhere the same as `Keep`).
+    Release,
+}
+
+/// The smallest data file [`PageCache::Auto`] releases: below this, the cache is not worth
+/// managing.
+pub const AUTO_RELEASE_BYTES: u64 = 64 << 20;
+
+/// Whether a pass releases the pages of a file of `bytes` of data behind the reader under
+/// `mode`: `resident` is the fraction of its pages already cached (`None`: unknown, and then
+/// `Auto` leaves the cache alone), `rereads` whether the fit will read the file again and
+/// `available` the memory available (`None`: unknown, and then the file is not counted on to
+/// stay cached).
+#[cfg(feature = "npy")]
+fn releases(
+    mode: PageCache,
+    bytes: u64,
+    resident: Option<f64>,
+    rereads: bool,
+    available: Option<u64>,
+) -> bool {
+    match mode {
+        PageCache::Keep => false,
+        PageCache::Release => true,
+        PageCache::Auto => {
+            let cold = resident.is_some_and(|f| f < 0.5);
+            let stays_cached = available.is_some_and(|a| bytes <= a / 2);
+            bytes >= AUTO_RELEASE_BYTES && cold && !(rereads && stays_cached)
+        }
+    }
+}
+
 /// What a stream read: blocks, rows, bytes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct StreamStats {
@@ -167,6 +215,8 @@ pub struct StreamStats {
     /// (`cholesky-refined`, `qr-refined`) or one per gradient or Hessian product (`cg`, `pcg`,
     /// `gd`, every target's); `blocks` and `bytes` count them all.
     pub passes: usize,
+    /// Passes that released the pages of X's file behind the reader ([`PageCache`]).
+    pub released_passes: usize,
 }
 
 /// One block of rows, borrowed from the reader's buffer.
@@ -253,6 +303,9 @@ pub struct BlockReader {
     k: usize,
     budget: usize,
     block_rows: Option<usize>,
+    page_cache: PageCache,
+    /// Whether the fit will read the files more than once (set by [`fit_with`]).
+    rereads: bool,
     next_row: usize,
     done: bool,
     stats: StreamStats,
@@ -352,6 +405,8 @@ impl BlockReader {
             k,
             budget: DEFAULT_BUDGET_BYTES,
             block_rows: None,
+            page_cache: PageCache::Auto,
+            rereads: false,
             next_row: 0,
             done: false,
             stats: StreamStats::default(),
@@ -399,6 +454,52 @@ impl BlockReader {
     pub fn block_rows(mut self, rows: usize) -> Self {
         self.block_rows = Some(rows.max(1));
         self
+    }
+
+    /// What to do with the page cache behind the reader (default [`PageCache::Auto`]).
+    pub fn page_cache(mut self, mode: PageCache) -> Self {
+        self.page_cache = mode;
+        self
+    }
+
+    /// At the start of a pass, decides for each `.npy` file whether its pages are released
+    /// behind the reader ([`PageCache`]).
+    fn choose_page_cache(&mut self) {
+        #[cfg(feature = "npy")]
+        {
+            let (mode, rereads) = (self.page_cache, self.rereads);
+            let release = |npy: &Npy| {
+                // Probing and reading /proc cost a little: only where the answer is needed.
+                let auto = mode == PageCache::Auto && npy.data_bytes() >= AUTO_RELEASE_BYTES;
+                releases(
+                    mode,
+                    npy.data_bytes(),
+                    if auto { npy.resident_fraction() } else { None },
+                    rereads,
+                    if auto {
+                        crate::data::available_memory()
+                    } else {
+                        None
+                    },
+                )
+            };
+            let x_released = match &mut self.source {
+                Source::Npy { x, y, .. } => {
+                    let on = release(y);
+                    y.release_behind(on);
+                    let on = release(x);
+                    x.release_behind(on);
+                    on
+                }
+                #[cfg(feature = "csv")]
+                Source::Csv(_) => false,
+            };
+            if let Some((w, _)) = &mut self.weights {
+                let on = release(w);
+                w.release_behind(on);
+            }
+            self.stats.released_passes += usize::from(x_released && cfg!(target_os = "linux"));
+        }
     }
 
     /// d.
@@ -718,6 +819,7 @@ fn each_block(
 ) -> Result<()> {
     use std::sync::mpsc::sync_channel;
     reader.stats.passes += 1;
+    reader.choose_page_cache();
     // Filled buffers go to this thread, emptied ones back to the reader: two in all.
     let (full_tx, full_rx) = sync_channel::<Result<Option<Buffer>>>(1);
     let (empty_tx, empty_rx) = sync_channel::<Buffer>(2);
@@ -1108,6 +1210,7 @@ pub fn fit_with(
 ) -> Result<Streamed> {
     let method = Method::new(solver, options)?;
     check_lambdas(lambdas, reader.k)?;
+    reader.rereads = matches!(method, Method::Iterative | Method::Refined(_));
     if let Method::Iterative = method {
         if let Some(path) = reader.not_rereadable() {
             return Err(Error::Format {
@@ -1567,6 +1670,37 @@ fn in_target_order<T>(groups: &[(f64, Vec<usize>)], items: Vec<Vec<T>>) -> Vec<T
 #[cfg(all(test, feature = "csv", feature = "npy"))]
 mod tests {
     use super::*;
+
+    /// `Auto` releases only a large file that is not cached, and keeps it when the fit will
+    /// read it again and it fits in half the memory; `Keep` and `Release` do as they say.
+    #[test]
+    fn auto_releases_only_large_cold_files_read_once() {
+        use PageCache::{Auto, Keep, Release};
+        let big = 4 << 30;
+        let ram = Some(24 << 30);
+        assert!(releases(Auto, big, Some(0.0), false, ram));
+        assert!(releases(Auto, big, Some(0.4), false, ram));
+        // Already cached, or unknown: left alone.
+        assert!(!releases(Auto, big, Some(0.5), false, ram));
+        assert!(!releases(Auto, big, None, false, ram));
+        // Small.
+        assert!(!releases(
+            Auto,
+            AUTO_RELEASE_BYTES - 1,
+            Some(0.0),
+            false,
+            ram
+        ));
+        assert!(releases(Auto, AUTO_RELEASE_BYTES, Some(0.0), false, ram));
+        // Read again: kept if it fits in half the memory, else released (or memory unknown).
+        assert!(!releases(Auto, big, Some(0.0), true, ram));
+        assert!(releases(Auto, big, Some(0.0), true, Some(big * 2 - 1)));
+        assert!(releases(Auto, big, Some(0.0), true, None));
+        for (resident, rereads) in [(None, true), (Some(1.0), false), (Some(0.0), false)] {
+            assert!(!releases(Keep, big, resident, rereads, ram));
+            assert!(releases(Release, 8, resident, rereads, ram));
+        }
+    }
 
     /// A pass after the first must see the first pass's data: a CSV that grew or shrank, or a
     /// `.npy` whose shape changed, between passes is an error, not a fit from mixed data.

@@ -13,7 +13,7 @@ use proptest::test_runner::RngSeed;
 use tikhonov::data::{gaussian, read_csv, write_npy_matrix, write_npy_vector};
 use tikhonov::select::kfold::{self, Folds};
 use tikhonov::solvers::{Refined, Registry, Solver, SolverOptions};
-use tikhonov::stream::{self, BlockReader, FoldRule};
+use tikhonov::stream::{self, BlockReader, FoldRule, PageCache};
 use tikhonov::{Error, Fit, MultiRidgeProblem};
 
 /// n × d features with column offsets (so centring matters), k targets of a known model plus
@@ -203,6 +203,46 @@ fn streamed_fits_equal_in_memory_fits_for_every_streaming_backend() {
 
 /// The backends that stream by iterating, one read of the files per iteration.
 const ITERATIVE: [&str; 4] = ["cg", "pcg", "sketch-cg", "gd"];
+
+/// The page-cache mode changes what stays cached, never what is read: every mode gives the
+/// same bits, in C and Fortran order, with weights, in one pass and in refinement's several;
+/// `released_passes` counts the passes that released (all with `Release` on Linux, none with
+/// `Keep` or, for files this small, with `Auto`).
+#[test]
+fn page_cache_modes_read_the_same_data() {
+    let (n, d, k) = (1200, 5, 2);
+    let (x, y, w) = data(n, d, k, 11);
+    let f = files(&x, &y, &w);
+    for solver in ["cholesky", "qr-refined"] {
+        for path in [&f.x, &f.xf] {
+            let fit = |mode: PageCache| {
+                let mut reader = BlockReader::npy(path, &f.y)
+                    .unwrap()
+                    .block_rows(97)
+                    .weights(&f.w)
+                    .unwrap()
+                    .page_cache(mode);
+                stream::fit(&mut reader, solver, &[1e-2], true).unwrap()
+            };
+            let keep = fit(PageCache::Keep);
+            assert_eq!(keep.stats.released_passes, 0);
+            for mode in [PageCache::Auto, PageCache::Release] {
+                let other = fit(mode);
+                let case = format!("{solver}, {}, {mode:?}", path.display());
+                for (a, b) in other.fits.iter().zip(&keep.fits) {
+                    assert_eq!(a.coef, b.coef, "{case}");
+                    assert_eq!(a.intercept.to_bits(), b.intercept.to_bits(), "{case}");
+                }
+                let released = if mode == PageCache::Release && cfg!(target_os = "linux") {
+                    other.stats.passes
+                } else {
+                    0
+                };
+                assert_eq!(other.stats.released_passes, released, "{case}");
+            }
+        }
+    }
+}
 
 /// Options for an iterative backend: `tol`, `max_iter`, recording every step.
 fn iterative_options(tol: f64, max_iter: usize) -> SolverOptions {
@@ -795,6 +835,8 @@ fn cli_fit_stream_reports_blocks_and_bytes_and_matches_the_in_memory_fit() {
     assert_eq!(streamed["stream"]["blocks"], 8);
     assert_eq!(streamed["stream"]["rows"], n);
     assert_eq!(streamed["stream"]["bytes"], 8 * n * (d + 2));
+    // A file this small is left in the page cache by default.
+    assert_eq!(streamed["stream"]["released_passes"], 0);
     assert_eq!(streamed["n_samples"], n);
     assert_eq!(streamed["solver"], "stream:cholesky");
     let coef = |v: &serde_json::Value| -> Vec<f64> {
@@ -832,6 +874,32 @@ fn cli_fit_stream_reports_blocks_and_bytes_and_matches_the_in_memory_fit() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains("streamed      1 blocks") && text.contains("1000 rows"),
+        "{text}"
+    );
+    assert!(!text.contains("page cache"), "{text}");
+
+    // --page-cache release hands X's pages back (on Linux) and says so.
+    let out = tikhonov(&[
+        "fit",
+        "--stream",
+        "--x",
+        &xs,
+        "--y",
+        &ys,
+        "--solver",
+        "cholesky",
+        "--page-cache",
+        "release",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.contains("page cache    X's pages handed back to the kernel as read, in 1 of 1"),
+        cfg!(target_os = "linux"),
         "{text}"
     );
 

@@ -817,7 +817,7 @@ fn run_fit_stream(args: &FitArgs, solver: &str, out: &mut Output) -> Result<(), 
     );
     build_backend(solver, &opts)?;
     let history = history_target(common)?;
-    let (mut reader, description) = stream_reader(common, args.block_rows)?;
+    let (mut reader, description) = stream_reader(common, args.block_rows, args.page_cache)?;
     let streamed = stream::fit_with(
         &mut reader,
         solver,
@@ -856,6 +856,13 @@ fn run_fit_stream(args: &FitArgs, solver: &str, out: &mut Output) -> Result<(), 
             "\npasses        {} over the files ({why}; blocks and bytes count them all, the time \
              is the first pass's)",
             stats.passes
+        );
+    }
+    if stats.released_passes > 0 {
+        footer += &format!(
+            "\npage cache    X's pages handed back to the kernel as read, in {} of {} passes (the \
+             file was not cached; --page-cache keep leaves them)",
+            stats.released_passes, stats.passes
         );
     }
     let shape = (stats.rows, reader.n_features());
@@ -953,7 +960,8 @@ fn run_fit_sql(args: &FitArgs, query: &str, out: &mut Output) -> Result<(), Erro
     save_history(history.as_deref(), false, &[], out)
 }
 
-/// The JSON of what a streamed run read: `blocks`, `rows`, `bytes`, `block_rows`, `passes`.
+/// The JSON of what a streamed run read: `blocks`, `rows`, `bytes`, `block_rows`, `passes`,
+/// `released_passes`.
 fn stream_json(stats: &stream::StreamStats) -> Value {
     json!({
         "blocks": stats.blocks,
@@ -961,6 +969,7 @@ fn stream_json(stats: &stream::StreamStats) -> Value {
         "bytes": stats.bytes,
         "block_rows": stats.block_rows,
         "passes": stats.passes,
+        "released_passes": stats.released_passes,
     })
 }
 
@@ -969,6 +978,7 @@ fn stream_json(stats: &stream::StreamStats) -> Value {
 fn stream_reader(
     common: &CommonArgs,
     block_rows: Option<u64>,
+    page_cache: args::PageCacheMode,
 ) -> Result<(BlockReader, String), Error> {
     let (mut reader, description) = if let Some(path) = &common.data {
         let targets: Vec<&str> = common.target.iter().map(String::as_str).collect();
@@ -990,6 +1000,7 @@ fn stream_reader(
     if let Some(rows) = block_rows {
         reader = reader.block_rows(usize::try_from(rows).unwrap_or(usize::MAX));
     }
+    reader = reader.page_cache(page_cache.mode());
     Ok((reader, args::bounded(&description)))
 }
 

@@ -48,6 +48,8 @@
 pub(crate) mod csv;
 #[cfg(feature = "npy")]
 pub(crate) mod npy;
+#[cfg(feature = "npy")]
+mod page_cache;
 mod synthetic;
 
 #[cfg(feature = "csv")]

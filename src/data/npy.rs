@@ -9,12 +9,14 @@ use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use faer::reborrow::ReborrowMut;
 use faer::{Col, ColRef, Mat, MatMut, MatRef};
 use npyz::{DType, Order, WriteOptions, WriterBuilder};
 use rayon::prelude::*;
 
+use super::page_cache;
 use crate::error::{Error, Result, quote_text};
 
 /// Buffer size for writing and for reading the header: large enough that the per-element
@@ -150,7 +152,18 @@ pub(crate) struct Npy {
     big_endian: bool,
     shape: Vec<usize>,
     order: Order,
+    /// Whether [`Npy::read_block`] hands the pages it has read back to the kernel
+    /// ([`Npy::release_behind`]).
+    release_behind: bool,
+    /// Rows whose pages have been released in this pass (a multiple of nothing: wherever the
+    /// last release ended).
+    released_rows: AtomicUsize,
 }
+
+/// The data a streamed file reads between two releases of its pages ([`Npy::release_behind`]).
+/// Releasing every block (about 3 MiB) or every 512 KiB made reading as slow as never releasing
+/// on the development machine; every 16–64 MiB was fastest (src/data/page_cache.rs).
+const RELEASE_BYTES: usize = 32 << 20;
 
 /// Where the data bytes come from.
 enum Source {
@@ -297,6 +310,8 @@ impl Npy {
             data_start,
             big_endian,
             shape,
+            release_behind: false,
+            released_rows: AtomicUsize::new(0),
         })
     }
 
@@ -316,6 +331,76 @@ impl Npy {
             ));
         }
         Ok(npy)
+    }
+
+    /// Bytes of data (the header excluded).
+    pub(crate) fn data_bytes(&self) -> u64 {
+        8 * self.shape.iter().product::<usize>() as u64
+    }
+
+    /// The fraction of the data's pages already in the page cache, from a sample
+    /// (src/data/page_cache.rs); `None` for a pipe or where it cannot be told.
+    pub(crate) fn resident_fraction(&self) -> Option<f64> {
+        match &self.source {
+            #[cfg(unix)]
+            Source::Positional(file) => {
+                page_cache::resident_fraction(file, self.data_start, self.data_bytes())
+            }
+            Source::Sequential(_) => None,
+        }
+    }
+
+    /// From now on, [`Npy::read_block`] hands the pages of the rows it has read back to the
+    /// kernel, every [`RELEASE_BYTES`] of data and at the last row (`on`), or leaves them cached.
+    /// For a single pass over a file that is not cached: see src/data/page_cache.rs for why.
+    pub(crate) fn release_behind(&mut self, on: bool) {
+        self.release_behind = on;
+        *self.released_rows.get_mut() = 0;
+    }
+
+    /// Releases the pages of the rows read since the last release, up to `end` (exclusive),
+    /// once they hold at least [`RELEASE_BYTES`] ([`Npy::release_behind`]); after the last row,
+    /// every page of the data.
+    ///
+    /// The kernel drops only the cached folios wholly inside a range, and it caches a file
+    /// read in order in folios of up to a few MiB. So a release covers whole runs of at least
+    /// [`RELEASE_BYTES`] in C order, and in Fortran order (d runs, one per column) of at least
+    /// [`RELEASE_BYTES`] / 8 per column, and the folios straddling two releases go in the last
+    /// one, which covers the whole file.
+    fn release_rows_before(&self, end: usize) {
+        #[cfg(unix)]
+        if let (true, Source::Positional(file)) = (self.release_behind, &self.source) {
+            let Ok((n, d)) = self.matrix_shape() else {
+                return;
+            };
+            let (from, contiguous) = (
+                self.released_rows.load(Ordering::Relaxed),
+                self.order == Order::C || d == 1,
+            );
+            let (start, data_end) = (self.data_start, self.data_start + self.data_bytes());
+            if end >= n {
+                page_cache::release(file, 0, data_end);
+            } else if contiguous && (end - from) * 8 * d >= RELEASE_BYTES {
+                page_cache::release(
+                    file,
+                    start + 8 * (from * d) as u64,
+                    start + 8 * (end * d) as u64,
+                );
+            } else if !contiguous && (end - from) * 8 >= RELEASE_BYTES / 8 {
+                for j in 0..d {
+                    let run = (
+                        start + 8 * (j * n + from) as u64,
+                        start + 8 * (j * n + end) as u64,
+                    );
+                    page_cache::release(file, run.0, run.1);
+                }
+            } else {
+                return;
+            }
+            self.released_rows.store(end, Ordering::Relaxed);
+        }
+        #[cfg(not(unix))]
+        let _ = end;
     }
 
     /// The file's path.
@@ -347,10 +432,13 @@ impl Npy {
     /// system calls, and on a rotating disk d seeks per block (keep blocks large there).
     pub(crate) fn read_block(&self, r0: usize, dst: MatMut<'_, f64>) -> Result<()> {
         let (n, d) = self.matrix_shape()?;
+        let rows = dst.nrows();
         if self.order == Order::C || d == 1 {
-            return self.read_row_range(r0, dst);
+            self.read_row_range(r0, dst)?;
+            self.release_rows_before(r0 + rows);
+            return Ok(());
         }
-        let (rows, mut dst) = (dst.nrows(), dst);
+        let mut dst = dst;
         let mut buf = vec![0u8; CHUNK_BYTES.min(8 * rows.max(1))];
         for j in 0..d {
             let mut done = 0;
@@ -366,6 +454,7 @@ impl Npy {
                 done += len;
             }
         }
+        self.release_rows_before(r0 + rows);
         Ok(())
     }
 
@@ -989,6 +1078,62 @@ mod tests {
         }
         w.finish().unwrap();
         std::fs::write(path, out).unwrap();
+    }
+
+    /// A streamed read that releases behind it leaves none of the file's pages cached, in C and
+    /// Fortran order, and reads the same values as one that keeps them. Skipped where the page
+    /// cache cannot be probed (not Linux) or keeps pages whatever it is told (tmpfs).
+    #[test]
+    fn released_pages_leave_the_page_cache() {
+        let dir = tmp();
+        let (n, d) = (6000, 50);
+        let m = sample(n, d);
+        let c = dir.path().join("c.npy");
+        write_npy_matrix(&c, m.as_ref()).unwrap();
+        let fortran: Vec<f64> = (0..d)
+            .flat_map(|j| m.col(j).iter().copied().collect::<Vec<_>>())
+            .collect();
+        let f = dir.path().join("f.npy");
+        write_raw(&f, "<f8", Order::Fortran, &[n as u64, d as u64], &fortran);
+        for path in [&c, &f] {
+            // Written back and read whole: clean pages, all cached.
+            File::open(path).unwrap().sync_all().unwrap();
+            let _ = std::fs::read(path).unwrap();
+            let read = |release: bool| {
+                let mut npy = Npy::open_streamed(path).unwrap();
+                npy.release_behind(release);
+                let mut out = Mat::<f64>::zeros(n, d);
+                for r0 in (0..n).step_by(1000) {
+                    npy.read_block(r0, out.as_mut().subrows_mut(r0, 1000))
+                        .unwrap();
+                }
+                (out, npy.resident_fraction())
+            };
+            let (kept, resident) = read(false);
+            assert_eq!(kept, m);
+            if resident != Some(1.0) {
+                eprintln!("skipped: the page cache cannot be probed here ({resident:?})");
+                return;
+            }
+            let (released, resident) = read(true);
+            assert_eq!(released, m);
+            if resident != Some(0.0) {
+                // Only a file system that ignores the advice may keep them.
+                let npy = Npy::open_streamed(path).unwrap();
+                let Source::Positional(file) = &npy.source else {
+                    unreachable!("a regular file is read with positional reads")
+                };
+                page_cache::release(file, 0, npy.data_start + npy.data_bytes());
+                assert_eq!(
+                    npy.resident_fraction(),
+                    resident,
+                    "{}: the reader left {resident:?} of the pages that releasing the whole \
+                     file drops",
+                    path.display()
+                );
+                eprintln!("skipped: this file system keeps pages it is told to drop");
+            }
+        }
     }
 
     #[test]

@@ -157,6 +157,10 @@ pub struct CvArgs {
     /// With --stream: rows per block [default: as `fit --stream`].
     #[arg(long, value_name = "ROWS", requires = "stream", value_parser = clap::value_parser!(u64).range(1..))]
     pub block_rows: Option<u64>,
+    /// With --stream: whether the pages of the .npy files stay in the page cache once read
+    /// (as `fit --page-cache`).
+    #[arg(long, value_enum, default_value = "auto", value_name = "MODE")]
+    pub page_cache: PageCacheMode,
     #[command(flatten)]
     pub grid: GridArgs,
     #[command(flatten)]
@@ -205,6 +209,13 @@ pub struct FitArgs {
     /// buffers, 2·8·(d + k + 1) bytes a row, and at least 1024].
     #[arg(long, value_name = "ROWS", requires = "stream", value_parser = clap::value_parser!(u64).range(1..))]
     pub block_rows: Option<u64>,
+    /// When the fit streams (--stream, or files over the memory budget): `auto` hands the
+    /// pages of a .npy file that was not already cached back to the kernel as it is read
+    /// (a single pass gains nothing from caching a file, and on virtual machines reading is
+    /// then faster), unless the fit reads the file again and it fits in half the available
+    /// memory; `keep` leaves them cached; `release` always hands them back. Linux only.
+    #[arg(long, value_enum, default_value = "auto", value_name = "MODE")]
+    pub page_cache: PageCacheMode,
     /// Fit the rows a SQL query returns (a binary built with the `datafusion` feature): the
     /// --target column(s) are the targets, every other column of the result a feature, and the
     /// statistics are aggregated by DataFusion in one parallel pass (`ridge_moments`), never
@@ -348,6 +359,30 @@ pub struct PredictArgs {
     /// digit.
     #[arg(long, value_enum, default_value_t = PredictFormat::Table)]
     pub format: PredictFormat,
+}
+
+/// What a streamed fit does with the page cache behind its reader (`stream::PageCache`).
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageCacheMode {
+    /// Release the pages of a `.npy` file that was not already cached, unless the fit reads it
+    /// again and it fits in half the available memory.
+    Auto,
+    /// Always leave them cached.
+    Keep,
+    /// Always release them.
+    Release,
+}
+
+impl PageCacheMode {
+    /// The library's mode.
+    pub fn mode(self) -> tikhonov::stream::PageCache {
+        use tikhonov::stream::PageCache;
+        match self {
+            PageCacheMode::Auto => PageCache::Auto,
+            PageCacheMode::Keep => PageCache::Keep,
+            PageCacheMode::Release => PageCache::Release,
+        }
+    }
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -313,7 +313,7 @@ fn run_cv_stream(args: &CvArgs, out: &mut Output) -> Result<(), Error> {
             seed: common.seed,
         },
     };
-    let (mut reader, description) = stream_reader(common, args.block_rows)?;
+    let (mut reader, description) = stream_reader(common, args.block_rows, args.page_cache)?;
     let start = Instant::now();
     let n_lambdas = usize::try_from(args.grid.n_lambdas).unwrap_or(usize::MAX);
     let cv = stream::cv(
