@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! cargo run --release --example stream_timing -- [--n 5000000] [--d 100] [--dir DIR] [--keep]
+//!                                                 [--rounds 3]
 //! ```
 //!
 //! Writes a C-order `<f8` X.npy of n × d (default 5 000 000 × 100: 4 GB) and y.npy to DIR
@@ -12,9 +13,11 @@
 //! 1. cached (as writing left the file): `dd if=X.npy of=/dev/null bs=16M`, then this program
 //!    run again as `stream X.npy y.npy` under `/usr/bin/time -f %M`: the streamed `cholesky` fit
 //!    (λ = 1e-3, intercept), its wall time (opening the files to the solution) and peak RSS;
-//! 2. cold: the same after dropping the file's own pages from the page cache before each
-//!    (`dd if=FILE iflag=nocache count=0`, POSIX_FADV_DONTNEED, no privileges needed; nothing
-//!    else is dropped);
+//! 2. cold, in `--rounds R` alternating rounds (default 3): `dd` as above, `dd iflag=nocache`
+//!    (which drops the pages behind it, as the streamed reader does by default: `PageCache`),
+//!    and the streamed fit, each after dropping the file's own pages from the page cache (`dd
+//!    if=FILE iflag=nocache count=0`, POSIX_FADV_DONTNEED, no privileges needed; nothing else
+//!    is dropped), then the median share of each dd's rate;
 //! 3. this program as `memory X.npy y.npy` under `/usr/bin/time`: `read_npy_matrix` and the
 //!    in-memory `cholesky` fit, and the relative difference of the coefficients.
 //!
@@ -90,19 +93,41 @@ fn main() -> Res<()> {
     );
 
     // Cached: the file as writing it left it in the page cache.
-    let dd_cached = dd_rate(&xp, size)?;
+    let dd_cached = dd_rate(&xp, size, false)?;
     let (s_out, s_rss) = timed_child("stream", &xp, &yp)?;
     let cached = parse(&s_out);
-    report("page cache", dd_cached, size, &cached, s_rss);
-    // Cold: this file's pages dropped from the cache first (`dd iflag=nocache count=0`, which
-    // needs no privileges for one's own file), before dd and before the fit.
-    drop_cache(&xp)?;
-    let dd_cold = dd_rate(&xp, size)?;
-    drop_cache(&xp)?;
-    drop_cache(&yp)?;
-    let (s_out, s_rss) = timed_child("stream", &xp, &yp)?;
-    let cold = parse(&s_out);
-    report("cold (dropped from the cache)", dd_cold, size, &cold, s_rss);
+    report("page cache", &[("dd", dd_cached)], size, &cached, s_rss);
+    // Cold, in alternating rounds: this file's pages dropped from the cache first (`dd
+    // iflag=nocache count=0`, which needs no privileges for one's own file) before each dd and
+    // before the fit. Two dd's: plain, and releasing the pages behind it as the fit does.
+    let rounds: usize = value("--rounds").map_or(Ok(3), |v| v.parse())?;
+    let mut shares = Vec::new();
+    let mut cold = None;
+    for round in 1..=rounds {
+        drop_cache(&xp)?;
+        let dd_plain = dd_rate(&xp, size, false)?;
+        drop_cache(&xp)?;
+        let dd_release = dd_rate(&xp, size, true)?;
+        drop_cache(&xp)?;
+        drop_cache(&yp)?;
+        let (s_out, s_rss) = timed_child("stream", &xp, &yp)?;
+        let fit = parse(&s_out);
+        let dds = [("dd", dd_plain), ("dd iflag=nocache", dd_release)];
+        report(&format!("cold, round {round}"), &dds, size, &fit, s_rss);
+        shares.push(dds.map(|(_, dd)| size as f64 / fit.seconds / dd));
+        cold = Some(fit);
+    }
+    let cold = cold.ok_or("--rounds must be at least 1")?;
+    let median = |i: usize| {
+        let mut v: Vec<f64> = shares.iter().map(|s| s[i]).collect();
+        v.sort_by(f64::total_cmp);
+        100.0 * v[v.len() / 2]
+    };
+    println!(
+        "cold, median of {rounds} rounds: {:.0} % of dd's rate, {:.0} % of dd iflag=nocache's",
+        median(0),
+        median(1)
+    );
 
     let (m_out, m_rss) = timed_child("memory", &xp, &yp)?;
     let m = parse(&m_out);
@@ -180,20 +205,29 @@ fn write_problem(xp: &Path, yp: &Path, n: usize, d: usize) -> Res<()> {
     Ok(())
 }
 
-/// The streamed fit's line: time, blocks, rate against dd's, peak RSS.
-fn report(what: &str, dd: f64, size: u64, s: &Child, rss_kb: u64) {
+/// The streamed fit's line: time, blocks, rate against each dd's, peak RSS.
+fn report(what: &str, dds: &[(&str, f64)], size: u64, s: &Child, rss_kb: u64) {
     let rate = size as f64 / s.seconds;
+    let dd_rates: Vec<String> = dds
+        .iter()
+        .map(|(name, dd)| format!("{name} bs=16M {:.2} GB/s", dd / 1e9))
+        .collect();
+    let shares: Vec<String> = dds
+        .iter()
+        .map(|(name, dd)| format!("{:.0} % of {name}", 100.0 * rate / dd))
+        .collect();
     println!(
-        "{what}: dd bs=16M {:.2} GB/s; streamed cholesky {:.3} s ({:.2} CPU s; {} blocks of ≤ {} \
-         rows, {} bytes) = {:.2} GB/s = {:.0} % of dd; peak RSS {:.0} MB",
-        dd / 1e9,
+        "{what}: {}; streamed cholesky {:.3} s ({:.2} CPU s; {} blocks of ≤ {} rows, {} bytes, \
+         pages released in {} pass(es)) = {:.2} GB/s = {}; peak RSS {:.0} MB",
+        dd_rates.join(", "),
         s.seconds,
         s.cpu,
         s.blocks,
         s.block_rows,
         s.bytes,
+        s.released_passes,
         rate / 1e9,
-        100.0 * rate / dd,
+        shares.join(", "),
         rss_kb as f64 / 1e3
     );
 }
@@ -213,12 +247,14 @@ fn drop_cache(path: &Path) -> Res<()> {
     }
 }
 
-/// Bytes per second of `dd if=path of=/dev/null bs=16M`, timed from outside.
-fn dd_rate(path: &Path, size: u64) -> Res<f64> {
+/// Bytes per second of `dd if=path of=/dev/null bs=16M`, timed from outside; with `release`,
+/// `iflag=nocache`: GNU dd then drops the pages it has read behind it.
+fn dd_rate(path: &Path, size: u64, release: bool) -> Res<f64> {
     let t = Instant::now();
     let status = Command::new("dd")
         .arg(format!("if={}", path.display()))
         .args(["of=/dev/null", "bs=16M"])
+        .args(release.then_some("iflag=nocache"))
         .stderr(std::process::Stdio::null())
         .status()?;
     if !status.success() {
@@ -264,6 +300,8 @@ struct Child {
     blocks: usize,
     block_rows: usize,
     bytes: u64,
+    /// Passes that released X's pages behind the reader.
+    released_passes: usize,
     /// User + system CPU seconds of the whole child process.
     cpu: f64,
 }
@@ -278,6 +316,7 @@ fn parse(text: &str) -> Child {
         blocks: 0,
         block_rows: 0,
         bytes: 0,
+        released_passes: 0,
         cpu: 0.0,
     };
     for line in text.lines() {
@@ -295,6 +334,7 @@ fn parse(text: &str) -> Child {
             "blocks" => c.blocks = first as usize,
             "block_rows" => c.block_rows = first as usize,
             "bytes" => c.bytes = first as u64,
+            "released_passes" => c.released_passes = first as usize,
             "cpu" => c.cpu = first,
             _ => {}
         }

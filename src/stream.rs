@@ -115,7 +115,7 @@ use crate::data::csv::CsvRows;
 use crate::data::npy::Npy;
 use crate::error::{Error, Result};
 use crate::fit::{Fit, Solution};
-use crate::moments::{GramSystem, Moments};
+use crate::moments::{self, GramSystem, Moments};
 use crate::multi::{direct_solutions, lambda_groups};
 use crate::refine::{Constants, Dd, ResidualSums, Rows};
 use crate::select::grid;
@@ -798,13 +798,15 @@ impl BlockReader {
 /// returned.
 pub fn moments(reader: &mut BlockReader, centred: bool) -> Result<Moments> {
     let mut total = Moments::zeros(reader.d, reader.k, centred);
+    let mut workspace = moments::Workspace::default();
     each_block(reader, |b| {
-        total.merge(&Moments::compute(
+        total.merge(&Moments::compute_in(
             b.x,
             b.y,
             b.weights,
             centred,
             Par::rayon(0),
+            &mut workspace,
         ));
         Ok(())
     })?;
