@@ -200,9 +200,10 @@ pub struct FitArgs {
     /// Fit without loading X: read the files in row blocks straight into the sufficient
     /// statistics and, for qr and svd, the triangle R of the centred rows (one pass; memory
     /// bounded by the blocks, not by n) and solve from them. Streaming backends: cholesky,
-    /// normal, qr, svd, and cholesky-refined and qr-refined, which read the files again once
-    /// per round of corrections (regular files only). Needs --x/--y (and --weights) or
-    /// --data/--target; the output reports the blocks, bytes and passes read.
+    /// normal, qr, svd; cholesky-refined and qr-refined, which read the files again once per
+    /// round of corrections; cg, pcg, sketch-cg and gd, which read them once per iteration and
+    /// hold no d × d matrix (these two groups need regular files). Needs --x/--y (and
+    /// --weights) or --data/--target; the output reports the blocks, bytes and passes read.
     #[arg(long)]
     pub stream: bool,
     /// With --stream: rows per block [default: as many as fit in 8 MiB for the two block
