@@ -1,7 +1,7 @@
 //! The λ-free work on a design (X, the weights s, whether it is centred), done once and shared by
 //! every problem on the same design: each λ of a path, each target of a multi-target fit.
 //!
-//! - [`SampleRows`]: the shuffled, centred, sample-major copy that stochastic methods read one
+//! - `SampleRows`: the shuffled, centred, sample-major copy that stochastic methods read one
 //!   row at a time (n × d, the largest thing any iterative backend builds);
 //! - the top eigenvalue of XcᵀSXc/S (the smoothness without λ, 15–30 passes of the Lanczos method);
 //! - the column norms ‖S^½·xcⱼ‖²/S (Jacobi preconditioning, coordinate descent);

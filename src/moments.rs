@@ -112,7 +112,7 @@ impl Moments {
 
     /// Accumulates the moments of X (n × d) and Y (n × k) with optional weights, in one pass over X.
     ///
-    /// The rows are cut into blocks of [`BLOCK_ROWS`] from row 0, and the blocks' statistics are
+    /// The rows are cut into blocks of `BLOCK_ROWS` from row 0, and the blocks' statistics are
     /// merged along a fixed balanced binary tree (the two halves of a range of blocks, then their
     /// merge). Threads only decide which subtrees run at the same time, never the blocks or the
     /// order of any sum, so the result is bit-for-bit the same for every `par` and every run.

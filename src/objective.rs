@@ -60,7 +60,7 @@ pub trait Objective: Sync {
     /// A hint from a method that will take many full gradients (gd, agd, lbfgs): the objective
     /// may build the design's sample-major copy (one more X of memory, shared with the
     /// stochastic backends and with every later fit on the same design), over which a gradient
-    /// is one read of X at the memory's full rate ([`fused_rows_pass`]). Nothing by default.
+    /// is one read of X at the memory's full rate (`fused_rows_pass`). Nothing by default.
     fn expect_many_gradients(&self) {}
     /// The linear least-squares structure f(θ) = ½‖b − A·θ‖² + (λ/2)‖θ‖², for methods that need
     /// it (CGLS, coordinate descent with residual updates); `None` for other losses.

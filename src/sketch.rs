@@ -19,7 +19,7 @@
 //! which s = 4d gives ε ≈ √(d/s) = 1/2 and κ ≤ 3 (the `preconditioned_condition_is_small` test
 //! measures it).
 //!
-//! The rows and signs come from a seeded hash of the sample index ([`mix64`]), so the sketch is
+//! The rows and signs come from a seeded hash of the sample index (`mix64`), so the sketch is
 //! a function of (seed, data) alone: the same on every run, machine and thread count.
 
 use faer::{ColRef, Mat, MatRef, Par};
@@ -151,8 +151,8 @@ impl SparseSign {
 }
 
 /// The sketch S·A of the least-squares matrix A = D·Xc (D = diag(√(sᵢ/S)), Xc centred by the
-/// problem's weighted means), in one read of X: [`SparseSign`] fed in chunks of
-/// [`CHUNK_ROWS`] rows.
+/// problem's weighted means), in one read of X: `SparseSign` fed in chunks of
+/// `CHUNK_ROWS` rows.
 pub fn sparse_sign(problem: &RidgeProblem<'_>, seed: u64) -> Mat<f64> {
     sketch_of(problem, seed).matrix().to_owned()
 }
@@ -180,7 +180,7 @@ fn sketch_of(problem: &RidgeProblem<'_>, seed: u64) -> SparseSign {
 }
 
 /// The upper-triangular R of [S·A; √λ·I] (d × d) for the [`sparse_sign`] sketch S·A of the
-/// problem, at its λ ([`SparseSign::preconditioner`]).
+/// problem, at its λ (`SparseSign::preconditioner`).
 pub fn preconditioner_factor(problem: &RidgeProblem<'_>, seed: u64) -> Mat<f64> {
     sketch_of(problem, seed).preconditioner(problem.lambda())
 }

@@ -2,11 +2,11 @@
 //!
 //! - [`StochasticSettings`]: the settings every variance-reduced backend takes (driver control
 //!   with `max_iter` counting epochs, seed, optional fixed step), validated when built.
-//! - [`Sampler`]: seeded sampling, either (block) random reshuffling or uniform draws with replacement
+//! - `Sampler`: seeded sampling, either (block) random reshuffling or uniform draws with replacement
 //!   (ChaCha8, so the same seed gives the same result on every platform).
-//! - [`SlopeTable`]: the per-sample gradient memory of SAG and SAGA, one scalar per sample (see
-//!   [`Objective::sample_slope`]), and [`TableEpochs`], their shared epoch loop.
-//! - [`control_variate_step`]: the update θ ← (1 − ηλ)θ − η·(c·xᵢ + v) that SAG, SAGA and SVRG
+//! - `SlopeTable`: the per-sample gradient memory of SAG and SAGA, one scalar per sample (see
+//!   [`Objective::sample_slope`]), and `TableEpochs`, their shared epoch loop.
+//! - `control_variate_step`: the update θ ← (1 − ηλ)θ − η·(c·xᵢ + v) that SAG, SAGA and SVRG
 //!   all take.
 //!
 //! Every stochastic backend runs through the shared driver with one driver iteration = one epoch,
@@ -26,14 +26,14 @@ use crate::options::{SolverOptions, default_control, positive_step};
 /// How a variance-reduced backend (`sag`, `saga`, `svrg`) chooses its step η.
 ///
 /// Each backend has two steps of the form η = 1/(c·L_max), L_max the largest smoothness of a
-/// sample term fᵢ + (λ/2)‖θ‖² ([`max_smoothness`]): the *theory* step of its convergence theorem
+/// sample term fᵢ + (λ/2)‖θ‖² (`max_smoothness`): the *theory* step of its convergence theorem
 /// and the larger *practical* step that implementations use and that converges in far fewer
 /// epochs on the problems measured in the README's iterative section.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum StepRule {
     /// The default: start at the practical step, and halve it (never below the theory step)
     /// after any epoch that ends with the objective above its value at the start of that epoch;
-    /// that epoch is then undone (iterate and gradient memory restored). See [`Safeguard`].
+    /// that epoch is then undone (iterate and gradient memory restored). See `Safeguard`.
     Practical,
     /// The theory step, fixed: the step the method's convergence theorem covers.
     Theory,

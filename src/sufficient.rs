@@ -1,5 +1,5 @@
 //! Ridge from sufficient statistics alone: [`MomentsProblem`] turns merged [`Moments`] into a
-//! [`Model`](crate::Model) without the original X.
+//! [`Model`] without the original X.
 //!
 //! The moments (S, x̄, ȳ, XcᵀSXc, XcᵀSyc, ycᵀSyc) of any number of row blocks, files or workers
 //! merge exactly ([`Moments::merge`]), so a fit over data that never sat in one memory is: compute

@@ -37,11 +37,11 @@ const PARALLEL_BYTES: usize = 16 << 20;
 /// Reads a 2-D `float64` array (C or Fortran order) as an n × d matrix; a 1-D array of length n
 /// becomes an n × 1 matrix.
 ///
-/// The data are streamed from the file in chunks of [`CHUNK_BYTES`] straight into the
+/// The data are streamed from the file in chunks of `CHUNK_BYTES` straight into the
 /// column-major matrix, so apart from the matrix itself only one chunk buffer per thread is held.
 /// A C-order file (NumPy's default: rows contiguous) is transposed chunk by chunk with a blocked
-/// transpose ([`TILE_ROWS`] rows at a time, see [`transpose_chunk`]); a Fortran-order file is
-/// already column-major and is decoded in place. Regular files of at least [`PARALLEL_BYTES`] are
+/// transpose (`TILE_ROWS` rows at a time, see `transpose_chunk`); a Fortran-order file is
+/// already column-major and is decoded in place. Regular files of at least `PARALLEL_BYTES` are
 /// read by rayon's threads, each with positional reads of its own contiguous part.
 ///
 /// # Errors

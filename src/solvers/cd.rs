@@ -27,7 +27,7 @@
 //! them that depends on the sweep order and is in general *not* the minimum-norm solution that
 //! `svd` and `auto` return (and scikit-learn's tests expect): unlike gradient methods started
 //! at zero, its updates leave the row space of the design. So at λ = 0 `cd` checks the rank
-//! before iterating and refuses a rank-deficient design with [`Error::Singular`], naming `svd`
+//! before iterating and refuses a rank-deficient design with [`Error::Singular`](crate::Error::Singular), naming `svd`
 //! and λ > 0 as the ways out, rather than return a different answer silently:
 //!
 //! - more features than the centred design can have independent rows (the positive-weight

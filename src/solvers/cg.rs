@@ -35,8 +35,8 @@
 //! never accuracy: the stopping rule is the same honest gradient as for every backend.
 //!
 //! *Honest stopping.* The updated residual drifts from b − A·w in floating point (Greenbaum
-//! 1997), so a gradient computed from it can look smaller than the true one. [`Residual`] (shared
-//! with `cd`) recomputes r = b − A·w from w (half a pass, counted) every [`Residual::REFRESH`]
+//! 1997), so a gradient computed from it can look smaller than the true one. `Residual` (shared
+//! with `cd`) recomputes r = b − A·w from w (half a pass, counted) every `Residual::REFRESH`
 //! iterations and whenever the gradient from the updated r meets the stopping rule, so the driver
 //! can only accept an iterate on a freshly computed gradient. Between refreshes the recorded
 //! history shows the gradient from the updated residual.

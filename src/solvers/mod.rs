@@ -25,7 +25,7 @@
 //!
 //! Adding a backend is one file in this folder and one line in [`REGISTRY`]. A deterministic
 //! iterative backend holds an [`IterativeSettings`] (the driver control and its defaults) and
-//! implements [`IterativeMethod`] for one step; [`iterative`] runs it through the shared driver.
+//! implements [`IterativeMethod`] for one step; `iterative` runs it through the shared driver.
 
 use std::time::Instant;
 

@@ -7,13 +7,13 @@
 //!
 //! whose normal equations are exactly (XcᵀSXc + SλI)w = XcᵀSyc. Working on the matrix itself,
 //! not on its Gram matrix, the error grows with κ(Xc) rather than κ(Xc)²: this is the crate's
-//! reference solution. The factorisation streams X in blocks of rows ([`crate::tsqr`]): it holds
+//! reference solution. The factorisation streams X in blocks of rows (`crate::tsqr`): it holds
 //! no copy of X, only one (d + c) × d block per thread, and costs about 2·n·d²·(1 + 2d/3c)
 //! flops for blocks of c ≈ 8d rows. A
-//! design whose κ leaves fewer than [`condition::MIN_DIGITS`] digits is an `IllConditioned`
+//! design whose κ leaves fewer than `condition::MIN_DIGITS` digits is an `IllConditioned`
 //! error (numerically rank-deficient designs at λ = 0 mostly land here rather than at an exactly
 //! zero pivot): `svd` gives the minimum-norm solution then, `qr-refined` may still converge.
-//! [`Qr::refined`] adds iterative refinement in extended precision ([`crate::refine`]).
+//! [`Refined::qr`](crate::solvers::Refined::qr) adds iterative refinement in extended precision (`crate::refine`).
 //!
 //! The solve needs R of the data and nothing else: `QrFactor::from_data_triangle` runs the
 //! same solve (ridge rows stacked first, the same equilibration, threshold and condition

@@ -1,5 +1,5 @@
 //! `qr-refined` and `cholesky-refined`: a direct backend's solution improved by iterative
-//! refinement with double-double residuals of the original (uncentred) data ([`crate::refine`]).
+//! refinement with double-double residuals of the original (uncentred) data (`crate::refine`).
 //!
 //! Each correction reuses the backend's factor (two triangular solves) and O(n·d) double-double
 //! work, so refinement adds a few passes over X to a solve that costs n·d² flops. It recovers what
@@ -9,7 +9,7 @@
 //!
 //! Both also accept a factor whose condition estimate the plain backend refuses, as long as
 //! refinement can contract (κ·ε ≤ 10⁻²); they then return a result only if refinement converged
-//! to [`condition::MIN_DIGITS`] digits, and an `IllConditioned` error otherwise.
+//! to `condition::MIN_DIGITS` digits, and an `IllConditioned` error otherwise.
 
 use faer::{Col, ColRef, Par};
 
@@ -33,7 +33,7 @@ pub(crate) enum Base {
 }
 
 /// A direct backend followed by iterative refinement: build it with [`crate::solvers::Refined::qr`]
-/// or [`crate::solvers::Cholesky::refined`].
+/// or [`crate::solvers::Refined::cholesky`].
 #[derive(Debug, Clone, Copy)]
 pub struct Refined {
     base: Base,

@@ -2,12 +2,12 @@
 //! centred, weight-scaled design Xs = S^½·Xc after exact column equilibration.
 //!
 //! **Stage 1.** Each column of Xs is multiplied by the power of two D_jj nearest to 1/‖Xs e_j‖
-//! (exact in floating point, [`crate::moments::pow2_inverse_sqrt`]), and the equilibrated design
+//! (exact in floating point, `crate::moments::pow2_inverse_sqrt`), and the equilibrated design
 //! B = Xs·D is factored, B = U·Σ·Vᵀ. Factoring B rather than Xs matters: the SVD's backward error
 //! is ε·‖B‖ in norm, and on a design whose columns span many orders of magnitude (a polynomial
 //! basis: NIST Filip's x¹⁰ column is 10⁹ times x's) a normwise error of ε·‖Xs‖ wipes out the small
 //! columns, while ε·‖B‖ is ε relative to each column. When n ≥ d, B is not formed: the
-//! tall-skinny QR of [Xs | Ys] ([`crate::tsqr`]), streamed over X in blocks of rows, gives
+//! tall-skinny QR of [Xs | Ys] (`crate::tsqr`), streamed over X in blocks of rows, gives
 //! Xs = Q·R, and the SVD of R·D (d × d) is that of B with U = Q·U_R; only Uᵀ·Ys = U_Rᵀ·(QᵀYs) is
 //! needed, and QᵀYs comes out of the same QR. The QR's backward error is column-wise small too.
 //!
