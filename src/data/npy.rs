@@ -155,8 +155,7 @@ pub(crate) struct Npy {
     /// Whether [`Npy::read_block`] hands the pages it has read back to the kernel
     /// ([`Npy::release_behind`]).
     release_behind: bool,
-    /// Rows whose pages have been released in this pass (a multiple of nothing: wherever the
-    /// last release ended).
+    /// Where this pass's last release of pages ended, in rows (0 before the first).
     released_rows: AtomicUsize,
 }
 
