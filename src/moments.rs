@@ -148,7 +148,7 @@ impl Moments {
             // One block: the only parallelism left is inside the products. faer splits them
             // over the output, not the inner dimension, so each entry is still one sum in one
             // order (checked by `row_chunks_on_threads_match_one_thread`).
-            let scratch = Scratch::reuse(workspace.slots(1), n, d, k);
+            let scratch = Scratch::reuse(&mut workspace.slots(1)[0], n, d, k);
             return Self::of_block(data, scratch, centred, par);
         }
         // Parallelism across subtrees, each accumulated on one thread with one scratch buffer:
@@ -177,7 +177,7 @@ impl Moments {
             let start = lo * BLOCK_ROWS;
             let len = BLOCK_ROWS.min(data.x.nrows() - start);
             let (d, k) = (data.x.ncols(), data.y.ncols());
-            let scratch = Scratch::reuse(&mut scratch[..1], BLOCK_ROWS, d, k);
+            let scratch = Scratch::reuse(&mut scratch[0], BLOCK_ROWS, d, k);
             return Self::of_block(data.rows(start, len), scratch, centred, Par::Seq);
         }
         let mid = lo + (hi - lo) / 2;
@@ -599,16 +599,14 @@ impl Scratch {
         }
     }
 
-    /// The buffer in `slot[0]` if it has room for `rows` rows of d features and k targets,
-    /// else a new one put there.
-    fn reuse(slot: &mut [Option<Scratch>], rows: usize, d: usize, k: usize) -> &mut Scratch {
+    /// The buffer in `slot` if it has room for `rows` rows of d features and k targets, else a
+    /// new one put there.
+    fn reuse(slot: &mut Option<Scratch>, rows: usize, d: usize, k: usize) -> &mut Scratch {
         let fits = |s: &Scratch| s.x.nrows() >= rows && s.x.ncols() == d && s.y.ncols() == k;
-        let slot = &mut slot[0];
         if !slot.as_ref().is_some_and(fits) {
-            *slot = Some(Scratch::new(rows, d, k));
+            *slot = None;
         }
-        // The slot was filled just above if it was empty.
-        slot.as_mut().expect("a scratch was just stored")
+        slot.get_or_insert_with(|| Scratch::new(rows, d, k))
     }
 }
 
