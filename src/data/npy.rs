@@ -160,8 +160,9 @@ pub(crate) struct Npy {
 }
 
 /// The data a streamed file reads between two releases of its pages ([`Npy::release_behind`]).
-/// Releasing every block (about 3 MiB) or every 512 KiB made reading as slow as never releasing
-/// on the development machine; every 16–64 MiB was fastest (src/data/page_cache.rs).
+/// On the development machine, reading a cold 4 GB file took 4.5–6.5 s releasing every 512 KiB
+/// (never releasing: 3.8–4.2 s), 2.3–2.7 s every 3.2 MiB and 1.9–2.2 s every 16–64 MiB
+/// (src/data/page_cache.rs).
 const RELEASE_BYTES: usize = 32 << 20;
 
 /// Where the data bytes come from.
