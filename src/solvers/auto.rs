@@ -41,7 +41,8 @@
 //! *A new approach to probabilistic rounding error analysis*) replace m by ≈ 6·√m and still give
 //! 4·10⁻¹¹ there, and refinement's own contraction model d·κ·ε (`src/refine.rs`) 10⁻¹². Only the
 //! residual shows the error to be small, and computing it is the refinement step: one parallel
-//! pass over X, ≈ 0.07 s of the 0.45 s fit at that size (README, "Benchmarks").
+//! pass over X, ≈ 0.03 s of the 0.40 s fit at that size (README, "Benchmarks";
+//! `cargo run --release --example refine_timing`).
 //!
 //! For logistic regression ([`Solver::solve_logistic`]) there is no closed form; the plan is
 //! `newton` while d ≤ [`NEWTON_MAX_FEATURES`] (about ten iterations of n·d² at matrix-product
