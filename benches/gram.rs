@@ -282,23 +282,27 @@ fn two_pass_mean(c: &[f64], dev: &mut [f64]) -> f64 {
     m0 + common::stream::sum(&dev[..c.len()]) / len
 }
 
+/// Column j of `src` and of `dst` as slices. X and the buffer are column-major with unit row
+/// stride (faer `Mat`, `subrows`).
+fn column_pair<'a>(
+    src: MatRef<'a, f64>,
+    dst: MatMut<'a, f64>,
+    j: usize,
+) -> (&'a [f64], &'a mut [f64]) {
+    let c = src.col(j).try_as_col_major().expect("unit row stride");
+    let out = dst
+        .col_mut(j)
+        .try_as_col_major_mut()
+        .expect("unit row stride");
+    (c.as_slice(), out.as_slice_mut())
+}
+
 /// [`copy_centred`] on column slices with multi-accumulator sums (`Prep::FusedFast`).
 fn copy_centred_fast(mut dst: MatMut<'_, f64>, src: MatRef<'_, f64>) -> Col<f64> {
     let mut dev = vec![0.0; src.nrows()];
     Col::from_fn(src.ncols(), |j| {
-        // X and the buffer are column-major with unit row stride (faer `Mat`, `subrows`).
-        let c = src
-            .col(j)
-            .try_as_col_major()
-            .expect("unit row stride")
-            .as_slice();
+        let (c, out) = column_pair(src, dst.rb_mut(), j);
         let m = two_pass_mean(c, &mut dev);
-        let out = dst
-            .rb_mut()
-            .col_mut(j)
-            .try_as_col_major_mut()
-            .expect("unit row stride")
-            .as_slice_mut();
         for (o, v) in out.iter_mut().zip(c) {
             *o = v - m;
         }
@@ -324,17 +328,7 @@ fn copy_shifted(
     let mut off = Col::zeros(src.ncols());
     let mut dev = vec![0.0; len];
     for j in 0..src.ncols() {
-        let c = src
-            .col(j)
-            .try_as_col_major()
-            .expect("unit row stride")
-            .as_slice();
-        let out = dst
-            .rb_mut()
-            .col_mut(j)
-            .try_as_col_major_mut()
-            .expect("unit row stride")
-            .as_slice_mut();
+        let (c, out) = column_pair(src, dst.rb_mut(), j);
         let shift = common::stream::sum(&c[..head]) / head as f64;
         let mut a1 = [0.0f64; 8];
         let mut a2 = [0.0f64; 8];
