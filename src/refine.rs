@@ -18,15 +18,15 @@
 //! ```
 //!
 //! the same matrix the backend has already factored, so each step costs two triangular solves plus
-//! O(n·d) operations in twice the working precision (≈ 21 f64 flops per entry of X). This is the augmented system
-//! [I X; XᵀS −SλI] of Björck (1967, *Iterative refinement of linear least squares solutions I*)
-//! with the residual block e eliminated exactly: it is recomputed in extended precision at each
-//! step instead of being carried in f64, which is what makes large-residual problems (Wampler5)
-//! converge to the solution of the f64 data. The iteration contracts by about κ·ε per step for a
-//! QR factor (R is exact for a nearby matrix) and κ²·ε for a Cholesky factor of the rounded Gram
-//! matrix (κ of the equilibrated design), and its fixed point is the exact minimiser of J for the
-//! data as given (Demmel, Hida, Li & Riedy 2009, *Extra-precise iterative refinement for
-//! overdetermined least squares problems*, use the same stopping rules as below).
+//! O(n·d) operations in twice the working precision (≈ 21 f64 flops per entry of X). This is the
+//! augmented system [I X; XᵀS −SλI] of Björck (1967, *Iterative refinement of linear least squares
+//! solutions I*) with the residual block e eliminated exactly: it is recomputed in extended
+//! precision at each step instead of being carried in f64, which is what makes large-residual
+//! problems (Wampler5) converge to the solution of the f64 data. The iteration contracts by about
+//! κ·ε per step for a QR factor (R is exact for a nearby matrix) and κ²·ε for a Cholesky factor of
+//! the rounded Gram matrix (κ of the equilibrated design), and its fixed point is the exact
+//! minimiser of J for the data as given (Demmel, Hida, Li & Riedy 2009, *Extra-precise iterative
+//! refinement for overdetermined least squares problems*, use the same stopping rules as below).
 //!
 //! The residual is a sum over rows ([`ResidualSums`]: gⱼ = Σᵢ xᵢⱼsᵢeᵢ and h = Σᵢ sᵢeᵢ in
 //! double-double), so it can be accumulated over row blocks, and the iteration is a state
@@ -45,14 +45,14 @@
 //! is an f64 sum) leaves |ω|/|w| ≈ n·ε³·ρ + ε⁴·ρ², ρ = |x̄|/spread: below 10⁻²⁷ at n = 10⁵ and
 //! ρ = 10¹⁵.
 //!
-//! **Cost.** The residual is formed in one read of X (in memory: chunks of rows on rayon's threads, each in
-//! sub-blocks whose rows of X stay in cache between forming e and forming XᵀS·e), ≈ 21·n·d flops,
-//! and its sums are added in a fixed order, so the result is the same on any number of threads.
-//! The sums are those of Ogita, Rump & Oishi's Sum2 and Dot2 rather than chains of double-double
-//! additions: TwoSum on the high parts, what it drops added in f64 (10 flops a term instead of
-//! 20), with an error bound of the same order, u·|Σ| + γ²ₘ·Σ|terms|. On 100 000 × 500 that
-//! halved the pass (33 against 70 ms over `cholesky`, medians of 7 alternating fits), with the
-//! same refined coefficients bit for bit there and on every NIST dataset but Filip, whose
+//! **Cost.** The residual is formed in one read of X (in memory: chunks of rows on rayon's threads,
+//! each in sub-blocks whose rows of X stay in cache between forming e and forming XᵀS·e), ≈ 21·n·d
+//! flops, and its sums are added in a fixed order, so the result is the same on any number of
+//! threads. The sums are those of Ogita, Rump & Oishi's Sum2 and Dot2 rather than chains of
+//! double-double additions: TwoSum on the high parts, what it drops added in f64 (10 flops a term
+//! instead of 20), with an error bound of the same order, u·|Σ| + γ²ₘ·Σ|terms|. On 100 000 × 500
+//! that took a round from 56–57 ms to 30–35 ms (`cargo run --release --example refine_timing`),
+//! with the same refined coefficients bit for bit there and on every NIST dataset but Filip, whose
 //! refined answer moved closer to the exact solution of the f64 data (LRE 14.05 → 14.38).
 
 use faer::{Col, ColRef, MatRef};
